@@ -1,0 +1,260 @@
+//! The command line: subcommands and what each prints. `main.rs` parses and dispatches here.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Utc, Weekday};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{Config, weekday_key};
+use crate::schedule::{Schedule, Shift, clock};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "duty-desk",
+    version,
+    about = "Support mailbox daemon for a school's e-journal"
+)]
+pub struct Cli {
+    /// Config file [default: config/duty-desk.toml, else config/duty-desk.example.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Who is on duty at an instant and the next window; without --json a week table.
+    Schedule {
+        /// The instant (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        at: Option<DateTime<Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and templates; on error print file, line and what is wrong.
+    CheckConfig,
+}
+
+/// Parses an RFC 3339 instant for `--at`/`--now`.
+pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("{s:?} is not an RFC 3339 instant like 2021-09-09T08:30:00+03:00: {e}")
+        })
+}
+
+/// Loads the config named on the command line (or the default).
+pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let path = Config::locate(cli.config.as_deref());
+    Ok(Config::load(&path)?)
+}
+
+/// Runs one subcommand; the result becomes the exit code in `main`.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let result: anyhow::Result<()> = match &cli.command {
+        Command::Schedule { at, json } => {
+            let config = load_config(&cli)?;
+            let at = at.unwrap_or_else(Utc::now);
+            let mut out = std::io::stdout().lock();
+            if *json {
+                writeln!(out, "{}", schedule_json(&config.schedule, at))?;
+            } else {
+                write!(out, "{}", schedule_table(&config.schedule, at))?;
+            }
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = load_config(&cli)?;
+            println!(
+                "{}: ok ({} specialists, {} h of duty a week, valid {} … {})",
+                config.file.display(),
+                config.schedule.specialists().len(),
+                config.schedule.weekly_minutes() as f64 / 60.0,
+                config.schedule.valid_from(),
+                config.schedule.valid_until()
+            );
+            Ok(())
+        }
+    };
+    result
+}
+
+/// `2021-09-09T14:00:00+03:00`: the school's zone, with its offset.
+pub fn rfc3339(t: &DateTime<chrono_tz::Tz>) -> String {
+    t.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn shift_json(s: &Schedule, shift: &Shift, with_from: bool) -> serde_json::Value {
+    let sp = &s.specialists()[shift.specialist];
+    let mut v = json!({
+        "name": sp.name,
+        "email": sp.email.email,
+        "until": rfc3339(&shift.until),
+    });
+    if with_from {
+        v["from"] = json!(rfc3339(&shift.from));
+    }
+    v
+}
+
+/// The `schedule --json` object of DESIGN.md.
+pub fn schedule_json(s: &Schedule, at: DateTime<Utc>) -> serde_json::Value {
+    let on_duty: Vec<_> = s
+        .on_duty(at)
+        .iter()
+        .map(|x| shift_json(s, x, false))
+        .collect();
+    let next = s.next_window(at).map(|x| shift_json(s, &x, true));
+    json!({
+        "at": rfc3339(&at.with_timezone(&s.tz())),
+        "on_duty": on_duty,
+        "next": next,
+    })
+}
+
+const WEEKDAYS: [(Weekday, &str); 5] = [
+    (Weekday::Mon, "Пн"),
+    (Weekday::Tue, "Вт"),
+    (Weekday::Wed, "Ср"),
+    (Weekday::Thu, "Чт"),
+    (Weekday::Fri, "Пт"),
+];
+
+/// The readable week table: windows per specialist, hours, gaps, validity warning.
+pub fn schedule_table(s: &Schedule, at: DateTime<Utc>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let name_w = s
+        .specialists()
+        .iter()
+        .map(|x| x.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    let col = 13;
+    let _ = write!(out, "{:<name_w$}", "Специалист");
+    for (_, d) in WEEKDAYS {
+        let _ = write!(out, " {d:<col$}");
+    }
+    let _ = writeln!(out, " часов");
+    for sp in s.specialists() {
+        let _ = write!(out, "{:<name_w$}", sp.name);
+        for (wd, _) in WEEKDAYS {
+            let cell: Vec<String> = sp
+                .windows
+                .iter()
+                .filter(|w| w.weekday == wd)
+                .map(|w| w.label())
+                .collect();
+            let cell = if cell.is_empty() {
+                "·".to_string()
+            } else {
+                cell.join(",")
+            };
+            let _ = write!(out, " {cell:<col$}");
+        }
+        let mins: u32 = sp.windows.iter().map(|w| u32::from(w.end - w.start)).sum();
+        let _ = writeln!(out, " {:.1}", mins as f64 / 60.0);
+        let weekend: Vec<String> = sp
+            .windows
+            .iter()
+            .filter(|w| matches!(w.weekday, Weekday::Sat | Weekday::Sun))
+            .map(|w| format!("{} {}", weekday_key(w.weekday), w.label()))
+            .collect();
+        if !weekend.is_empty() {
+            let _ = writeln!(out, "{:<name_w$}   (выходные: {})", "", weekend.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nВсего дежурств в неделю: {:.1} ч",
+        s.weekly_minutes() as f64 / 60.0
+    );
+    let gaps = s.weekday_gaps();
+    if !gaps.is_empty() {
+        let _ = writeln!(out, "Без дежурного в рабочее время:");
+        for (wd, _) in WEEKDAYS {
+            let day: Vec<String> = gaps
+                .iter()
+                .filter(|g| g.0 == wd)
+                .map(|g| format!("{}–{}", clock(g.1), clock(g.2)))
+                .collect();
+            if !day.is_empty() {
+                let label = WEEKDAYS
+                    .iter()
+                    .find(|x| x.0 == wd)
+                    .map(|x| x.1)
+                    .unwrap_or("");
+                let _ = writeln!(out, "  {label}: {}", day.join(", "));
+            }
+        }
+    }
+    let local = at.with_timezone(&s.tz());
+    let _ = writeln!(
+        out,
+        "\nСейчас {} ({}, {}):",
+        local.format("%Y-%m-%d %H:%M"),
+        s.tz().name(),
+        weekday_ru(local.weekday())
+    );
+    let now = s.on_duty(at);
+    if now.is_empty() {
+        let _ = writeln!(out, "  дежурных нет");
+    }
+    for x in &now {
+        let _ = writeln!(
+            out,
+            "  дежурит {} до {}",
+            s.specialists()[x.specialist].name,
+            x.until.format("%H:%M")
+        );
+    }
+    match s.next_window(at) {
+        Some(x) => {
+            let _ = writeln!(
+                out,
+                "  следующее дежурство: {} {}, {}",
+                weekday_ru(x.from.weekday()),
+                x.from.format("%Y-%m-%d %H:%M"),
+                s.specialists()[x.specialist].name
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  следующего дежурства нет: график закончился");
+        }
+    }
+    let left = s.days_left(at);
+    if left < 0 {
+        let _ = writeln!(
+            out,
+            "\nВНИМАНИЕ: график действовал до {}; он истёк, заявки уходят на резервный адрес.",
+            s.valid_until()
+        );
+    } else if left <= 30 {
+        let _ = writeln!(
+            out,
+            "\nВНИМАНИЕ: график действует до {} (осталось дней: {left}); пора внести новый.",
+            s.valid_until()
+        );
+    }
+    out
+}
+
+pub fn weekday_ru(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "пн",
+        Weekday::Tue => "вт",
+        Weekday::Wed => "ср",
+        Weekday::Thu => "чт",
+        Weekday::Fri => "пт",
+        Weekday::Sat => "сб",
+        Weekday::Sun => "вс",
+    }
+}

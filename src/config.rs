@@ -770,30 +770,20 @@ impl Validator<'_> {
             let weekday = parse_weekday(day).ok_or_else(|| {
                 self.err(line_span.clone(), format!("specialist {:?}: unknown weekday {day:?} (use mon, tue, wed, thu, fri, sat, sun)", e.name))
             })?;
-            let items: Vec<&str> = match list {
-                toml::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
-                toml::Value::String(s) => vec![s.as_str()],
-                _ => {
-                    return Err(self.err(
-                        line_span,
-                        format!(
-                            "specialist {:?}: duty.{day} must be a list of \"HH:MM-HH:MM\"",
-                            e.name
-                        ),
-                    ));
-                }
+            let items: Option<Vec<&str>> = match list {
+                toml::Value::Array(a) => a.iter().map(|v| v.as_str()).collect(),
+                toml::Value::String(s) => Some(vec![s.as_str()]),
+                _ => None,
             };
-            if let toml::Value::Array(a) = list {
-                if a.iter().any(|v| !v.is_str()) {
-                    return Err(self.err(
-                        line_span,
-                        format!(
-                            "specialist {:?}: duty.{day} must be a list of \"HH:MM-HH:MM\"",
-                            e.name
-                        ),
-                    ));
-                }
-            }
+            let items = items.ok_or_else(|| {
+                self.err(
+                    line_span.clone(),
+                    format!(
+                        "specialist {:?}: duty.{day} must be a list of \"HH:MM-HH:MM\"",
+                        e.name
+                    ),
+                )
+            })?;
             for item in items {
                 let (start, end) = parse_window(item).map_err(|why| {
                     self.err(

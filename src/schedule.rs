@@ -159,10 +159,9 @@ impl Schedule {
                 start,
                 end,
             } = c
+                && *d == date
             {
-                if *d == date {
-                    spans.push((*who, *start, *end));
-                }
+                spans.push((*who, *start, *end));
             }
         }
         let mut shifts: Vec<Shift> = spans

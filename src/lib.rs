@@ -13,4 +13,9 @@
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
 pub mod cli;
 pub mod config;
+pub mod letter;
+pub mod request;
 pub mod schedule;
+pub mod store;
+pub mod templates;
+pub mod ticket;

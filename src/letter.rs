@@ -1,0 +1,270 @@
+//! Outgoing letters as RFC 5322 bytes, built with lettre's message builder.
+//!
+//! Every letter duty-desk writes carries what stops mail loops: an
+//! `Auto-Submitted` header (RFC 3834: `auto-replied` for answers to a sender,
+//! `auto-generated` for forwards and reports), `X-Auto-Response-Suppress` for
+//! Exchange, In-Reply-To/References to the letter it answers, and a Message-ID
+//! of our own that later lets us recognise replies. Forwards and reports carry
+//! the original letters whole, as `message/rfc822` attachments.
+
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use lettre::Message;
+use lettre::message::header::{
+    ContentDisposition, ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+
+use crate::config::Address;
+
+/// RFC 3834 `Auto-Submitted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoSubmitted {
+    /// An answer to a sender's letter (ask, acknowledgement, refusal).
+    Replied,
+    /// Anything else we generate (forwards, reports, alerts).
+    Generated,
+}
+
+#[derive(Clone)]
+struct AutoSubmittedHeader(&'static str);
+
+impl Header for AutoSubmittedHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(match s.trim() {
+            "auto-replied" => AutoSubmittedHeader("auto-replied"),
+            _ => AutoSubmittedHeader("auto-generated"),
+        })
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_string())
+    }
+}
+
+#[derive(Clone)]
+struct SuppressHeader;
+
+impl Header for SuppressHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(SuppressHeader)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "All".to_string())
+    }
+}
+
+#[derive(Clone)]
+struct TicketHeader(i64);
+
+impl Header for TicketHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Duty-Desk-Ticket")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(TicketHeader(s.trim().parse()?))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_string())
+    }
+}
+
+/// One letter to build.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub from: Address,
+    pub to: Vec<Address>,
+    pub reply_to: Option<Address>,
+    pub subject: String,
+    pub body: String,
+    /// Without angle brackets.
+    pub message_id: String,
+    /// The letter answered, without angle brackets.
+    pub in_reply_to: Option<String>,
+    /// The thread, oldest first, without angle brackets.
+    pub references: Vec<String>,
+    pub auto_submitted: AutoSubmitted,
+    pub ticket: Option<i64>,
+    pub date: DateTime<Utc>,
+    /// Original letters, attached whole as message/rfc822.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+fn mailbox(a: &Address) -> anyhow::Result<Mailbox> {
+    let email = a
+        .email
+        .parse()
+        .with_context(|| format!("{:?} is not an address lettre accepts", a.email))?;
+    Ok(Mailbox::new(a.name.clone(), email))
+}
+
+/// A fresh Message-ID (without brackets) in the domain of our own address.
+pub fn new_message_id(kind: &str, ticket: Option<i64>, from: &Address) -> String {
+    let domain = from
+        .email
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("duty-desk.invalid");
+    let t = ticket.map(|t| t.to_string()).unwrap_or_else(|| "0".into());
+    format!("duty-desk.{t}.{kind}.{:016x}@{domain}", fastrand::u64(..))
+}
+
+/// A message id with brackets, as lettre wants it.
+fn bracketed(id: &str) -> String {
+    format!("<{}>", id.trim_matches(|c| c == '<' || c == '>'))
+}
+
+impl Letter {
+    /// The complete message, CRLF line endings.
+    pub fn build(&self) -> anyhow::Result<Vec<u8>> {
+        let mut b = Message::builder()
+            .from(mailbox(&self.from)?)
+            .subject(self.subject.clone())
+            .message_id(Some(bracketed(&self.message_id)))
+            .date(SystemTime::from(self.date))
+            .header(AutoSubmittedHeader(match self.auto_submitted {
+                AutoSubmitted::Replied => "auto-replied",
+                AutoSubmitted::Generated => "auto-generated",
+            }))
+            .header(SuppressHeader);
+        for to in &self.to {
+            b = b.to(mailbox(to)?);
+        }
+        if let Some(r) = &self.reply_to {
+            b = b.reply_to(mailbox(r)?);
+        }
+        if let Some(t) = self.ticket {
+            b = b.header(TicketHeader(t));
+        }
+        if let Some(id) = &self.in_reply_to {
+            b = b.in_reply_to(bracketed(id));
+        }
+        if !self.references.is_empty() {
+            let refs: Vec<String> = self.references.iter().map(|r| bracketed(r)).collect();
+            b = b.references(refs.join(" "));
+        }
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(Body::new(self.body.clone()));
+        let message = if self.attachments.is_empty() {
+            b.singlepart(text)
+        } else {
+            let mut mp = MultiPart::mixed().singlepart(text);
+            for (i, raw) in self.attachments.iter().enumerate() {
+                mp = mp.singlepart(rfc822_part(raw, i + 1));
+            }
+            b.multipart(mp)
+        }
+        .context("building a letter")?;
+        Ok(message.formatted())
+    }
+}
+
+/// An original letter as a `message/rfc822` part. RFC 2046 §5.2.1 allows no
+/// base64 there, so a UTF-8 or ASCII letter goes as 8bit, and a letter in
+/// another 8-bit charset (windows-1251, KOI8-R) as-is, labelled binary; only a
+/// letter that could not travel as lines (NULs, lines over 998 bytes) is wrapped
+/// as application/octet-stream in base64.
+fn rfc822_part(raw: &[u8], n: usize) -> SinglePart {
+    let disposition = ContentDisposition::attachment(&format!("letter-{n}.eml"));
+    let line_safe = !raw.contains(&0) && raw.split(|&b| b == b'\n').all(|l| l.len() <= 998);
+    let body = match std::str::from_utf8(raw) {
+        Ok(text) => {
+            Body::new_with_encoding(text.to_string(), ContentTransferEncoding::EightBit).ok()
+        }
+        Err(_) if line_safe => {
+            Body::new_with_encoding(raw.to_vec(), ContentTransferEncoding::Binary).ok()
+        }
+        Err(_) => None,
+    };
+    match (body, ContentType::parse("message/rfc822")) {
+        (Some(body), Ok(ct)) => SinglePart::builder()
+            .header(ct)
+            .header(disposition)
+            .body(body),
+        _ => SinglePart::builder()
+            // A constant, valid MIME type: parsing it cannot fail.
+            .header(ContentType::parse("application/octet-stream").expect("valid MIME type"))
+            .header(disposition)
+            .body(Body::new(raw.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> Address {
+        Address::parse(s).unwrap()
+    }
+
+    #[test]
+    fn reply_carries_loop_guards_and_threading() {
+        let l = Letter {
+            from: addr("Поддержка ЭлЖур <support@school.test>"),
+            to: vec![addr("Иванова Мария <mama@mail.ru>")],
+            reply_to: None,
+            subject: "Re: Не могу войти [Заявка #7]".into(),
+            body: "Здравствуйте!\nУкажите класс.\n".into(),
+            message_id: "duty-desk.7.ask.1@school.test".into(),
+            in_reply_to: Some("abc@mail.ru".into()),
+            references: vec!["root@mail.ru".into(), "abc@mail.ru".into()],
+            auto_submitted: AutoSubmitted::Replied,
+            ticket: Some(7),
+            date: Utc::now(),
+            attachments: vec![],
+        };
+        let raw = l.build().unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(m.subject(), Some("Re: Не могу войти [Заявка #7]"));
+        assert_eq!(m.message_id(), Some("duty-desk.7.ask.1@school.test"));
+        assert_eq!(m.in_reply_to().as_text(), Some("abc@mail.ru"));
+        assert_eq!(
+            m.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-replied")
+        );
+        assert_eq!(m.header_raw("X-Duty-Desk-Ticket").map(str::trim), Some("7"));
+        assert!(m.body_text(0).unwrap().contains("Укажите класс."));
+    }
+
+    #[test]
+    fn forward_attaches_the_original_whole() {
+        let original = b"From: a@mail.ru\r\nSubject: help\r\nMessage-ID: <o1@mail.ru>\r\n\r\n\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\r\n".to_vec();
+        let l = Letter {
+            from: addr("support@school.test"),
+            to: vec![addr("Бухер В.В. <bukher@school.test>")],
+            reply_to: Some(addr("a@mail.ru")),
+            subject: "[Заявка #1] Иванова М.П., 5А: help".into(),
+            body: "summary".into(),
+            message_id: new_message_id("forward", Some(1), &addr("support@school.test")),
+            in_reply_to: None,
+            references: vec![],
+            auto_submitted: AutoSubmitted::Generated,
+            ticket: Some(1),
+            date: Utc::now(),
+            attachments: vec![original],
+        };
+        let raw = l.build().unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            m.reply_to()
+                .and_then(|r| r.first())
+                .and_then(|a| a.address()),
+            Some("a@mail.ru")
+        );
+        let att = m.attachment(0).expect("an attachment");
+        let inner = att.message().expect("message/rfc822");
+        assert_eq!(inner.message_id(), Some("o1@mail.ru"));
+        assert_eq!(
+            m.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-generated")
+        );
+    }
+}

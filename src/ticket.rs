@@ -1,0 +1,1063 @@
+//! Decisions: what one understood letter does to the tickets, and the mail it causes.
+//!
+//! Everything here runs inside the store transaction of one message (see
+//! `daemon`): the ticket is created or merged, the decision recorded, and every
+//! mail it causes queued — all committed together or not at all. Nothing is
+//! sent from here; the outbox sends what is queued.
+//!
+//! | verdict | what happens |
+//! | --- | --- |
+//! | ignore | recorded, filed, no mail |
+//! | etiquette | polite refusal (rule 5) to the sender, report to the supervisor |
+//! | ask | reply naming exactly what is missing; the ticket waits for the sender |
+//! | forward | to the specialist on duty, or held for the next window, or the fallback |
+//!
+//! Follow-ups (a reply to one of our letters, `[Заявка #N]` from the same
+//! sender, or an incomplete letter from a sender whose ticket waits for them)
+//! merge into their ticket. At most `auto_replies_per_sender_per_day` automatic
+//! replies go to one sender per local day; past that we stay silent but keep
+//! (and still forward) the ticket.
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use minijinja::{Value, context};
+
+use crate::config::{Address, Config};
+use crate::letter::{AutoSubmitted, Letter, new_message_id};
+use crate::request::{Field, Request, Role, Verdict, missing_fields};
+use crate::schedule::Shift;
+use crate::store::{NewOutgoing, Queries, SeenMessage, Ticket, TicketState, Tx};
+use crate::templates::Templates;
+
+/// The mailbox folder a handled letter is filed into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Processed,
+    Waiting,
+    Ignored,
+    Etiquette,
+    Unreadable,
+}
+
+impl Folder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Folder::Processed => "Processed",
+            Folder::Waiting => "Waiting",
+            Folder::Ignored => "Ignored",
+            Folder::Etiquette => "Etiquette",
+            Folder::Unreadable => "Unreadable",
+        }
+    }
+    pub fn parse(s: &str) -> Folder {
+        match s {
+            "Processed" => Folder::Processed,
+            "Waiting" => Folder::Waiting,
+            "Etiquette" => Folder::Etiquette,
+            "Unreadable" => Folder::Unreadable,
+            _ => Folder::Ignored,
+        }
+    }
+}
+
+/// What the daemon needs to decide: the config and the templates in force.
+pub struct Desk<'a> {
+    pub config: &'a Config,
+    pub templates: &'a Templates,
+}
+
+/// A letter as it came from the mailbox.
+pub struct Incoming<'a> {
+    /// Unique within the mailbox: "imap:UIDVALIDITY:UID" or "maildir:NAME".
+    pub key: &'a str,
+    pub uid: Option<u32>,
+    pub raw: &'a [u8],
+}
+
+/// What was decided, for the log line and the move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub folder: Folder,
+    /// forward | ask | ignore | etiquette | duplicate | held | addition
+    pub decision: String,
+    pub reason: String,
+    pub ticket: Option<i64>,
+    /// Who gets the forward (or will, when held).
+    pub assignee: Option<String>,
+    /// Mails queued.
+    pub queued: usize,
+}
+
+/// How long a ticket waiting for its sender accepts an incomplete new letter as its answer.
+const WAITING_MERGE_WINDOW_DAYS: i64 = 14;
+
+/// Handles one letter inside the caller's transaction.
+pub fn handle(
+    tx: &Tx<'_>,
+    desk: &Desk<'_>,
+    req: &Request,
+    incoming: &Incoming<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    let cfg = desk.config;
+    let sender = req.sender.as_deref().map(str::to_lowercase);
+
+    // The same Message-ID delivered twice (CC copies, a rescan after UIDVALIDITY changed)
+    // is one request: file the copy where the first went, nothing else.
+    if let Some(mid) = req.message_id.as_deref()
+        && let Some(folder) = tx.seen_message_id(mid)?
+    {
+        let outcome = Outcome {
+            folder: Folder::parse(&folder),
+            decision: "duplicate".into(),
+            reason: format!("Message-ID <{mid}> already handled"),
+            ticket: None,
+            assignee: None,
+            queued: 0,
+        };
+        record(tx, req, incoming, &outcome, now, false)?;
+        return Ok(outcome);
+    }
+
+    let own = sender
+        .as_deref()
+        .is_some_and(|s| s == cfg.from.email.to_lowercase());
+    if req.verdict == Verdict::Ignore || own {
+        let reason = if own {
+            "our own address".to_string()
+        } else {
+            req.reason.clone()
+        };
+        let unreadable = reason.contains("unreadable")
+            || reason.contains("too large")
+            || reason.contains("not a mail");
+        let outcome = Outcome {
+            folder: if unreadable {
+                Folder::Unreadable
+            } else {
+                Folder::Ignored
+            },
+            decision: "ignore".into(),
+            reason,
+            ticket: None,
+            assignee: None,
+            queued: 0,
+        };
+        record(tx, req, incoming, &outcome, now, unreadable)?;
+        return Ok(outcome);
+    }
+
+    let existing = find_ticket(tx, req, sender.as_deref(), now)?;
+    let mut ctx = Ctx {
+        tx,
+        desk,
+        req,
+        sender: sender.as_deref(),
+        now,
+        queued: 0,
+        replied: false,
+    };
+    let outcome = match existing {
+        Some(t) if req.verdict != Verdict::Etiquette => ctx.follow_up(t, incoming)?,
+        _ => ctx.new_ticket(incoming)?,
+    };
+    Ok(Outcome {
+        queued: ctx.queued,
+        ..outcome
+    })
+}
+
+/// Forwards held tickets whose duty window has opened. Returns what happened to each.
+pub fn release_due(
+    tx: &Tx<'_>,
+    desk: &Desk<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut out = Vec::new();
+    for mut t in tx.due_tickets(now)? {
+        let on_duty = desk.config.schedule.on_duty(now);
+        let planned = t.assignee.clone();
+        let pick = match on_duty
+            .iter()
+            .find(|s| Some(&email_of(desk, s)) == planned.as_ref())
+        {
+            Some(s) => Some(s.clone()),
+            None => choose(tx, desk, &on_duty)?,
+        };
+        let dummy = dummy_request();
+        let requester = t.requester.clone();
+        let mut ctx = Ctx {
+            tx,
+            desk,
+            req: &dummy,
+            sender: requester.as_deref(),
+            now,
+            queued: 0,
+            replied: false,
+        };
+        let outcome = match pick {
+            Some(shift) => {
+                let (name, email) = specialist(desk, &shift);
+                ctx.forward(&mut t, &name, &email, false, None)?;
+                Outcome {
+                    folder: Folder::Processed,
+                    decision: "forward".into(),
+                    reason: "duty window opened".into(),
+                    ticket: Some(t.number),
+                    assignee: Some(name),
+                    queued: 0,
+                }
+            }
+            None => {
+                // The schedule changed since the ticket was held (a reload): plan again.
+                ctx.dispatch(&mut t, false)?
+            }
+        };
+        tx.audit(now, Some(t.number), None, "released", &outcome.decision)?;
+        out.push(Outcome {
+            queued: ctx.queued,
+            ..outcome
+        });
+    }
+    Ok(out)
+}
+
+/// Which existing ticket a letter continues, if any.
+fn find_ticket(
+    tx: &Tx<'_>,
+    req: &Request,
+    sender: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Ticket>> {
+    let mut ids: Vec<String> = req.references.clone();
+    ids.extend(req.in_reply_to.iter().cloned());
+    let mut number = tx.ticket_by_message_ids(&ids)?;
+    if number.is_none()
+        && let Some(tag) = req.ticket_tag
+        && let Some(t) = tx.ticket(tag as i64)?
+        && t.requester.is_some()
+        && t.requester.as_deref() == sender
+    {
+        number = Some(t.number);
+    }
+    if number.is_none()
+        && req.verdict == Verdict::Ask
+        && let Some(s) = sender
+    {
+        number = tx.waiting_ticket_of(s, now - Duration::days(WAITING_MERGE_WINDOW_DAYS))?;
+    }
+    match number {
+        Some(n) => Ok(tx
+            .ticket(n)?
+            .filter(|t| !matches!(t.state, TicketState::Refused | TicketState::Closed))),
+        None => Ok(None),
+    }
+}
+
+fn record(
+    tx: &Tx<'_>,
+    req: &Request,
+    incoming: &Incoming<'_>,
+    o: &Outcome,
+    now: DateTime<Utc>,
+    keep_raw: bool,
+) -> anyhow::Result<()> {
+    let keep = keep_raw || o.ticket.is_some();
+    tx.record_message(
+        &SeenMessage {
+            source_key: incoming.key,
+            uid: incoming.uid,
+            message_id: req.message_id.as_deref(),
+            sender: req.sender.as_deref(),
+            ticket: o.ticket,
+            verdict: &o.decision,
+            reason: &o.reason,
+            folder: o.folder.as_str(),
+            raw: keep.then_some(incoming.raw),
+        },
+        now,
+    )?;
+    tx.audit(
+        now,
+        o.ticket,
+        req.message_id.as_deref(),
+        &o.decision,
+        &o.reason,
+    )
+}
+
+struct Ctx<'a, 'b> {
+    tx: &'a Tx<'b>,
+    desk: &'a Desk<'a>,
+    req: &'a Request,
+    sender: Option<&'a str>,
+    now: DateTime<Utc>,
+    queued: usize,
+    /// Whether this letter already got its one automatic reply.
+    replied: bool,
+}
+
+fn role_str(r: Role) -> &'static str {
+    match r {
+        Role::Staff => "staff",
+        Role::Parent => "parent",
+        Role::Student => "student",
+    }
+}
+
+fn role_from(s: Option<&str>) -> Option<Role> {
+    match s? {
+        "staff" => Some(Role::Staff),
+        "parent" => Some(Role::Parent),
+        "student" => Some(Role::Student),
+        _ => None,
+    }
+}
+
+pub fn role_ru(r: Option<&str>) -> Option<&'static str> {
+    Some(match r? {
+        "staff" => "сотрудник школы",
+        "parent" => "родитель (законный представитель)",
+        "student" => "учащийся",
+        _ => return None,
+    })
+}
+
+fn field_ru(f: Field) -> &'static str {
+    match f {
+        Field::FullName => "фамилию, имя и отчество (ФИО) — Ваши, а не ребёнка",
+        Field::Class => "класс (например, 5А)",
+        Field::Description => {
+            "описание проблемы: что именно не получается и что при этом видно на экране"
+        }
+    }
+}
+
+fn field_key(f: Field) -> &'static str {
+    match f {
+        Field::FullName => "full_name",
+        Field::Class => "class",
+        Field::Description => "description",
+    }
+}
+
+/// "Смирнова Ольга Викторовна" → "Смирнова О.В."; initials stay as written.
+pub fn short_name(full: &str) -> String {
+    let mut parts = full.split_whitespace();
+    let Some(surname) = parts.next() else {
+        return String::new();
+    };
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() {
+        return surname.to_string();
+    }
+    let initials: String = rest
+        .iter()
+        .flat_map(|p| p.split('.').filter(|s| !s.is_empty()))
+        .filter_map(|p| p.chars().next())
+        .map(|c| format!("{c}."))
+        .collect();
+    format!("{surname} {initials}")
+}
+
+fn email_of(desk: &Desk<'_>, s: &Shift) -> String {
+    desk.config.schedule.specialists()[s.specialist]
+        .email
+        .email
+        .clone()
+}
+
+fn specialist(desk: &Desk<'_>, s: &Shift) -> (String, String) {
+    let sp = &desk.config.schedule.specialists()[s.specialist];
+    (sp.name.clone(), sp.email.email.clone())
+}
+
+/// Two on duty: fewest open tickets first, then round-robin after the last one chosen.
+fn choose(tx: &Tx<'_>, desk: &Desk<'_>, shifts: &[Shift]) -> anyhow::Result<Option<Shift>> {
+    if shifts.len() <= 1 {
+        return Ok(shifts.first().cloned());
+    }
+    let last = tx.kv_get("round_robin_last")?;
+    let n = desk.config.schedule.specialists().len();
+    let last_idx = last.as_deref().and_then(|l| {
+        desk.config
+            .schedule
+            .specialists()
+            .iter()
+            .position(|s| s.email.email == l)
+    });
+    let mut best: Option<(i64, usize, &Shift)> = None;
+    for s in shifts {
+        let open = tx.open_count(&email_of(desk, s))?;
+        // Distance after the last chosen, in config order: the next one comes first.
+        let rr = match last_idx {
+            Some(l) => (s.specialist + n - l - 1) % n,
+            None => s.specialist,
+        };
+        if best.is_none_or(|(bo, br, _)| (open, rr) < (bo, br)) {
+            best = Some((open, rr, s));
+        }
+    }
+    Ok(best.map(|(_, _, s)| s.clone()))
+}
+
+const MONTHS_GENITIVE: [&str; 12] = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+];
+
+/// "в четверг, 9 сентября, в 14:00".
+pub fn when_ru<Tz: TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let day = match t.weekday() {
+        chrono::Weekday::Mon => "в понедельник",
+        chrono::Weekday::Tue => "во вторник",
+        chrono::Weekday::Wed => "в среду",
+        chrono::Weekday::Thu => "в четверг",
+        chrono::Weekday::Fri => "в пятницу",
+        chrono::Weekday::Sat => "в субботу",
+        chrono::Weekday::Sun => "в воскресенье",
+    };
+    let month = MONTHS_GENITIVE[t.month0() as usize];
+    format!("{day}, {} {month}, в {}", t.day(), t.format("%H:%M"))
+}
+
+/// "9 сентября 2021, 08:30".
+fn stamp_ru<Tz: TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    format!(
+        "{} {} {}, {}",
+        t.day(),
+        MONTHS_GENITIVE[t.month0() as usize],
+        t.year(),
+        t.format("%H:%M")
+    )
+}
+
+fn waited_ru(d: Duration) -> Option<String> {
+    let mins = d.num_minutes();
+    if mins < 1 {
+        return None;
+    }
+    let (days, hours, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
+    Some(match (days, hours) {
+        (0, 0) => format!("{m} мин"),
+        (0, h) => format!("{h} ч {m} мин"),
+        (d, h) => format!("{d} дн {h} ч"),
+    })
+}
+
+/// Appends new text to a description unless it says nothing new.
+fn merge_text(old: Option<String>, new: Option<&str>) -> Option<String> {
+    match (old, new.map(str::trim).filter(|s| !s.is_empty())) {
+        (Some(o), Some(n)) if o.contains(n) => Some(o),
+        (Some(o), Some(n)) if n.contains(o.trim()) => Some(n.to_string()),
+        (Some(o), Some(n)) => Some(format!("{o}\n\n{n}")),
+        (o, n) => o.or(n.map(str::to_string)),
+    }
+}
+
+fn dummy_request() -> Request {
+    Request {
+        sender: None,
+        sender_name: None,
+        message_id: None,
+        in_reply_to: vec![],
+        references: vec![],
+        subject: String::new(),
+        date: None,
+        ticket_tag: None,
+        role: None,
+        full_name: None,
+        class: None,
+        description: None,
+        verdict: Verdict::Forward,
+        reason: String::new(),
+        missing: vec![],
+    }
+}
+
+impl Ctx<'_, '_> {
+    fn cfg(&self) -> &Config {
+        self.desk.config
+    }
+
+    fn ticket_from_request(&self) -> Ticket {
+        let req = self.req;
+        Ticket {
+            number: 0,
+            requester: self.sender.map(str::to_string),
+            requester_name: req.sender_name.clone(),
+            role: req.role.map(|r| role_str(r).to_string()),
+            full_name: req.full_name.clone(),
+            class: req.class.clone(),
+            description: req.description.clone(),
+            subject: req.subject.clone(),
+            state: TicketState::WaitingSender,
+            assignee: None,
+            assignee_name: None,
+            created_at: self.now,
+            due_at: None,
+            forwarded_at: None,
+        }
+    }
+
+    fn new_ticket(&mut self, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
+        let mut t = self.ticket_from_request();
+        if self.req.verdict == Verdict::Etiquette {
+            t.state = TicketState::Refused;
+        }
+        t.number = self.tx.create_ticket(&t, self.now)?;
+        // The letter is recorded first so that a forward finds it to attach.
+        let provisional = Outcome {
+            folder: Folder::Processed,
+            decision: "pending".into(),
+            reason: String::new(),
+            ticket: Some(t.number),
+            assignee: None,
+            queued: 0,
+        };
+        record_letter(self.tx, self.req, incoming, &provisional, self.now)?;
+        let outcome = if self.req.verdict == Verdict::Etiquette {
+            self.etiquette(&t, incoming)?
+        } else {
+            self.progress(&mut t)?
+        };
+        finish_record(self.tx, incoming, self.req, &outcome, self.now)?;
+        Ok(outcome)
+    }
+
+    fn follow_up(&mut self, mut t: Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
+        let req = self.req;
+        if t.role.is_none() {
+            t.role = req.role.map(|r| role_str(r).to_string());
+        }
+        if let Some(n) = &req.full_name {
+            t.full_name = Some(n.clone());
+        }
+        if let Some(c) = &req.class {
+            t.class = Some(c.clone());
+        }
+        let was_forwarded = t.state == TicketState::Forwarded;
+        t.description = merge_text(t.description.take(), req.description.as_deref());
+        let provisional = Outcome {
+            folder: Folder::Processed,
+            decision: "pending".into(),
+            reason: String::new(),
+            ticket: Some(t.number),
+            assignee: None,
+            queued: 0,
+        };
+        record_letter(self.tx, req, incoming, &provisional, self.now)?;
+        let outcome = match t.state {
+            TicketState::Forwarded if was_forwarded => {
+                // An addition goes to the same specialist, with only the new letter.
+                let name = t.assignee_name.clone().unwrap_or_default();
+                let email = t.assignee.clone().unwrap_or_else(|| {
+                    self.cfg()
+                        .fallback
+                        .first()
+                        .map(|a| a.email.clone())
+                        .unwrap_or_default()
+                });
+                self.forward(&mut t, &name, &email, true, Some(incoming.raw.to_vec()))?;
+                Outcome {
+                    folder: Folder::Processed,
+                    decision: "addition".into(),
+                    reason: "follow-up to a forwarded ticket".into(),
+                    ticket: Some(t.number),
+                    assignee: Some(name),
+                    queued: 0,
+                }
+            }
+            TicketState::WaitingDuty => {
+                self.tx.update_ticket(&t, self.now)?;
+                Outcome {
+                    folder: Folder::Processed,
+                    decision: "held".into(),
+                    reason: "follow-up merged into a ticket held for duty".into(),
+                    ticket: Some(t.number),
+                    assignee: t.assignee_name.clone(),
+                    queued: 0,
+                }
+            }
+            _ => self.progress(&mut t)?,
+        };
+        let outcome = Outcome {
+            reason: if outcome.decision == "addition" || outcome.decision == "held" {
+                outcome.reason.clone()
+            } else {
+                format!("follow-up: {}", outcome.reason)
+            },
+            ..outcome
+        };
+        finish_record(self.tx, incoming, req, &outcome, self.now)?;
+        Ok(outcome)
+    }
+
+    /// Ask for what is missing, or dispatch a complete ticket.
+    fn progress(&mut self, t: &mut Ticket) -> anyhow::Result<Outcome> {
+        let missing = missing_fields(
+            role_from(t.role.as_deref()),
+            t.full_name.as_deref(),
+            t.class.as_deref(),
+            t.description.as_deref(),
+        );
+        if missing.is_empty() {
+            return self.dispatch(t, true);
+        }
+        t.state = TicketState::WaitingSender;
+        self.tx.update_ticket(t, self.now)?;
+        let names: Vec<&str> = missing.iter().map(|f| field_key(*f)).collect();
+        let reason = format!("missing {}", names.join(", "));
+        let understood_desc = t.description.as_deref().map(|d| {
+            let mut s: String = d.chars().take(300).collect();
+            if d.chars().count() > 300 {
+                s.push('…');
+            }
+            s
+        });
+        let ctx = context! {
+            missing => names,
+            missing_ru => missing.iter().map(|f| field_ru(*f)).collect::<Vec<_>>(),
+            understood => context! { full_name => t.full_name, class => t.class, description => understood_desc },
+            role_unknown => t.role.is_none(),
+        };
+        let replied = self.reply("ask", t, ctx)?;
+        Ok(Outcome {
+            folder: Folder::Waiting,
+            decision: "ask".into(),
+            reason: if replied {
+                reason
+            } else {
+                format!("{reason}; auto-reply limit reached, not asked")
+            },
+            ticket: Some(t.number),
+            assignee: None,
+            queued: 0,
+        })
+    }
+
+    /// Forward now, hold for the next window, or hand to the fallback.
+    fn dispatch(&mut self, t: &mut Ticket, acknowledge: bool) -> anyhow::Result<Outcome> {
+        let desk = self.desk;
+        let schedule = &desk.config.schedule;
+        let on_duty = schedule.on_duty(self.now);
+        if let Some(shift) = choose(self.tx, self.desk, &on_duty)? {
+            let (name, email) = specialist(self.desk, &shift);
+            self.forward(t, &name, &email, false, None)?;
+            let sp = &schedule.specialists()[shift.specialist];
+            let replied = acknowledge
+                && self.reply(
+                    "ack_now",
+                    t,
+                    context! { assignee => context! { name => sp.name, position => sp.position, email => sp.email.email } },
+                )?;
+            return Ok(Outcome {
+                folder: Folder::Processed,
+                decision: "forward".into(),
+                reason: if replied || !acknowledge {
+                    "complete, on duty now".into()
+                } else {
+                    "complete, on duty now; auto-reply limit reached".into()
+                },
+                ticket: Some(t.number),
+                assignee: Some(name),
+                queued: 0,
+            });
+        }
+        if let Some(next) = schedule.next_window(self.now) {
+            let opening = schedule.opening_at(next.from.with_timezone(&Utc));
+            let shift = choose(self.tx, self.desk, &opening)?.unwrap_or(next);
+            let sp = &schedule.specialists()[shift.specialist];
+            t.state = TicketState::WaitingDuty;
+            t.due_at = Some(shift.from.with_timezone(&Utc));
+            t.assignee = Some(sp.email.email.clone());
+            t.assignee_name = Some(sp.name.clone());
+            self.tx.update_ticket(t, self.now)?;
+            let when = when_ru(&shift.from);
+            if acknowledge {
+                self.reply(
+                    "ack_later",
+                    t,
+                    context! {
+                        assignee => context! { name => sp.name, position => sp.position, email => sp.email.email },
+                        when => when,
+                        fallback => false,
+                    },
+                )?;
+            }
+            return Ok(Outcome {
+                folder: Folder::Processed,
+                decision: "held".into(),
+                reason: format!(
+                    "off duty; held until {}",
+                    shift.from.format("%Y-%m-%d %H:%M")
+                ),
+                ticket: Some(t.number),
+                assignee: Some(sp.name.clone()),
+                queued: 0,
+            });
+        }
+        // No window ahead: the timetable has expired.
+        let fallback = self.cfg().fallback.clone();
+        let (name, email) = match fallback.first() {
+            Some(a) => (
+                a.name.clone().unwrap_or_else(|| a.email.clone()),
+                a.email.clone(),
+            ),
+            None => (
+                self.cfg().supervisor.name.clone().unwrap_or_default(),
+                self.cfg().supervisor.email.clone(),
+            ),
+        };
+        self.forward(t, &name, &email, false, None)?;
+        if acknowledge {
+            self.reply(
+                "ack_later",
+                t,
+                context! { assignee => context! { name => name, position => "", email => email }, when => "", fallback => true },
+            )?;
+        }
+        Ok(Outcome {
+            folder: Folder::Processed,
+            decision: "forward".into(),
+            reason: "no duty window ahead (schedule expired); sent to the fallback".into(),
+            ticket: Some(t.number),
+            assignee: Some(name),
+            queued: 0,
+        })
+    }
+
+    fn etiquette(&mut self, t: &Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
+        let reason = self.req.reason.clone();
+        self.reply("etiquette", t, context! { reason => reason })?;
+        let sup = self.cfg().supervisor.clone();
+        let rendered = self.desk.templates.render(
+            "supervisor_report",
+            self.common(t, context! { supervisor => context! { name => sup.name, email => sup.email }, reason => reason }),
+        )?;
+        self.queue_letter(
+            "report",
+            t,
+            Letter {
+                from: self.cfg().from.clone(),
+                to: vec![sup],
+                reply_to: None,
+                subject: rendered.subject,
+                body: rendered.body,
+                message_id: new_message_id("report", Some(t.number), &self.cfg().from),
+                in_reply_to: None,
+                references: vec![],
+                auto_submitted: AutoSubmitted::Generated,
+                ticket: Some(t.number),
+                date: self.now,
+                attachments: vec![incoming.raw.to_vec()],
+            },
+            None,
+        )?;
+        Ok(Outcome {
+            folder: Folder::Etiquette,
+            decision: "etiquette".into(),
+            reason,
+            ticket: Some(t.number),
+            assignee: None,
+            queued: 0,
+        })
+    }
+
+    /// The variables every template gets, merged with `extra`.
+    fn common(&self, t: &Ticket, extra: Value) -> Value {
+        let tz = self.cfg().schedule.tz();
+        let name = t.full_name.clone().or_else(|| t.requester_name.clone());
+        let base = context! {
+            school => self.cfg().school_name,
+            ticket => t.number,
+            subject => t.subject,
+            received => stamp_ru(&t.created_at.with_timezone(&tz)),
+            requester => context! {
+                email => t.requester,
+                name => name,
+                short_name => t.full_name.as_deref().map(short_name),
+                role => t.role,
+                role_ru => role_ru(t.role.as_deref()),
+                class => t.class,
+            },
+            description => t.description,
+            mailbox => self.cfg().from.email,
+        };
+        context! { ..extra, ..base }
+    }
+
+    /// An automatic reply to the sender, unless the daily limit is reached
+    /// (or this letter already had its reply). Returns whether it was queued.
+    fn reply(&mut self, template: &str, t: &Ticket, extra: Value) -> anyhow::Result<bool> {
+        let Some(sender) = self.sender else {
+            return Ok(false);
+        };
+        if self.replied {
+            return Ok(false);
+        }
+        let Some(to) = Address::parse(sender) else {
+            return Ok(false);
+        };
+        let tz = self.cfg().schedule.tz();
+        let local = self.now.with_timezone(&tz);
+        let midnight = tz
+            .with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
+            .earliest()
+            .map(|m| m.with_timezone(&Utc))
+            .unwrap_or(self.now - Duration::hours(24));
+        if self.tx.auto_replies_since(sender, midnight)?
+            >= self.cfg().auto_replies_per_sender_per_day
+        {
+            self.tx.audit(
+                self.now,
+                Some(t.number),
+                self.req.message_id.as_deref(),
+                "silent",
+                "auto-reply limit reached",
+            )?;
+            return Ok(false);
+        }
+        let rendered = self
+            .desk
+            .templates
+            .render(template, self.common(t, extra))?;
+        let mut references = self.req.references.clone();
+        if let Some(m) = &self.req.message_id {
+            references.push(m.clone());
+        }
+        let to = Address {
+            name: self.req.sender_name.clone().or(to.name),
+            email: to.email,
+        };
+        self.queue_letter(
+            template,
+            t,
+            Letter {
+                from: self.cfg().from.clone(),
+                to: vec![to],
+                reply_to: None,
+                subject: rendered.subject,
+                body: rendered.body,
+                message_id: new_message_id(template, Some(t.number), &self.cfg().from),
+                in_reply_to: self.req.message_id.clone(),
+                references,
+                auto_submitted: AutoSubmitted::Replied,
+                ticket: Some(t.number),
+                date: self.now,
+                attachments: vec![],
+            },
+            Some(sender),
+        )?;
+        self.replied = true;
+        Ok(true)
+    }
+
+    /// Queues the forward of a ticket (or an addition to it) to one person.
+    fn forward(
+        &mut self,
+        t: &mut Ticket,
+        name: &str,
+        email: &str,
+        addition: bool,
+        only: Option<Vec<u8>>,
+    ) -> anyhow::Result<()> {
+        let letters = match only {
+            Some(raw) => vec![raw],
+            None => self.tx.ticket_letters(t.number)?,
+        };
+        let waited = waited_ru(self.now - t.created_at)
+            .filter(|_| !addition && t.state == TicketState::WaitingDuty);
+        let rendered = self.desk.templates.render(
+            "forward",
+            self.common(
+                t,
+                context! {
+                    assignee => context! { name => name, email => email },
+                    addition => addition,
+                    waited => waited,
+                    letters => letters.len(),
+                },
+            ),
+        )?;
+        let reply_to = t
+            .requester
+            .as_deref()
+            .and_then(Address::parse)
+            .map(|a| Address {
+                name: t.full_name.clone().or_else(|| t.requester_name.clone()),
+                email: a.email,
+            });
+        let to = Address::parse(email).map(|a| Address {
+            name: Some(name.to_string()).filter(|n| !n.is_empty()),
+            email: a.email,
+        });
+        let Some(to) = to else {
+            anyhow::bail!(
+                "ticket {}: assignee address {email:?} is not valid",
+                t.number
+            );
+        };
+        self.queue_letter(
+            if addition { "addition" } else { "forward" },
+            t,
+            Letter {
+                from: self.cfg().from.clone(),
+                to: vec![to],
+                reply_to,
+                subject: rendered.subject,
+                body: rendered.body,
+                message_id: new_message_id("forward", Some(t.number), &self.cfg().from),
+                in_reply_to: None,
+                references: vec![],
+                auto_submitted: AutoSubmitted::Generated,
+                ticket: Some(t.number),
+                date: self.now,
+                attachments: letters,
+            },
+            None,
+        )?;
+        t.state = TicketState::Forwarded;
+        t.assignee = Some(email.to_string());
+        t.assignee_name = Some(name.to_string());
+        t.forwarded_at = Some(self.now);
+        t.due_at = None;
+        self.tx.update_ticket(t, self.now)?;
+        self.tx.kv_set("round_robin_last", email)?;
+        Ok(())
+    }
+
+    fn queue_letter(
+        &mut self,
+        kind: &str,
+        t: &Ticket,
+        letter: Letter,
+        auto_reply_to: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let raw = letter.build()?;
+        let recipients: Vec<String> = letter.to.iter().map(|a| a.email.clone()).collect();
+        self.tx.queue(
+            &NewOutgoing {
+                message_id: &letter.message_id,
+                ticket: Some(t.number),
+                kind,
+                auto_reply_to,
+                envelope_from: &self.cfg().from.email,
+                recipients: &recipients,
+                raw: &raw,
+            },
+            self.now,
+        )?;
+        self.queued += 1;
+        Ok(())
+    }
+}
+
+/// Records the letter under its ticket before the decision, so a forward can attach it.
+fn record_letter(
+    tx: &Tx<'_>,
+    req: &Request,
+    incoming: &Incoming<'_>,
+    o: &Outcome,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.record_message(
+        &SeenMessage {
+            source_key: incoming.key,
+            uid: incoming.uid,
+            message_id: req.message_id.as_deref(),
+            sender: req.sender.as_deref(),
+            ticket: o.ticket,
+            verdict: &o.decision,
+            reason: &o.reason,
+            folder: o.folder.as_str(),
+            raw: Some(incoming.raw),
+        },
+        now,
+    )
+}
+
+/// Writes the final decision onto the letter's row and the audit trail.
+fn finish_record(
+    tx: &Tx<'_>,
+    incoming: &Incoming<'_>,
+    req: &Request,
+    o: &Outcome,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.set_message_outcome(incoming.key, &o.decision, &o.reason, o.folder.as_str())?;
+    let detail = match &o.assignee {
+        Some(a) => format!("{}; assignee {a}", o.reason),
+        None => o.reason.clone(),
+    };
+    tx.audit(
+        now,
+        o.ticket,
+        req.message_id.as_deref(),
+        &o.decision,
+        &detail,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("Смирнова Ольга Викторовна"), "Смирнова О.В.");
+        assert_eq!(short_name("Смирнова О.В."), "Смирнова О.В.");
+        assert_eq!(short_name("Смирнова О. В."), "Смирнова О.В.");
+        assert_eq!(short_name("Никитина Алла"), "Никитина А.");
+    }
+
+    #[test]
+    fn when_in_russian() {
+        let t = chrono_tz::Europe::Moscow
+            .with_ymd_and_hms(2021, 9, 9, 14, 0, 0)
+            .unwrap();
+        assert_eq!(when_ru(&t), "в четверг, 9 сентября, в 14:00");
+    }
+
+    #[test]
+    fn merging_descriptions() {
+        assert_eq!(
+            merge_text(None, Some("нет входа")),
+            Some("нет входа".into())
+        );
+        assert_eq!(
+            merge_text(Some("нет входа".into()), Some("нет входа")),
+            Some("нет входа".into())
+        );
+        assert_eq!(
+            merge_text(Some("нет входа".into()), Some("и пароль не подходит")),
+            Some("нет входа\n\nи пароль не подходит".into())
+        );
+        assert_eq!(merge_text(Some("a".into()), None), Some("a".into()));
+    }
+
+    #[test]
+    fn waited() {
+        assert_eq!(waited_ru(Duration::seconds(30)), None);
+        assert_eq!(
+            waited_ru(Duration::minutes(90)).as_deref(),
+            Some("1 ч 30 мин")
+        );
+        assert_eq!(waited_ru(Duration::hours(50)).as_deref(), Some("2 дн 2 ч"));
+    }
+}

@@ -51,10 +51,21 @@ pub fn understand(_raw: &[u8], _ctx: &Context) -> Request {
     unimplemented!("placeholder")
 }
 pub fn missing_fields(
-    _role: Option<Role>,
-    _full_name: Option<&str>,
-    _class: Option<&str>,
-    _description: Option<&str>,
+    role: Option<Role>,
+    full_name: Option<&str>,
+    class: Option<&str>,
+    description: Option<&str>,
 ) -> Vec<Field> {
-    unimplemented!("placeholder")
+    let blank = |s: Option<&str>| s.is_none_or(|s| s.trim().is_empty());
+    let mut out = Vec::new();
+    if blank(full_name) {
+        out.push(Field::FullName);
+    }
+    if role != Some(Role::Staff) && blank(class) {
+        out.push(Field::Class);
+    }
+    if blank(description) {
+        out.push(Field::Description);
+    }
+    out
 }

@@ -1,1 +1,3 @@
 //! duty-desk
+pub mod mailbox;
+pub mod outbox;

@@ -133,9 +133,18 @@ impl Imap {
 
     /// Runs one command; returns its untagged responses or the tagged NO/BAD text.
     pub async fn command(&mut self, cmd: &str) -> Result<Vec<Untagged>, String> {
+        self.command_bytes(cmd.as_bytes()).await
+    }
+
+    /// Like [`command`](Self::command) with raw bytes (e.g. a LITERAL+ literal inside).
+    pub async fn command_bytes(&mut self, cmd: &[u8]) -> Result<Vec<Untagged>, String> {
         self.tag += 1;
         let tag = format!("h{}", self.tag);
-        write_all(&mut self.c, format!("{tag} {cmd}\r\n").as_bytes()).await?;
+        let mut line = format!("{tag} ").into_bytes();
+        line.extend_from_slice(cmd);
+        line.extend_from_slice(b"\r\n");
+        write_all(&mut self.c, &line).await?;
+        let cmd = String::from_utf8_lossy(&cmd[..cmd.len().min(60)]).into_owned();
         let mut out = Vec::new();
         loop {
             let mut line = read_line(&mut self.c).await?;

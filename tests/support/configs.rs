@@ -147,13 +147,10 @@ maximal_backoff_time = 2s
 /// Postfix `master.cf`: every service unchrooted, plus our three SMTP listeners.
 pub fn postfix_master_cf(ports: &Ports) -> String {
     let mut s = String::new();
-    // Ports: plain SMTP (AUTH offered, relay for mynetworks), implicit TLS (465-style),
+    // Ports: plain SMTP (no AUTH: it must keep accepting mail while Dovecot's auth
+    // listener is down; loopback relays by `mynetworks`), implicit TLS (465-style),
     // STARTTLS submission (587-style, TLS required before AUTH).
-    let _ = writeln!(
-        s,
-        "{} inet n - n - - smtpd\n  -o smtpd_sasl_auth_enable=yes",
-        ports.smtp
-    );
+    let _ = writeln!(s, "{} inet n - n - - smtpd", ports.smtp);
     let _ = writeln!(
         s,
         "{} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n  -o smtpd_sasl_auth_enable=yes",

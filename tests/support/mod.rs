@@ -75,6 +75,15 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Port picking is serialised within a process to avoid handing one port out twice.
 static PORT_LOCK: Mutex<()> = Mutex::new(());
 
+/// Variations of a stack (defaults: everything on).
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Overrides the capabilities Dovecot advertises after login (`imap_capability`),
+    /// e.g. `"IMAP4rev1 LITERAL+ UIDPLUS"` to test clients against a server without
+    /// IDLE and MOVE.
+    pub imap_capability: Option<String>,
+}
+
 /// A private Dovecot + Postfix. See the module documentation.
 pub struct MailStack {
     dir: Option<tempfile::TempDir>,
@@ -88,6 +97,11 @@ impl MailStack {
     /// Starts a new stack and waits until IMAP and SMTP answer. Panics with the servers'
     /// logs if they do not come up.
     pub fn start() -> MailStack {
+        Self::start_with(StackOptions::default())
+    }
+
+    /// Like [`start`](Self::start), with variations.
+    pub fn start_with(options: StackOptions) -> MailStack {
         ensure_installed();
         let dir = tempfile::Builder::new()
             .prefix("duty-desk-stack-")
@@ -108,7 +122,7 @@ impl MailStack {
             postfix: None,
         };
         stack.write_certs();
-        stack.write_dovecot(&instance);
+        stack.write_dovecot(&instance, &options);
         stack.write_postfix();
         stack.start_dovecot();
         stack.start_postfix();
@@ -132,7 +146,9 @@ impl MailStack {
     pub fn imaps_port(&self) -> u16 {
         self.ports.imaps
     }
-    /// SMTP without TLS (STARTTLS and AUTH offered; loopback may relay without AUTH).
+    /// SMTP without TLS and without AUTH (STARTTLS offered); loopback is in
+    /// `mynetworks`, so it relays without AUTH. Keeps accepting (and queueing) mail
+    /// while Dovecot is stopped.
     pub fn smtp_port(&self) -> u16 {
         self.ports.smtp
     }
@@ -220,6 +236,23 @@ impl MailStack {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Stores `raw` in `folder` of `user` with the given INTERNALDATE
+    /// (`"01-Jan-2020 10:00:00 +0000"`), as an old message already in the mailbox.
+    pub async fn append(&self, user: &str, folder: &str, internal_date: &str, raw: &[u8]) {
+        let mut imap = self.imap(user).await;
+        // LITERAL+ (RFC 7888): the literal follows the command line without waiting.
+        let mut cmd = format!(
+            "APPEND \"{folder}\" () \"{internal_date}\" {{{}+}}\r\n",
+            raw.len()
+        )
+        .into_bytes();
+        cmd.extend_from_slice(raw);
+        imap.command_bytes(&cmd)
+            .await
+            .unwrap_or_else(|e| panic!("APPEND for {user}: {e}"));
+        imap.logout().await;
     }
 
     /// A logged-in IMAP session on the plain port, for tests that need raw commands.
@@ -400,14 +433,16 @@ impl MailStack {
         ]);
     }
 
-    fn write_dovecot(&self, instance: &str) {
+    fn write_dovecot(&self, instance: &str, options: &StackOptions) {
         let d = self.root.join("dovecot");
         std::fs::create_dir_all(d.join("state")).expect("mkdir dovecot");
-        std::fs::write(
-            d.join("dovecot.conf"),
-            configs::dovecot_conf(&self.root, instance, &self.ports),
-        )
-        .expect("write dovecot.conf");
+        let mut conf = configs::dovecot_conf(&self.root, instance, &self.ports);
+        if let Some(caps) = &options.imap_capability {
+            conf.push_str(&format!(
+                "protocol imap {{\n  imap_capability = {caps}\n}}\n"
+            ));
+        }
+        std::fs::write(d.join("dovecot.conf"), conf).expect("write dovecot.conf");
         let mut users = String::new();
         for u in self::users() {
             users.push_str(&format!("{u}:{{PLAIN}}{}::::::\n", password(u)));

@@ -9,11 +9,20 @@
 //! Data flows one way, top to bottom:
 //!
 //! - [`config`]: the TOML file → a validated [`config::Config`].
+//! - [`mailbox`]: where letters arrive (IMAP with IDLE, or a Maildir).
+//! - [`request`]: one raw letter → a [`request::Request`]: who, role, class, problem, verdict.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
+//! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
+//! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
+//! - [`templates`]: the admin-editable texts (minijinja).
+//! - [`letter`]: outgoing letters as RFC 5322 bytes, with loop guards.
+//! - [`outbox`]: where letters leave (SMTP, or `.eml` files).
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
 pub mod cli;
 pub mod config;
 pub mod letter;
+pub mod mailbox;
+pub mod outbox;
 pub mod request;
 pub mod schedule;
 pub mod store;

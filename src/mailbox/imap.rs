@@ -1,0 +1,671 @@
+//! IMAP inbox over async-imap and tokio-rustls.
+//!
+//! Connect: TCP (TCP_NODELAY) → TLS (implicit) or greeting + STARTTLS + TLS, or plain
+//! on loopback only → greeting → LOGIN → CAPABILITY → folder creation → SELECT.
+//! Fetch: `UID SEARCH UID n:*` to list new UIDs, then `UID FETCH` of at most `limit`
+//! of them with `(UID INTERNALDATE BODY.PEEK[])` (PEEK: `\Seen` stays as it was).
+//! Wait: IDLE (RFC 2177) bounded by the caller's `max_wait` and 29 minutes, else sleep
+//! and NOOP. Move: `UID MOVE` (RFC 6851), else `UID COPY`, `\Deleted`, `UID EXPUNGE`
+//! (RFC 4315; without UIDPLUS the original stays flagged `\Deleted` but is not
+//! expunged, because a plain EXPUNGE would also remove other clients' deletions).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::UnsolicitedResponse;
+use async_imap::{Client, Session};
+use chrono::Utc;
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::tls;
+use super::{Fetched, Folder, ImapSettings, MailboxError, TlsMode};
+
+/// RFC 2177: clients should re-issue IDLE at least every 29 minutes.
+const IDLE_MAX: Duration = Duration::from_secs(29 * 60);
+
+/// The byte stream under async-imap: plain TCP (loopback or before STARTTLS) or TLS.
+#[derive(Debug)]
+pub enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ImapStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Server abilities that change what we send.
+#[derive(Debug, Clone, Copy, Default)]
+struct Caps {
+    idle: bool,
+    mv: bool,
+    uidplus: bool,
+}
+
+/// An open, logged-in IMAP inbox with the request folder selected.
+pub struct ImapMailbox {
+    settings: ImapSettings,
+    /// None after a failure in the middle of IDLE (the session was consumed).
+    session: Option<Session<ImapStream>>,
+    uidvalidity: u32,
+    caps: Caps,
+    separator: String,
+    /// An EXISTS/RECENT arrived outside IDLE since the last fetch.
+    pending_new: bool,
+}
+
+impl fmt::Debug for ImapMailbox {
+    // By hand: the settings hold the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapMailbox")
+            .field("host", &self.settings.host)
+            .field("port", &self.settings.port)
+            .field("username", &self.settings.username)
+            .field("folder", &self.settings.folder)
+            .field("uidvalidity", &self.uidvalidity)
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapMailbox {
+    /// See [`super::Mailbox::connect`].
+    pub async fn connect(s: &ImapSettings) -> Result<Self, MailboxError> {
+        let host = s.host.as_str();
+        if s.tls == TlsMode::None && !tls::is_loopback(host) {
+            return Err(MailboxError::Config(format!(
+                "tls = \"none\" is only allowed for loopback hosts, not {host}"
+            )));
+        }
+        let tls_config = match s.tls {
+            TlsMode::None => None,
+            _ => Some(tls::client_config(host, s.ca_file.as_deref())?),
+        };
+        let t = s.timeout;
+        let tcp = timed(host, t, "connect", async {
+            TcpStream::connect((host, s.port))
+                .await
+                .map_err(|e| conn(host, e))
+        })
+        .await?;
+        // Commands are small writes waiting for a reply: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
+
+        let client = match (s.tls, tls_config) {
+            (TlsMode::Implicit, Some(cfg)) => {
+                let tls = timed(host, t, "TLS handshake", async {
+                    Ok(tls::handshake(cfg, host, tcp).await?)
+                })
+                .await?;
+                let mut client = Client::new(ImapStream::Tls(Box::new(tls)));
+                read_greeting(&mut client, host, t).await?;
+                client
+            }
+            (TlsMode::Starttls, Some(cfg)) => {
+                let mut client = Client::new(ImapStream::Plain(tcp));
+                read_greeting(&mut client, host, t).await?;
+                timed(host, t, "STARTTLS", async {
+                    client
+                        .run_command_and_check_ok("STARTTLS", None)
+                        .await
+                        .map_err(|e| match e {
+                            async_imap::error::Error::Io(e) => conn(host, e),
+                            other => MailboxError::Tls {
+                                host: host.to_string(),
+                                reason: format!("server refused STARTTLS: {other}"),
+                            },
+                        })
+                })
+                .await?;
+                let ImapStream::Plain(tcp) = client.into_inner() else {
+                    // Invariant: the client above was built on the plain stream.
+                    unreachable!("STARTTLS client wraps a plain stream")
+                };
+                let tls = timed(host, t, "TLS handshake", async {
+                    Ok(tls::handshake(cfg, host, tcp).await?)
+                })
+                .await?;
+                // No new greeting after STARTTLS (RFC 3501 6.2.1).
+                Client::new(ImapStream::Tls(Box::new(tls)))
+            }
+            _ => {
+                let mut client = Client::new(ImapStream::Plain(tcp));
+                read_greeting(&mut client, host, t).await?;
+                client
+            }
+        };
+
+        let mut session = timed(host, t, "LOGIN", async {
+            client
+                .login(&s.username, &s.password)
+                .await
+                .map_err(|(e, _)| match e {
+                    async_imap::error::Error::No(reason)
+                    | async_imap::error::Error::Bad(reason) => MailboxError::Auth {
+                        host: host.to_string(),
+                        username: s.username.clone(),
+                        reason,
+                    },
+                    other => imap_err(host, other),
+                })
+        })
+        .await?;
+
+        let caps = timed(host, t, "CAPABILITY", async {
+            session.capabilities().await.map_err(|e| imap_err(host, e))
+        })
+        .await?;
+        let caps = Caps {
+            idle: caps.has_str("IDLE"),
+            mv: caps.has_str("MOVE"),
+            uidplus: caps.has_str("UIDPLUS"),
+        };
+
+        let mut mailbox = ImapMailbox {
+            settings: s.clone(),
+            session: Some(session),
+            uidvalidity: 0,
+            caps,
+            separator: "/".into(),
+            pending_new: false,
+        };
+        mailbox.create_folders().await?;
+        let selected = mailbox
+            .cmd("SELECT", |sess, folder| {
+                Box::pin(async move { sess.select(folder).await })
+            })
+            .await?;
+        mailbox.uidvalidity = selected
+            .uid_validity
+            .ok_or_else(|| MailboxError::Protocol {
+                host: host.to_string(),
+                reason: format!("SELECT {} gave no UIDVALIDITY", s.folder),
+            })?;
+        mailbox.drain();
+        Ok(mailbox)
+    }
+
+    pub fn uidvalidity(&self) -> u32 {
+        self.uidvalidity
+    }
+
+    pub fn uses_idle(&self) -> bool {
+        self.settings.idle && self.caps.idle
+    }
+
+    /// The full server-side name of `folder`.
+    pub fn folder_name(&self, folder: Folder) -> String {
+        folder.path(&self.separator)
+    }
+
+    /// Runs one command with the settings' timeout; `f` gets the session and the
+    /// request folder's name.
+    async fn cmd<T>(
+        &mut self,
+        what: &str,
+        f: impl for<'a> FnOnce(
+            &'a mut Session<ImapStream>,
+            &'a str,
+        ) -> Pin<
+            Box<dyn Future<Output = async_imap::error::Result<T>> + Send + 'a>,
+        >,
+    ) -> Result<T, MailboxError> {
+        let host = self.settings.host.clone();
+        let folder = self.settings.folder.clone();
+        let Some(session) = self.session.as_mut() else {
+            return Err(lost(&host));
+        };
+        let r = timed(&host, self.settings.timeout, what, async {
+            f(session, &folder).await.map_err(|e| imap_err(&host, e))
+        })
+        .await;
+        if r.is_err() {
+            // The session may be in the middle of a response: never reuse it.
+            self.session = None;
+        }
+        r
+    }
+
+    /// Learns the hierarchy separator and creates the `duty-desk` folders that are
+    /// missing (and subscribes them, so mail clients show them).
+    async fn create_folders(&mut self) -> Result<(), MailboxError> {
+        let sep = self
+            .cmd("LIST", |sess, _| {
+                Box::pin(async move {
+                    let names: Vec<_> = sess.list(Some(""), Some("")).await?.try_collect().await?;
+                    Ok(names
+                        .first()
+                        .and_then(|n| n.delimiter().map(str::to_string)))
+                })
+            })
+            .await?;
+        if let Some(sep) = sep.filter(|s| !s.is_empty()) {
+            self.separator = sep;
+        }
+        let pattern = format!("{}*", Folder::PARENT);
+        let existing: HashSet<String> = self
+            .cmd("LIST", move |sess, _| {
+                Box::pin(async move {
+                    let names: Vec<_> = sess
+                        .list(Some(""), Some(&pattern))
+                        .await?
+                        .try_collect()
+                        .await?;
+                    Ok(names.iter().map(|n| n.name().to_string()).collect())
+                })
+            })
+            .await?;
+        let mut wanted = vec![Folder::PARENT.to_string()];
+        wanted.extend(Folder::ALL.iter().map(|f| self.folder_name(*f)));
+        for name in wanted {
+            if existing.contains(&name) {
+                continue;
+            }
+            let n = name.clone();
+            self.cmd("CREATE", move |sess, _| {
+                Box::pin(async move {
+                    match sess.create(&n).await {
+                        // Created meanwhile, or a server that has the parent implicitly.
+                        Err(async_imap::error::Error::No(r))
+                            if r.contains("ALREADYEXISTS")
+                                || r.to_ascii_lowercase().contains("exists") =>
+                        {
+                            Ok(())
+                        }
+                        other => other,
+                    }
+                })
+            })
+            .await
+            .map_err(|e| MailboxError::Protocol {
+                host: self.settings.host.clone(),
+                reason: format!("cannot create folder {name}: {e}"),
+            })?;
+            let n = name.clone();
+            // Best effort: a server without subscriptions still works.
+            let _ = self
+                .cmd("SUBSCRIBE", move |sess, _| {
+                    Box::pin(async move { sess.subscribe(&n).await })
+                })
+                .await;
+            if self.session.is_none() {
+                return Err(lost(&self.settings.host));
+            }
+        }
+        Ok(())
+    }
+
+    /// See [`super::Mailbox::fetch_new`].
+    pub async fn fetch_new(
+        &mut self,
+        after_uid: u32,
+        limit: usize,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        self.pending_new = false;
+        let Some(start) = after_uid.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = format!("UID {start}:*");
+        let found = self
+            .cmd("UID SEARCH", move |sess, _| {
+                Box::pin(async move { sess.uid_search(&query).await })
+            })
+            .await?;
+        // `n:*` always matches the highest UID, even below n (RFC 3501 6.4.8).
+        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u >= start).collect();
+        uids.sort_unstable();
+        uids.truncate(limit);
+        if uids.is_empty() {
+            self.drain();
+            return Ok(Vec::new());
+        }
+        let set = uid_set(&uids);
+        let fetches = self
+            .cmd("UID FETCH", move |sess, _| {
+                Box::pin(async move {
+                    sess.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+            })
+            .await?;
+        let wanted: HashSet<u32> = uids.iter().copied().collect();
+        let mut out: Vec<Fetched> = fetches
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                if !wanted.contains(&uid) {
+                    return None; // an unsolicited FETCH (flag change) for another message
+                }
+                Some(Fetched {
+                    key: format!("imap:{}:{uid}", self.uidvalidity),
+                    uid: Some(uid),
+                    internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
+                    raw: f.body()?.to_vec(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|f| f.uid);
+        out.dedup_by_key(|f| f.uid);
+        self.drain();
+        Ok(out)
+    }
+
+    /// See [`super::Mailbox::move_to`].
+    pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
+        let stale = |reason: String| MailboxError::Stale {
+            key: fetched.key.clone(),
+            reason,
+        };
+        let (validity, uid) =
+            parse_key(&fetched.key).ok_or_else(|| stale("not an IMAP message key".into()))?;
+        if validity != self.uidvalidity {
+            return Err(stale(format!(
+                "UIDVALIDITY is now {}, the message was read under {validity}",
+                self.uidvalidity
+            )));
+        }
+        let target = self.folder_name(folder);
+        let uid = uid.to_string();
+        if self.caps.mv {
+            self.cmd("UID MOVE", move |sess, _| {
+                Box::pin(async move { sess.uid_mv(&uid, &target).await })
+            })
+            .await?;
+        } else {
+            let (u, t) = (uid.clone(), target.clone());
+            self.cmd("UID COPY", move |sess, _| {
+                Box::pin(async move { sess.uid_copy(&u, &t).await })
+            })
+            .await?;
+            let u = uid.clone();
+            self.cmd("UID STORE", move |sess, _| {
+                Box::pin(async move {
+                    sess.uid_store(&u, "+FLAGS.SILENT (\\Deleted)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .await?;
+            if self.caps.uidplus {
+                self.cmd("UID EXPUNGE", move |sess, _| {
+                    Box::pin(async move {
+                        sess.uid_expunge(&uid)
+                            .await?
+                            .try_collect::<Vec<_>>()
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .await?;
+            }
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// See [`super::Mailbox::wait_for_new`].
+    pub async fn wait_for_new(&mut self, max_wait: Duration) -> Result<(), MailboxError> {
+        self.drain();
+        if self.pending_new {
+            return Ok(());
+        }
+        let host = self.settings.host.clone();
+        let t = self.settings.timeout;
+        if !self.uses_idle() {
+            tokio::time::sleep(self.settings.poll_interval.min(max_wait)).await;
+            self.cmd("NOOP", |sess, _| Box::pin(async move { sess.noop().await }))
+                .await?;
+            return Ok(());
+        }
+        let session = self.session.take().ok_or_else(|| lost(&host))?;
+        let mut handle = session.idle();
+        timed(&host, t, "IDLE", async {
+            handle.init().await.map_err(|e| imap_err(&host, e))
+        })
+        .await?;
+        let (wait, stop) = handle.wait_with_timeout(max_wait.min(IDLE_MAX));
+        let woke = wait.await;
+        drop(stop); // kept alive until here: dropping it interrupts the wait
+        match woke {
+            Ok(IdleResponse::NewData(data)) => {
+                if let Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                    ..
+                } = data.parsed()
+                {
+                    return Err(conn(
+                        &host,
+                        io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            format!(
+                                "server said BYE during IDLE: {}",
+                                outcome.information.as_deref().unwrap_or("")
+                            ),
+                        ),
+                    ));
+                }
+            }
+            Ok(IdleResponse::Timeout) => {}
+            Ok(IdleResponse::ManualInterrupt) => {
+                // We never interrupt: the stream ended, the server closed the connection.
+                return Err(conn(
+                    &host,
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the connection during IDLE",
+                    ),
+                ));
+            }
+            Err(e) => return Err(imap_err(&host, e)),
+        }
+        let session = timed(&host, t, "DONE", async {
+            handle.done().await.map_err(|e| imap_err(&host, e))
+        })
+        .await?;
+        self.session = Some(session);
+        self.drain();
+        Ok(())
+    }
+
+    /// Empties the unsolicited-response channel (it is bounded and would drop extras),
+    /// noting whether new messages were announced.
+    fn drain(&mut self) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        while let Ok(r) = session.unsolicited_responses.try_recv() {
+            if matches!(
+                r,
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+            ) {
+                self.pending_new = true;
+            }
+        }
+    }
+
+    /// LOGOUT, best effort.
+    pub async fn logout(mut self) {
+        if let Some(mut s) = self.session.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.logout()).await;
+        }
+    }
+}
+
+async fn read_greeting(
+    client: &mut Client<ImapStream>,
+    host: &str,
+    t: Duration,
+) -> Result<(), MailboxError> {
+    let greeting = timed(host, t, "greeting", async {
+        client.read_response().await.map_err(|e| conn(host, e))
+    })
+    .await?;
+    let Some(greeting) = greeting else {
+        return Err(conn(
+            host,
+            io::Error::new(io::ErrorKind::UnexpectedEof, "closed before the greeting"),
+        ));
+    };
+    match greeting.parsed() {
+        Response::Data {
+            status: Status::Ok | Status::PreAuth,
+            ..
+        } => Ok(()),
+        other => Err(MailboxError::Protocol {
+            host: host.to_string(),
+            reason: format!("unexpected greeting: {other:?}"),
+        }),
+    }
+}
+
+/// Runs `fut` with a time limit; a timeout is a connection error.
+async fn timed<T>(
+    host: &str,
+    t: Duration,
+    what: &str,
+    fut: impl Future<Output = Result<T, MailboxError>>,
+) -> Result<T, MailboxError> {
+    match tokio::time::timeout(t, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(conn(
+            host,
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} timed out after {t:?}"),
+            ),
+        )),
+    }
+}
+
+fn conn(host: &str, source: io::Error) -> MailboxError {
+    MailboxError::Connection {
+        host: host.to_string(),
+        source,
+    }
+}
+
+fn lost(host: &str) -> MailboxError {
+    conn(
+        host,
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            "the IMAP session was lost; reconnect",
+        ),
+    )
+}
+
+fn imap_err(host: &str, e: async_imap::error::Error) -> MailboxError {
+    use async_imap::error::Error as E;
+    match e {
+        E::Io(io) => conn(host, io),
+        E::ConnectionLost => conn(
+            host,
+            io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"),
+        ),
+        other => MailboxError::Protocol {
+            host: host.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// `imap:{uidvalidity}:{uid}` → (uidvalidity, uid).
+fn parse_key(key: &str) -> Option<(u32, u32)> {
+    let rest = key.strip_prefix("imap:")?;
+    let (v, u) = rest.split_once(':')?;
+    Some((v.parse().ok()?, u.parse().ok()?))
+}
+
+/// Sorted UIDs → an IMAP sequence set with ranges (`1:3,7,9:10`).
+fn uid_set(sorted: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn keys_parse() {
+        assert_eq!(parse_key("imap:42:7"), Some((42, 7)));
+        assert_eq!(parse_key("maildir:abc"), None);
+        assert_eq!(parse_key("imap:x:7"), None);
+    }
+}

@@ -1,0 +1,389 @@
+//! The inbox: where requests arrive. IMAP (async-imap over tokio-rustls, IDLE or
+//! polling) or a local Maildir (the embedded default, for `demo` and flow tests).
+//!
+//! The mailbox persists nothing. The daemon keeps, in its state store, the folder's
+//! UIDVALIDITY and the last UID it handled, and passes the UID to
+//! [`Mailbox::fetch_new`]. After every [`Mailbox::connect`] it must compare
+//! [`Mailbox::uidvalidity`] with the stored value: a change means the UIDs were
+//! renumbered, so it rescans from UID 0 and recognises handled messages by Message-ID.
+//!
+//! Nothing is ever deleted: a handled message is moved into one of the
+//! `duty-desk/…` folders ([`Folder`]), created at connect time.
+//!
+//! Errors are typed ([`MailboxError`]) so the caller can branch: TLS and
+//! authentication failures need a person; connection and protocol failures call for
+//! a reconnect with [`Backoff`]. After any error other than `Stale`, drop the
+//! `Mailbox` and connect again (its session may be half-way through a command).
+//!
+//! A typical loop (the daemon's, sketched):
+//! ```text
+//! let mut backoff = Backoff::default();
+//! loop {
+//!     let mut mb = match Mailbox::connect(&settings).await {
+//!         Ok(mb) => mb, Err(e) => { sleep(backoff.next_delay()).await; continue }
+//!     };
+//!     if mb.uidvalidity() != stored_validity { rescan from 0 }
+//!     loop {
+//!         let batch = mb.fetch_new(last_uid, 50).await?;   // on error: break, reconnect
+//!         backoff.reset();
+//!         for m in batch { decide + commit; mb.move_to(&m, folder).await?; last_uid = m.uid }
+//!         if batch.is_empty() { mb.wait_for_new(Duration::from_secs(300)).await?; }
+//!     }
+//! }
+//! ```
+
+mod imap;
+mod maildir;
+pub mod tls;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use imap::ImapMailbox;
+pub use maildir::MaildirMailbox;
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAP 993, SMTP 465).
+    #[default]
+    Implicit,
+    /// Plain connection upgraded with STARTTLS before login (IMAP 143, SMTP 587);
+    /// a server that refuses STARTTLS is an error, never a plain-text session.
+    Starttls,
+    /// No TLS at all: allowed for loopback hosts only (`localhost`, 127.0.0.0/8, ::1).
+    None,
+}
+
+/// The folders the daemon files handled messages into. Their full names are
+/// `duty-desk/Processed` etc., with the server's own hierarchy separator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Folder {
+    /// Answered, forwarded: done.
+    Processed,
+    /// We asked the sender for what was missing; waiting for the answer.
+    Waiting,
+    /// A robot, the auto-reply limit, or our own mail: nothing sent.
+    Ignored,
+    /// Insults or obscenity: etiquette reply, report to the supervisor.
+    Etiquette,
+    /// Could not be read at all.
+    Unreadable,
+}
+
+impl Folder {
+    /// Every folder, in a fixed order.
+    pub const ALL: [Folder; 5] = [
+        Folder::Processed,
+        Folder::Waiting,
+        Folder::Ignored,
+        Folder::Etiquette,
+        Folder::Unreadable,
+    ];
+    /// The parent folder's name.
+    pub const PARENT: &'static str = "duty-desk";
+
+    /// The leaf name (`Processed`, …).
+    pub fn leaf(self) -> &'static str {
+        match self {
+            Folder::Processed => "Processed",
+            Folder::Waiting => "Waiting",
+            Folder::Ignored => "Ignored",
+            Folder::Etiquette => "Etiquette",
+            Folder::Unreadable => "Unreadable",
+        }
+    }
+
+    /// The full name with `separator` between parent and leaf.
+    pub fn path(self, separator: &str) -> String {
+        format!("{}{separator}{}", Self::PARENT, self.leaf())
+    }
+}
+
+/// One message as read from the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Stable identity for the state store: `imap:{uidvalidity}:{uid}` or
+    /// `maildir:{unique part of the file name}`.
+    pub key: String,
+    /// The IMAP UID (None for Maildir).
+    pub uid: Option<u32>,
+    /// When the server received it (IMAP INTERNALDATE; the file's mtime for Maildir).
+    /// Lets the daemon leave messages older than `start_from` alone.
+    pub internal_date: Option<DateTime<Utc>>,
+    /// The complete message as stored (RFC 5322 bytes).
+    pub raw: Vec<u8>,
+}
+
+/// IMAP connection settings (plain data; the config module fills it).
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// Extra trust root(s), PEM, on top of the system's.
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: String,
+    /// The folder requests arrive in (usually `INBOX`).
+    pub folder: String,
+    /// Use IDLE when the server offers it; otherwise poll.
+    pub idle: bool,
+    /// How often to look when not idling.
+    pub poll_interval: Duration,
+    /// Limit for connecting and for each command (not for IDLE's wait).
+    pub timeout: Duration,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            host: String::new(),
+            port: 993,
+            tls: TlsMode::Implicit,
+            ca_file: None,
+            username: String::new(),
+            password: String::new(),
+            folder: "INBOX".into(),
+            idle: true,
+            poll_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A Maildir inbox (`new/` and `cur/` of `path`).
+#[derive(Debug, Clone)]
+pub struct MaildirSettings {
+    pub path: PathBuf,
+    /// How often [`Mailbox::wait_for_new`] looks again.
+    pub poll_interval: Duration,
+}
+
+/// Where requests arrive.
+#[derive(Debug, Clone)]
+pub enum MailboxSettings {
+    Imap(ImapSettings),
+    Maildir(MaildirSettings),
+}
+
+/// What went wrong, typed so callers can branch.
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    /// The settings cannot work (e.g. `tls = none` for a remote host). Needs a person.
+    #[error("mailbox settings: {0}")]
+    Config(String),
+    /// TLS failed: wrong or untrusted certificate, no STARTTLS, handshake error.
+    #[error("TLS with {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+    /// The server refused the login.
+    #[error("login as {username} at {host} refused: {reason}")]
+    Auth {
+        host: String,
+        username: String,
+        reason: String,
+    },
+    /// Network trouble: refused, reset, closed, timed out. Reconnect with backoff.
+    #[error("connection to {host} failed: {source}")]
+    Connection {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server said NO/BAD or something unexpected. Reconnect with backoff.
+    #[error("IMAP server {host}: {reason}")]
+    Protocol { host: String, reason: String },
+    /// `move_to` got a message from another UIDVALIDITY or another mailbox kind.
+    #[error("message {key} does not belong to this mailbox session: {reason}")]
+    Stale { key: String, reason: String },
+    /// Local file trouble (Maildir).
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MailboxError {
+    /// Whether trying again later (reconnect with [`Backoff`]) may help by itself.
+    /// TLS, login and settings problems need a person (the daemon may still retry,
+    /// slowly, and should log them loudly).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            MailboxError::Connection { .. }
+                | MailboxError::Protocol { .. }
+                | MailboxError::Io { .. }
+        )
+    }
+}
+
+impl From<tls::TlsError> for MailboxError {
+    fn from(e: tls::TlsError) -> Self {
+        MailboxError::Tls {
+            host: e.host,
+            reason: e.reason,
+        }
+    }
+}
+
+/// An open inbox.
+#[derive(Debug)]
+pub enum Mailbox {
+    Imap(Box<ImapMailbox>),
+    Maildir(MaildirMailbox),
+}
+
+impl Mailbox {
+    /// Connects (IMAP: TCP, TLS, greeting, login, capabilities, folder creation,
+    /// SELECT) or opens the Maildir (creating it and the `duty-desk` folders).
+    pub async fn connect(settings: &MailboxSettings) -> Result<Self, MailboxError> {
+        match settings {
+            MailboxSettings::Imap(s) => Ok(Mailbox::Imap(Box::new(ImapMailbox::connect(s).await?))),
+            MailboxSettings::Maildir(s) => Ok(Mailbox::Maildir(MaildirMailbox::open(s)?)),
+        }
+    }
+
+    /// The selected folder's UIDVALIDITY (Maildir: always 1).
+    pub fn uidvalidity(&self) -> u32 {
+        match self {
+            Mailbox::Imap(m) => m.uidvalidity(),
+            Mailbox::Maildir(_) => MaildirMailbox::UIDVALIDITY,
+        }
+    }
+
+    /// Up to `limit` messages with UID > `after_uid`, in UID order (IMAP), or up to
+    /// `limit` messages still in `new/`+`cur/`, oldest first (Maildir; `after_uid` is
+    /// ignored: handled messages have been moved out). Does not set `\Seen`.
+    pub async fn fetch_new(
+        &mut self,
+        after_uid: u32,
+        limit: usize,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.fetch_new(after_uid, limit).await,
+            Mailbox::Maildir(m) => m.fetch_new(limit),
+        }
+    }
+
+    /// Moves a handled message into `folder`. Never deletes.
+    pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.move_to(fetched, folder).await,
+            Mailbox::Maildir(m) => m.move_to(fetched, folder),
+        }
+    }
+
+    /// Returns when new mail may have arrived, or after at most `max_wait`.
+    /// IMAP: IDLE (when enabled and offered; re-issued at least every 29 minutes),
+    /// otherwise sleeps `poll_interval` and sends NOOP. Maildir: sleeps.
+    pub async fn wait_for_new(&mut self, max_wait: Duration) -> Result<(), MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.wait_for_new(max_wait).await,
+            Mailbox::Maildir(m) => {
+                m.wait_for_new(max_wait).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether waiting uses IMAP IDLE (false: polling).
+    pub fn uses_idle(&self) -> bool {
+        match self {
+            Mailbox::Imap(m) => m.uses_idle(),
+            Mailbox::Maildir(_) => false,
+        }
+    }
+
+    /// Logs out politely (IMAP). Dropping the mailbox without it is also fine.
+    pub async fn close(self) {
+        if let Mailbox::Imap(m) = self {
+            m.logout().await;
+        }
+    }
+}
+
+/// Exponential backoff with jitter for reconnects and retries: each delay is drawn
+/// from [d/2, d], d doubling from `initial` up to `max`; `reset` after a success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        let initial = initial.max(Duration::from_millis(1));
+        Backoff {
+            initial,
+            max: max.max(initial),
+            current: initial,
+        }
+    }
+
+    /// The next delay to sleep before trying again.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let half = d / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    /// Back to `initial` (call after a success).
+    pub fn reset(&mut self) {
+        self.current = self.initial;
+    }
+}
+
+impl Default for Backoff {
+    /// 1 s doubling to 5 minutes.
+    fn default() -> Self {
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_paths_follow_the_separator() {
+        assert_eq!(Folder::Processed.path("/"), "duty-desk/Processed");
+        assert_eq!(Folder::Unreadable.path("."), "duty-desk.Unreadable");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_caps_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        let d: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        let bounds = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
+        for (got, max) in d.iter().zip(bounds) {
+            let max = Duration::from_millis(max);
+            assert!(
+                *got >= max / 2 && *got <= max,
+                "{got:?} not in [{:?}, {max:?}]",
+                max / 2
+            );
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn only_network_and_protocol_errors_are_transient() {
+        let conn = MailboxError::Connection {
+            host: "h".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        assert!(conn.is_transient());
+        let tls = MailboxError::Tls {
+            host: "h".into(),
+            reason: "r".into(),
+        };
+        assert!(!tls.is_transient());
+    }
+}

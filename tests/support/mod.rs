@@ -1,0 +1,685 @@
+//! The real-server test harness: a private Dovecot and Postfix per test.
+//!
+//! `MailStack::start()` builds, in a fresh temporary folder, a test CA and a server
+//! certificate for `localhost`/`127.0.0.1`, a Dovecot (IMAP, IMAPS, LMTP and an auth
+//! listener for Postfix's SASL) and a Postfix (plain SMTP, implicit-TLS submission,
+//! STARTTLS submission; AUTH through Dovecot; delivery by LMTP to Dovecot; unknown
+//! recipients refused with 550 at RCPT), all on free loopback ports. Every stack has
+//! its own instance name, folders and ports, so tests run in parallel. Dropping the
+//! stack kills both servers' process groups and removes the folder, also when a test
+//! panics. If Dovecot or Postfix is not installed, `scripts/install-mail-stack` runs
+//! first (tests never skip).
+//!
+//! Tests act as people do: [`MailStack::send`] speaks SMTP, [`MailStack::fetch`] and
+//! [`MailStack::wait_for`] read folders over IMAP.
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+mod clients;
+mod configs;
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use clients::Imap;
+pub use configs::Ports;
+
+/// The support mailbox the daemon reads.
+pub const SUPPORT: &str = "support@school.test";
+/// The six duty specialists.
+pub const SPECIALISTS: [&str; 6] = [
+    "bamburkin@school.test",
+    "bukher@school.test",
+    "voitenko@school.test",
+    "malchenko@school.test",
+    "makarenko@school.test",
+    "tkachenko@school.test",
+];
+/// The supervisor (etiquette reports).
+pub const DIRECTOR: &str = "director@school.test";
+/// The fallback administrator.
+pub const ADMIN: &str = "admin@school.test";
+/// People who write to the support mailbox.
+pub const REQUESTERS: [&str; 6] = [
+    "parent1@parents.test",
+    "parent2@parents.test",
+    "parent3@parents.test",
+    "teacher1@school.test",
+    "student1@school.test",
+    "student2@school.test",
+];
+/// Local mail domains of the stack.
+pub const DOMAINS: [&str; 2] = ["school.test", "parents.test"];
+
+/// Every user of the stack.
+pub fn users() -> Vec<&'static str> {
+    let mut all = vec![SUPPORT, DIRECTOR, ADMIN];
+    all.extend(SPECIALISTS);
+    all.extend(REQUESTERS);
+    all
+}
+
+/// The password of `user` (the same on IMAP, SMTP AUTH and Dovecot SASL).
+pub fn password(user: &str) -> String {
+    let local = user.split('@').next().unwrap_or(user);
+    format!("pw-{local}-secret")
+}
+
+/// Stack numbers in this process (instance names must be unique).
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+/// Port picking is serialised within a process to avoid handing one port out twice.
+static PORT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Variations of a stack (defaults: everything on).
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Overrides the capabilities Dovecot advertises after login (`imap_capability`),
+    /// e.g. `"IMAP4rev1 LITERAL+ UIDPLUS"` to test clients against a server without
+    /// IDLE and MOVE.
+    pub imap_capability: Option<String>,
+}
+
+/// A private Dovecot + Postfix. See the module documentation.
+pub struct MailStack {
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    ports: Ports,
+    dovecot: Option<Child>,
+    postfix: Option<Child>,
+}
+
+impl MailStack {
+    /// Starts a new stack and waits until IMAP and SMTP answer. Panics with the servers'
+    /// logs if they do not come up.
+    pub fn start() -> MailStack {
+        Self::start_with(StackOptions::default())
+    }
+
+    /// Like [`start`](Self::start), with variations.
+    pub fn start_with(options: StackOptions) -> MailStack {
+        ensure_installed();
+        let dir = tempfile::Builder::new()
+            .prefix("duty-desk-stack-")
+            .tempdir()
+            .expect("create temp dir for the mail stack");
+        let root = dir.path().to_path_buf();
+        // Dovecot's mail processes (uid 5000) and Postfix's (user postfix) must reach it.
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod stack dir");
+        let ports = free_ports();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let instance = format!("dd-{}-{}", std::process::id(), n);
+        let mut stack = MailStack {
+            dir: Some(dir),
+            root,
+            ports,
+            dovecot: None,
+            postfix: None,
+        };
+        stack.write_certs();
+        stack.write_dovecot(&instance, &options);
+        stack.write_postfix();
+        stack.start_dovecot();
+        stack.start_postfix();
+        stack
+    }
+
+    // ---- accessors -------------------------------------------------------------------
+
+    /// Always `127.0.0.1`.
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+    pub fn ports(&self) -> Ports {
+        self.ports
+    }
+    /// IMAP without TLS (STARTTLS offered).
+    pub fn imap_port(&self) -> u16 {
+        self.ports.imap
+    }
+    /// IMAP over implicit TLS.
+    pub fn imaps_port(&self) -> u16 {
+        self.ports.imaps
+    }
+    /// SMTP without TLS and without AUTH (STARTTLS offered); loopback is in
+    /// `mynetworks`, so it relays without AUTH. Keeps accepting (and queueing) mail
+    /// while Dovecot is stopped.
+    pub fn smtp_port(&self) -> u16 {
+        self.ports.smtp
+    }
+    /// Submission over implicit TLS (465-style), AUTH required for relay.
+    pub fn smtps_port(&self) -> u16 {
+        self.ports.smtps
+    }
+    /// Submission with mandatory STARTTLS (587-style), AUTH only after TLS.
+    pub fn submission_port(&self) -> u16 {
+        self.ports.submission
+    }
+    pub fn lmtp_port(&self) -> u16 {
+        self.ports.lmtp
+    }
+    /// The test CA that signed the servers' certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.root.join("certs/ca.pem")
+    }
+    /// The stack's temporary folder (removed on drop).
+    pub fn dir(&self) -> &Path {
+        &self.root
+    }
+    /// Dovecot's and Postfix's logs, for failure messages.
+    pub fn logs(&self) -> String {
+        let read = |p: &str| std::fs::read_to_string(self.root.join(p)).unwrap_or_default();
+        format!(
+            "--- dovecot.log ---\n{}\n--- postfix.log ---\n{}\n--- postfix.out ---\n{}",
+            read("dovecot/dovecot.log"),
+            read("postfix/postfix.log"),
+            read("postfix/master.out"),
+        )
+    }
+
+    // ---- acting as people ------------------------------------------------------------
+
+    /// Sends `raw` (a complete RFC 5322 message) over plain SMTP. The error carries
+    /// the server's reply, so tests can assert a refusal.
+    pub async fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), String> {
+        clients::smtp_send(self.ports.smtp, from, &[to], raw).await
+    }
+
+    /// Like [`send`](Self::send) to several recipients in one transaction.
+    pub async fn send_many(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
+        clients::smtp_send(self.ports.smtp, from, to, raw).await
+    }
+
+    /// All messages in `folder` of `user`, oldest first (flags untouched). A missing
+    /// folder gives an empty list. Panics if IMAP itself fails.
+    pub async fn fetch(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
+        clients::imap_fetch(self.ports.imap, user, &password(user), folder)
+            .await
+            .unwrap_or_else(|e| panic!("IMAP fetch {user} {folder}: {e}\n{}", self.logs()))
+    }
+
+    /// Folder names of `user`.
+    pub async fn folders(&self, user: &str) -> Vec<String> {
+        clients::imap_folders(self.ports.imap, user, &password(user))
+            .await
+            .unwrap_or_else(|e| panic!("IMAP LIST {user}: {e}\n{}", self.logs()))
+    }
+
+    /// Waits until `folder` of `user` holds at least `count` messages and returns them;
+    /// panics after `timeout` saying how many were there.
+    pub async fn wait_for(
+        &self,
+        user: &str,
+        folder: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = clients::imap_fetch(self.ports.imap, user, &password(user), folder)
+                .await
+                .unwrap_or_default();
+            if got.len() >= count {
+                return got;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "waited {timeout:?} for {count} message(s) in {user} {folder}, found {}\n{}",
+                    got.len(),
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stores `raw` in `folder` of `user` with the given INTERNALDATE
+    /// (`"01-Jan-2020 10:00:00 +0000"`), as an old message already in the mailbox.
+    pub async fn append(&self, user: &str, folder: &str, internal_date: &str, raw: &[u8]) {
+        let mut imap = self.imap(user).await;
+        // LITERAL+ (RFC 7888): the literal follows the command line without waiting.
+        let mut cmd = format!(
+            "APPEND \"{folder}\" () \"{internal_date}\" {{{}+}}\r\n",
+            raw.len()
+        )
+        .into_bytes();
+        cmd.extend_from_slice(raw);
+        imap.command_bytes(&cmd)
+            .await
+            .unwrap_or_else(|e| panic!("APPEND for {user}: {e}"));
+        imap.logout().await;
+    }
+
+    /// A logged-in IMAP session on the plain port, for tests that need raw commands.
+    pub async fn imap(&self, user: &str) -> Imap {
+        Imap::login(self.ports.imap, user, &password(user))
+            .await
+            .unwrap_or_else(|e| panic!("IMAP login {user}: {e}"))
+    }
+
+    // ---- server control --------------------------------------------------------------
+
+    /// Starts Dovecot (if stopped) and waits until IMAP answers.
+    pub fn start_dovecot(&mut self) {
+        if self.dovecot.is_some() {
+            return;
+        }
+        let log = self.root.join("dovecot/master.out");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open dovecot output file");
+        // Foreground (-F) in its own process group, so we own the pid and can kill the
+        // whole group. Its streams go to a file: a pipe would hang us (children keep it).
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(self.root.join("dovecot/dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("dup file"))
+            .stderr(out)
+            .env("PATH", path_env())
+            .process_group(0)
+            .spawn()
+            .expect("spawn dovecot");
+        self.dovecot = Some(child);
+        self.wait_port(self.ports.imap, "dovecot");
+        self.wait_port(self.ports.imaps, "dovecot");
+        self.wait_port(self.ports.lmtp, "dovecot");
+        self.wait_port(self.ports.auth, "dovecot");
+    }
+
+    /// Stops Dovecot: SIGTERM, wait up to 3 s, then SIGKILL of its process group.
+    /// Established IMAP connections are cut.
+    pub fn stop_dovecot(&mut self) {
+        if let Some(child) = self.dovecot.take() {
+            stop_group(child, Duration::from_secs(3));
+        }
+    }
+
+    /// Starts Postfix (if stopped) and waits until its SMTP listeners answer.
+    pub fn start_postfix(&mut self) {
+        if self.postfix.is_some() {
+            return;
+        }
+        let conf = self.root.join("postfix/conf");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("postfix/master.out"))
+            .expect("open postfix output file");
+        // The master in the foreground (-s: keep stderr); it calls setsid() itself (so
+        // it must not be a group leader already: no `process_group(0)` here), which
+        // makes its pid its process group.
+        let child = Command::new("/usr/lib/postfix/sbin/master")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-s")
+            .env("MAIL_CONFIG", &conf)
+            .env("PATH", path_env())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("dup file"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn postfix master");
+        self.postfix = Some(child);
+        self.wait_port(self.ports.smtp, "postfix");
+        self.wait_port(self.ports.smtps, "postfix");
+        self.wait_port(self.ports.submission, "postfix");
+    }
+
+    /// Stops Postfix: SIGTERM to the master, then SIGKILL of its process group.
+    /// Mail already queued stays in the queue and goes out after `start_postfix`.
+    pub fn stop_postfix(&mut self) {
+        if let Some(child) = self.postfix.take() {
+            stop_group(child, Duration::from_secs(3));
+        }
+    }
+
+    // ---- setup -----------------------------------------------------------------------
+
+    fn wait_port(&mut self, port: u16, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            let child = match what {
+                "dovecot" => self.dovecot.as_mut(),
+                _ => self.postfix.as_mut(),
+            };
+            if let Some(c) = child
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("{what} exited at start: {status}\n{}", self.logs());
+            }
+            if Instant::now() >= deadline {
+                panic!("{what} did not listen on {port} in 15 s\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn write_certs(&self) {
+        let certs = self.root.join("certs");
+        std::fs::create_dir_all(&certs).expect("mkdir certs");
+        let ext = certs.join("server.ext");
+        std::fs::write(
+            &ext,
+            "basicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature, keyEncipherment\n\
+             extendedKeyUsage = serverAuth\n\
+             subjectAltName = DNS:localhost, IP:127.0.0.1\n",
+        )
+        .expect("write server.ext");
+        let c = |p: &str| certs.join(p).to_string_lossy().into_owned();
+        run_openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &c("ca.key"),
+            "-out",
+            &c("ca.pem"),
+            "-days",
+            "3",
+            "-subj",
+            "/CN=duty-desk test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        run_openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &c("server.key"),
+            "-out",
+            &c("server.csr"),
+            "-subj",
+            "/CN=localhost",
+        ]);
+        run_openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &c("server.csr"),
+            "-CA",
+            &c("ca.pem"),
+            "-CAkey",
+            &c("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &c("server.pem"),
+            "-days",
+            "3",
+            "-extfile",
+            &c("server.ext"),
+        ]);
+    }
+
+    fn write_dovecot(&self, instance: &str, options: &StackOptions) {
+        let d = self.root.join("dovecot");
+        std::fs::create_dir_all(d.join("state")).expect("mkdir dovecot");
+        let mut conf = configs::dovecot_conf(&self.root, instance, &self.ports);
+        if let Some(caps) = &options.imap_capability {
+            conf.push_str(&format!(
+                "protocol imap {{\n  imap_capability = {caps}\n}}\n"
+            ));
+        }
+        std::fs::write(d.join("dovecot.conf"), conf).expect("write dovecot.conf");
+        let mut users = String::new();
+        for u in self::users() {
+            users.push_str(&format!("{u}:{{PLAIN}}{}::::::\n", password(u)));
+        }
+        std::fs::write(d.join("users"), users).expect("write users");
+        let mail = self.root.join("mail");
+        std::fs::create_dir_all(&mail).expect("mkdir mail");
+        chown_vmail(&mail);
+    }
+
+    fn write_postfix(&self) {
+        let p = self.root.join("postfix");
+        let conf = p.join("conf");
+        std::fs::create_dir_all(&conf).expect("mkdir postfix conf");
+        make_queue_dirs(&p.join("queue"));
+        let data = p.join("data");
+        std::fs::create_dir_all(&data).expect("mkdir data");
+        let status = Command::new("chown")
+            .arg("postfix:postfix")
+            .arg(&data)
+            .status()
+            .expect("run chown");
+        assert!(status.success(), "chown postfix data dir");
+        std::fs::write(
+            conf.join("main.cf"),
+            configs::postfix_main_cf(&self.root, &self.ports, &DOMAINS),
+        )
+        .expect("write main.cf");
+        std::fs::write(
+            conf.join("master.cf"),
+            configs::postfix_master_cf(&self.ports),
+        )
+        .expect("write master.cf");
+        let mut vmailbox = String::new();
+        for u in users() {
+            vmailbox.push_str(&format!("{u} OK\n"));
+        }
+        std::fs::write(p.join("vmailbox"), vmailbox).expect("write vmailbox");
+        // Postfix re-reads a file younger than a second in 300 ms steps until it is one
+        // second old (a guard against half-written files): backdate ours.
+        for f in [
+            conf.join("main.cf"),
+            conf.join("master.cf"),
+            p.join("vmailbox"),
+        ] {
+            backdate(&f);
+        }
+    }
+}
+
+impl Drop for MailStack {
+    fn drop(&mut self) {
+        // Fast teardown: SIGKILL both process groups (restarts and new stacks are fine).
+        for child in [self.postfix.take(), self.dovecot.take()]
+            .into_iter()
+            .flatten()
+        {
+            stop_group(child, Duration::ZERO);
+        }
+        if let Some(dir) = self.dir.take() {
+            if std::env::var_os("DUTY_DESK_KEEP_STACK").is_some() {
+                eprintln!("keeping mail stack folder {}", dir.keep().display());
+                return;
+            }
+            // Best effort: a leftover folder must not turn a passing test into a failure.
+            let _ = dir.close();
+        }
+    }
+}
+
+/// SIGTERM the group leader, wait up to `grace`, then SIGKILL the whole group and reap.
+fn stop_group(mut child: Child, grace: Duration) {
+    let pgid = child.id() as i32;
+    if !grace.is_zero() {
+        signal_group(pgid, "TERM", false);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    signal_group(pgid, "KILL", true);
+    let _ = child.kill();
+    let _ = child.wait();
+    // Let the kernel release the group's listening sockets before a restart binds them.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && group_alive(pgid) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `kill -SIG -pgid` (or just the leader). std has no killpg and we add no libc dependency.
+fn signal_group(pgid: i32, sig: &str, group: bool) {
+    let target = if group {
+        format!("-{pgid}")
+    } else {
+        pgid.to_string()
+    };
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg("--")
+        .arg(target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Whether any process still belongs to group `pgid` (zombies excluded).
+fn group_alive(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    for e in entries.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the `(comm)`: state ppid pgrp ...
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut f = after.split_whitespace();
+        let state = f.next();
+        let _ppid = f.next();
+        if f.next() == Some(pgid.to_string().as_str()) && state != Some("Z") {
+            return true;
+        }
+    }
+    false
+}
+
+/// The queue folders `postfix check` would make (it takes ~2 s; this takes ~5 ms).
+fn make_queue_dirs(queue: &Path) {
+    const PRIVATE: [&str; 11] = [
+        "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "private",
+        "saved", "trace",
+    ];
+    let mk = |name: &str, mode: u32| {
+        let d = queue.join(name);
+        std::fs::create_dir_all(&d).expect("mkdir queue folder");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        d
+    };
+    mk("pid", 0o755);
+    let private: Vec<PathBuf> = PRIVATE.iter().map(|n| mk(n, 0o700)).collect();
+    let shared = [mk("maildrop", 0o730), mk("public", 0o710)];
+    let chown = |owner: &str, paths: &[PathBuf]| {
+        let status = Command::new("chown")
+            .arg(owner)
+            .args(paths)
+            .status()
+            .expect("run chown");
+        assert!(status.success(), "chown {owner} queue folders");
+    };
+    chown("postfix:root", &private);
+    chown("postfix:postdrop", &shared);
+}
+
+fn backdate(path: &Path) {
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(past))
+        .expect("backdate a config file");
+}
+
+fn chown_vmail(path: &Path) {
+    let status = Command::new("chown")
+        .arg("5000:5000")
+        .arg(path)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown 5000:5000 {}", path.display());
+}
+
+fn run_openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn path_env() -> String {
+    let cur = std::env::var("PATH").unwrap_or_default();
+    format!("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{cur}")
+}
+
+fn installed(bin: &str) -> bool {
+    ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
+        .iter()
+        .any(|d| Path::new(d).join(bin).exists())
+}
+
+/// Runs `scripts/install-mail-stack` once when Dovecot, Postfix or openssl is missing.
+fn ensure_installed() {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return;
+    }
+    if !(installed("dovecot") && installed("postfix") && installed("openssl")) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-mail-stack");
+        let status = Command::new("bash")
+            .arg(&script)
+            .env("PATH", path_env())
+            .status()
+            .expect("run scripts/install-mail-stack");
+        assert!(status.success(), "scripts/install-mail-stack failed");
+    }
+    *done = true;
+}
+
+/// Seven distinct free loopback ports. Listeners are held until all are chosen.
+fn free_ports() -> Ports {
+    let _guard = PORT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let listeners: Vec<TcpListener> = (0..7)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    let p: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect();
+    Ports {
+        imap: p[0],
+        imaps: p[1],
+        lmtp: p[2],
+        auth: p[3],
+        smtp: p[4],
+        smtps: p[5],
+        submission: p[6],
+    }
+}

@@ -1,1 +1,4 @@
 //! duty-desk
+pub mod etiquette;
+pub mod inspect;
+pub mod request;

@@ -11,6 +11,8 @@
 //! - [`config`]: the TOML file → a validated [`config::Config`].
 //! - [`mailbox`]: where letters arrive (IMAP with IDLE, or a Maildir).
 //! - [`request`]: one raw letter → a [`request::Request`]: who, role, class, problem, verdict.
+//! - [`etiquette`]: rule 5 of the regulation: obscenity and insults.
+//! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
 //! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
 //! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
@@ -20,6 +22,8 @@
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
 pub mod cli;
 pub mod config;
+pub mod etiquette;
+pub mod inspect;
 pub mod letter;
 pub mod mailbox;
 pub mod outbox;

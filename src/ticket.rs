@@ -487,6 +487,8 @@ fn dummy_request() -> Request {
         verdict: Verdict::Forward,
         reason: String::new(),
         missing: vec![],
+        new_text: String::new(),
+        size: 0,
     }
 }
 

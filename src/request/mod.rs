@@ -1,12 +1,82 @@
-//! PLACEHOLDER until the request branch lands: the types of the contract only.
+//! Understanding one raw letter: who wrote, their role, name, class and
+//! problem, and what the daemon should do with it.
+//!
+//! Everything here is pure: bytes in, [`Request`] out, no I/O, no clock.
+//! The steps, each in its own file:
+//!
+//! * [`decode`]: MIME parsing (mail-parser) with charset repair for
+//!   mislabelled or undeclared windows-1251 / KOI8-R text, HTML → text;
+//! * [`robot`]: RFC 3834 / RFC 5230 rules that tell automatic mail apart;
+//! * [`text`]: only the new text counts — quotes, forwards and signatures
+//!   are split off;
+//! * [`role`], [`name`], [`class`], [`description`]: the fields;
+//! * [`crate::etiquette`]: rule 5 of the regulation.
+//!
+//! [`understand`] never panics and works in time and memory bounded by the
+//! size limit of the [`Context`] (bodies are also capped before the
+//! heuristics run).
+
+pub mod class;
+pub mod decode;
+pub mod description;
+pub mod name;
+mod names_data;
+pub mod robot;
+pub mod role;
+pub mod text;
+
 use serde::{Deserialize, Serialize};
 
+/// What `understand` needs to know about the installation.
+#[derive(Clone, Debug)]
 pub struct Context {
+    /// Our own mailbox addresses (letters from them are loops → ignore).
     pub own_addresses: Vec<String>,
+    /// Mail domains of the school's staff (`example.org`).
     pub staff_domains: Vec<String>,
+    /// Individual staff addresses.
     pub staff_addresses: Vec<String>,
+    /// Letters larger than this (bytes) are refused without being parsed.
     pub max_message_size: usize,
 }
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            own_addresses: Vec::new(),
+            staff_domains: Vec::new(),
+            staff_addresses: Vec::new(),
+            max_message_size: 30 * 1024 * 1024,
+        }
+    }
+}
+
+impl Context {
+    fn is_own(&self, addr: &str) -> bool {
+        self.own_addresses
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(addr))
+    }
+
+    fn is_staff(&self, addr: &str) -> bool {
+        if self
+            .staff_addresses
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(addr))
+        {
+            return true;
+        }
+        let Some((_, domain)) = addr.rsplit_once('@') else {
+            return false;
+        };
+        self.staff_domains.iter().any(|d| {
+            let d = d.trim().trim_start_matches('@');
+            !d.is_empty() && domain.eq_ignore_ascii_case(d)
+        })
+    }
+}
+
+/// Who wrote the letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -14,6 +84,8 @@ pub enum Role {
     Parent,
     Student,
 }
+
+/// What to do with the letter (see DESIGN.md, "Decisions on one message").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -22,6 +94,8 @@ pub enum Verdict {
     Ignore,
     Etiquette,
 }
+
+/// A required field of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -29,27 +103,60 @@ pub enum Field {
     Class,
     Description,
 }
-#[derive(Clone, Debug)]
+
+/// One letter, understood.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
+    /// Bare lower-case address from From (or Sender / Return-Path).
     pub sender: Option<String>,
+    /// From display name, decoded.
     pub sender_name: Option<String>,
+    /// Message-ID without angle brackets.
     pub message_id: Option<String>,
+    /// In-Reply-To ids without angle brackets.
     pub in_reply_to: Vec<String>,
+    /// References ids without angle brackets.
     pub references: Vec<String>,
+    /// Decoded subject.
     pub subject: String,
     pub date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// N from "[Заявка #N]" in the subject.
     pub ticket_tag: Option<u64>,
     pub role: Option<Role>,
     pub full_name: Option<String>,
     pub class: Option<String>,
     pub description: Option<String>,
     pub verdict: Verdict,
+    /// Why this verdict, for logs and the inspect output.
     pub reason: String,
     pub missing: Vec<Field>,
+    /// The new text of the letter (quotes and signature removed), for the
+    /// forward to the specialist. Empty for ignored letters.
+    pub new_text: String,
+    /// Size of the raw letter in bytes.
+    pub size: usize,
 }
-pub fn understand(_raw: &[u8], _ctx: &Context) -> Request {
-    unimplemented!("placeholder")
+
+impl Request {
+    /// The object `duty-desk inspect` prints for one file (DESIGN.md).
+    pub fn inspect_json(&self, file: &str) -> serde_json::Value {
+        serde_json::json!({
+            "file": file,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "role": self.role,
+            "full_name": self.full_name,
+            "class": self.class,
+            "description": self.description,
+            "missing": self.missing,
+        })
+    }
 }
+
+/// The required fields that are absent, in the contract's order.
+///
+/// `class` is required of parents and students, and when the role is
+/// unknown; staff need none.
 pub fn missing_fields(
     role: Option<Role>,
     full_name: Option<&str>,
@@ -68,4 +175,193 @@ pub fn missing_fields(
         out.push(Field::Description);
     }
     out
+}
+
+/// Text longer than this (characters of decoded body) is cut before the
+/// heuristics run: requests are short, and this bounds the time.
+const MAX_TEXT_CHARS: usize = 64 * 1024;
+
+/// Understand one raw letter. Never panics; bounded time and memory.
+pub fn understand(raw: &[u8], ctx: &Context) -> Request {
+    let mut req = Request {
+        sender: None,
+        sender_name: None,
+        message_id: None,
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+        subject: String::new(),
+        date: None,
+        ticket_tag: None,
+        role: None,
+        full_name: None,
+        class: None,
+        description: None,
+        verdict: Verdict::Ignore,
+        reason: String::new(),
+        missing: Vec::new(),
+        new_text: String::new(),
+        size: raw.len(),
+    };
+
+    if raw.len() > ctx.max_message_size {
+        // Read only the header block, never the whole letter.
+        let head = decode::header_block(raw);
+        if let Some(msg) = mail_parser::MessageParser::default().parse_headers(head) {
+            let h = decode::headers(&msg);
+            h.fill(&mut req);
+        }
+        req.reason = format!(
+            "too large: {} bytes exceeds the limit of {} bytes",
+            raw.len(),
+            ctx.max_message_size
+        );
+        return req;
+    }
+
+    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
+        req.reason = "unreadable: not a mail message".to_string();
+        return req;
+    };
+    let h = decode::headers(&msg);
+    h.fill(&mut req);
+
+    if let Some(why) = robot::check(&msg, &h, ctx) {
+        req.reason = format!("robot: {why}");
+        return req;
+    }
+
+    let body = decode::body(&msg);
+    let body_text = cap_chars(&body.text, MAX_TEXT_CHARS);
+    let parts = text::split(body_text);
+    let mut quoted = parts.quoted.clone();
+    if !body.attached.is_empty() {
+        quoted.push('\n');
+        quoted.push_str(cap_chars(&body.attached, MAX_TEXT_CHARS));
+    }
+
+    let subject = text::clean_subject(&req.subject);
+
+    // Etiquette looks at what this writer wrote now: new text, signature
+    // and subject, never at the letters they quote.
+    let rude = crate::etiquette::check(&parts.new)
+        .or_else(|| crate::etiquette::check(&parts.signature))
+        .or_else(|| crate::etiquette::check(&subject));
+
+    let own = format!("{}\n{}", parts.new, parts.signature);
+    let staff_by_address = req.sender.as_deref().is_some_and(|s| ctx.is_staff(s));
+    let role = if staff_by_address {
+        Some(Role::Staff)
+    } else {
+        role::detect(&own)
+    };
+    req.role = role;
+    req.full_name = name::find(&parts, req.sender_name.as_deref(), role);
+    req.class = class::find(&own).or_else(|| class::find_in_subject(&subject));
+    req.description = description::find(&parts.new, &subject, &quoted, req.is_reply());
+    req.new_text = parts.new.trim().to_string();
+
+    req.missing = missing_fields(
+        req.role,
+        req.full_name.as_deref(),
+        req.class.as_deref(),
+        req.description.as_deref(),
+    );
+
+    if let Some(why) = rude {
+        req.verdict = Verdict::Etiquette;
+        req.reason = format!("etiquette: {why}");
+    } else if req.sender.is_none() {
+        req.verdict = Verdict::Ignore;
+        req.reason = "no sender address to answer".to_string();
+    } else if req.missing.is_empty() {
+        req.verdict = Verdict::Forward;
+        req.reason = "complete".to_string();
+    } else {
+        req.verdict = Verdict::Ask;
+        let names: Vec<&str> = req
+            .missing
+            .iter()
+            .map(|f| match f {
+                Field::FullName => "full_name",
+                Field::Class => "class",
+                Field::Description => "description",
+            })
+            .collect();
+        req.reason = format!("missing: {}", names.join(", "));
+    }
+    req
+}
+
+impl Request {
+    /// Whether the letter answers an earlier one (headers or subject).
+    pub fn is_reply(&self) -> bool {
+        !self.in_reply_to.is_empty()
+            || !self.references.is_empty()
+            || self.ticket_tag.is_some()
+            || text::has_reply_prefix(&self.subject)
+    }
+}
+
+/// The longest prefix of `s` with at most `max` characters.
+fn cap_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Lower case with `ё` folded to `е`: the form every matcher here uses.
+pub(crate) fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            'ё' | 'Ё' => out.push('е'),
+            _ => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_order_and_staff_class() {
+        assert_eq!(
+            missing_fields(None, None, None, None),
+            vec![Field::FullName, Field::Class, Field::Description]
+        );
+        assert_eq!(
+            missing_fields(Some(Role::Staff), Some("Бухер В.В."), None, Some("x")),
+            vec![]
+        );
+        assert_eq!(
+            missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
+            vec![Field::Class]
+        );
+    }
+
+    #[test]
+    fn garbage_gets_a_decision() {
+        let ctx = Context::default();
+        for raw in [&b""[..], b"\0\0\0", b"From:\r\n\r\n", b"\xff\xfe"] {
+            let r = understand(raw, &ctx);
+            assert!(!r.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn too_large_is_refused_from_headers_only() {
+        let ctx = Context {
+            max_message_size: 1000,
+            ..Context::default()
+        };
+        let mut raw = b"From: A <a@b.ru>\r\nSubject: big\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 5000));
+        let r = understand(&raw, &ctx);
+        assert_eq!(r.verdict, Verdict::Ignore);
+        assert!(r.reason.starts_with("too large"));
+        assert_eq!(r.sender.as_deref(), Some("a@b.ru"));
+    }
 }

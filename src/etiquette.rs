@@ -1,0 +1,212 @@
+//! Rule 5 of the regulation: obscene language and insults aimed at people.
+//!
+//! Words are matched by stem *at the start of a word* (after an optional
+//! verbal prefix), never as substrings: «употреблять», «рубля»,
+//! «колебаться», «страховка», «подстрахуйте», «командировка» hold an
+//! obscene-looking inside and are innocent. An exception list catches the
+//! innocent words that do start like an obscene stem. A mild «блин» or
+//! «хрен» (also a vegetable) is not a violation; insults count when they
+//! are aimed at people: plural «идиоты», or a singular one addressed with
+//! «вы/ты/ваш».
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Prefixes that turn an obscene root into another obscene verb
+/// («за-», «на-», «вы-», «от-ъ»…).
+const PREFIXES: &str = "(?:за|на|вы|у|до|от|отъ|разъ|раз|рас|съ|с|подъ|под|объ|об|въ|изъ|по|при|про|пере|недо|о|обо|ни|не|а|в)?";
+
+fn re(p: &str) -> Regex {
+    // Invariant: every pattern here is a literal that compiles.
+    Regex::new(p).expect("valid regex")
+}
+
+/// Obscene stems, to be matched against a whole lower-cased word (ё → е).
+static OBSCENE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    vec![
+        (re(&format!("^{PREFIXES}ху[йеяюи]")), "хуй"),
+        (re(&format!("^{PREFIXES}пизд")), "пизд"),
+        (re("^пезд"), "пизд"),
+        (
+            re(
+                "^(?:за|на|вы|у|до|от|отъ|разъ|съ|подъ|объ|въ|изъ|по|при|про|пере|недо|до)?е(?:б(?:а|л|н|у|е[тнш]|ё|и|ы|от|ош)|бать)",
+            ),
+            "еб",
+        ),
+        (re("^(?:вы)?бля(?:д|т|$)"), "бля"),
+        (re("^(?:муда[кчл]|мудил|мудозвон)"), "мудак"),
+        (
+            re("^(?:сука|суки|суке|суку|сукой|сучка|сучки|сучара|сучий|сучье)$"),
+            "сука",
+        ),
+        (re("^(?:пидор|пидар|пидр|педераст|педик)"), "пидор"),
+        (re("^(?:гандон|гондон)"), "гандон"),
+        (re("^(?:шлюх|шалав)"), "шлюха"),
+        (re("^залуп"), "залупа"),
+        (re("^(?:манда|манды|мандой)$"), "манда"),
+        (re("^(?:ублюд|выблядок|выродк|выродок)"), "ублюдок"),
+        (re("^(?:мраз[ьи])"), "мразь"),
+        // Bare «хрен» is mild (and a vegetable); «охренели» is not.
+        (re("^(?:о|на|по|за|а|ох)хрен"), "охренеть"),
+        (
+            re("^(?:долбан|долбо[её]б|долбоеб|долбанут|гребан|ебуч)"),
+            "долбаный",
+        ),
+        // Self-censored spellings: х*й, п**дец, бл*ть, е**ть.
+        (
+            re(r"^(?:на|по|за|от|вы|у|до|о)?х[*]+[йяеюи]?$|^(?:на|по|за|от|вы|у|до|о)?х[у*][*]+"),
+            "х*й",
+        ),
+        (re(r"^(?:с|рас|на|от|за)?п[*и][*]+(?:д|ц)|^п[*]+ц$"), "п*зд"),
+        (re(r"^бл[*]+[дтя]"), "бл*"),
+        (re(r"^(?:за|на|вы|по|от|у|до)?[её][*]+(?:а|ну|ть|л)"), "е*"),
+    ]
+});
+
+/// Innocent words that a stem above would catch (prefix + root by
+/// accident, or a real word that starts like one).
+fn innocent(word: &str) -> bool {
+    const INNOCENT_PREFIXES: &[&str] = &[
+        "вебин",
+        "веб",
+        "ебонит",
+        "ебург",
+        "сукно",
+        "сукон",
+        "сукров",
+        "мандарин",
+        "мандат",
+        "мандраж",
+        "шалаш",
+        "гребн",
+        "гребл",
+        "гребеш",
+        "гребень",
+        "гребец",
+        "залупл",
+        "мудр",
+        "худ",
+        "хуже",
+    ];
+    INNOCENT_PREFIXES.iter().any(|p| word.starts_with(p))
+}
+
+/// Insults at people: plural forms count anywhere (aimed at a group:
+/// «Идиоты, за что вам платят»), singular ones only when the sentence
+/// addresses someone (вы/ты/ваш/твой) or names staff.
+static INSULT_PLURAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        "^(?:идиоты|идиотки|дебилы|дебилки|кретины|придурки|уроды|дегенераты|недоумки|тупицы|твари|сволочи|скоты|козлы|ничтожества|бездари|дармоеды|имбецилы|кретинки)$",
+    )
+});
+static INSULT_SINGLE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        "^(?:идиот|идиотка|дебил|дебилка|кретин|кретинка|придурок|придурки|урод|уродина|дегенерат|недоумок|тупица|тварь|сволочь|скотина|козел|ничтожество|бездарь|бездарность|дура|дурак|имбецил|тупые|тупорылые|безмозглые|криворукие|бестолочи|бестолочь)$",
+    )
+});
+static ADDRESSEE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        "^(?:вы|ты|вас|вам|вами|ваш|ваша|ваше|ваши|вашего|вашей|вашим|ваших|твой|твоя|тебя|тебе|учитель|учительница|администратор|директор|классная|классный|руководитель|оператор|специалист|поддержка|сотрудники|сотрудник|программисты|разработчики|админы|администраторы|учителя)$",
+    )
+});
+
+fn words(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c.is_alphabetic() || c == '*' || (c == '-' && !cur.is_empty()) {
+            if cur.is_empty() {
+                start = i;
+            }
+            match c {
+                'ё' | 'Ё' => cur.push('е'),
+                _ => cur.extend(c.to_lowercase()),
+            }
+        } else if !cur.is_empty() {
+            out.push((
+                start,
+                std::mem::take(&mut cur).trim_end_matches('-').to_string(),
+            ));
+        }
+    }
+    if !cur.is_empty() {
+        out.push((start, cur.trim_end_matches('-').to_string()));
+    }
+    out
+}
+
+/// Why the text breaks rule 5, or `None` when it does not.
+pub fn check(text: &str) -> Option<String> {
+    // Sentence by sentence, so an insult's addressee is in the same one.
+    for sentence in text.split(['.', '!', '?', '\n', ';']) {
+        let ws = words(sentence);
+        for (idx, (_, w)) in ws.iter().enumerate() {
+            // Parts of hyphenated words are words too.
+            for piece in
+                std::iter::once(w.as_str()).chain(w.split('-').filter(|p| p.len() < w.len()))
+            {
+                if piece.chars().count() < 3 {
+                    continue;
+                }
+                if innocent(piece) {
+                    continue;
+                }
+                for (rx, stem) in OBSCENE.iter() {
+                    if rx.is_match(piece) {
+                        return Some(format!("obscene language ({stem}…)"));
+                    }
+                }
+            }
+            let negated = idx > 0 && ws[idx - 1].1 == "не";
+            if negated {
+                continue;
+            }
+            if INSULT_PLURAL.is_match(w) {
+                return Some("insult aimed at people".to_string());
+            }
+            if INSULT_SINGLE.is_match(w) && ws.iter().any(|(_, x)| ADDRESSEE.is_match(x)) {
+                return Some("insult aimed at a person".to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn innocent_words_pass() {
+        for t in [
+            "употреблять рубля хлебать страховка колебаться командировка",
+            "подстрахуйте, пожалуйста, застрахуйте, небеса, себе, себя, вебинар",
+            "Блин, опять не работает. Хуже некуда. Похудеть. Хребет.",
+            "Мандарины, мандат, сукно, блюдо, бляшка, оскорбление, ухудшилось",
+            "Хрен с ним. Учительница Сукачёва. Фамилия Хуторской, Ебель? нет",
+            "Мой сын не идиот, но не может войти. Страхуйтесь.",
+            "Ребёнок учится в 5Б, учебник, требуется, погребальный",
+        ] {
+            assert_eq!(check(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn rude_words_are_flagged() {
+        for t in [
+            "Вы там совсем охренели?!",
+            "ваш долбаный дневник",
+            "Идиоты, за что вам платят",
+            "Заебали уже со своим журналом",
+            "какого х*я не работает",
+            "вы идиот?",
+            "это пиздец а не дневник",
+            "бляха, блядь",
+            "Сколько можно, уроды!",
+        ] {
+            assert!(check(t).is_some(), "{t}");
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! The problem, in the writer's own new text: what is left once the
+//! greeting, the name/class/role line, pleas («помогите, пожалуйста»),
+//! thanks, attachment notes («скриншот во вложении») and the signature are
+//! set aside. A subject that states a problem («Не приходит код для
+//! входа») counts; a bare «Ошибка», «Вопрос», «Помогите» does not. In a
+//! reply, the quoted original may supply the problem when the new text
+//! only adds the name or class.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use super::fold;
+use super::names_data::{FEMALE, MALE};
+
+/// Words that carry no problem: function words, greetings, pleas,
+/// identity words (who is writing, the class), school subjects after a
+/// title («учитель математики»).
+static FILLER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    [
+        // function words
+        "и",
+        "в",
+        "во",
+        "на",
+        "я",
+        "с",
+        "со",
+        "что",
+        "как",
+        "а",
+        "то",
+        "все",
+        "всё",
+        "она",
+        "он",
+        "так",
+        "его",
+        "но",
+        "да",
+        "ты",
+        "к",
+        "у",
+        "же",
+        "вы",
+        "за",
+        "бы",
+        "по",
+        "только",
+        "ее",
+        "её",
+        "мне",
+        "было",
+        "вот",
+        "от",
+        "меня",
+        "еще",
+        "ещё",
+        "о",
+        "из",
+        "ему",
+        "теперь",
+        "когда",
+        "даже",
+        "ну",
+        "ли",
+        "если",
+        "уже",
+        "или",
+        "быть",
+        "был",
+        "была",
+        "были",
+        "него",
+        "до",
+        "вас",
+        "нибудь",
+        "уж",
+        "вам",
+        "ведь",
+        "там",
+        "потом",
+        "себя",
+        "ей",
+        "они",
+        "тут",
+        "где",
+        "есть",
+        "ней",
+        "для",
+        "мы",
+        "тебя",
+        "их",
+        "чем",
+        "сам",
+        "чтоб",
+        "без",
+        "будто",
+        "чего",
+        "тоже",
+        "себе",
+        "под",
+        "будет",
+        "ж",
+        "тогда",
+        "кто",
+        "этот",
+        "того",
+        "потому",
+        "этого",
+        "какой",
+        "ним",
+        "здесь",
+        "этом",
+        "один",
+        "почти",
+        "мой",
+        "моя",
+        "мои",
+        "моего",
+        "моей",
+        "моему",
+        "моим",
+        "тем",
+        "чтобы",
+        "нее",
+        "сейчас",
+        "куда",
+        "зачем",
+        "всех",
+        "при",
+        "об",
+        "хоть",
+        "после",
+        "над",
+        "тот",
+        "через",
+        "эти",
+        "нас",
+        "про",
+        "всего",
+        "них",
+        "эту",
+        "свою",
+        "этой",
+        "перед",
+        "том",
+        "такой",
+        "им",
+        "всю",
+        "между",
+        "это",
+        "эта",
+        "наш",
+        "наша",
+        "наше",
+        "наши",
+        "нашего",
+        "нашей",
+        "ваш",
+        "ваша",
+        "ваше",
+        "ваши",
+        "вашего",
+        "вашей",
+        "который",
+        "которая",
+        "которые",
+        "также",
+        "очень",
+        "просто",
+        "вообще",
+        "либо",
+        "итак",
+        "однако",
+        // greetings, pleas, thanks, notes
+        "здравствуйте",
+        "здравствуй",
+        "здрасте",
+        "добрый",
+        "доброе",
+        "доброго",
+        "день",
+        "вечер",
+        "утро",
+        "дня",
+        "вечера",
+        "привет",
+        "приветствую",
+        "спасибо",
+        "заранее",
+        "благодарю",
+        "благодарна",
+        "благодарен",
+        "уважением",
+        "помогите",
+        "помогите!",
+        "помочь",
+        "помощь",
+        "прошу",
+        "просим",
+        "пожалуйста",
+        "срочно",
+        "скриншот",
+        "скриншоты",
+        "скрин",
+        "скрины",
+        "вложении",
+        "вложение",
+        "вложения",
+        "приложении",
+        "прикладываю",
+        "прилагаю",
+        "прикрепляю",
+        "прикрепила",
+        "прикрепил",
+        "приложила",
+        "приложил",
+        "фото",
+        "фотографию",
+        "делать",
+        "разберитесь",
+        "разобраться",
+        "ответа",
+        "ответ",
+        "жду",
+        "ждем",
+        "ждём",
+        "обращаюсь",
+        "пишу",
+        "пишем",
+        "пересылаю",
+        "письмо",
+        "дополняю",
+        "уточняю",
+        "подскажите",
+        "сообщение",
+        "уважаемые",
+        "уважаемый",
+        "уважаемая",
+        "коллеги",
+        "вопрос",
+        "вопросу",
+        "проблема",
+        "проблемой",
+        "ошибка",
+        "обращение",
+        "заявка",
+        "элжур",
+        "элжура",
+        "элжуре",
+        "техподдержка",
+        "поддержка",
+        "служба",
+        "добрый",
+        "извините",
+        "простите",
+        "надеюсь",
+        "понимание",
+        "оперативность",
+        "хорошего",
+        "всего",
+        "доброго",
+        // identity
+        "мама",
+        "папа",
+        "мать",
+        "отец",
+        "бабушка",
+        "дедушка",
+        "опекун",
+        "законный",
+        "законная",
+        "представитель",
+        "родитель",
+        "родительница",
+        "ученик",
+        "ученица",
+        "ученика",
+        "ученицы",
+        "учащийся",
+        "учащаяся",
+        "обучающийся",
+        "обучающаяся",
+        "сын",
+        "сына",
+        "дочь",
+        "дочери",
+        "дочка",
+        "дочки",
+        "ребенок",
+        "ребёнок",
+        "ребенка",
+        "ребёнка",
+        "внук",
+        "внука",
+        "внучка",
+        "внучки",
+        "класс",
+        "класса",
+        "классе",
+        "классный",
+        "классная",
+        "руководитель",
+        "руководителя",
+        "учитель",
+        "учительница",
+        "заместитель",
+        "директора",
+        "директор",
+        "зам",
+        "завуч",
+        "педагог",
+        "преподаватель",
+        "администратор",
+        "учусь",
+        "учится",
+        "зовут",
+        "обращается",
+        "фио",
+        "являюсь",
+        "школы",
+        "школа",
+        "гимназии",
+        "лицея",
+        "моб",
+        "тел",
+        "телефон",
+        "математики",
+        "биологии",
+        "физики",
+        "химии",
+        "истории",
+        "литературы",
+        "русского",
+        "языка",
+        "английского",
+        "информатики",
+        "географии",
+        "обществознания",
+        "физкультуры",
+        "музыки",
+        "технологии",
+        "начальных",
+        "классов",
+        "увр",
+    ]
+    .into_iter()
+    .collect()
+});
+
+/// Words that say something is wrong or wanted.
+fn problem_marker(w: &str) -> bool {
+    matches!(
+        w,
+        "не" | "нет" | "ни" | "нельзя" | "почему" | "как" | "никак" | "невозможно"
+    ) || [
+        "ошибк",
+        "проблем",
+        "забыл",
+        "пропал",
+        "исчез",
+        "неправильн",
+        "неверн",
+        "пуст",
+        "сброс",
+        "восстанов",
+        "сломал",
+        "зависа",
+        "вылета",
+        "недоступ",
+        "блокир",
+        "заблокир",
+        "сбой",
+        "глюч",
+        "вместо",
+        "нужн",
+        "хочу",
+        "хотим",
+        "хотела",
+        "хотел",
+        "можно",
+        "исправ",
+        "измен",
+        "удал",
+        "добав",
+        "привяз",
+        "отвяз",
+        "подключ",
+        "выда",
+        "получ",
+        "отображ",
+        "приход",
+        "войти",
+        "зайти",
+        "вход",
+        "открыва",
+        "загруж",
+        "сохран",
+        "выстав",
+        "поменя",
+        "перенес",
+        "поправ",
+        "не",
+    ]
+    .iter()
+    .any(|p| w.starts_with(p))
+}
+
+fn is_name_like(w: &str) -> bool {
+    let f = fold(w);
+    FEMALE.contains(&f.as_str())
+        || MALE.contains(&f.as_str())
+        || [
+            "ова", "ева", "ов", "ев", "ина", "ин", "ский", "ская", "енко", "овна", "евна", "ович",
+            "евич", "ична",
+        ]
+        .iter()
+        .any(|e| f.ends_with(e))
+}
+
+/// The words of a sentence that carry content, and whether it has a
+/// problem marker.
+fn content(sentence: &str) -> (usize, bool) {
+    let mut n = 0;
+    let mut marker = false;
+    let mut first = true;
+    for raw in sentence.split(|c: char| !(c.is_alphabetic() || c == '-')) {
+        let raw = raw.trim_matches('-');
+        if raw.is_empty() {
+            continue;
+        }
+        let is_first = first;
+        first = false;
+        let w = fold(raw);
+        if problem_marker(&w) {
+            marker = true;
+        }
+        if raw.chars().count() < 3 || FILLER.contains(w.as_str()) {
+            continue;
+        }
+        let capital = raw.chars().next().is_some_and(char::is_uppercase);
+        let all_caps = raw.chars().all(|c| !c.is_lowercase());
+        if all_caps && raw.chars().count() <= 5 {
+            continue; // УВР, МАОУ, ЭлЖур-like abbreviations
+        }
+        if capital
+            && (!is_first || is_name_like(raw))
+            && raw.chars().any(|c| ('а'..='я').contains(&c))
+        {
+            continue; // names
+        }
+        n += 1;
+    }
+    (n, marker)
+}
+
+fn states_problem(sentence: &str) -> bool {
+    let (n, marker) = content(sentence);
+    n >= 3 || n >= 2 && marker
+}
+
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut start = 0;
+        let bytes: Vec<(usize, char)> = line.char_indices().collect();
+        for (k, &(i, c)) in bytes.iter().enumerate() {
+            if matches!(c, '.' | '!' | '?' | '…' | ';') {
+                let next = bytes.get(k + 1).map(|x| x.1);
+                if next.is_none_or(|n| n.is_whitespace() || n == ')' || n == '»' || n == '"') {
+                    let end = i + c.len_utf8();
+                    let s = line[start..end].trim();
+                    if !s.is_empty() {
+                        out.push(s);
+                    }
+                    start = end;
+                }
+            }
+        }
+        let s = line[start..].trim();
+        if !s.is_empty() {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Our own boilerplate quoted back at us: never the writer's problem.
+fn is_our_boilerplate(s: &str) -> bool {
+    let f = fold(s);
+    [
+        "укажите",
+        "для обработки",
+        "служба поддержки",
+        "техподдержка",
+        "заявк",
+        "ваше обращение",
+        "ваш запрос",
+        "специалист",
+        "ответим",
+        "поддержки элжур",
+        "не отвечайте",
+        "автоматическ",
+        "номер обращения",
+        "недостающ",
+        "принят",
+        "передан",
+    ]
+    .iter()
+    .any(|p| f.contains(p))
+}
+
+const MAX_CHARS: usize = 1000;
+
+/// The description of the problem, or `None` when the letter has none.
+pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Option<String> {
+    let picked: Vec<&str> = sentences(new_text)
+        .into_iter()
+        .filter(|s| states_problem(s))
+        .collect();
+    if !picked.is_empty() {
+        return Some(cap(&picked.join(" ")));
+    }
+    if subject_states_problem(subject) {
+        return Some(cap(subject.trim()));
+    }
+    if is_reply {
+        let picked: Vec<&str> = sentences(quoted)
+            .into_iter()
+            .filter(|s| !is_our_boilerplate(s) && states_problem(s))
+            .collect();
+        if !picked.is_empty() {
+            return Some(cap(&picked.join(" ")));
+        }
+    }
+    None
+}
+
+/// Whether a subject, cleaned of `Re:` and tags, states a problem.
+pub fn subject_states_problem(subject: &str) -> bool {
+    let (n, marker) = content(subject);
+    n >= 2 && marker || n >= 3
+}
+
+fn cap(s: &str) -> String {
+    match s.char_indices().nth(MAX_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_lines_are_not_problems() {
+        for t in [
+            "Добрый день.\nМельникова Ксения Олеговна, мама Мельниковой Софии, 9А.\nСкриншот во вложении.",
+            "Здравствуйте, Гусев Павел Андреевич, 9Б",
+            "Муравьёва Ольга Константиновна, учитель биологии.",
+            "Заместитель директора по УВР Белова Татьяна Сергеевна.",
+            "Помогите, пожалуйста! Что делать?",
+        ] {
+            assert_eq!(find(t, "ЭлЖур", "", false), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn problems_are_found() {
+        assert!(
+            find(
+                "Не могу зайти в дневник, пишет неверный пароль.",
+                "",
+                "",
+                false
+            )
+            .is_some()
+        );
+        assert!(find("Здравствуйте.", "Не приходит код для входа", "", false).is_some());
+        assert!(find("Здравствуйте.", "Ошибка", "", false).is_none());
+        assert!(find("Иванова Мария, 5А", "Re: x", "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс.\nУ сына не открывается дневник, пишет ошибку.", true).is_some());
+        assert!(
+            find(
+                "Иванова Мария, 5А",
+                "Re: x",
+                "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс ребёнка.",
+                true
+            )
+            .is_none()
+        );
+    }
+}

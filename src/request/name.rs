@@ -1,0 +1,873 @@
+//! The writer's full name.
+//!
+//! A full name is a surname with a first name (and maybe a patronymic), or
+//! a surname with initials; a lone first name, a first name with a
+//! patronymic, or a surname alone is not. Names are looked for in the new
+//! text and the signature — labelled fields («ФИО: …») and
+//! self-introductions («Я, …», «меня зовут …») first, then signatures, then
+//! a name that opens a sentence — and last in the From display name.
+//!
+//! The child is told apart from the writer by context: a name right after
+//! «мама/папа», «ученика/ученицы», «сына/дочери», «у» is the child's
+//! (usually in the genitive, which our first-name lists, all nominative,
+//! do not recognise either). A name after a staff title in a parent's
+//! letter («учитель математики Иванова …») is a third person's.
+//!
+//! The name is reported surname first, spelled as written.
+
+use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
+use super::text::Parts;
+use super::{Role, fold};
+
+#[derive(Clone, Debug, PartialEq)]
+enum Kind {
+    Word,
+    Initials,
+    Num,
+    Punct(char),
+    Break,
+}
+
+#[derive(Clone, Debug)]
+struct Tok {
+    text: String,
+    kind: Kind,
+}
+
+impl Tok {
+    fn folded(&self) -> String {
+        fold(&self.text)
+    }
+    fn is_name_word(&self) -> bool {
+        self.kind == Kind::Word && is_capitalised_cyrillic(&self.text)
+    }
+}
+
+fn is_cyr_upper(c: char) -> bool {
+    ('А'..='Я').contains(&c) || c == 'Ё'
+}
+
+fn is_cyr_lower(c: char) -> bool {
+    ('а'..='я').contains(&c) || c == 'ё'
+}
+
+/// «Иванова», «Римская-Корсакова»: capital then lower-case Cyrillic.
+fn is_capitalised_cyrillic(w: &str) -> bool {
+    let mut chars = w.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    if !is_cyr_upper(first) || w.chars().count() < 2 {
+        return false;
+    }
+    let mut after_hyphen = false;
+    for c in chars {
+        if c == '-' {
+            after_hyphen = true;
+            continue;
+        }
+        if after_hyphen {
+            if !is_cyr_upper(c) && !is_cyr_lower(c) {
+                return false;
+            }
+            after_hyphen = false;
+            continue;
+        }
+        if !is_cyr_lower(c) {
+            return false;
+        }
+    }
+    true
+}
+
+fn tokenize(text: &str) -> Vec<Tok> {
+    let chars: Vec<char> = text.chars().take(50_000).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\n' {
+            out.push(Tok {
+                text: "\n".into(),
+                kind: Kind::Break,
+            });
+            i += 1;
+        } else if c.is_whitespace() {
+            i += 1;
+        } else if c.is_alphabetic() {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_alphabetic()
+                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic()))
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            // Initials: «Е.Н.», «Е. Н.», «О.К.»
+            if i - start == 1 && is_cyr_upper(c) && chars.get(i) == Some(&'.') {
+                let mut text = format!("{c}.");
+                i += 1;
+                loop {
+                    let mut j = i;
+                    while j < chars.len() && chars[j] == ' ' {
+                        j += 1;
+                    }
+                    if j + 1 < chars.len()
+                        && is_cyr_upper(chars[j])
+                        && chars[j + 1] == '.'
+                        && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
+                        && text.chars().filter(|c| *c == '.').count() < 3
+                    {
+                        text.extend(&chars[i..j + 2]);
+                        i = j + 2;
+                    } else {
+                        break;
+                    }
+                }
+                out.push(Tok {
+                    text,
+                    kind: Kind::Initials,
+                });
+            } else {
+                out.push(Tok {
+                    text: word,
+                    kind: Kind::Word,
+                });
+            }
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            out.push(Tok {
+                text: chars[start..i].iter().collect(),
+                kind: Kind::Num,
+            });
+        } else {
+            out.push(Tok {
+                text: c.to_string(),
+                kind: Kind::Punct(c),
+            });
+            i += 1;
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Gender {
+    Female,
+    Male,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Part {
+    First(Gender),
+    Patronymic(Gender),
+    Other,
+    Initials(usize),
+}
+
+fn first_name_gender(folded: &str) -> Option<Gender> {
+    if FEMALE.contains(&folded) {
+        Some(Gender::Female)
+    } else if MALE.contains(&folded) {
+        Some(Gender::Male)
+    } else {
+        None
+    }
+}
+
+fn patronymic_gender(folded: &str) -> Option<Gender> {
+    if folded.chars().count() < 6 {
+        return None;
+    }
+    if folded.ends_with("овна") || folded.ends_with("евна") || folded.ends_with("ична")
+    {
+        return Some(Gender::Female);
+    }
+    if folded.ends_with("ович") || folded.ends_with("евич") {
+        return Some(Gender::Male);
+    }
+    if PATRONYMIC_EXTRA.contains(&folded) {
+        return Some(if folded.ends_with('а') {
+            Gender::Female
+        } else {
+            Gender::Male
+        });
+    }
+    None
+}
+
+/// A patronymic in an oblique case («Андреевича», «Андреевны»): the
+/// person named is not the writer signing.
+fn oblique_patronymic(folded: &str) -> bool {
+    [
+        "овича",
+        "евича",
+        "овичу",
+        "евичу",
+        "овичем",
+        "евичем",
+        "овны",
+        "евны",
+        "ичны",
+        "овне",
+        "евне",
+        "овной",
+        "евной",
+        "овну",
+        "евну",
+    ]
+    .iter()
+    .any(|e| folded.ends_with(e))
+}
+
+fn classify(t: &Tok) -> Part {
+    if t.kind == Kind::Initials {
+        return Part::Initials(t.text.chars().filter(|c| *c == '.').count());
+    }
+    let f = t.folded();
+    if let Some(g) = patronymic_gender(&f) {
+        return Part::Patronymic(g);
+    }
+    if let Some(g) = first_name_gender(&f) {
+        return Part::First(g);
+    }
+    Part::Other
+}
+
+/// Surname endings of each gender, to check agreement with the first name.
+fn surname_gender(folded: &str) -> Option<Gender> {
+    let female = ["ова", "ева", "ина", "ына", "ская", "цкая", "ая"];
+    let male = ["ов", "ев", "ин", "ын", "ский", "цкий", "ой", "ый"];
+    if female.iter().any(|e| folded.ends_with(e)) {
+        Some(Gender::Female)
+    } else if male.iter().any(|e| folded.ends_with(e)) {
+        Some(Gender::Male)
+    } else {
+        None
+    }
+}
+
+fn plausible_surname(t: &Tok) -> bool {
+    let f = t.folded();
+    t.is_name_word()
+        && !NOT_SURNAMES.contains(&f.as_str())
+        && !oblique_patronymic(&f)
+        && f.chars().count() >= 2
+}
+
+/// A full name from a span of name tokens, surname first, or `None`.
+/// `strong` accepts two unknown capitalised words (a labelled field).
+fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
+    let parts: Vec<Part> = span.iter().map(|t| classify(t)).collect();
+    let agrees = |s: &Tok, g: Gender| surname_gender(&s.folded()).is_none_or(|sg| sg == g);
+    let join = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| span[i].text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match parts.as_slice() {
+        [Part::Other, Part::First(g), Part::Patronymic(p)] if g == p => {
+            (plausible_surname(span[0]) && agrees(span[0], *g)).then(|| join(&[0, 1, 2]))
+        }
+        [Part::First(g), Part::Patronymic(p), Part::Other] if g == p => {
+            (plausible_surname(span[2]) && agrees(span[2], *g)).then(|| join(&[2, 0, 1]))
+        }
+        // A rare first name: surname, name, patronymic.
+        [Part::Other, Part::Other, Part::Patronymic(g)] => {
+            (plausible_surname(span[0]) && plausible_surname(span[1]) && agrees(span[0], *g))
+                .then(|| join(&[0, 1, 2]))
+        }
+        [Part::Other, Part::First(g)] => {
+            (plausible_surname(span[0]) && agrees(span[0], *g)).then(|| join(&[0, 1]))
+        }
+        [Part::First(g), Part::Other] => {
+            (plausible_surname(span[1]) && agrees(span[1], *g)).then(|| join(&[1, 0]))
+        }
+        [Part::Other, Part::Initials(n)] if *n >= 2 => {
+            plausible_surname(span[0]).then(|| join(&[0, 1]))
+        }
+        [Part::Initials(n), Part::Other] if *n >= 2 => {
+            plausible_surname(span[1]).then(|| join(&[1, 0]))
+        }
+        [Part::Other, Part::Other] if strong => {
+            (plausible_surname(span[0]) && plausible_surname(span[1])).then(|| join(&[0, 1]))
+        }
+        // Both could be first names («Марина Захарова» is not, but «Роман
+        // Лев» might be): take the order as written when the second is a
+        // first name.
+        [Part::First(_), Part::First(g)] => (plausible_surname(span[0])
+            && surname_gender(&span[0].folded()).is_some_and(|sg| sg == *g))
+        .then(|| join(&[0, 1])),
+        _ => None,
+    }
+}
+
+/// Every way to read a run of name tokens: the whole run, then its
+/// three- and two-token windows (a greeting or a title may be glued on).
+fn readings(run: &[&Tok], strong: bool) -> Option<(String, usize, usize)> {
+    for len in [3usize, 2] {
+        if run.len() < len {
+            continue;
+        }
+        for start in 0..=run.len() - len {
+            if let Some(n) = interpret(&run[start..start + len], strong) {
+                return Some((n, start, start + len));
+            }
+        }
+    }
+    None
+}
+
+const CHILD_TRIGGERS: &[&str] = &[
+    "ученика",
+    "ученицы",
+    "учащегося",
+    "учащейся",
+    "обучающегося",
+    "обучающейся",
+    "ученику",
+    "ученице",
+    "учеником",
+    "ученицей",
+    "сына",
+    "сын",
+    "сыну",
+    "сыном",
+    "сынок",
+    "дочери",
+    "дочь",
+    "дочка",
+    "дочки",
+    "дочке",
+    "дочкой",
+    "ребенка",
+    "ребенок",
+    "ребенку",
+    "ребенком",
+    "внука",
+    "внучки",
+    "внук",
+    "внучка",
+    "внуку",
+    "внучке",
+    "мама",
+    "папа",
+    "мать",
+    "отец",
+    "бабушка",
+    "дедушка",
+    "опекун",
+    "родитель",
+    "представитель",
+    "мамой",
+    "папой",
+    "за",
+    "про",
+    "у",
+    "моего",
+    "моей",
+    "мой",
+    "моя",
+    "нашего",
+    "нашей",
+    "наш",
+    "наша",
+    "для",
+    "детей",
+    "ребят",
+    "школьника",
+    "школьницы",
+    "воспитанника",
+    "воспитанницы",
+    "подопечного",
+    "подопечной",
+];
+
+const STUDENT_SELF: &[&str] = &[
+    "ученик",
+    "ученица",
+    "учащийся",
+    "учащаяся",
+    "обучающийся",
+    "обучающаяся",
+];
+
+const STAFF_STEMS: &[&str] = &[
+    "учител",
+    "преподавател",
+    "педагог",
+    "руководител",
+    "директор",
+    "заместител",
+    "завуч",
+    "администратор",
+    "секретар",
+    "воспитател",
+    "психолог",
+    "тьютор",
+    "специалист",
+    "методист",
+    "классн",
+    "кл",
+];
+
+const THIRD_PARTY: &[&str] = &[
+    "от",
+    "с",
+    "к",
+    "со",
+    "ко",
+    "передайте",
+    "передать",
+    "связаться",
+    "позвонить",
+    "написала",
+    "написал",
+    "сказала",
+    "сказал",
+];
+
+const SELF_TRIGGERS: &[&str] = &[
+    "я",
+    "зовут",
+    "обращается",
+    "пишет",
+    "это",
+    "являюсь",
+    "подпись",
+];
+
+const GREETINGS: &[&str] = &[
+    "здравствуйте",
+    "день",
+    "вечер",
+    "утро",
+    "привет",
+    "дополняю",
+    "уточняю",
+    "добрый",
+    "доброе",
+    "здрасте",
+    "приветствую",
+];
+
+fn is_class_token(t: &Tok) -> bool {
+    match &t.kind {
+        Kind::Num => true,
+        Kind::Punct(c) => matches!(
+            c,
+            '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\''
+        ),
+        Kind::Word => {
+            let f = t.folded();
+            t.text.chars().count() == 1
+                || matches!(f.as_str(), "класса" | "класс" | "классе" | "кл")
+        }
+        _ => false,
+    }
+}
+
+fn is_clause_break(t: &Tok) -> bool {
+    matches!(t.kind, Kind::Break)
+        || matches!(t.kind, Kind::Punct(c) if matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | '—' | '–' | '-' | '(' | '«' | '"'))
+}
+
+/// Where a name stands decides whose it is.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+enum Standing {
+    Rejected = 0,
+    Opening = 3,
+    Signature = 4,
+    SelfIntro = 5,
+    Labelled = 6,
+}
+
+fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<bool>) -> Standing {
+    // Labelled line: the writer's unless the label names the child.
+    if let Some(child) = labelled {
+        return if child && role != Some(Role::Student) {
+            Standing::Rejected
+        } else {
+            Standing::Labelled
+        };
+    }
+    // The token just before, and the first word before when skipping the
+    // class and quote tokens («ученика 1 «Г» класса Федорова Семёна»).
+    let prev = start.checked_sub(1).map(|i| &toks[i]);
+    let mut k = start;
+    let mut skipped_comma = false;
+    let prev_word = loop {
+        let Some(i) = k.checked_sub(1) else {
+            break None;
+        };
+        k = i;
+        let t = &toks[i];
+        if t.kind == Kind::Word && !is_class_token(t) {
+            break Some(t);
+        }
+        if t.kind == Kind::Punct(',') {
+            skipped_comma = true;
+            // A comma ends the look-back for child triggers but not for «я,».
+            let before = i.checked_sub(1).map(|j| &toks[j]);
+            if before.is_some_and(|b| {
+                b.kind == Kind::Word && SELF_TRIGGERS.contains(&b.folded().as_str())
+            }) {
+                return Standing::SelfIntro;
+            }
+            break None;
+        }
+        if !is_class_token(t) {
+            break None;
+        }
+    };
+    if let Some(w) = prev_word {
+        let f = w.folded();
+        if SELF_TRIGGERS.contains(&f.as_str()) && !skipped_comma {
+            return Standing::SelfIntro;
+        }
+        if STUDENT_SELF.contains(&f.as_str()) {
+            return if role == Some(Role::Student) {
+                Standing::SelfIntro
+            } else {
+                Standing::Rejected
+            };
+        }
+        if CHILD_TRIGGERS.contains(&f.as_str()) {
+            return Standing::Rejected;
+        }
+        if THIRD_PARTY.contains(&f.as_str()) {
+            return Standing::Rejected;
+        }
+    }
+    // A staff title earlier in the same clause: the writer's own title if
+    // they are staff («Заместитель директора по УВР Белова Т.С.»), a third
+    // person otherwise («учитель математики Иванова сказала»).
+    let mut i = start;
+    let mut n = 0;
+    while let Some(j) = i.checked_sub(1) {
+        let t = &toks[j];
+        if is_clause_break(t) && !matches!(t.kind, Kind::Punct('.')) || n > 6 {
+            break;
+        }
+        if t.kind == Kind::Word {
+            let f = t.folded();
+            if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
+            {
+                return if role == Some(Role::Staff) {
+                    Standing::SelfIntro
+                } else {
+                    Standing::Rejected
+                };
+            }
+            n += 1;
+        }
+        i = j;
+    }
+    match prev {
+        None => Standing::Opening,
+        Some(t) if is_clause_break(t) || matches!(t.kind, Kind::Punct(')')) => Standing::Opening,
+        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&t.folded().as_str()) => {
+            Standing::Opening
+        }
+        _ => Standing::Rejected,
+    }
+}
+
+/// «ФИО: …» and the like at the start of a line: `Some(true)` when the
+/// label is about the child.
+fn line_label(line: &str) -> Option<bool> {
+    let f = fold(line.trim_start());
+    let head: String = f.chars().take(40).collect();
+    let colon = head.find([':', '-', '–', '—'])?;
+    let label = head[..colon].trim();
+    let is_name_label = label.starts_with("фио")
+        || label.starts_with("ф.и.о")
+        || label.starts_with("ф. и. о")
+        || label.starts_with("фамилия")
+        || label.starts_with("имя")
+        || label.starts_with("заявитель")
+        || label.starts_with("отправитель")
+        || label.starts_with("от кого")
+        || label.starts_with("родитель")
+        || label.starts_with("ваше фио")
+        || label.starts_with("мое фио")
+        || label.starts_with("мои фио");
+    if !is_name_label || label.chars().count() > 30 {
+        return None;
+    }
+    let child = [
+        "учени",
+        "ребен",
+        "сын",
+        "доч",
+        "ребят",
+        "обучающ",
+        "учащ",
+        "внук",
+    ]
+    .iter()
+    .any(|s| label.contains(s));
+    Some(child)
+}
+
+#[derive(Clone, Debug)]
+struct Found {
+    name: String,
+    standing: Standing,
+    order: usize,
+}
+
+fn scan(
+    text: &str,
+    role: Option<Role>,
+    in_signature: bool,
+    out: &mut Vec<Found>,
+    children: &mut Vec<String>,
+) {
+    for line in text.lines() {
+        let label = line_label(line);
+        let toks = tokenize(line);
+        let mut i = 0;
+        while i < toks.len() {
+            if !(toks[i].is_name_word() || toks[i].kind == Kind::Initials) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < toks.len()
+                && (toks[i].is_name_word() || toks[i].kind == Kind::Initials)
+                && i - start < 5
+            {
+                i += 1;
+            }
+            let run: Vec<&Tok> = toks[start..i].iter().collect();
+            let strong = label.is_some();
+            let Some((name, s, _e)) = readings(&run, strong) else {
+                // Not a full name; remember child-looking names all the same.
+                if run.iter().any(|t| t.kind == Kind::Word) {
+                    let st = standing(&toks, start, role, label);
+                    if st == Standing::Rejected {
+                        children.extend(run.iter().map(|t| t.folded()));
+                    }
+                }
+                continue;
+            };
+            let mut st = standing(&toks, start + s, role, label);
+            if st == Standing::Opening && in_signature {
+                st = Standing::Signature;
+            }
+            // A line that is nothing but the name, at the end: a signature.
+            if st == Standing::Opening
+                && toks
+                    .iter()
+                    .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
+                    .count()
+                    == run.len()
+            {
+                st = Standing::Signature;
+            }
+            if st == Standing::Rejected {
+                children.extend(run.iter().map(|t| t.folded()));
+                continue;
+            }
+            out.push(Found {
+                name,
+                standing: st,
+                order: out.len(),
+            });
+        }
+    }
+}
+
+/// The writer's full name, or `None` when the letter does not give one.
+pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
+    let mut found = Vec::new();
+    let mut children = Vec::new();
+    scan(&parts.new, role, false, &mut found, &mut children);
+    scan(&parts.signature, role, true, &mut found, &mut children);
+    // Strongest standing wins; the earliest among equals.
+    if let Some(best) = found.iter().max_by(|a, b| {
+        a.standing
+            .partial_cmp(&b.standing)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(b.order.cmp(&a.order))
+    }) {
+        return Some(best.name.clone());
+    }
+    let display = display_name?;
+    from_display_name(display, &parts.new, role, &children)
+}
+
+/// The From display name, when it has the shape of the writer's name.
+fn from_display_name(
+    display: &str,
+    text: &str,
+    role: Option<Role>,
+    children: &[String],
+) -> Option<String> {
+    let toks = tokenize(display);
+    let run: Vec<&Tok> = toks
+        .iter()
+        .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
+        .collect();
+    if run.len() < 2 || run.len() > 3 || toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
+        return None;
+    }
+    if !run
+        .iter()
+        .all(|t| t.is_name_word() || t.kind == Kind::Initials)
+    {
+        return None;
+    }
+    let name = interpret(&run, false)?;
+    // Not the child's account: a parent writing from the child's mailbox.
+    let first = run
+        .iter()
+        .find(|t| matches!(classify(t), Part::First(_)))
+        .map(|t| t.folded());
+    let gender = run.iter().find_map(|t| match classify(t) {
+        Part::First(g) | Part::Patronymic(g) => Some(g),
+        _ => None,
+    });
+    if role == Some(Role::Parent) {
+        if let Some(f) = &first {
+            let stem: String = f
+                .chars()
+                .take(4.min(f.chars().count().saturating_sub(1)).max(2))
+                .collect();
+            if children.iter().any(|c| c.starts_with(&stem)) {
+                return None;
+            }
+        }
+        let t = fold(text);
+        let mother = [
+            "я мама",
+            "я мать",
+            "я бабушка",
+            "мама ученик",
+            "мама учениц",
+        ]
+        .iter()
+        .any(|p| t.contains(p));
+        let father = [
+            "я папа",
+            "я отец",
+            "я дедушка",
+            "папа ученик",
+            "папа учениц",
+        ]
+        .iter()
+        .any(|p| t.contains(p));
+        if mother && gender == Some(Gender::Male) || father && gender == Some(Gender::Female) {
+            return None;
+        }
+    }
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::text::split;
+
+    fn name(body: &str, display: Option<&str>, role: Option<Role>) -> Option<String> {
+        find(&split(body), display, role)
+    }
+
+    #[test]
+    fn writer_not_child() {
+        let p = Some(Role::Parent);
+        assert_eq!(
+            name(
+                "Я мама Петрова Ильи, Петрова Наталья Андреевна. Не получается",
+                None,
+                p
+            )
+            .as_deref(),
+            Some("Петрова Наталья Андреевна")
+        );
+        assert_eq!(
+            name(
+                "Я мама ученицы 3 «В» класса Захаровой Алисы — Захарова Марина Игоревна.",
+                None,
+                p
+            )
+            .as_deref(),
+            Some("Захарова Марина Игоревна")
+        );
+        assert_eq!(
+            name(
+                "Здравствуйте, у моего сына Кириллова Максима (4А) не отображается",
+                Some("Светлана"),
+                p
+            ),
+            None
+        );
+        assert_eq!(
+            name(
+                "ФИО: Смирнова Ольга Викторовна\nПроблема: у сына (Смирнов Егор) нет",
+                None,
+                p
+            )
+            .as_deref(),
+            Some("Смирнова Ольга Викторовна")
+        );
+        assert_eq!(
+            name("Я, Федорова Людмила Геннадьевна, бабушка ученика 1 «Г» класса Федорова Семёна.\n--\nЛюдмила Геннадьевна", None, p).as_deref(),
+            Some("Федорова Людмила Геннадьевна")
+        );
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(
+            name("Текст.\n\nС уважением,\nО.К. Муравьёва", None, None).as_deref(),
+            Some("Муравьёва О.К.")
+        );
+        assert_eq!(
+            name("Меня зовут Орлов Даниил. Текст", None, None).as_deref(),
+            Some("Орлов Даниил")
+        );
+        assert_eq!(name("привет, это Даша из 8 б", Some("Даша"), None), None);
+        assert_eq!(
+            name("Текст", Some("Марина Захарова"), None).as_deref(),
+            Some("Захарова Марина")
+        );
+        assert_eq!(
+            name("Текст", Some("Никитина Алла"), Some(Role::Parent)).as_deref(),
+            Some("Никитина Алла")
+        );
+        assert_eq!(name("Текст", Some("Гусев П."), None), None);
+        assert_eq!(name("Текст\nАнна", Some("Anna"), None), None);
+        assert_eq!(
+            name(
+                "Заместитель директора по УВР Белова Татьяна Сергеевна.\nТекст",
+                None,
+                Some(Role::Staff)
+            )
+            .as_deref(),
+            Some("Белова Татьяна Сергеевна")
+        );
+        assert_eq!(
+            name(
+                "Ученик 11 класса Тимофеев Егор Александрович. Текст",
+                None,
+                Some(Role::Student)
+            )
+            .as_deref(),
+            Some("Тимофеев Егор Александрович")
+        );
+        assert_eq!(
+            name(
+                "Учитель математики Иванова Мария Петровна поставила 2.",
+                None,
+                Some(Role::Parent)
+            ),
+            None
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! Who is writing: staff, a parent (or legal representative), a student,
+//! or `None` when the letter does not say.
+//!
+//! Only how the writers present themselves counts: «я учитель»,
+//! «классный руководитель 6В», «зам. директора» for staff; «мама»,
+//! «законный представитель», «мой сын», «у дочки» for parents; «я
+//! ученица», «учусь», «одноклассники» for students. A parent who writes
+//! «учитель говорит» is not a teacher, so a staff title counts only when
+//! it is the writer's own (after «я», at the head of a sentence followed by
+//! a subject or a name, after the writer's name, or alone on a signature
+//! line).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Role, fold};
+
+fn re(p: &str) -> Regex {
+    // Invariant: every pattern in this module is a literal that compiles.
+    Regex::new(p).expect("valid regex")
+}
+
+const STAFF_TITLE: &str = r"(?:классн\w*\s+руководител\w*|кл\.?\s*руководител\w*|кл\.\s*рук\.?|учител\w*|преподавател\w*|педагог\w*|заместител\w*\s+директора|зам\.?\s*директора|замдиректора|завуч\w*|директор\w*|администратор\w*|секретар\w*|воспитател\w*|психолог\w*|тьютор\w*|библиотекар\w*|методист\w*|логопед\w*|дефектолог\w*)";
+
+/// «я учитель», «я, классный руководитель», «являюсь классным
+/// руководителем», «работаю учителем».
+static STAFF_SELF: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?:^|[^\p{{L}}])(?:я\s*[,—–-]?\s*{STAFF_TITLE}|(?:являюсь|работаю)\s+{STAFF_TITLE}|(?:детей|дети|ученики|учеников|ученикам|ученица|ученик|ученика|ученицы|родители|родителей)\s+моего\s+класса|в\s+моем\s+классе|мой\s+класс\s+\d|у\s+меня\s+в\s+классе|веду\s+(?:уроки|урок|предмет|журнал)|мои\s+ученики|моих\s+учеников|моим\s+ученикам|я\s+как\s+{STAFF_TITLE})"
+    ))
+});
+
+/// A staff title at the head of a sentence or line, with what follows.
+static STAFF_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?:^|[.!?\n:]\s*|(?:здравствуйте|добрый\s+день|добрый\s+вечер|доброе\s+утро)[,!.]?\s*)({STAFF_TITLE})(?:\s+([^\s,.!?;:]+))?(?:\s+([^\s,.!?;:]+))?"
+    ))
+});
+
+/// «Иванова Мария Петровна, учитель…» / «— учитель».
+static STAFF_AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"[А-ЯЁ][а-яё]+(?:\s+[А-ЯЁ][а-яё.]+){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
+    ))
+});
+
+/// Words that follow a title used of a third person («учитель говорит»).
+fn third_person_verb(w: &str) -> bool {
+    let w = fold(w);
+    [
+        "говор",
+        "сказал",
+        "ставит",
+        "постав",
+        "выстав",
+        "написал",
+        "уверя",
+        "ответил",
+        "не",
+        "ничего",
+        "прислал",
+        "обещал",
+        "объяснил",
+        "может",
+        "видит",
+        "подтверд",
+        "сообщ",
+        "попрос",
+        "жалу",
+        "отправ",
+        "дал",
+        "дала",
+        "велел",
+        "требует",
+        "посоветовал",
+        "рекомендовал",
+        "утвержда",
+        "считает",
+        "исправ",
+        "забыл",
+        "перенес",
+        "переслал",
+    ]
+    .iter()
+    .any(|p| w.starts_with(p))
+}
+
+fn staff(text: &str) -> bool {
+    let f = fold(text);
+    if STAFF_SELF.is_match(&f) {
+        return true;
+    }
+    for c in STAFF_HEAD.captures_iter(&f) {
+        let title = c.get(1).map_or("", |m| m.as_str());
+        let next = c.get(2).map(|m| m.as_str());
+        let next2 = c.get(3).map(|m| m.as_str());
+        // Dative/genitive titles («учителю», «учителя») are third persons.
+        if title.ends_with("ю")
+            || title.ends_with("ем")
+            || title.starts_with("учител") && (title.ends_with('я') || title.ends_with("ей"))
+            || title.ends_with("ям")
+            || title.ends_with("ами")
+            || title.ends_with("ах")
+        {
+            continue;
+        }
+        match next {
+            None => return true,
+            Some(n) if third_person_verb(n) => continue,
+            Some(n) => {
+                // A subject («математики»), «по УВР», a class, a name:
+                // a self-presentation.
+                let subj = n.ends_with("ики")
+                    || n.ends_with("ии")
+                    || n.ends_with("ого")
+                    || n.ends_with("ых")
+                    || n.ends_with("ры")
+                    || n.ends_with("ы")
+                    || n == "по"
+                    || n.chars().next().is_some_and(|c| c.is_ascii_digit())
+                    || n == "начальных"
+                    || n == "гимназии"
+                    || n == "школы";
+                let verb_after = next2.is_some_and(third_person_verb);
+                if subj && !verb_after {
+                    return true;
+                }
+            }
+        }
+    }
+    // Name followed by a title: use the original case.
+    if STAFF_AFTER_NAME
+        .captures_iter(text)
+        .any(|c| c.get(1).is_some_and(|m| !fold(m.as_str()).ends_with('ю')))
+    {
+        return true;
+    }
+    // A signature line that is only a title: «учитель математики».
+    text.lines().any(|l| {
+        let l = fold(l.trim());
+        let words = l.split_whitespace().count();
+        (1..=6).contains(&words)
+            && STAFF_HEAD
+                .captures(&l)
+                .and_then(|c| c.get(1))
+                .is_some_and(|m| m.start() == 0 && !m.as_str().ends_with('ю'))
+            && !l.split_whitespace().any(third_person_verb)
+            && !l.contains('?')
+    })
+}
+
+static PARENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:мама|мать|папа|отец|бабушка|дедушка|опекун\w*|родитель|родительница|мачеха|отчим|тетя|дядя|законн\w+\s+представител\w+)|(?:мама|мать|папа|отец|бабушка|дедушка|опекун\w*|родитель|законн\w+\s+представител\w+|мамой|папой|матерью|отцом)\s+(?:ученик\w*|ученицы|учащ\w+|ребенка|обучающ\w+)|законн\w+\s+представител\w+|(?:мой|моего|моему|моим|моем|наш|нашего|нашему|у|у\s+моего|у\s+моей|у\s+нашего|у\s+нашей|моя|моей|мою|наша|нашей)\s+(?:сын\w*|доч\w*|ребен\w*|ребён\w*|внук\w*|внучк\w*|детей|дети)|(?:сын|дочь|дочка|ребенок|внук|внучка)\s+(?:учится|обучается|ходит|в\s+\d)|(?:сыну|дочери|дочке|ребенку|внуку|внучке)\s+(?:поставили|выставили|не\s|пришл|нужн|поставил|выдали)|(?:у\s+)?(?:сына|дочери|дочки|ребенка)\s*[,(]|(?:сын|дочь|дочка|ребенок)\s*[,—–-]?\s*(?:ученик|ученица)|(?:родительск\w+)\s+(?:аккаунт\w*|доступ\w*|учетн\w*|профил\w*|кабинет\w*|логин\w*|пароль))",
+    )
+});
+
+/// «мама Даши», «папа Петрова Ильи»: a parent title before a name.
+static PARENT_OF_NAMED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s+[А-ЯЁ][а-яё]+"));
+
+static PARENT_SELF_SIGNED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?:^|[^\p{L}])(?:мама|папа|мать|отец|бабушка|дедушка|опекун|родитель)(?:[^\p{L}]|$)")
+});
+
+static STUDENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент\w*)(?:[^\p{L}]|$)|учусь|я\s+из\s+\d|это\s+[а-я]+\s+из\s+\d|одноклассни\w*|однокласснице|одноклассниц\w*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:^|[.!?\n]\s*)(?:ученик|ученица|учащийся|учащаяся)\s+(?:\d|[а-я]*\s*класса|школы|гимназии))",
+    )
+});
+
+/// The writer's role from their own text (new text and signature).
+pub fn detect(text: &str) -> Option<Role> {
+    if staff(text) {
+        return Some(Role::Staff);
+    }
+    let f = fold(text);
+    let parent = PARENT.is_match(&f) || PARENT_OF_NAMED.is_match(text);
+    let student = STUDENT.is_match(&f);
+    match (parent, student) {
+        (true, _) => Some(Role::Parent),
+        (false, true) => Some(Role::Student),
+        (false, false) => {
+            if PARENT_SELF_SIGNED.is_match(&f)
+                && !f.contains("мама сказала")
+                && !f.contains("папа сказал")
+            {
+                Some(Role::Parent)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles() {
+        for (t, want) in [
+            (
+                "Добрый день, я классный руководитель 6В. Не получается",
+                Some(Role::Staff),
+            ),
+            (
+                "Я учитель математики, Кравцова Елена Николаевна.",
+                Some(Role::Staff),
+            ),
+            (
+                "Муравьёва Ольга Константиновна, учитель биологии. Не",
+                Some(Role::Staff),
+            ),
+            (
+                "Заместитель директора по УВР Белова Татьяна Сергеевна.",
+                Some(Role::Staff),
+            ),
+            ("Я мама Петрова Ильи", Some(Role::Parent)),
+            (
+                "бабушка и законный представитель ученика",
+                Some(Role::Parent),
+            ),
+            ("Сын учится в 11Б классе.", Some(Role::Parent)),
+            ("У дочки, ученицы 7 б класса", Some(Role::Parent)),
+            (
+                "У дочери (5A класс) стоит 3, а учитель говорит, что ставила 5",
+                Some(Role::Parent),
+            ),
+            ("Шустов Денис Олегович, сын в 8А.", Some(Role::Parent)),
+            ("Здравствуйте я ученица 6 В класса.", Some(Role::Student)),
+            ("Ученик 11 класса Тимофеев Егор.", Some(Role::Student)),
+            ("у одноклассников оно отображается", Some(Role::Student)),
+            (
+                "привет, это Даша из 8 б, я забыла пароль",
+                Some(Role::Student),
+            ),
+            ("Здравствуйте, Гусев Павел Андреевич, 9Б", None),
+            ("Не приходят уведомления о новых оценках", None),
+            ("у моего сына Кириллова Максима (4А)", Some(Role::Parent)),
+            ("Ребёнок в 3А.", Some(Role::Parent)),
+        ] {
+            assert_eq!(detect(t), want, "{t}");
+        }
+    }
+}

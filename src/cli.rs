@@ -39,6 +39,34 @@ pub enum Command {
     },
     /// Validate the config and templates; on error print file, line and what is wrong.
     CheckConfig,
+    /// The daemon: inbox, outgoing queue and due queue.
+    Run {
+        /// Handle what is waiting (inbox and due queue), send what is queued, exit.
+        #[arg(long)]
+        once: bool,
+        /// Start the clock at this instant (RFC 3339); it then runs on.
+        #[arg(long, value_parser = parse_rfc3339)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// The whole pipeline over bundled example letters, in a temporary Maildir.
+    Demo,
+    /// Tickets, queues and mailbox health from the state store.
+    Status,
+    /// Understand letters without side effects: one JSON object per file per line.
+    Inspect {
+        /// The instant to judge at (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        now: Option<DateTime<Utc>>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 /// Parses an RFC 3339 instant for `--at`/`--now`.
@@ -70,15 +98,47 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Run { once, now } => {
+            let path = Config::locate(cli.config.as_deref());
+            let opts = crate::daemon::RunOptions {
+                once: *once,
+                now: *now,
+            };
+            runtime()?.block_on(crate::service::serve(&path, opts))
+        }
+        Command::Demo => runtime()?.block_on(crate::demo::run(&mut std::io::stdout().lock())),
+        Command::Status => {
+            let config = load_config(&cli)?;
+            let store = crate::store::Store::open(&config.state_path, false)?;
+            print!("{}", crate::status::report(&store, &config, Utc::now())?);
+            Ok(())
+        }
+        Command::Inspect { now: _, files } => {
+            // Without a config file, inspect still works on the built-in example's rules.
+            let config = load_config(&cli)?;
+            let ctx = crate::request::Context {
+                own_addresses: vec![config.from.email.to_lowercase()],
+                staff_domains: config.staff_domains.clone(),
+                staff_addresses: config.staff_addresses.clone(),
+                max_message_size: config.max_message_size,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            crate::inspect::run(files, &ctx, &mut out)?;
+            out.flush()?;
+            Ok(())
+        }
         Command::CheckConfig => {
             let config = load_config(&cli)?;
+            let templates = crate::templates::Templates::load(&config.templates_dir)?;
+            templates.check()?;
             println!(
-                "{}: ok ({} specialists, {} h of duty a week, valid {} … {})",
+                "{}: ok ({} specialists, {} h of duty a week, valid {} … {}; templates from {})",
                 config.file.display(),
                 config.schedule.specialists().len(),
                 config.schedule.weekly_minutes() as f64 / 60.0,
                 config.schedule.valid_from(),
-                config.schedule.valid_until()
+                config.schedule.valid_until(),
+                config.templates_dir.display()
             );
             Ok(())
         }

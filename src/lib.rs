@@ -22,6 +22,8 @@
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod etiquette;
 pub mod inspect;
 pub mod letter;
@@ -29,6 +31,8 @@ pub mod mailbox;
 pub mod outbox;
 pub mod request;
 pub mod schedule;
+pub mod service;
+pub mod status;
 pub mod store;
 pub mod templates;
 pub mod ticket;

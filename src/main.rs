@@ -1,11 +1,15 @@
 //! The `duty-desk` binary: parse the command line, set up logging, run, map errors to exit codes.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
-use duty_desk::cli::{self, Cli};
+use duty_desk::cli::{self, Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
+        // The demo prints its own table; its log lines would only get in the way.
+        0 if matches!(cli.command, Command::Demo) => "warn",
         0 => "info",
         1 => "debug",
         _ => "trace",
@@ -16,6 +20,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .with_target(false)
         .init();

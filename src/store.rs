@@ -529,6 +529,51 @@ pub trait Queries {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Messages recorded after row `after_id`, in order.
+    fn messages_after(&self, after_id: i64) -> anyhow::Result<Vec<MessageLog>> {
+        let mut st = self.conn().prepare(
+            "SELECT id, source_key, ticket, verdict, reason, folder FROM messages WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([after_id], |r| {
+            Ok(MessageLog {
+                id: r.get(0)?,
+                source_key: r.get(1)?,
+                ticket: r.get(2)?,
+                verdict: r.get(3)?,
+                reason: r.get(4)?,
+                folder: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Outgoing mail after row `after_id` (any state), in order; `state` filters when given.
+    fn outgoing_after(
+        &self,
+        after_id: i64,
+        state: Option<&str>,
+    ) -> anyhow::Result<Vec<OutgoingLog>> {
+        let mut st = self.conn().prepare(
+            "SELECT id, ticket, kind, recipients, state, attempts, last_error, next_attempt, raw FROM outgoing
+             WHERE id > ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id",
+        )?;
+        let rows = st.query_map(params![after_id, state], |r| {
+            let recipients: String = r.get(3)?;
+            Ok(OutgoingLog {
+                id: r.get(0)?,
+                ticket: r.get(1)?,
+                kind: r.get(2)?,
+                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                state: r.get(4)?,
+                attempts: r.get(5)?,
+                last_error: r.get(6)?,
+                next_attempt: r.get(7)?,
+                raw: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The oldest personal data held: the earliest creation of an unpurged ticket.
     fn oldest_personal_data(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let s: Option<String> = self.conn().query_row(
@@ -538,6 +583,31 @@ pub trait Queries {
         )?;
         Ok(opt_ts(s)?)
     }
+}
+
+/// A message row, for `demo` and `status`.
+#[derive(Debug, Clone)]
+pub struct MessageLog {
+    pub id: i64,
+    pub source_key: String,
+    pub ticket: Option<i64>,
+    pub verdict: String,
+    pub reason: String,
+    pub folder: String,
+}
+
+/// An outgoing row, for `demo` and `status`.
+#[derive(Debug, Clone)]
+pub struct OutgoingLog {
+    pub id: i64,
+    pub ticket: Option<i64>,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt: String,
+    pub raw: Vec<u8>,
 }
 
 const TICKET_SELECT: &str =

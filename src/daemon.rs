@@ -1,0 +1,873 @@
+//! The daemon: the inbox loop, the outbox loop and the due-queue loop.
+//!
+//! One way through, for every letter: fetch → understand → decide and queue
+//! every mail it causes in ONE store transaction (which also advances the
+//! mailbox cursor) → move the letter into its folder → mark it moved. A kill
+//! at any point loses nothing: a letter not yet committed is fetched again; one
+//! committed but not moved is moved on restart; queued mail is sent by the
+//! outbox loop, which marks a mail sent only after the server took it (so the
+//! one duplicate possible is a mail taken just before a kill, re-sent with the
+//! same Message-ID).
+//!
+//! Shutdown is a value passed in (`watch::Receiver<bool>`), checked between
+//! letters and raced against every wait: an SMTP transaction in flight
+//! finishes, a letter half-decided is never committed half. SIGHUP swaps the
+//! config and templates atomically; a broken new config is refused with a log
+//! line and the old one keeps running.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, MailboxSource, OutboxSink, Server, Tls};
+use crate::mailbox::{
+    Backoff, Fetched, Folder, ImapSettings, Mailbox, MailboxSettings, MaildirSettings, TlsMode,
+};
+use crate::outbox::{MaildirOutboxSettings, Outbox, OutboxSettings, SendError, SmtpSettings};
+use crate::request::{self, Context as RequestContext};
+use crate::store::{Queries, Store};
+use crate::templates::Templates;
+use crate::ticket::{self, Desk, Incoming, Outcome};
+
+/// How `run` runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Handle what is waiting (inbox, due queue, outgoing queue) and return.
+    pub once: bool,
+    /// Start the clock at this instant; it then runs on.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// The daemon's clock: real time, or real time shifted to start at `--now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: DateTime<Utc>,
+    started: Instant,
+}
+
+impl Clock {
+    pub fn new(now: Option<DateTime<Utc>>) -> Clock {
+        Clock {
+            start: now.unwrap_or_else(Utc::now),
+            started: Instant::now(),
+        }
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Config and templates in force; swapped whole on reload.
+pub struct Loaded {
+    pub config: Config,
+    pub templates: Templates,
+}
+
+impl Loaded {
+    /// Reads and checks config and templates (the same checks as `check-config`).
+    pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+        let config = Config::load(path)?;
+        let templates = Templates::load(&config.templates_dir)?;
+        templates.check()?;
+        Ok(Loaded { config, templates })
+    }
+
+    pub fn request_context(&self) -> RequestContext {
+        let c = &self.config;
+        RequestContext {
+            own_addresses: vec![c.from.email.to_lowercase()],
+            staff_domains: c.staff_domains.clone(),
+            staff_addresses: c.staff_addresses.clone(),
+            max_message_size: c.max_message_size,
+        }
+    }
+}
+
+fn tls_mode(t: Tls) -> TlsMode {
+    match t {
+        Tls::Implicit => TlsMode::Implicit,
+        Tls::StartTls => TlsMode::Starttls,
+        Tls::None => TlsMode::None,
+    }
+}
+
+/// The mailbox settings of a config, with the password read now.
+pub fn mailbox_settings(c: &Config) -> anyhow::Result<MailboxSettings> {
+    Ok(match &c.mailbox {
+        MailboxSource::Imap {
+            server,
+            folder,
+            idle,
+            poll_interval,
+        } => MailboxSettings::Imap(ImapSettings {
+            host: server.host.clone(),
+            port: server.port,
+            tls: tls_mode(server.tls),
+            ca_file: server.ca_file.clone(),
+            username: server.username.clone(),
+            password: server.password.read()?,
+            folder: folder.clone(),
+            idle: *idle,
+            poll_interval: *poll_interval,
+            ..ImapSettings::default()
+        }),
+        MailboxSource::Maildir {
+            path,
+            poll_interval,
+        } => MailboxSettings::Maildir(MaildirSettings {
+            path: path.clone(),
+            poll_interval: *poll_interval,
+        }),
+    })
+}
+
+/// The outbox settings of a config, with the password read now.
+pub fn outbox_settings(c: &Config) -> anyhow::Result<OutboxSettings> {
+    Ok(match &c.outbox {
+        OutboxSink::Smtp(Server {
+            host,
+            port,
+            tls,
+            ca_file,
+            username,
+            password,
+        }) => OutboxSettings::Smtp(SmtpSettings {
+            host: host.clone(),
+            port: *port,
+            tls: tls_mode(*tls),
+            ca_file: ca_file.clone(),
+            username: Some(username.clone()),
+            password: Some(password.read()?),
+            ..SmtpSettings::default()
+        }),
+        OutboxSink::Maildir(path) => {
+            OutboxSettings::Maildir(MaildirOutboxSettings { path: path.clone() })
+        }
+    })
+}
+
+/// The cursor's name for a mailbox source.
+fn source_name(c: &Config) -> String {
+    match &c.mailbox {
+        MailboxSource::Imap { server, folder, .. } => format!(
+            "imap:{}@{}:{}/{folder}",
+            server.username, server.host, server.port
+        ),
+        MailboxSource::Maildir { path, .. } => format!("maildir:{}", path.display()),
+    }
+}
+
+/// What the loops share.
+pub struct Shared {
+    pub loaded: RwLock<Arc<Loaded>>,
+    /// A `std` mutex, not tokio's: every use is a short synchronous SQLite call
+    /// that never awaits while holding it.
+    pub store: Mutex<Store>,
+    pub clock: Clock,
+    config_path: PathBuf,
+    /// Wakes the outbox loop when mail is queued.
+    outbox_wake: Notify,
+    /// Wakes the due loop when a ticket is held.
+    due_wake: Notify,
+    /// Heartbeats (unix seconds) of the loops, for the watchdog.
+    beats: [AtomicI64; 3],
+    status: Mutex<String>,
+}
+
+const INBOX: usize = 0;
+const OUTBOX: usize = 1;
+const DUE: usize = 2;
+
+impl Shared {
+    fn loaded(&self) -> Arc<Loaded> {
+        // A poisoned lock means a panic elsewhere while swapping an Arc: the value is still whole.
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // Poisoning can only follow a panic inside a store call; SQLite rolled the
+        // transaction back, so the connection is still consistent.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn beat(&self, which: usize) {
+        self.beats[which].store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Whether every loop has shown life within `within`.
+    pub fn alive(&self, within: Duration) -> bool {
+        let now = Utc::now().timestamp();
+        self.beats
+            .iter()
+            .all(|b| now - b.load(Ordering::Relaxed) <= within.as_secs() as i64)
+    }
+
+    /// Swaps in a new config and templates; on error keeps the old ones.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let new = Loaded::load(&self.config_path)?;
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        Ok(())
+    }
+}
+
+/// Opens the store and loads config and templates: what `run` needs before the loops.
+pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shared>> {
+    let loaded = Loaded::load(config_path)?;
+    let store = Store::open(&loaded.config.state_path, true)?;
+    let now = Utc::now().timestamp();
+    Ok(Arc::new(Shared {
+        loaded: RwLock::new(Arc::new(loaded)),
+        store: Mutex::new(store),
+        clock: Clock::new(opts.now),
+        config_path: config_path.to_path_buf(),
+        outbox_wake: Notify::new(),
+        due_wake: Notify::new(),
+        beats: [
+            AtomicI64::new(now),
+            AtomicI64::new(now),
+            AtomicI64::new(now),
+        ],
+        status: Mutex::new("starting".into()),
+    }))
+}
+
+/// Runs the daemon until `shutdown` turns true (or, with `once`, until what waits is done).
+pub async fn run(
+    shared: Arc<Shared>,
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    if opts.once {
+        inbox_pass(&shared, &shutdown).await?;
+        release_due(&shared)?;
+        outbox_pass(&shared, &shutdown, true).await?;
+        return Ok(());
+    }
+    let inbox = tokio::spawn(inbox_loop(shared.clone(), shutdown.clone()));
+    let outbox = tokio::spawn(outbox_loop(shared.clone(), shutdown.clone()));
+    let due = tokio::spawn(due_loop(shared.clone(), shutdown.clone()));
+    let (a, b, c) = tokio::join!(inbox, outbox, due);
+    for r in [a, b, c] {
+        r.context("a daemon task panicked")??;
+    }
+    Ok(())
+}
+
+/// Waits for `d`, or less if shutdown comes; returns true on shutdown.
+async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shutdown.changed() => true,
+    }
+}
+
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow()
+}
+
+/// Connects to the mailbox, logging and backing off until it works or shutdown.
+async fn connect_mailbox(
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+    once: bool,
+) -> anyhow::Result<Option<Mailbox>> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
+    loop {
+        shared.beat(INBOX);
+        let loaded = shared.loaded();
+        let attempt = match mailbox_settings(&loaded.config) {
+            Ok(settings) => Mailbox::connect(&settings)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(m) => {
+                stall_recovered(shared)?;
+                return Ok(Some(m));
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
+                stall_check(shared, &format!("{e:#}"))?;
+                if once {
+                    return Err(e.context("mailbox"));
+                }
+                if sleep_or_stop(backoff.next_delay(), shutdown).await {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// `--once`: connect, handle everything waiting, return.
+async fn inbox_pass(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut sd = shutdown.clone();
+    let Some(mut mailbox) = connect_mailbox(shared, &mut sd, true).await? else {
+        return Ok(());
+    };
+    notify_ready(shared);
+    drain(shared, &mut mailbox, shutdown).await?;
+    mailbox.close().await;
+    Ok(())
+}
+
+/// The inbox loop: connect, drain, wait (IDLE or poll), reconnect on trouble.
+async fn inbox_loop(
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
+    let mut ready = false;
+    'connect: loop {
+        let Some(mut mailbox) = connect_mailbox(&shared, &mut shutdown, false).await? else {
+            break;
+        };
+        if !ready {
+            notify_ready(&shared);
+            ready = true;
+        }
+        info!(idle = mailbox.uses_idle(), "mailbox: connected");
+        loop {
+            shared.beat(INBOX);
+            if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
+                warn!(error = %format!("{e:#}"), "mailbox: lost while reading; reconnecting");
+                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                    break 'connect;
+                }
+                continue 'connect;
+            }
+            backoff.reset();
+            update_status(
+                &shared,
+                if mailbox.uses_idle() {
+                    "IDLE"
+                } else {
+                    "polling"
+                },
+            );
+            if stopping(&shutdown) {
+                break 'connect;
+            }
+            // Wake at least every minute so the watchdog sees the loop alive.
+            let wait = mailbox.wait_for_new(Duration::from_secs(60));
+            let result = tokio::select! {
+                r = wait => r,
+                _ = shutdown.changed() => break 'connect,
+            };
+            if let Err(e) = result {
+                warn!(error = %e, "mailbox: lost while waiting; reconnecting");
+                stall_check(&shared, &e.to_string())?;
+                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                    break 'connect;
+                }
+                continue 'connect;
+            }
+        }
+    }
+    info!("mailbox: stopped");
+    Ok(())
+}
+
+/// Handles every waiting letter; returns when the inbox is empty (or shutdown).
+async fn drain(
+    shared: &Arc<Shared>,
+    mailbox: &mut Mailbox,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    const BATCH: usize = 50;
+    let loaded = shared.loaded();
+    let source = source_name(&loaded.config);
+    let uidvalidity = mailbox.uidvalidity();
+    // Letters committed before a crash but not yet moved: move them now.
+    let unmoved = shared.store().read().unmoved()?;
+    for (key, uid, folder) in unmoved {
+        if !key.starts_with("imap:") && !key.starts_with("maildir:") {
+            continue;
+        }
+        let fetched = Fetched {
+            key: key.clone(),
+            uid,
+            internal_date: None,
+            raw: Vec::new(),
+        };
+        match mailbox.move_to(&fetched, folder_of(&folder)).await {
+            Ok(()) => {}
+            Err(crate::mailbox::MailboxError::Stale { .. }) => {
+                debug!(key, "unmoved letter from another session")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        shared.store().transaction(|tx| tx.mark_moved(&key))?;
+    }
+    loop {
+        let after = match shared.store().read().cursor(&source)? {
+            Some((v, last)) if v == uidvalidity => last,
+            Some((v, _)) => {
+                warn!(
+                    old = v,
+                    new = uidvalidity,
+                    "mailbox: UIDVALIDITY changed; rescanning (handled letters are recognised by Message-ID)"
+                );
+                0
+            }
+            None => 0,
+        };
+        let batch = mailbox.fetch_new(after, BATCH).await?;
+        let n = batch.len();
+        for fetched in batch {
+            if stopping(shutdown) {
+                return Ok(());
+            }
+            shared.beat(INBOX);
+            let folder = handle_letter(shared, &source, uidvalidity, &fetched)?;
+            if let Some(folder) = folder {
+                mailbox.move_to(&fetched, folder).await?;
+                shared
+                    .store()
+                    .transaction(|tx| tx.mark_moved(&fetched.key))?;
+            }
+        }
+        shared.outbox_wake.notify_one();
+        shared.due_wake.notify_one();
+        if n < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+fn folder_of(name: &str) -> Folder {
+    match ticket::Folder::parse(name) {
+        ticket::Folder::Processed => Folder::Processed,
+        ticket::Folder::Waiting => Folder::Waiting,
+        ticket::Folder::Ignored => Folder::Ignored,
+        ticket::Folder::Etiquette => Folder::Etiquette,
+        ticket::Folder::Unreadable => Folder::Unreadable,
+    }
+}
+
+/// Understands and decides one letter in one transaction. Returns the folder to
+/// move it to, or None to leave it where it is (older than `start_from`).
+fn handle_letter(
+    shared: &Shared,
+    source: &str,
+    uidvalidity: u32,
+    fetched: &Fetched,
+) -> anyhow::Result<Option<Folder>> {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    let mut store = shared.store();
+    if let Some((folder, moved)) = store.read().seen_key(&fetched.key)? {
+        // Committed before a crash: only the move is left to do.
+        return Ok((!moved).then(|| folder_of(&folder)));
+    }
+    if let (Some(from), Some(date)) = (loaded.config.start_from, fetched.internal_date)
+        && date < from
+    {
+        debug!(key = fetched.key, "older than start_from: left alone");
+        if let Some(uid) = fetched.uid {
+            store.transaction(|tx| tx.set_cursor(source, uidvalidity, uid))?;
+        }
+        return Ok(None);
+    }
+    let req = request::understand(&fetched.raw, &loaded.request_context());
+    let desk = Desk {
+        config: &loaded.config,
+        templates: &loaded.templates,
+    };
+    let incoming = Incoming {
+        key: &fetched.key,
+        uid: fetched.uid,
+        raw: &fetched.raw,
+    };
+    let outcome = store.transaction(|tx| {
+        let outcome = ticket::handle(tx, &desk, &req, &incoming, now)?;
+        if let Some(uid) = fetched.uid {
+            tx.set_cursor(source, uidvalidity, uid)?;
+        }
+        Ok(outcome)
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            // A letter we cannot decide on is kept, filed as unreadable, and logged.
+            error!(key = fetched.key, error = %format!("{e:#}"), "cannot decide on a letter; filing it as unreadable");
+            let o = Outcome {
+                folder: ticket::Folder::Unreadable,
+                decision: "ignore".into(),
+                reason: format!("internal error: {e:#}"),
+                ticket: None,
+                assignee: None,
+                queued: 0,
+            };
+            store.transaction(|tx| {
+                tx.record_message(
+                    &crate::store::SeenMessage {
+                        source_key: &fetched.key,
+                        uid: fetched.uid,
+                        message_id: None,
+                        sender: None,
+                        ticket: None,
+                        verdict: "ignore",
+                        reason: &o.reason,
+                        folder: o.folder.as_str(),
+                        raw: Some(&fetched.raw),
+                    },
+                    now,
+                )?;
+                if let Some(uid) = fetched.uid {
+                    tx.set_cursor(source, uidvalidity, uid)?;
+                }
+                Ok(())
+            })?;
+            o
+        }
+    };
+    log_outcome(&outcome);
+    Ok(Some(folder_of(outcome.folder.as_str())))
+}
+
+/// One line per decision: ticket, verdict, reason, assignee. Never a body or an address.
+fn log_outcome(o: &Outcome) {
+    info!(
+        ticket = o
+            .ticket
+            .map(|t| format!("#{t}"))
+            .unwrap_or_else(|| "-".into()),
+        verdict = o.decision,
+        reason = o.reason,
+        assignee = o.assignee.as_deref().unwrap_or("-"),
+        queued = o.queued,
+        folder = o.folder.as_str(),
+        "decision"
+    );
+}
+
+/// Forwards held tickets whose window has opened.
+fn release_due(shared: &Shared) -> anyhow::Result<usize> {
+    let loaded = shared.loaded();
+    let desk = Desk {
+        config: &loaded.config,
+        templates: &loaded.templates,
+    };
+    let now = shared.clock.now();
+    let outcomes = shared
+        .store()
+        .transaction(|tx| ticket::release_due(tx, &desk, now))?;
+    for o in &outcomes {
+        log_outcome(o);
+    }
+    if !outcomes.is_empty() {
+        shared.outbox_wake.notify_one();
+    }
+    Ok(outcomes.len())
+}
+
+async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        shared.beat(DUE);
+        if let Err(e) = release_due(&shared) {
+            error!(error = %format!("{e:#}"), "due queue");
+        }
+        let next = shared.store().read().next_due()?;
+        let wait = next
+            .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(30))
+            .min(Duration::from_secs(30))
+            .max(Duration::from_millis(20));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.due_wake.notified() => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+        if stopping(&shutdown) {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends what is queued. With `until_empty` (for `--once`) returns when nothing is
+/// ready; a transient failure then leaves the mail queued for the next run.
+async fn outbox_pass(
+    shared: &Arc<Shared>,
+    shutdown: &watch::Receiver<bool>,
+    until_empty: bool,
+) -> anyhow::Result<()> {
+    let mut outbox: Option<Outbox> = None;
+    loop {
+        let now = shared.clock.now();
+        let ready = shared.store().read().ready_outgoing(now, 20)?;
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for mail in ready {
+            if stopping(shutdown) {
+                return Ok(());
+            }
+            shared.beat(OUTBOX);
+            if outbox.is_none() {
+                let settings = outbox_settings(&shared.loaded().config)?;
+                match Outbox::connect(&settings).await {
+                    Ok(o) => outbox = Some(o),
+                    Err(e) => {
+                        warn!(error = %e, "outbox: cannot connect");
+                        let retry = shared.clock.now()
+                            + chrono::Duration::seconds(backoff_secs(mail.attempts));
+                        shared
+                            .store()
+                            .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
+                        if until_empty {
+                            return Err(anyhow::anyhow!("outbox: {e}"));
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            let Some(conn) = outbox.as_mut() else {
+                continue;
+            };
+            let result = conn
+                .send(&mail.envelope_from, &mail.recipients, &mail.raw)
+                .await;
+            let now = shared.clock.now();
+            match result {
+                Ok(()) => {
+                    shared
+                        .store()
+                        .transaction(|tx| tx.mark_sent(mail.id, now))?;
+                    info!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), "sent");
+                }
+                Err(e) if !mail_is_at_fault(&e) => {
+                    let retry = now + chrono::Duration::seconds(backoff_secs(mail.attempts));
+                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send failed; will retry");
+                    shared
+                        .store()
+                        .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
+                    outbox = None;
+                    if until_empty {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    error!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send refused permanently; recorded, not retried");
+                    shared.store().transaction(|tx| {
+                        tx.mark_failed(mail.id, &e.to_string())?;
+                        tx.audit(
+                            now,
+                            mail.ticket,
+                            Some(&mail.message_id),
+                            "send_failed",
+                            &e.to_string(),
+                        )
+                    })?;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a send error condemns this mail (a 5xx reply, an impossible address)
+/// rather than the connection (network, 4xx, TLS, login: retried later).
+fn mail_is_at_fault(e: &SendError) -> bool {
+    match e {
+        SendError::Rejected { code, .. } => *code >= 500,
+        SendError::InvalidAddress { .. } => true,
+        _ => false,
+    }
+}
+
+/// Retry delays: 5 s, 10 s, 20 s … capped at 10 minutes.
+fn backoff_secs(attempts: i64) -> i64 {
+    (5i64 << attempts.clamp(0, 7)).min(600)
+}
+
+async fn outbox_loop(
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        shared.beat(OUTBOX);
+        if let Err(e) = outbox_pass(&shared, &shutdown, false).await {
+            error!(error = %format!("{e:#}"), "outbox");
+        }
+        if stopping(&shutdown) {
+            return Ok(());
+        }
+        let next = shared.store().read().next_outgoing()?;
+        let wait = next
+            .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(30))
+            .clamp(Duration::from_millis(20), Duration::from_secs(30));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.outbox_wake.notified() => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
+}
+
+/// Tells systemd we are ready (no-op outside systemd).
+fn notify_ready(shared: &Shared) {
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    update_status(shared, "ready");
+}
+
+/// A one-line state for systemd's STATUS= and `status`.
+fn update_status(shared: &Shared, mode: &str) {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    let held = shared
+        .store()
+        .read()
+        .held_tickets()
+        .map(|h| h.len())
+        .unwrap_or(0);
+    let s = &loaded.config.schedule;
+    let next = match s.next_window(now) {
+        Some(x) => format!(
+            "next window {} {}",
+            x.from.format("%a %H:%M"),
+            s.specialists()[x.specialist].name
+        ),
+        None => "no window ahead".into(),
+    };
+    let line = format!("{mode}; {held} waiting for duty; {next}");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
+    *shared.status.lock().unwrap_or_else(|e| e.into_inner()) = line;
+}
+
+/// Records a mailbox failure; after `stall_alert_after`, one alert mail per incident.
+fn stall_check(shared: &Shared, error: &str) -> anyhow::Result<()> {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    let cfg = &loaded.config;
+    let mut store = shared.store();
+    store.transaction(|tx| {
+        tx.audit(now, None, None, "mailbox_error", error)?;
+        let since = match tx.kv_get("stall_since")? {
+            Some(s) => DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now),
+            None => {
+                tx.kv_set("stall_since", &now.to_rfc3339())?;
+                now
+            }
+        };
+        let alerted = tx.kv_get("stall_alerted")?.is_some();
+        let threshold = chrono::Duration::from_std(cfg.stall_alert_after)
+            .unwrap_or(chrono::Duration::minutes(15));
+        if !alerted && now - since >= threshold {
+            if let Some(admin) = &cfg.admin {
+                queue_admin_mail(tx, &loaded, admin, "stall_alert", since, error, now)?;
+            }
+            tx.kv_set("stall_alerted", &now.to_rfc3339())?;
+            warn!("mailbox unreadable since {since}: alert queued for the admin");
+        }
+        Ok(())
+    })?;
+    drop(store);
+    shared.outbox_wake.notify_one();
+    Ok(())
+}
+
+/// Clears a stall; if an alert went out, queues the recovery note.
+fn stall_recovered(shared: &Shared) -> anyhow::Result<()> {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    let mut store = shared.store();
+    let recovered = store.transaction(|tx| {
+        tx.kv_set("last_mailbox_contact", &now.to_rfc3339())?;
+        let Some(since) = tx.kv_get("stall_since")? else {
+            return Ok(false);
+        };
+        let alerted = tx.kv_get("stall_alerted")?.is_some();
+        tx.kv_delete("stall_since")?;
+        tx.kv_delete("stall_alerted")?;
+        if alerted && let Some(admin) = &loaded.config.admin {
+            let since = DateTime::parse_from_rfc3339(&since)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            queue_admin_mail(tx, &loaded, admin, "stall_recovered", since, "", now)?;
+        }
+        Ok(alerted)
+    })?;
+    drop(store);
+    if recovered {
+        info!("mailbox readable again: recovery note queued for the admin");
+        shared.outbox_wake.notify_one();
+    }
+    Ok(())
+}
+
+fn queue_admin_mail(
+    tx: &crate::store::Tx<'_>,
+    loaded: &Loaded,
+    admin: &crate::config::Address,
+    template: &str,
+    since: DateTime<Utc>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let cfg = &loaded.config;
+    let tz = cfg.schedule.tz();
+    let mailbox = match &cfg.mailbox {
+        MailboxSource::Imap { server, .. } => format!("{} ({})", server.username, server.host),
+        MailboxSource::Maildir { path, .. } => path.display().to_string(),
+    };
+    let rendered = loaded.templates.render(
+        template,
+        minijinja::context! {
+            mailbox => mailbox,
+            since => since.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+            error => error,
+        },
+    )?;
+    let letter = crate::letter::Letter {
+        from: cfg.from.clone(),
+        to: vec![admin.clone()],
+        reply_to: None,
+        subject: rendered.subject,
+        body: rendered.body,
+        message_id: crate::letter::new_message_id(template, None, &cfg.from),
+        in_reply_to: None,
+        references: vec![],
+        auto_submitted: crate::letter::AutoSubmitted::Generated,
+        ticket: None,
+        date: now,
+        attachments: vec![],
+    };
+    let raw = letter.build()?;
+    tx.queue(
+        &crate::store::NewOutgoing {
+            message_id: &letter.message_id,
+            ticket: None,
+            kind: template,
+            auto_reply_to: None,
+            envelope_from: &cfg.from.email,
+            recipients: std::slice::from_ref(&admin.email),
+            raw: &raw,
+        },
+        now,
+    )
+}
+
+/// The status line last set (for tests and `status`).
+pub fn status_line(shared: &Shared) -> String {
+    shared
+        .status
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}

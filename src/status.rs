@@ -1,0 +1,119 @@
+//! `duty-desk status`: what the state store says, for an admin at a terminal.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::store::{Queries, Store};
+
+/// The report: tickets by state, the due queue, the outgoing queue, mailbox
+/// health, recent errors and the oldest personal data held.
+pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let r = store.read();
+    let tz = config.schedule.tz();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let mut out = String::new();
+    writeln!(out, "Tickets by state:")?;
+    let counts = r.ticket_counts()?;
+    if counts.is_empty() {
+        writeln!(out, "  (none yet)")?;
+    }
+    for (state, n) in counts {
+        writeln!(out, "  {state:<15} {n}")?;
+    }
+    writeln!(out, "\nWaiting for a duty window:")?;
+    let held = r.held_tickets()?;
+    if held.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for t in held {
+        writeln!(
+            out,
+            "  #{:<6} due {}  → {}",
+            t.number,
+            t.due_at.map(local).unwrap_or_else(|| "?".into()),
+            t.assignee_name.as_deref().unwrap_or("?")
+        )?;
+    }
+    writeln!(out, "\nOutgoing mail:")?;
+    for (state, n) in r.outgoing_counts()? {
+        writeln!(out, "  {state:<15} {n}")?;
+    }
+    for o in r
+        .outgoing_after(0, Some("queued"))?
+        .into_iter()
+        .filter(|o| o.attempts > 0)
+        .take(10)
+    {
+        writeln!(
+            out,
+            "  retrying #{} {} (attempts {}, next {}): {}",
+            o.ticket.unwrap_or(0),
+            o.kind,
+            o.attempts,
+            o.next_attempt,
+            o.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    for o in r
+        .outgoing_after(0, Some("failed"))?
+        .into_iter()
+        .rev()
+        .take(10)
+    {
+        writeln!(
+            out,
+            "  FAILED #{} {}: {}",
+            o.ticket.unwrap_or(0),
+            o.kind,
+            o.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    writeln!(out, "\nMailbox:")?;
+    match r.kv_get("last_mailbox_contact")? {
+        Some(t) => writeln!(out, "  last successful contact {t}")?,
+        None => writeln!(out, "  never contacted yet")?,
+    }
+    if let Some(since) = r.kv_get("stall_since")? {
+        writeln!(out, "  UNREADABLE since {since}")?;
+    }
+    let errors = r.recent_audit("%error%", 5)?;
+    if !errors.is_empty() {
+        writeln!(out, "\nRecent errors:")?;
+        for e in errors {
+            writeln!(out, "  {} {}: {}", e.at, e.event, e.detail)?;
+        }
+    }
+    writeln!(out, "\nPersonal data:")?;
+    match r.oldest_personal_data()? {
+        Some(t) => writeln!(
+            out,
+            "  oldest held from {} ({} days); closed tickets are purged after {} days",
+            local(t),
+            (now - t).num_days(),
+            config.purge_after_days
+        )?,
+        None => writeln!(out, "  none held")?,
+    }
+    let next = config.schedule.next_window(now);
+    writeln!(out, "\nSchedule:")?;
+    let on = config.schedule.on_duty(now);
+    for s in &on {
+        writeln!(
+            out,
+            "  on duty now: {}",
+            config.schedule.specialists()[s.specialist].name
+        )?;
+    }
+    match next {
+        Some(n) => writeln!(
+            out,
+            "  next window {} {}",
+            local(n.from.with_timezone(&Utc)),
+            config.schedule.specialists()[n.specialist].name
+        )?,
+        None => writeln!(out, "  no window ahead: the timetable has expired")?,
+    }
+    Ok(out)
+}

@@ -249,6 +249,7 @@ pub async fn run(
     if opts.once {
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
+        housekeeping(&shared)?;
         outbox_pass(&shared, &shutdown, true).await?;
         return Ok(());
     }
@@ -575,11 +576,49 @@ fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     Ok(outcomes.len())
 }
 
+/// Closes idle tickets and purges personal data of long-closed ones (see `[service]`).
+pub fn housekeeping(shared: &Shared) -> anyhow::Result<(usize, usize)> {
+    let loaded = shared.loaded();
+    let cfg = &loaded.config;
+    let now = shared.clock.now();
+    let close_before =
+        now - chrono::Duration::from_std(cfg.close_after).unwrap_or(chrono::Duration::days(30));
+    let purge_before = now - chrono::Duration::days(i64::from(cfg.purge_after_days));
+    let (closed, purged) = shared.store().transaction(|tx| {
+        let closed = tx.close_idle(close_before, now)?;
+        let purged = tx.purge_closed(purge_before, now)?;
+        if closed + purged > 0 {
+            tx.audit(
+                now,
+                None,
+                None,
+                "housekeeping",
+                &format!("closed {closed}, purged {purged}"),
+            )?;
+        }
+        Ok((closed, purged))
+    })?;
+    if closed + purged > 0 {
+        info!(
+            closed,
+            purged, "housekeeping: idle tickets closed, personal data purged"
+        );
+    }
+    Ok((closed, purged))
+}
+
 async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut last_housekeeping: Option<Instant> = None;
     loop {
         shared.beat(DUE);
         if let Err(e) = release_due(&shared) {
             error!(error = %format!("{e:#}"), "due queue");
+        }
+        if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            if let Err(e) = housekeeping(&shared) {
+                error!(error = %format!("{e:#}"), "housekeeping");
+            }
+            last_housekeeping = Some(Instant::now());
         }
         let next = shared.store().read().next_due()?;
         let wait = next

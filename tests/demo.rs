@@ -10,7 +10,11 @@ fn demo_decides_and_sends_as_the_regulation_says() {
         .output()
         .expect("the binary runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = |needle: &str| {
         text.lines()
             .find(|l| l.contains(needle))

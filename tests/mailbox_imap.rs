@@ -188,6 +188,7 @@ async fn polling_sees_a_delivery_within_the_poll_interval() {
 async fn a_server_without_idle_is_polled() {
     let stack = MailStack::start_with(StackOptions {
         imap_capability: Some("IMAP4rev1 LITERAL+ UIDPLUS".into()),
+        ..StackOptions::default()
     });
     let mut s = settings(&stack, TlsMode::Implicit, true);
     s.poll_interval = Duration::from_millis(300);
@@ -291,6 +292,7 @@ async fn moves_with_uid_move() {
 async fn moves_with_copy_store_expunge_when_move_is_missing() {
     moves_land_in_the_right_folders(StackOptions {
         imap_capability: Some("IMAP4rev1 LITERAL+ UIDPLUS IDLE".into()),
+        ..StackOptions::default()
     })
     .await;
 }

@@ -12,6 +12,28 @@
 //!
 //! Tests act as people do: [`MailStack::send`] speaks SMTP, [`MailStack::fetch`] and
 //! [`MailStack::wait_for`] read folders over IMAP.
+//!
+//! ```text
+//! mod support;
+//! use support::{MailStack, SUPPORT, REQUESTERS, password};
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn example() {
+//!     let stack = MailStack::start();            // ~0.2 s; stopped and removed on drop
+//!     stack.send(REQUESTERS[0], SUPPORT, b"Subject: hi\r\n\r\ntext\r\n").await.unwrap();
+//!     // point the daemon at 127.0.0.1:stack.imaps_port() / stack.smtps_port(),
+//!     // ca_file = stack.ca_file(), user SUPPORT with password(SUPPORT) ...
+//!     let inbox = stack.wait_for(SUPPORT, "INBOX", 1, Duration::from_secs(10)).await;
+//!     let moved = stack.fetch(SUPPORT, "duty-desk/Processed").await;
+//! }
+//! ```
+//!
+//! Ports: `imap_port` (plain, STARTTLS offered), `imaps_port` (implicit TLS),
+//! `smtp_port` (plain, no AUTH, loopback relays), `smtps_port` (implicit TLS, AUTH),
+//! `submission_port` (STARTTLS required, AUTH). Certificates name `localhost` and
+//! `127.0.0.1`. Logs: [`MailStack::logs`] (also printed by the panicking helpers).
+//! Set `DUTY_DESK_KEEP_STACK=1` to keep the folder (configs, logs, mail) after a test.
+//! Servers of a test process that was killed outright are reaped by the next stack.
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 mod clients;

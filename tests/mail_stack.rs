@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{MailStack, REQUESTERS, SUPPORT};
+use support::{MailStack, REQUESTERS, SUPPORT, StackOptions};
 
 fn letter(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     format!(
@@ -76,4 +76,26 @@ async fn servers_restart() {
     stack
         .wait_for(SUPPORT, "INBOX", 1, Duration::from_secs(10))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_users_get_mail_in_their_own_domain() {
+    let stack = MailStack::start_with(StackOptions {
+        extra_users: vec!["bukher@example.org".into()],
+        ..StackOptions::default()
+    });
+    let raw = letter(SUPPORT, "bukher@example.org", "forward", "text");
+    stack
+        .send(SUPPORT, "bukher@example.org", &raw)
+        .await
+        .unwrap();
+    stack
+        .wait_for("bukher@example.org", "INBOX", 1, Duration::from_secs(10))
+        .await;
+    assert!(
+        stack
+            .send(SUPPORT, "other@example.org", &raw)
+            .await
+            .is_err()
+    );
 }

@@ -188,6 +188,7 @@ async fn polling_sees_a_delivery_within_the_poll_interval() {
 async fn a_server_without_idle_is_polled() {
     let stack = MailStack::start_with(StackOptions {
         imap_capability: Some("IMAP4rev1 LITERAL+ UIDPLUS".into()),
+        ..StackOptions::default()
     });
     let mut s = settings(&stack, TlsMode::Implicit, true);
     s.poll_interval = Duration::from_millis(300);
@@ -291,6 +292,7 @@ async fn moves_with_uid_move() {
 async fn moves_with_copy_store_expunge_when_move_is_missing() {
     moves_land_in_the_right_folders(StackOptions {
         imap_capability: Some("IMAP4rev1 LITERAL+ UIDPLUS IDLE".into()),
+        ..StackOptions::default()
     })
     .await;
 }
@@ -407,4 +409,89 @@ async fn internal_date_is_the_servers_arrival_time() {
         new >= before && new <= chrono::Utc::now() + chrono::Duration::seconds(2),
         "{new}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_from_skips_the_old_backlog_without_downloading_it() {
+    let stack = MailStack::start();
+    for (n, date) in [
+        (1, "01-Jan-2020 10:00:00 +0000"),
+        (2, "15-Mar-2024 10:00:00 +0000"),
+        (3, "31-Aug-2026 23:30:00 +0000"),
+    ] {
+        stack.append(SUPPORT, "INBOX", date, &letter(n)).await;
+    }
+    stack
+        .send(REQUESTERS[0], SUPPORT, &letter(4))
+        .await
+        .unwrap();
+    stack
+        .wait_for(SUPPORT, "INBOX", 4, Duration::from_secs(10))
+        .await;
+    let s = settings(&stack, TlsMode::Implicit, true);
+    let mut mb = connect(&s).await;
+    let start_from = "2026-09-01T00:00:00Z".parse().unwrap();
+    let after = mb.last_uid_before(start_from).await.unwrap();
+    let got = mb.fetch_new(after, 10).await.unwrap();
+    let subjects: Vec<String> = got.iter().map(subject_of).collect();
+    assert_eq!(subjects, ["request 4"]);
+    assert!(got[0].internal_date.unwrap() >= start_from);
+    // Everything is newer than a start in the past: nothing skipped.
+    let past = "2019-01-01T00:00:00Z".parse().unwrap();
+    assert_eq!(mb.last_uid_before(past).await.unwrap(), 0);
+    // Everything is older than a start in the future: skip all.
+    let future = "2030-01-01T00:00:00Z".parse().unwrap();
+    let all = mb.last_uid_before(future).await.unwrap();
+    assert!(mb.fetch_new(all, 10).await.unwrap().is_empty());
+    // A boundary inside a day: 31 Aug 23:30 is before 23:45 the same day.
+    let late = "2026-08-31T23:45:00Z".parse().unwrap();
+    let after = mb.last_uid_before(late).await.unwrap();
+    let got = mb.fetch_new(after, 10).await.unwrap();
+    assert_eq!(
+        got.iter().map(subject_of).collect::<Vec<_>>(),
+        ["request 4"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_folder_shows_a_new_uidvalidity() {
+    let stack = MailStack::start();
+    let mut admin = stack.imap(SUPPORT).await;
+    admin.command("CREATE \"Requests\"").await.unwrap();
+    stack
+        .append(
+            SUPPORT,
+            "Requests",
+            "01-Nov-2026 10:00:00 +0000",
+            &letter(1),
+        )
+        .await;
+    let mut s = settings(&stack, TlsMode::Implicit, true);
+    s.folder = "Requests".into();
+    let mut mb = connect(&s).await;
+    let old_validity = mb.uidvalidity();
+    let old = mb.fetch_new(0, 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    mb.close().await;
+
+    admin.command("DELETE \"Requests\"").await.unwrap();
+    admin.command("CREATE \"Requests\"").await.unwrap();
+    admin.logout().await;
+    stack
+        .append(
+            SUPPORT,
+            "Requests",
+            "01-Nov-2026 10:00:00 +0000",
+            &letter(1),
+        )
+        .await;
+    let mut mb = connect(&s).await;
+    assert_ne!(mb.uidvalidity(), old_validity, "the caller must rescan");
+    // A key from the old numbering is refused, not applied to another message.
+    let err = mb.move_to(&old[0], Folder::Processed).await.unwrap_err();
+    assert!(matches!(err, MailboxError::Stale { .. }), "{err:?}");
+    let again = mb.fetch_new(0, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].key, old[0].key);
+    mb.move_to(&again[0], Folder::Processed).await.unwrap();
 }

@@ -20,7 +20,7 @@ use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{Response, Status};
 use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -396,6 +396,59 @@ impl ImapMailbox {
         out.dedup_by_key(|f| f.uid);
         self.drain();
         Ok(out)
+    }
+
+    /// See [`super::Mailbox::last_uid_before`].
+    pub async fn last_uid_before(
+        &mut self,
+        start_from: DateTime<Utc>,
+    ) -> Result<u32, MailboxError> {
+        // SEARCH dates are whole days in the server's zone: ask from a day earlier,
+        // then compare exact INTERNALDATEs of those candidates only (no bodies).
+        let day = (start_from - chrono::Duration::days(1))
+            .format("%-d-%b-%Y")
+            .to_string();
+        let query = format!("SINCE {day}");
+        let recent = self
+            .cmd("UID SEARCH", move |sess, _| {
+                Box::pin(async move { sess.uid_search(&query).await })
+            })
+            .await?;
+        let all = self
+            .cmd("UID SEARCH", |sess, _| {
+                Box::pin(async move { sess.uid_search("ALL").await })
+            })
+            .await?;
+        let highest = all.iter().copied().max().unwrap_or(0);
+        let mut recent: Vec<u32> = recent.into_iter().collect();
+        recent.sort_unstable();
+        let mut first_new: Option<u32> = None;
+        for chunk in recent.chunks(500) {
+            let set = uid_set(chunk);
+            let fetches = self
+                .cmd("UID FETCH", move |sess, _| {
+                    Box::pin(async move {
+                        sess.uid_fetch(&set, "(UID INTERNALDATE)")
+                            .await?
+                            .try_collect::<Vec<_>>()
+                            .await
+                    })
+                })
+                .await?;
+            let newer = fetches.iter().filter_map(|f| {
+                let date = f.internal_date()?.with_timezone(&Utc);
+                (date >= start_from).then_some(f.uid?)
+            });
+            if let Some(min) = newer.min() {
+                first_new = Some(first_new.map_or(min, |m| m.min(min)));
+                break; // chunks are in UID order: later ones only hold higher UIDs
+            }
+        }
+        self.drain();
+        Ok(match first_new {
+            Some(uid) => uid.saturating_sub(1),
+            None => highest,
+        })
     }
 
     /// See [`super::Mailbox::move_to`].

@@ -269,6 +269,22 @@ impl Mailbox {
         }
     }
 
+    /// For a first start with `start_from`: the highest UID such that every message
+    /// up to it arrived (INTERNALDATE) before `start_from`, found without downloading
+    /// any message body. Pass it as `after_uid` to skip a years-old backlog; messages
+    /// after it still carry `internal_date` for the caller's own check. 0 when none
+    /// is older. Maildir: always 0 (the caller checks `internal_date`, the file's
+    /// mtime, and leaves old files where they are).
+    pub async fn last_uid_before(
+        &mut self,
+        start_from: DateTime<Utc>,
+    ) -> Result<u32, MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.last_uid_before(start_from).await,
+            Mailbox::Maildir(_) => Ok(0),
+        }
+    }
+
     /// Moves a handled message into `folder`. Never deletes.
     pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
         match self {

@@ -12,6 +12,28 @@
 //!
 //! Tests act as people do: [`MailStack::send`] speaks SMTP, [`MailStack::fetch`] and
 //! [`MailStack::wait_for`] read folders over IMAP.
+//!
+//! ```text
+//! mod support;
+//! use support::{MailStack, SUPPORT, REQUESTERS, password};
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn example() {
+//!     let stack = MailStack::start();            // ~0.2 s; stopped and removed on drop
+//!     stack.send(REQUESTERS[0], SUPPORT, b"Subject: hi\r\n\r\ntext\r\n").await.unwrap();
+//!     // point the daemon at 127.0.0.1:stack.imaps_port() / stack.smtps_port(),
+//!     // ca_file = stack.ca_file(), user SUPPORT with password(SUPPORT) ...
+//!     let inbox = stack.wait_for(SUPPORT, "INBOX", 1, Duration::from_secs(10)).await;
+//!     let moved = stack.fetch(SUPPORT, "duty-desk/Processed").await;
+//! }
+//! ```
+//!
+//! Ports: `imap_port` (plain, STARTTLS offered), `imaps_port` (implicit TLS),
+//! `smtp_port` (plain, no AUTH, loopback relays), `smtps_port` (implicit TLS, AUTH),
+//! `submission_port` (STARTTLS required, AUTH). Certificates name `localhost` and
+//! `127.0.0.1`. Logs: [`MailStack::logs`] (also printed by the panicking helpers).
+//! Set `DUTY_DESK_KEEP_STACK=1` to keep the folder (configs, logs, mail) after a test.
+//! Servers of a test process that was killed outright are reaped by the next stack.
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 mod clients;
@@ -70,6 +92,9 @@ pub fn password(user: &str) -> String {
     format!("pw-{local}-secret")
 }
 
+/// Name prefix of every stack folder in the temp dir.
+const STACK_PREFIX: &str = "duty-desk-stack-";
+
 /// Stack numbers in this process (instance names must be unique).
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Port picking is serialised within a process to avoid handing one port out twice.
@@ -82,6 +107,9 @@ pub struct StackOptions {
     /// e.g. `"IMAP4rev1 LITERAL+ UIDPLUS"` to test clients against a server without
     /// IDLE and MOVE.
     pub imap_capability: Option<String>,
+    /// More mail users (`name@domain`), on top of [`users`]; their domains become
+    /// local too. Their password is [`password`] as for everyone.
+    pub extra_users: Vec<String>,
 }
 
 /// A private Dovecot + Postfix. See the module documentation.
@@ -89,6 +117,7 @@ pub struct MailStack {
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
     ports: Ports,
+    users: Vec<String>,
     dovecot: Option<Child>,
     postfix: Option<Child>,
 }
@@ -103,11 +132,16 @@ impl MailStack {
     /// Like [`start`](Self::start), with variations.
     pub fn start_with(options: StackOptions) -> MailStack {
         ensure_installed();
+        reap_abandoned_stacks();
         let dir = tempfile::Builder::new()
-            .prefix("duty-desk-stack-")
+            .prefix(STACK_PREFIX)
             .tempdir()
             .expect("create temp dir for the mail stack");
         let root = dir.path().to_path_buf();
+        std::fs::write(root.join("owner.pid"), std::process::id().to_string())
+            .expect("write owner.pid");
+        let mut all_users: Vec<String> = users().into_iter().map(String::from).collect();
+        all_users.extend(options.extra_users.iter().cloned());
         // Dovecot's mail processes (uid 5000) and Postfix's (user postfix) must reach it.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))
             .expect("chmod stack dir");
@@ -118,6 +152,7 @@ impl MailStack {
             dir: Some(dir),
             root,
             ports,
+            users: all_users,
             dovecot: None,
             postfix: None,
         };
@@ -444,7 +479,7 @@ impl MailStack {
         }
         std::fs::write(d.join("dovecot.conf"), conf).expect("write dovecot.conf");
         let mut users = String::new();
-        for u in self::users() {
+        for u in &self.users {
             users.push_str(&format!("{u}:{{PLAIN}}{}::::::\n", password(u)));
         }
         std::fs::write(d.join("users"), users).expect("write users");
@@ -466,9 +501,17 @@ impl MailStack {
             .status()
             .expect("run chown");
         assert!(status.success(), "chown postfix data dir");
+        let mut domains: Vec<&str> = DOMAINS.to_vec();
+        for u in &self.users {
+            if let Some((_, d)) = u.split_once('@')
+                && !domains.contains(&d)
+            {
+                domains.push(d);
+            }
+        }
         std::fs::write(
             conf.join("main.cf"),
-            configs::postfix_main_cf(&self.root, &self.ports, &DOMAINS),
+            configs::postfix_main_cf(&self.root, &self.ports, &domains),
         )
         .expect("write main.cf");
         std::fs::write(
@@ -477,7 +520,7 @@ impl MailStack {
         )
         .expect("write master.cf");
         let mut vmailbox = String::new();
-        for u in users() {
+        for u in &self.users {
             vmailbox.push_str(&format!("{u} OK\n"));
         }
         std::fs::write(p.join("vmailbox"), vmailbox).expect("write vmailbox");
@@ -511,6 +554,77 @@ impl Drop for MailStack {
             let _ = dir.close();
         }
     }
+}
+
+/// Kills the servers of stacks whose test process died without running `Drop`
+/// (killed by a timeout, SIGKILL) and removes their folders. Once per process.
+fn reap_abandoned_stacks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(STACK_PREFIX) {
+                continue;
+            }
+            let dir = entry.path();
+            let Some(owner) = std::fs::read_to_string(dir.join("owner.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+            else {
+                continue; // being created right now, or not ours
+            };
+            if process_alive(owner) {
+                continue;
+            }
+            // Servers started from this folder: their command line names it.
+            let needle = dir.to_string_lossy().into_owned();
+            for pgid in groups_mentioning(&needle) {
+                signal_group(pgid, "KILL", true);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    });
+}
+
+/// Whether `pid` runs (a zombie does not count).
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    state != Some("Z")
+}
+
+/// Process groups of processes whose command line contains `needle`.
+fn groups_mentioning(needle: &str) -> Vec<i32> {
+    let mut groups = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return groups;
+    };
+    for e in entries.flatten() {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains(needle) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let pgrp = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().nth(2))
+            .and_then(|p| p.parse::<i32>().ok());
+        if let Some(p) = pgrp.filter(|p| *p > 1 && !groups.contains(p)) {
+            groups.push(p);
+        }
+    }
+    groups
 }
 
 /// SIGTERM the group leader, wait up to `grace`, then SIGKILL the whole group and reap.

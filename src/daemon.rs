@@ -414,7 +414,8 @@ async fn drain(
         shared.store().transaction(|tx| tx.mark_moved(&key))?;
     }
     loop {
-        let after = match shared.store().read().cursor(&source)? {
+        let cursor = shared.store().read().cursor(&source)?;
+        let after = match cursor {
             Some((v, last)) if v == uidvalidity => last,
             Some((v, _)) => {
                 warn!(
@@ -424,7 +425,23 @@ async fn drain(
                 );
                 0
             }
-            None => 0,
+            // First start: skip what arrived before `start_from` without downloading it.
+            None => match loaded.config.start_from {
+                Some(from) if matches!(mailbox, Mailbox::Imap(_)) => {
+                    let skip = mailbox.last_uid_before(from).await?;
+                    if skip > 0 {
+                        info!(
+                            skipped_up_to_uid = skip,
+                            "first start: letters older than start_from are left alone"
+                        );
+                        shared
+                            .store()
+                            .transaction(|tx| tx.set_cursor(&source, uidvalidity, skip))?;
+                    }
+                    skip
+                }
+                _ => 0,
+            },
         };
         let batch = mailbox.fetch_new(after, BATCH).await?;
         let n = batch.len();

@@ -250,7 +250,11 @@ pub async fn run(
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
         housekeeping(&shared)?;
-        outbox_pass(&shared, &shutdown, true).await?;
+        let mut outbox = None;
+        outbox_pass(&shared, &mut outbox, &shutdown, true).await?;
+        if let Some(o) = outbox {
+            o.close().await;
+        }
         return Ok(());
     }
     let inbox = tokio::spawn(inbox_loop(shared.clone(), shutdown.clone()));
@@ -451,6 +455,8 @@ async fn drain(
             }
             shared.beat(INBOX);
             let folder = handle_letter(shared, &source, uidvalidity, &fetched)?;
+            // The mail it caused is committed: let the outbox send it while we move the letter.
+            shared.outbox_wake.notify_one();
             if let Some(folder) = folder {
                 mailbox.move_to(&fetched, folder).await?;
                 shared
@@ -658,10 +664,10 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
 /// ready; a transient failure then leaves the mail queued for the next run.
 async fn outbox_pass(
     shared: &Arc<Shared>,
+    outbox: &mut Option<Outbox>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
 ) -> anyhow::Result<()> {
-    let mut outbox: Option<Outbox> = None;
     loop {
         let now = shared.clock.now();
         let ready = shared.store().read().ready_outgoing(now, 20)?;
@@ -676,7 +682,7 @@ async fn outbox_pass(
             if outbox.is_none() {
                 let settings = outbox_settings(&shared.loaded().config)?;
                 match Outbox::connect(&settings).await {
-                    Ok(o) => outbox = Some(o),
+                    Ok(o) => *outbox = Some(o),
                     Err(e) => {
                         warn!(error = %e, "outbox: cannot connect");
                         let retry = shared.clock.now()
@@ -711,7 +717,7 @@ async fn outbox_pass(
                     shared
                         .store()
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
-                    outbox = None;
+                    *outbox = None;
                     if until_empty {
                         return Ok(());
                     }
@@ -753,9 +759,12 @@ async fn outbox_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // One SMTP connection, kept across passes (the outbox checks it with NOOP after idling).
+    let mut outbox: Option<Outbox> = None;
     loop {
         shared.beat(OUTBOX);
-        if let Err(e) = outbox_pass(&shared, &shutdown, false).await {
+        if let Err(e) = outbox_pass(&shared, &mut outbox, &shutdown, false).await {
+            outbox = None;
             error!(error = %format!("{e:#}"), "outbox");
         }
         if stopping(&shutdown) {

@@ -690,10 +690,7 @@ async fn outbox_pass(
                         shared
                             .store()
                             .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
-                        if until_empty {
-                            return Err(anyhow::anyhow!("outbox: {e}"));
-                        }
-                        return Ok(());
+                        return Err(anyhow::anyhow!("outbox: cannot connect: {e}"));
                     }
                 }
             }
@@ -761,11 +758,20 @@ async fn outbox_loop(
 ) -> anyhow::Result<()> {
     // One SMTP connection, kept across passes (the outbox checks it with NOOP after idling).
     let mut outbox: Option<Outbox> = None;
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
     loop {
         shared.beat(OUTBOX);
-        if let Err(e) = outbox_pass(&shared, &mut outbox, &shutdown, false).await {
-            outbox = None;
-            error!(error = %format!("{e:#}"), "outbox");
+        match outbox_pass(&shared, &mut outbox, &shutdown, false).await {
+            Ok(()) => backoff.reset(),
+            Err(e) => {
+                outbox = None;
+                warn!(error = %format!("{e:#}"), "outbox: will try again");
+                // Queued mail stays queued; wake-ups do not cut the pause short.
+                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                    return Ok(());
+                }
+                continue;
+            }
         }
         if stopping(&shutdown) {
             return Ok(());

@@ -464,7 +464,7 @@ fn is_class_token(t: &Tok) -> bool {
         ),
         Kind::Word => {
             let f = t.folded();
-            t.text.chars().count() == 1
+            (t.text.chars().count() == 1 && f != "я")
                 || matches!(f.as_str(), "класса" | "класс" | "классе" | "кл")
         }
         _ => false,

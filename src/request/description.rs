@@ -348,62 +348,82 @@ static FILLER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .collect()
 });
 
-/// Words that say something is wrong or wanted.
-fn problem_marker(w: &str) -> bool {
+/// Words that say something is wrong: negations, errors, losses.
+fn strong_marker(w: &str) -> bool {
     matches!(
         w,
-        "не" | "нет" | "ни" | "нельзя" | "почему" | "как" | "никак" | "невозможно"
+        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего"
     ) || [
         "ошибк",
+        "ошибочн",
         "проблем",
         "забыл",
         "пропал",
+        "пропад",
         "исчез",
         "неправильн",
         "неверн",
-        "пуст",
         "сброс",
         "восстанов",
         "сломал",
         "зависа",
         "вылета",
         "недоступ",
-        "блокир",
         "заблокир",
+        "блокир",
         "сбой",
         "глюч",
         "вместо",
-        "нужн",
-        "хочу",
-        "хотим",
-        "хотела",
-        "хотел",
-        "можно",
-        "исправ",
-        "измен",
-        "удал",
-        "добав",
-        "привяз",
-        "отвяз",
-        "подключ",
-        "выда",
-        "получ",
-        "отображ",
-        "приход",
-        "войти",
-        "зайти",
-        "вход",
-        "открыва",
-        "загруж",
-        "сохран",
-        "выстав",
-        "поменя",
-        "перенес",
-        "поправ",
-        "не",
+        "невозможн",
+        "перестал",
+        "перестает",
+        "неактивн",
     ]
     .iter()
     .any(|p| w.starts_with(p))
+}
+
+/// Words that say something is wanted or happening to the system.
+fn weak_marker(w: &str) -> bool {
+    matches!(w, "как" | "где" | "можно" | "нужно" | "надо")
+        || [
+            "нужн",
+            "хочу",
+            "хотим",
+            "хотела",
+            "хотел",
+            "исправ",
+            "измен",
+            "удал",
+            "добав",
+            "привяз",
+            "отвяз",
+            "подключ",
+            "выда",
+            "получ",
+            "отображ",
+            "приход",
+            "войти",
+            "зайти",
+            "вход",
+            "открыва",
+            "загруж",
+            "сохран",
+            "выстав",
+            "поменя",
+            "перенес",
+            "поправ",
+            "пишет",
+            "показыва",
+            "стоит",
+            "висит",
+            "постав",
+            "пуст",
+            "долг",
+            "задолж",
+        ]
+        .iter()
+        .any(|p| w.starts_with(p))
 }
 
 fn is_name_like(w: &str) -> bool {
@@ -419,10 +439,11 @@ fn is_name_like(w: &str) -> bool {
 }
 
 /// The words of a sentence that carry content, and whether it has a
-/// problem marker.
-fn content(sentence: &str) -> (usize, bool) {
+/// strong and a weak problem marker.
+fn content(sentence: &str) -> (usize, bool, bool) {
     let mut n = 0;
-    let mut marker = false;
+    let mut strong = false;
+    let mut weak = false;
     let mut first = true;
     for raw in sentence.split(|c: char| !(c.is_alphabetic() || c == '-')) {
         let raw = raw.trim_matches('-');
@@ -432,9 +453,8 @@ fn content(sentence: &str) -> (usize, bool) {
         let is_first = first;
         first = false;
         let w = fold(raw);
-        if problem_marker(&w) {
-            marker = true;
-        }
+        strong |= strong_marker(&w);
+        weak |= weak_marker(&w);
         if raw.chars().count() < 3 || FILLER.contains(w.as_str()) {
             continue;
         }
@@ -451,12 +471,12 @@ fn content(sentence: &str) -> (usize, bool) {
         }
         n += 1;
     }
-    (n, marker)
+    (n, strong, weak)
 }
 
 fn states_problem(sentence: &str) -> bool {
-    let (n, marker) = content(sentence);
-    n >= 3 || n >= 2 && marker
+    let (n, strong, weak) = content(sentence);
+    n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
 }
 
 fn sentences(text: &str) -> Vec<&str> {
@@ -538,8 +558,8 @@ pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Opti
 
 /// Whether a subject, cleaned of `Re:` and tags, states a problem.
 pub fn subject_states_problem(subject: &str) -> bool {
-    let (n, marker) = content(subject);
-    n >= 2 && marker || n >= 3
+    let (n, strong, _) = content(subject);
+    n >= 2 && strong
 }
 
 fn cap(s: &str) -> String {

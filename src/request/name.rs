@@ -124,6 +124,19 @@ fn tokenize(text: &str) -> Vec<Tok> {
                         break;
                     }
                 }
+                // «Иванова М.П» — the last dot forgotten.
+                if text.chars().filter(|c| *c == '.').count() == 1
+                    && i + 1 <= chars.len()
+                    && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
+                    && chars.get(i + 1).is_none_or(|c| !c.is_alphabetic())
+                {
+                    text.push(chars[i]);
+                    text.push('.');
+                    i += 1;
+                    if chars.get(i) == Some(&'.') {
+                        i += 1;
+                    }
+                }
                 out.push(Tok {
                     text,
                     kind: Kind::Initials,
@@ -460,7 +473,7 @@ fn is_class_token(t: &Tok) -> bool {
         Kind::Num => true,
         Kind::Punct(c) => matches!(
             c,
-            '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\''
+            '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\'' | ':'
         ),
         Kind::Word => {
             let f = t.folded();
@@ -474,6 +487,36 @@ fn is_class_token(t: &Tok) -> bool {
 fn is_clause_break(t: &Tok) -> bool {
     matches!(t.kind, Kind::Break)
         || matches!(t.kind, Kind::Punct(c) if matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | '—' | '–' | '-' | '(' | '«' | '"'))
+}
+
+/// A lower-case word that looks like a verb in the third person or the
+/// past tense («сказала», «поставил», «говорит», «ставят»).
+pub(crate) fn verbish(w: &str) -> bool {
+    let n = w.chars().count();
+    if n < 4 || !w.chars().all(|c| ('а'..='я').contains(&c)) {
+        return false;
+    }
+    [
+        "ла",
+        "ли",
+        "ет",
+        "ит",
+        "ут",
+        "ют",
+        "ат",
+        "ят",
+        "ется",
+        "ится",
+        "ается",
+        "яется",
+        "ал",
+        "ил",
+        "ел",
+        "ял",
+    ]
+    .iter()
+    .any(|e| w.ends_with(e))
+        && !["учитель", "родитель", "мать"].contains(&w)
 }
 
 /// Where a name stands decides whose it is.
@@ -646,7 +689,7 @@ fn scan(
             }
             let run: Vec<&Tok> = toks[start..i].iter().collect();
             let strong = label.is_some();
-            let Some((name, s, _e)) = readings(&run, strong) else {
+            let Some((name, s, e)) = readings(&run, strong) else {
                 // Not a full name; remember child-looking names all the same.
                 if run.iter().any(|t| t.kind == Kind::Word) {
                     let st = standing(&toks, start, role, label);
@@ -657,6 +700,14 @@ fn scan(
                 continue;
             };
             let mut st = standing(&toks, start + s, role, label);
+            // «Петрова Анна Ивановна сказала…»: a third person acting.
+            if label.is_none()
+                && toks
+                    .get(start + e)
+                    .is_some_and(|t| t.kind == Kind::Word && verbish(&t.folded()))
+            {
+                st = Standing::Rejected;
+            }
             if st == Standing::Opening && in_signature {
                 st = Standing::Signature;
             }

@@ -93,6 +93,26 @@ fn staff(text: &str) -> bool {
     }
     for c in STAFF_HEAD.captures_iter(&f) {
         let title = c.get(1).map_or("", |m| m.as_str());
+        // A verb after the title in the same sentence: a third person
+        // («Учитель математики Иванова поставила…»).
+        let end = c.get(0).map_or(0, |m| m.end());
+        let title_start = c.get(1).map_or(0, |m| m.start());
+        // Offsets of the folded text match the original for Cyrillic and
+        // ASCII; `get` keeps an odd character from ever splitting one.
+        let original = text
+            .get(title_start..)
+            .or_else(|| f.get(title_start..))
+            .unwrap_or_default();
+        let rest: String = original
+            .chars()
+            .take_while(|ch| !matches!(ch, '.' | '!' | '?' | '\n' | ','))
+            .collect();
+        if rest.split_whitespace().skip(1).take(7).any(|w| {
+            super::name::verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(w)
+        }) {
+            let _ = end;
+            continue;
+        }
         let next = c.get(2).map(|m| m.as_str());
         let next2 = c.get(3).map(|m| m.as_str());
         // Dative/genitive titles («учителю», «учителя») are third persons.

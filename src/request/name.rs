@@ -126,7 +126,6 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 }
                 // «Иванова М.П» — the last dot forgotten.
                 if text.chars().filter(|c| *c == '.').count() == 1
-                    && i + 1 <= chars.len()
                     && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
                     && chars.get(i + 1).is_none_or(|c| !c.is_alphabetic())
                 {

@@ -533,7 +533,16 @@ fn is_our_boilerplate(s: &str) -> bool {
 const MAX_CHARS: usize = 1000;
 
 /// The description of the problem, or `None` when the letter has none.
-pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Option<String> {
+///
+/// `gives_fields` says the new text names the writer or the class: only
+/// then is a reply taken to complete its quoted original.
+pub fn find(
+    new_text: &str,
+    subject: &str,
+    quoted: &str,
+    is_reply: bool,
+    gives_fields: bool,
+) -> Option<String> {
     let picked: Vec<&str> = sentences(new_text)
         .into_iter()
         .filter(|s| states_problem(s))
@@ -544,7 +553,7 @@ pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Opti
     if subject_states_problem(subject) {
         return Some(cap(subject.trim()));
     }
-    if is_reply {
+    if is_reply && gives_fields {
         let picked: Vec<&str> = sentences(quoted)
             .into_iter()
             .filter(|s| !is_our_boilerplate(s) && states_problem(s))
@@ -582,7 +591,7 @@ mod tests {
             "Заместитель директора по УВР Белова Татьяна Сергеевна.",
             "Помогите, пожалуйста! Что делать?",
         ] {
-            assert_eq!(find(t, "ЭлЖур", "", false), None, "{t}");
+            assert_eq!(find(t, "ЭлЖур", "", false, true), None, "{t}");
         }
     }
 
@@ -593,18 +602,40 @@ mod tests {
                 "Не могу зайти в дневник, пишет неверный пароль.",
                 "",
                 "",
-                false
+                false,
+                true
             )
             .is_some()
         );
-        assert!(find("Здравствуйте.", "Не приходит код для входа", "", false).is_some());
-        assert!(find("Здравствуйте.", "Ошибка", "", false).is_none());
-        assert!(find("Иванова Мария, 5А", "Re: x", "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс.\nУ сына не открывается дневник, пишет ошибку.", true).is_some());
+        assert!(
+            find(
+                "Здравствуйте.",
+                "Не приходит код для входа",
+                "",
+                false,
+                true
+            )
+            .is_some()
+        );
+        assert!(find("Здравствуйте.", "Ошибка", "", false, true).is_none());
+        // A thank-you reply does not revive the quoted answer.
+        assert!(
+            find(
+                "Спасибо, всё заработало!",
+                "Re: x",
+                "Пароль сброшен, попробуйте войти снова.",
+                true,
+                false
+            )
+            .is_none()
+        );
+        assert!(find("Иванова Мария, 5А", "Re: x", "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс.\nУ сына не открывается дневник, пишет ошибку.", true, true).is_some());
         assert!(
             find(
                 "Иванова Мария, 5А",
                 "Re: x",
                 "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс ребёнка.",
+                true,
                 true
             )
             .is_none()

@@ -599,6 +599,15 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             let f = t.folded();
             if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
             {
+                // «учителю Смирновой О.В.», «классного руководителя …»: an
+                // oblique title names someone else.
+                let oblique = ["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"]
+                    .iter()
+                    .any(|e| f.ends_with(e))
+                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(toks, j);
+                if oblique {
+                    return Standing::Rejected;
+                }
                 return if role == Some(Role::Staff) {
                     Standing::SelfIntro
                 } else {
@@ -617,6 +626,18 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
         }
         _ => Standing::Rejected,
     }
+}
+
+/// «зам. директора», «заместитель директора»: a genitive title word that
+/// belongs to a nominative title just before it.
+fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
+    toks[j.saturating_sub(3)..j].iter().any(|t| {
+        let f = t.folded();
+        matches!(
+            f.as_str(),
+            "зам" | "заместитель" | "замдиректора" | "заместительница"
+        )
+    })
 }
 
 /// «ФИО: …» and the like at the start of a line: `Some(true)` when the

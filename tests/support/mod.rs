@@ -16,7 +16,7 @@
 
 mod clients;
 mod configs;
-mod daemon;
+pub mod daemon;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 pub use clients::Imap;
 pub use configs::Ports;
-pub use daemon::{Compose, Daemon, DaemonConfig, Mail, run_cli, run_once, specialist};
 
 /// The support mailbox the daemon reads.
 pub const SUPPORT: &str = "support@school.test";

@@ -460,6 +460,20 @@ fn waited_ru(d: Duration) -> Option<String> {
     })
 }
 
+/// The description a follow-up brings, if the writer wrote it now (in the new
+/// text or the subject). The understanding falls back to quoted text for replies,
+/// but in a follow-up that quote is our own letter (the ask, the acknowledgement
+/// with its attribution line), not the requester's problem: the ticket already
+/// holds what they wrote before.
+fn own_description(req: &Request) -> Option<&str> {
+    let d = req.description.as_deref()?;
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let d_squashed = squash(d.trim_end_matches('…'));
+    let head: String = d_squashed.chars().take(40).collect();
+    let own = squash(&req.new_text).contains(&head) || squash(&req.subject).contains(&head);
+    own.then_some(d)
+}
+
 /// Appends new text to a description unless it says nothing new.
 fn merge_text(old: Option<String>, new: Option<&str>) -> Option<String> {
     match (old, new.map(str::trim).filter(|s| !s.is_empty())) {
@@ -554,7 +568,7 @@ impl Ctx<'_, '_> {
             t.class = Some(c.clone());
         }
         let was_forwarded = t.state == TicketState::Forwarded;
-        t.description = merge_text(t.description.take(), req.description.as_deref());
+        t.description = merge_text(t.description.take(), own_description(req));
         let provisional = Outcome {
             folder: Folder::Processed,
             decision: "pending".into(),
@@ -1347,6 +1361,34 @@ mod tests {
             Some("нет входа\n\nи пароль не подходит".into())
         );
         assert_eq!(merge_text(Some("a".into()), None), Some("a".into()));
+    }
+
+    #[test]
+    fn a_follow_up_brings_only_the_description_its_writer_wrote_now() {
+        let quoted = Request {
+            new_text: "Класс 7Б.".into(),
+            subject: "Re: Оценки [Заявка #1]".into(),
+            description: Some(
+                "в 08:31, Поддержка ЭлЖур <support@school.test>: Проблема: Не видны оценки".into(),
+            ),
+            ..dummy_request()
+        };
+        assert_eq!(own_description(&quoted), None);
+        let written = Request {
+            new_text: "Класс 7Б.\nИ ещё:   пропало\nрасписание на завтра.".into(),
+            description: Some("И ещё: пропало расписание на завтра.".into()),
+            ..dummy_request()
+        };
+        assert_eq!(
+            own_description(&written),
+            Some("И ещё: пропало расписание на завтра.")
+        );
+        let in_subject = Request {
+            subject: "Не открывается дневник".into(),
+            description: Some("Не открывается дневник".into()),
+            ..dummy_request()
+        };
+        assert_eq!(own_description(&in_subject), Some("Не открывается дневник"));
     }
 
     #[test]

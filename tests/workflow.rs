@@ -743,3 +743,63 @@ fn check_config_names_a_broken_template_and_its_line() {
     assert!(!bad.status.success(), "{err}");
     assert_contains(&err, "template ask: line 5:");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
+    let mut stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
+    deliver(&stack, &letter).await;
+    stack.stop_postfix();
+
+    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    // Decided and filed although nothing can be sent.
+    stack
+        .wait_for(SUPPORT, "duty-desk/Processed", 1, WAIT)
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while !daemon.log().contains("outbox: cannot connect") {
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.start_postfix();
+
+    let bukher = specialist("Бухер В.В.");
+    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
+    inbox(&stack, PARENT1, 1).await;
+    daemon.stop();
+    assert_nobody_else(&stack, &[bukher, PARENT1]).await;
+    assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
+    assert_eq!(stack.fetch(PARENT1, "INBOX").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reconnects_after_the_imap_server_restarts() {
+    let mut stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    let deadline = Instant::now() + WAIT;
+    while !daemon.log().contains("mailbox: connected") {
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.stop_dovecot();
+    stack.start_dovecot();
+
+    let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
+    deliver(&stack, &letter).await;
+    let bukher = specialist("Бухер В.В.");
+    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
+    daemon.assert_running();
+    daemon.stop();
+    assert_eq!(
+        support_folders(&stack).await,
+        folders(&[("duty-desk/Processed", 1)])
+    );
+}

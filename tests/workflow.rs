@@ -312,13 +312,25 @@ async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens()
     );
     assert_eq!(fwd.reply_to.as_deref(), Some(PARENT3));
     assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
+
+    // The daemon keeps running (IDLE): a letter arriving now, in the window, is
+    // forwarded straight away.
+    let second = ivanova("Дневник", "Не открывается дневник, белый экран.");
+    stack
+        .send(PARENT1, SUPPORT, &second.build())
+        .await
+        .expect("send");
+    let fwd = inbox(&stack, bukher, 2).await.remove(1);
+    assert_eq!(fwd.subject, "[Заявка #2] Иванова М.П., 5А: Дневник");
+    let ack = inbox(&stack, PARENT1, 1).await.remove(0);
+    assert_contains(&ack.body, "передано дежурному");
     daemon.assert_running();
     daemon.stop();
 
-    assert_nobody_else(&stack, &[PARENT3, bukher]).await;
+    assert_nobody_else(&stack, &[PARENT3, PARENT1, bukher]).await;
     assert_eq!(
         support_folders(&stack).await,
-        folders(&[("duty-desk/Processed", 1)])
+        folders(&[("duty-desk/Processed", 2)])
     );
 }
 
@@ -343,7 +355,8 @@ async fn two_on_duty_share_the_tickets() {
             STUDENT1,
             "Не вижу домашнее задание",
             "Здравствуйте! Я ученик 6В класса Сидоров Пётр Иванович. Не отображается домашнее задание по математике.",
-        ),
+        )
+        .windows_1251(),
     ];
     for l in &letters {
         deliver(&stack, l).await;
@@ -380,6 +393,26 @@ async fn two_on_duty_share_the_tickets() {
         };
         assert_contains(&ack.body, name);
     }
+    // The windows-1251 letter is understood, and forwarded byte for byte as it was filed.
+    let student = a
+        .iter()
+        .chain(&b)
+        .find(|m| m.attached_ids() == [letters[3].message_id.clone()])
+        .expect("the student's forward");
+    assert!(
+        student
+            .subject
+            .ends_with("] Сидоров П.И., 6В: Не вижу домашнее задание"),
+        "{}",
+        student.subject
+    );
+    let filed = stack
+        .fetch(SUPPORT, "duty-desk/Processed")
+        .await
+        .into_iter()
+        .find(|r| Mail::parse(r).message_id == letters[3].message_id)
+        .expect("filed in Processed");
+    assert_eq!(student.attached[0], filed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -709,4 +742,64 @@ fn check_config_names_a_broken_template_and_its_line() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success(), "{err}");
     assert_contains(&err, "template ask: line 5:");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
+    let mut stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
+    deliver(&stack, &letter).await;
+    stack.stop_postfix();
+
+    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    // Decided and filed although nothing can be sent.
+    stack
+        .wait_for(SUPPORT, "duty-desk/Processed", 1, WAIT)
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while !daemon.log().contains("outbox: cannot connect") {
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.start_postfix();
+
+    let bukher = specialist("Бухер В.В.");
+    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
+    inbox(&stack, PARENT1, 1).await;
+    daemon.stop();
+    assert_nobody_else(&stack, &[bukher, PARENT1]).await;
+    assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
+    assert_eq!(stack.fetch(PARENT1, "INBOX").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reconnects_after_the_imap_server_restarts() {
+    let mut stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    let deadline = Instant::now() + WAIT;
+    while !daemon.log().contains("mailbox: connected") {
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.stop_dovecot();
+    stack.start_dovecot();
+
+    let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
+    deliver(&stack, &letter).await;
+    let bukher = specialist("Бухер В.В.");
+    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
+    daemon.assert_running();
+    daemon.stop();
+    assert_eq!(
+        support_folders(&stack).await,
+        folders(&[("duty-desk/Processed", 1)])
+    );
 }

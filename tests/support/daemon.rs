@@ -439,6 +439,8 @@ pub struct Compose {
     /// Without angle brackets.
     pub message_id: String,
     pub headers: Vec<(String, String)>,
+    /// Written in windows-1251, as older Outlook and some phones do.
+    pub cp1251: bool,
 }
 
 impl Compose {
@@ -450,7 +452,14 @@ impl Compose {
             body: body.to_string(),
             message_id: format!("{:016x}@client.test", fastrand::u64(..)),
             headers: vec![],
+            cp1251: false,
         }
+    }
+
+    /// Encodes subject, name and body in windows-1251 instead of UTF-8.
+    pub fn windows_1251(mut self) -> Compose {
+        self.cp1251 = true;
+        self
     }
 
     pub fn name(mut self, name: &str) -> Compose {
@@ -464,25 +473,32 @@ impl Compose {
     }
 
     pub fn build(&self) -> Vec<u8> {
+        let (charset, enc): (&str, &'static encoding_rs::Encoding) = if self.cp1251 {
+            ("windows-1251", encoding_rs::WINDOWS_1251)
+        } else {
+            ("UTF-8", encoding_rs::UTF_8)
+        };
+        let word = |s: &str| format!("=?{charset}?B?{}?=", b64(&enc.encode(s).0));
         let from = match &self.name {
-            Some(n) => format!("=?UTF-8?B?{}?= <{}>", b64(n.as_bytes()), self.from),
+            Some(n) => format!("{} <{}>", word(n), self.from),
             None => self.from.clone(),
         };
         let mut s = format!(
-            "From: {from}\r\nTo: =?UTF-8?B?{}?= <{SUPPORT}>\r\nSubject: =?UTF-8?B?{}?=\r\n\
+            "From: {from}\r\nTo: {} <{SUPPORT}>\r\nSubject: {}\r\n\
              Message-ID: <{}>\r\nDate: Tue, 07 Sep 2021 08:20:00 +0300\r\nMIME-Version: 1.0\r\n\
-             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
-            b64("Поддержка ЭлЖур".as_bytes()),
-            b64(self.subject.as_bytes()),
+             Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n",
+            word("Поддержка ЭлЖур"),
+            word(&self.subject),
             self.message_id
         );
         for (n, v) in &self.headers {
             s.push_str(&format!("{n}: {v}\r\n"));
         }
         s.push_str("\r\n");
-        s.push_str(&self.body.replace("\r\n", "\n").replace('\n', "\r\n"));
-        s.push_str("\r\n");
-        s.into_bytes()
+        let mut raw = s.into_bytes();
+        let body = self.body.replace("\r\n", "\n").replace('\n', "\r\n") + "\r\n";
+        raw.extend_from_slice(&enc.encode(&body).0);
+        raw
     }
 }
 

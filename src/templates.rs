@@ -28,6 +28,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../config/templates/supervisor_report.j2"),
     ),
     ("forward", include_str!("../config/templates/forward.j2")),
+    ("relay", include_str!("../config/templates/relay.j2")),
     (
         "stall_alert",
         include_str!("../config/templates/stall_alert.j2"),
@@ -199,6 +200,8 @@ pub fn sample_context() -> Value {
         letters => 1,
         supervisor => context! { name => "Костина Т.В.", email => "director@example.org" },
         reason => "obscene language",
+        specialist => context! { name => "Бухер В.В.", email => "bukher@example.org" },
+        answer => "Пароль сброшен, войдите с кодом из СМС.",
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",
         error => "authentication failed",

@@ -16,7 +16,7 @@
 //! line and the old one keeps running.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -177,8 +177,14 @@ pub struct Shared {
     due_wake: Notify,
     /// Heartbeats (unix seconds) of the loops, for the watchdog.
     beats: [AtomicI64; 3],
+    /// The longest a loop may wait without a heartbeat, in milliseconds (see
+    /// [`Shared::set_watchdog`]).
+    beat_every_ms: AtomicU64,
     status: Mutex<String>,
 }
+
+/// Loops wake at least this often without a watchdog (IDLE is re-issued, queues re-read).
+const MAX_BEAT: Duration = Duration::from_secs(30);
 
 const INBOX: usize = 0;
 const OUTBOX: usize = 1;
@@ -201,6 +207,20 @@ impl Shared {
 
     fn beat(&self, which: usize) {
         self.beats[which].store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Makes every loop show life at least three times per watchdog `period`, so a
+    /// short `WatchdogSec=` never sees a healthy loop that merely waits (in IDLE, in
+    /// a reconnect back-off) as dead.
+    pub fn set_watchdog(&self, period: Duration) {
+        let every = (period / 3).clamp(Duration::from_millis(100), MAX_BEAT);
+        self.beat_every_ms
+            .store(every.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The longest a loop waits between heartbeats.
+    fn beat_every(&self) -> Duration {
+        Duration::from_millis(self.beat_every_ms.load(Ordering::Relaxed))
     }
 
     /// Whether every loop has shown life within `within`.
@@ -236,6 +256,7 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
             AtomicI64::new(now),
             AtomicI64::new(now),
         ],
+        beat_every_ms: AtomicU64::new(MAX_BEAT.as_millis() as u64),
         status: Mutex::new("starting".into()),
     }))
 }
@@ -253,24 +274,72 @@ pub async fn run(
         outbox_pass(&shared, &shutdown, true).await?;
         return Ok(());
     }
-    let inbox = tokio::spawn(inbox_loop(shared.clone(), shutdown.clone()));
-    let outbox = tokio::spawn(outbox_loop(shared.clone(), shutdown.clone()));
-    let due = tokio::spawn(due_loop(shared.clone(), shutdown.clone()));
+    // The loops stop on the caller's shutdown, or when one of them fails: a daemon
+    // with a dead loop must exit (non-zero, so systemd restarts it), not limp on.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let forward = {
+        let stop_tx = stop_tx.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+            let _ = stop_tx.send(true);
+        })
+    };
+    let guarded = |name: &'static str, task: tokio::task::JoinHandle<anyhow::Result<()>>| {
+        let stop_tx = stop_tx.clone();
+        async move {
+            let result = match task.await {
+                Ok(r) => r.with_context(|| format!("{name} loop")),
+                Err(e) => Err(anyhow::anyhow!("{name} loop panicked: {e}")),
+            };
+            if let Err(e) = &result {
+                error!(error = %format!("{e:#}"), "a loop failed; stopping the daemon");
+                let _ = stop_tx.send(true);
+            }
+            result
+        }
+    };
+    let inbox = guarded(
+        "inbox",
+        tokio::spawn(inbox_loop(shared.clone(), stop_rx.clone())),
+    );
+    let outbox = guarded(
+        "outbox",
+        tokio::spawn(outbox_loop(shared.clone(), stop_rx.clone())),
+    );
+    let due = guarded("due", tokio::spawn(due_loop(shared.clone(), stop_rx)));
     let (a, b, c) = tokio::join!(inbox, outbox, due);
-    for r in [a, b, c] {
-        r.context("a daemon task panicked")??;
-    }
-    Ok(())
+    forward.abort();
+    a.and(b).and(c)
 }
 
-/// Waits for `d`, or less if shutdown comes; returns true on shutdown.
-async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    if *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = shutdown.changed() => true,
+/// Waits for `d`, or less if shutdown comes, showing life for loop `which` meanwhile;
+/// returns true on shutdown.
+async fn sleep_or_stop(
+    shared: &Shared,
+    which: usize,
+    d: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if *shutdown.borrow() {
+            return true;
+        }
+        shared.beat(which);
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(left.min(shared.beat_every())) => {}
+            _ = shutdown.changed() => return true,
+        }
     }
 }
 
@@ -305,7 +374,7 @@ async fn connect_mailbox(
                 if once {
                     return Err(e.context("mailbox"));
                 }
-                if sleep_or_stop(backoff.next_delay(), shutdown).await {
+                if sleep_or_stop(shared, INBOX, backoff.next_delay(), shutdown).await {
                     return Ok(None);
                 }
             }
@@ -345,7 +414,7 @@ async fn inbox_loop(
             shared.beat(INBOX);
             if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
                 warn!(error = %format!("{e:#}"), "mailbox: lost while reading; reconnecting");
-                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
                 continue 'connect;
@@ -362,16 +431,21 @@ async fn inbox_loop(
             if stopping(&shutdown) {
                 break 'connect;
             }
-            // Wake at least every minute so the watchdog sees the loop alive.
+            // The wait is bounded (IDLE is renewed, polls time out); meanwhile the loop
+            // keeps showing life for the watchdog.
             let wait = mailbox.wait_for_new(Duration::from_secs(60));
-            let result = tokio::select! {
-                r = wait => r,
-                _ = shutdown.changed() => break 'connect,
+            tokio::pin!(wait);
+            let result = loop {
+                tokio::select! {
+                    r = &mut wait => break r,
+                    _ = tokio::time::sleep(shared.beat_every()) => shared.beat(INBOX),
+                    _ = shutdown.changed() => break 'connect,
+                }
             };
             if let Err(e) = result {
                 warn!(error = %e, "mailbox: lost while waiting; reconnecting");
                 stall_check(&shared, &e.to_string())?;
-                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
                 continue 'connect;
@@ -623,8 +697,8 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
         let next = shared.store().read().next_due()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(Duration::from_secs(30))
-            .min(Duration::from_secs(30))
+            .unwrap_or(MAX_BEAT)
+            .min(shared.beat_every())
             .max(Duration::from_millis(20));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -747,8 +821,8 @@ async fn outbox_loop(
         let next = shared.store().read().next_outgoing()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(Duration::from_secs(30))
-            .clamp(Duration::from_millis(20), Duration::from_secs(30));
+            .unwrap_or(MAX_BEAT)
+            .clamp(Duration::from_millis(20), shared.beat_every());
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.outbox_wake.notified() => {}

@@ -347,6 +347,17 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow()
 }
 
+/// Resolves once shutdown is asked for (at once if it already was).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    // An error means the sender is gone: nobody can ask any more, so stop too.
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// How long an SMTP transaction in flight may still take after shutdown is asked
+/// for. One that takes longer (a hung server) is abandoned: its mail stays queued
+/// and is sent again, with the same Message-ID, on the next start.
+const SMTP_GRACE: Duration = Duration::from_secs(5);
+
 /// Connects to the mailbox, logging and backing off until it works or shutdown.
 async fn connect_mailbox(
     shared: &Shared,
@@ -358,9 +369,11 @@ async fn connect_mailbox(
         shared.beat(INBOX);
         let loaded = shared.loaded();
         let attempt = match mailbox_settings(&loaded.config) {
-            Ok(settings) => Mailbox::connect(&settings)
-                .await
-                .map_err(anyhow::Error::from),
+            // Nothing is done yet while connecting: a stop may cut it short.
+            Ok(settings) => tokio::select! {
+                r = Mailbox::connect(&settings) => r.map_err(anyhow::Error::from),
+                _ = stopped(shutdown.clone()) => return Ok(None),
+            },
             Err(e) => Err(e),
         };
         match attempt {
@@ -500,7 +513,11 @@ async fn drain(
             }
             None => 0,
         };
-        let batch = mailbox.fetch_new(after, BATCH).await?;
+        // Fetching changes nothing: a stop (or a hung server) need not wait for it.
+        let batch = tokio::select! {
+            r = mailbox.fetch_new(after, BATCH) => r?,
+            _ = stopped(shutdown.clone()) => return Ok(()),
+        };
         let n = batch.len();
         for fetched in batch {
             if stopping(shutdown) {
@@ -732,7 +749,11 @@ async fn outbox_pass(
             shared.beat(OUTBOX);
             if outbox.is_none() {
                 let settings = outbox_settings(&shared.loaded().config)?;
-                match Outbox::connect(&settings).await {
+                let connected = tokio::select! {
+                    r = Outbox::connect(&settings) => r,
+                    _ = stopped(shutdown.clone()) => return Ok(()),
+                };
+                match connected {
                     Ok(o) => outbox = Some(o),
                     Err(e) => {
                         warn!(error = %e, "outbox: cannot connect");
@@ -751,9 +772,18 @@ async fn outbox_pass(
             let Some(conn) = outbox.as_mut() else {
                 continue;
             };
-            let result = conn
-                .send(&mail.envelope_from, &mail.recipients, &mail.raw)
-                .await;
+            // A transaction in flight is let finish, within SMTP_GRACE of a stop.
+            let grace = async {
+                stopped(shutdown.clone()).await;
+                tokio::time::sleep(SMTP_GRACE).await;
+            };
+            let result = tokio::select! {
+                r = conn.send(&mail.envelope_from, &mail.recipients, &mail.raw) => r,
+                _ = grace => {
+                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), "stopping: the SMTP server did not finish in time; the mail stays queued");
+                    return Ok(());
+                }
+            };
             let now = shared.clock.now();
             match result {
                 Ok(()) => {

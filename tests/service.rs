@@ -141,6 +141,7 @@ async fn ready_only_after_login_then_status_and_watchdog_pings() {
         .arg(&desk.config)
         .args(["run", "--now", OFF_DUTY])
         .env_remove("RUST_LOG")
+        .env("CREDENTIALS_DIRECTORY", desk.credentials())
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "3000000")
         .stdin(Stdio::null());
@@ -709,5 +710,63 @@ async fn personal_data_of_closed_tickets_is_purged_numbers_and_dates_stay() {
             .lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["closed", "2"]),
         "{status}"
+    );
+}
+
+// ---- 7. a stop is not held up by a hung server ----------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_mailbox_or_smtp_server_does_not_delay_a_stop() {
+    let stack = MailStack::start();
+
+    // The mailbox server accepts and never greets: the daemon is inside its login.
+    let desk = Desk::new(&stack, SERVICE);
+    let text = std::fs::read_to_string(&desk.config).expect("config");
+    let silent = daemon::silent_server();
+    desk.write_config(&text.replace(
+        &format!("port = {}", stack.imap_port()),
+        &format!("port = {silent}"),
+    ));
+    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "a hung IMAP login held up the stop: {status:?}\n{}",
+        d.log()
+    );
+
+    // The SMTP server takes a whole message and never answers the final dot.
+    let desk = Desk::new(&stack, SERVICE);
+    let text = std::fs::read_to_string(&desk.config).expect("config");
+    let (port, data_read) = daemon::smtp_hanging_after_data();
+    let text = text
+        .replace(
+            &format!("port = {}", stack.submission_port()),
+            &format!("port = {port}"),
+        )
+        .replace("host = \"localhost\"", "host = \"127.0.0.1\"")
+        .replace("tls = \"starttls\"", "tls = \"none\"");
+    desk.write_config(&text);
+    let (_, raw) = request(REQUESTERS[0], 1);
+    deliver(&stack, REQUESTERS[0], &raw).await;
+    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let got = tokio::task::spawn_blocking(move || data_read.recv_timeout(Duration::from_secs(60)))
+        .await
+        .expect("join");
+    assert!(got.is_ok(), "the daemon never sent:\n{}", d.log());
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "a hung SMTP transaction held up the stop: {status:?}\n{}",
+        d.log()
+    );
+    assert!(d.log().contains("the mail stays queued"), "{}", d.log());
+    // Nothing was lost: both mails of the ticket wait in the queue for the next start.
+    assert_eq!(
+        desk.count("SELECT count(*) FROM outgoing WHERE state = 'queued'"),
+        2
     );
 }

@@ -61,8 +61,10 @@ pub struct Desk {
 
 impl Desk {
     /// Writes a config for `stack`: the mailbox is SUPPORT's INBOX over IMAP (loopback,
-    /// no TLS), the outbox is STARTTLS submission with AUTH as SUPPORT, passwords in
-    /// files, the admin is ADMIN. `service` is the body of the `[service]` section.
+    /// no TLS), the outbox is STARTTLS submission with AUTH as SUPPORT, the admin is
+    /// ADMIN. The passwords are files in `$CREDENTIALS_DIRECTORY`, as systemd's
+    /// `LoadCredential=` provides them (see [`Desk::command`]). `service` is the body
+    /// of the `[service]` section.
     pub fn new(stack: &MailStack, service: &str) -> Desk {
         let dir = tempfile::Builder::new()
             .prefix("duty-desk-service-")
@@ -89,7 +91,6 @@ impl Desk {
 
     /// The config text `new` writes.
     pub fn config_text(&self, stack: &MailStack, service: &str) -> String {
-        let root = self.dir.path().display();
         format!(
             r#"[mailbox]
 kind = "imap"
@@ -97,7 +98,7 @@ host = "127.0.0.1"
 port = {imap}
 tls = "none"
 username = "{SUPPORT}"
-password_file = "{root}/secrets/imap"
+password_file = "${{CREDENTIALS_DIRECTORY}}/imap"
 folder = "INBOX"
 idle = true
 poll_interval = "5s"
@@ -109,7 +110,7 @@ port = {submission}
 tls = "starttls"
 ca_file = "{ca}"
 username = "{SUPPORT}"
-password_file = "secrets/smtp"
+password_file = "${{CREDENTIALS_DIRECTORY}}/smtp"
 from = "Поддержка ЭлЖур <{SUPPORT}>"
 
 [school]
@@ -163,12 +164,19 @@ dir = "templates"
         self.dir.path().join("state/duty-desk.sqlite3")
     }
 
-    /// `duty-desk --config … ARGS` with a clean logging environment.
+    /// The folder that plays `$CREDENTIALS_DIRECTORY`.
+    pub fn credentials(&self) -> PathBuf {
+        self.dir.path().join("secrets")
+    }
+
+    /// `duty-desk --config … ARGS` with a clean logging environment and the
+    /// credentials directory set as systemd sets it.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_duty-desk"));
         c.arg("--config")
             .arg(&self.config)
             .args(args)
+            .env("CREDENTIALS_DIRECTORY", self.credentials())
             .env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
@@ -364,4 +372,70 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
     head.lines()
         .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
         .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+/// A TCP server on loopback that accepts connections and never says a word (a hung
+/// mail server). Returns its port; the connections are held until the process ends.
+pub fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// An SMTP server on loopback (no TLS) that takes AUTH and a whole message, then
+/// never answers the final dot: a transaction hung in flight. Returns its port and a
+/// receiver told each time a message's data has been read.
+pub fn smtp_hanging_after_data() -> (u16, std::sync::mpsc::Receiver<()>) {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().expect("clone stream");
+                let mut r = BufReader::new(conn);
+                let _ = w.write_all(b"220 hang.test ESMTP\r\n");
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") {
+                        b"250-hang.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("AUTH") {
+                        b"235 2.7.0 ok\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go on\r\n");
+                        loop {
+                            line.clear();
+                            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == ".\r\n" {
+                                break;
+                            }
+                        }
+                        let _ = tx.send(());
+                        // The reply never comes; hold the connection open.
+                        std::thread::sleep(Duration::from_secs(600));
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = w.write_all(reply);
+                }
+            });
+        }
+    });
+    (port, rx)
 }

@@ -71,10 +71,15 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads and checks config and templates (the same checks as `check-config`).
+    /// The passwords must be readable too (a credential missing under systemd is a
+    /// config error, not a mailbox outage); they are read again at every connect, so
+    /// a changed password is picked up without a restart.
     pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         let config = Config::load(path)?;
         let templates = Templates::load(&config.templates_dir)?;
         templates.check()?;
+        mailbox_settings(&config).context("[mailbox]")?;
+        outbox_settings(&config).context("[outbox]")?;
         Ok(Loaded { config, templates })
     }
 

@@ -478,6 +478,41 @@ async fn info_log_has_one_line_per_decision_and_no_personal_data() {
         );
     }
 
+    // Under journald (JOURNAL_STREAM names our stderr) every line carries its priority.
+    let (_, again) = request(REQUESTERS[0], 4);
+    deliver(&stack, REQUESTERS[0], &again).await;
+    stack
+        .wait_for(SUPPORT, "INBOX", 1, Duration::from_secs(20))
+        .await;
+    let journal = desk.dir().join("journal.log");
+    let file = std::fs::File::create(&journal).expect("create journal file");
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().expect("stat");
+        format!("{}:{}", m.dev(), m.ino())
+    };
+    let status = desk
+        .command(&["run", "--once", "--now", ON_DUTY])
+        .env("JOURNAL_STREAM", stream)
+        .stdout(Stdio::null())
+        .stderr(file)
+        .status()
+        .expect("run");
+    let journal = std::fs::read_to_string(&journal).expect("read journal file");
+    assert!(status.success(), "{journal}");
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.starts_with("<6>") && l.contains("decision")),
+        "{journal}"
+    );
+    assert!(
+        journal.lines().all(|l| ["<3>", "<4>", "<6>", "<7>"]
+            .iter()
+            .any(|p| l.starts_with(p))),
+        "{journal}"
+    );
+
     // -v shows more.
     let (_, again) = request(REQUESTERS[0], 3);
     deliver(&stack, REQUESTERS[0], &again).await;

@@ -186,7 +186,15 @@ pub struct Shared {
     /// [`Shared::set_watchdog`]).
     beat_every_ms: AtomicU64,
     status: Mutex<String>,
+    /// What the inbox is doing, the first part of the status line.
+    mode: Mutex<&'static str>,
+    /// When `last_mailbox_contact` was last written (it is refreshed at most every
+    /// [`CONTACT_EVERY`], not at every IDLE wake).
+    contact_written: Mutex<Option<Instant>>,
 }
+
+/// How often a healthy connection refreshes `last_mailbox_contact` in the store.
+const CONTACT_EVERY: Duration = Duration::from_secs(60);
 
 /// Loops wake at least this often without a watchdog (IDLE is re-issued, queues re-read).
 const MAX_BEAT: Duration = Duration::from_secs(30);
@@ -263,6 +271,8 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         ],
         beat_every_ms: AtomicU64::new(MAX_BEAT.as_millis() as u64),
         status: Mutex::new("starting".into()),
+        mode: Mutex::new("starting"),
+        contact_written: Mutex::new(None),
     }))
 }
 
@@ -389,6 +399,7 @@ async fn connect_mailbox(
             Err(e) => {
                 warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
                 stall_check(shared, &format!("{e:#}"))?;
+                update_status(shared, "mailbox unreachable");
                 if once {
                     return Err(e.context("mailbox"));
                 }
@@ -438,6 +449,7 @@ async fn inbox_loop(
                 continue 'connect;
             }
             backoff.reset();
+            touch_contact(&shared)?;
             update_status(
                 &shared,
                 if mailbox.uses_idle() {
@@ -668,6 +680,7 @@ fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     }
     if !outcomes.is_empty() {
         shared.outbox_wake.notify_one();
+        refresh_status(shared);
     }
     Ok(outcomes.len())
 }
@@ -872,8 +885,34 @@ fn notify_ready(shared: &Shared) {
     update_status(shared, "ready");
 }
 
-/// A one-line state for systemd's STATUS= and `status`.
-fn update_status(shared: &Shared, mode: &str) {
+/// Records a successful exchange with the mailbox (for `status`), at most every
+/// [`CONTACT_EVERY`].
+fn touch_contact(shared: &Shared) -> anyhow::Result<()> {
+    let mut written = shared
+        .contact_written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if written.is_some_and(|t| t.elapsed() < CONTACT_EVERY) {
+        return Ok(());
+    }
+    let now = shared.clock.now();
+    shared
+        .store()
+        .transaction(|tx| tx.kv_set("last_mailbox_contact", &now.to_rfc3339()))?;
+    *written = Some(Instant::now());
+    Ok(())
+}
+
+/// Rebuilds the status line with the inbox's current mode (after the due queue moved).
+fn refresh_status(shared: &Shared) {
+    let mode = *shared.mode.lock().unwrap_or_else(|e| e.into_inner());
+    update_status(shared, mode);
+}
+
+/// A one-line state for systemd's STATUS= and `status`, e.g.
+/// "IDLE; 3 waiting for duty; next window Thu 08:00 Бамбуркин С.П.".
+fn update_status(shared: &Shared, mode: &'static str) {
+    *shared.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     let loaded = shared.loaded();
     let now = shared.clock.now();
     let held = shared

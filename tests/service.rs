@@ -734,7 +734,8 @@ async fn personal_data_of_closed_tickets_is_purged_numbers_and_dates_stay() {
     );
     assert_eq!(
         desk.count(
-            "SELECT count(*) FROM outgoing WHERE ticket IS NOT NULL AND (length(raw) > 0 OR recipients != '[]')"
+            "SELECT count(*) FROM outgoing WHERE ticket IS NOT NULL
+             AND (length(raw) > 0 OR recipients != '[]' OR auto_reply_to IS NOT NULL)"
         ),
         0
     );

@@ -180,6 +180,8 @@ pub struct Shared {
     outbox_wake: Notify,
     /// Wakes the due loop when a ticket is held.
     due_wake: Notify,
+    /// Tells the inbox loop a reload happened (it reconnects if `[mailbox]` changed).
+    reloaded: Notify,
     /// Heartbeats (unix seconds) of the loops, for the watchdog.
     beats: [AtomicI64; 3],
     /// The longest a loop may wait without a heartbeat, in milliseconds (see
@@ -245,9 +247,20 @@ impl Shared {
     }
 
     /// Swaps in a new config and templates; on error keeps the old ones.
+    ///
+    /// The new `[mailbox]` takes effect at once (the inbox reconnects if it changed),
+    /// `[outbox]` with the next mail; the store stays open where it is.
     pub fn reload(&self) -> anyhow::Result<()> {
         let new = Loaded::load(&self.config_path)?;
+        let old = self.loaded();
+        if new.config.state_path != old.config.state_path {
+            warn!(
+                "reload: [state] path changed; the store stays at {} until a restart",
+                old.config.state_path.display()
+            );
+        }
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.reloaded.notify_one();
         Ok(())
     }
 }
@@ -264,6 +277,7 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         config_path: config_path.to_path_buf(),
         outbox_wake: Notify::new(),
         due_wake: Notify::new(),
+        reloaded: Notify::new(),
         beats: [
             AtomicI64::new(now),
             AtomicI64::new(now),
@@ -374,11 +388,12 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 const SMTP_GRACE: Duration = Duration::from_secs(5);
 
 /// Connects to the mailbox, logging and backing off until it works or shutdown.
+/// Returns the mailbox with the settings it was opened with.
 async fn connect_mailbox(
     shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
     once: bool,
-) -> anyhow::Result<Option<Mailbox>> {
+) -> anyhow::Result<Option<(Mailbox, MailboxSource)>> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     loop {
         shared.beat(INBOX);
@@ -394,7 +409,7 @@ async fn connect_mailbox(
         match attempt {
             Ok(m) => {
                 stall_recovered(shared)?;
-                return Ok(Some(m));
+                return Ok(Some((m, loaded.config.mailbox.clone())));
             }
             Err(e) => {
                 warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
@@ -414,7 +429,7 @@ async fn connect_mailbox(
 /// `--once`: connect, handle everything waiting, return.
 async fn inbox_pass(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
     let mut sd = shutdown.clone();
-    let Some(mut mailbox) = connect_mailbox(shared, &mut sd, true).await? else {
+    let Some((mut mailbox, _)) = connect_mailbox(shared, &mut sd, true).await? else {
         return Ok(());
     };
     notify_ready(shared);
@@ -431,7 +446,8 @@ async fn inbox_loop(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     let mut ready = false;
     'connect: loop {
-        let Some(mut mailbox) = connect_mailbox(&shared, &mut shutdown, false).await? else {
+        let Some((mut mailbox, source)) = connect_mailbox(&shared, &mut shutdown, false).await?
+        else {
             break;
         };
         if !ready {
@@ -461,6 +477,11 @@ async fn inbox_loop(
             if stopping(&shutdown) {
                 break 'connect;
             }
+            if shared.loaded().config.mailbox != source {
+                info!("mailbox: settings changed by a reload; reconnecting");
+                mailbox.close().await;
+                continue 'connect;
+            }
             // The wait is bounded (IDLE is renewed, polls time out); meanwhile the loop
             // keeps showing life for the watchdog.
             let wait = mailbox.wait_for_new(Duration::from_secs(60));
@@ -470,6 +491,12 @@ async fn inbox_loop(
                     r = &mut wait => break r,
                     _ = tokio::time::sleep(shared.beat_every()) => shared.beat(INBOX),
                     _ = shutdown.changed() => break 'connect,
+                    _ = shared.reloaded.notified() => {
+                        if shared.loaded().config.mailbox != source {
+                            info!("mailbox: settings changed by a reload; reconnecting");
+                            continue 'connect;
+                        }
+                    }
                 }
             };
             if let Err(e) = result {

@@ -415,6 +415,36 @@ async fn sighup_takes_a_new_template_and_refuses_a_broken_config() {
     )
     .await;
 
+    // A good config with another [mailbox] (polling instead of IDLE): the inbox
+    // reconnects with it at once, and letters keep being handled.
+    let polling = good_config.replace("idle = true", "idle = false");
+    assert_ne!(polling, good_config);
+    desk.write_config(&polling);
+    d.signal("HUP");
+    d.wait_log("config and templates reloaded", 2, Duration::from_secs(10));
+    d.wait_log(
+        "settings changed by a reload; reconnecting",
+        1,
+        Duration::from_secs(10),
+    );
+    d.wait_log("mailbox: connected idle=false", 1, Duration::from_secs(30));
+    let (_, raw) = request(who, 4);
+    deliver(&stack, who, &raw).await;
+    let got = wait_letters(
+        &stack,
+        &[who],
+        "ack_now",
+        4,
+        Duration::from_secs(30),
+        || d.log(),
+    )
+    .await;
+    let fourth = got
+        .iter()
+        .find(|l| l.0 == 4 && l.1 == "ack_now")
+        .expect("ack #4");
+    assert!(String::from_utf8_lossy(&fourth.2).contains("Ticket 4 RELOADED-MARK"));
+
     d.signal("TERM");
     assert!(
         d.wait_exit(Duration::from_secs(10))
@@ -765,7 +795,7 @@ async fn a_hung_mailbox_or_smtp_server_does_not_delay_a_stop() {
     ));
     let mut d = desk.spawn(&["--now", ON_DUTY]);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    d.signal("TERM");
+    d.signal("INT");
     let status = d.wait_exit(Duration::from_secs(10));
     assert!(
         status.is_some_and(|s| s.success()),

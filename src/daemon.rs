@@ -683,12 +683,23 @@ fn log_outcome(o: &Outcome) {
             .map(|t| format!("#{t}"))
             .unwrap_or_else(|| "-".into()),
         verdict = o.decision,
-        reason = o.reason,
+        reason = %redact(&o.reason),
         assignee = o.assignee.as_deref().unwrap_or("-"),
         queued = o.queued,
         folder = o.folder.as_str(),
         "decision"
     );
+}
+
+/// Hides the local part of every mail address in a log text (an SMTP server's
+/// refusal names the recipient: a requester's address must not reach the log).
+/// The store keeps the whole text for `status`.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        // A fixed pattern: compiling it cannot fail.
+        regex::Regex::new(r"[\w.!#$%&'*+/=?^`{|}~-]+@").expect("valid address pattern")
+    });
+    ADDRESS.replace_all(text, "…@")
 }
 
 /// Forwards held tickets whose window has opened.
@@ -839,7 +850,7 @@ async fn outbox_pass(
                 }
                 Err(e) if !mail_is_at_fault(&e) => {
                     let retry = now + chrono::Duration::seconds(backoff_secs(mail.attempts));
-                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send failed; will retry");
+                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %redact(&e.to_string()), "send failed; will retry");
                     shared
                         .store()
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
@@ -849,7 +860,7 @@ async fn outbox_pass(
                     }
                 }
                 Err(e) => {
-                    error!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send refused permanently; recorded, not retried");
+                    error!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %redact(&e.to_string()), "send refused permanently; recorded, not retried");
                     shared.store().transaction(|tx| {
                         tx.mark_failed(mail.id, &e.to_string())?;
                         tx.audit(
@@ -1084,4 +1095,19 @@ pub fn status_line(shared: &Shared) -> String {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_local_parts_only() {
+        assert_eq!(
+            redact("550 5.1.1 <mama.ivanova@mail.ru>: Recipient address rejected"),
+            "550 5.1.1 <…@mail.ru>: Recipient address rejected"
+        );
+        assert_eq!(redact("complete, on duty now"), "complete, on duty now");
+        assert_eq!(redact("ученик.петров@школа.рф"), "…@школа.рф");
+    }
 }

@@ -464,8 +464,13 @@ async fn info_log_has_one_line_per_decision_and_no_personal_data() {
     deliver(&stack, REQUESTERS[0], &complete).await;
     let (_, partial) = request_without_class(REQUESTERS[2], 2);
     deliver(&stack, REQUESTERS[2], &partial).await;
+    // A sender the mail server does not know: the reply is refused with a 550 that
+    // names the address; the log must not.
+    let ghost = "ghost.requester@parents.test";
+    let (_, raw) = request(ghost, 3);
+    deliver(&stack, ghost, &raw).await;
     stack
-        .wait_for(SUPPORT, "INBOX", 2, Duration::from_secs(20))
+        .wait_for(SUPPORT, "INBOX", 3, Duration::from_secs(20))
         .await;
 
     let out = desk.output(&["run", "--once", "--now", ON_DUTY]);
@@ -473,7 +478,12 @@ async fn info_log_has_one_line_per_decision_and_no_personal_data() {
     assert!(out.status.success(), "{log}");
 
     let decisions: Vec<&str> = log.lines().filter(|l| l.contains("decision")).collect();
-    assert_eq!(decisions.len(), 2, "{log}");
+    assert_eq!(decisions.len(), 3, "{log}");
+    let refused = log
+        .lines()
+        .find(|l| l.contains("send refused permanently"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(refused.contains("…@parents.test"), "{refused}");
     let forward = decisions
         .iter()
         .find(|l| l.contains("verdict=\"forward\"") || l.contains("verdict=forward"))
@@ -494,6 +504,8 @@ async fn info_log_has_one_line_per_decision_and_no_personal_data() {
     for secret in [
         REQUESTERS[0],
         REQUESTERS[2],
+        ghost,
+        "ghost.requester",
         "parent1",
         "parent3",
         "Смирнова",

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub once: bool,
     /// Start the clock at this instant; it then runs on.
     pub now: Option<DateTime<Utc>>,
+    /// Accept a blank state store even though the mailbox shows an earlier run
+    /// (`run --fresh-state`): letters still in the inbox are answered as new.
+    pub fresh_state: bool,
 }
 
 /// The daemon's clock: real time, or real time shifted to start at `--now`.
@@ -246,6 +249,10 @@ pub async fn run(
     opts: RunOptions,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let mut sd = shutdown.clone();
+    if !guard_lost_store(&shared, &opts, &mut sd).await? {
+        return Ok(());
+    }
     if opts.once {
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
@@ -261,6 +268,58 @@ pub async fn run(
         r.context("a daemon task panicked")??;
     }
     Ok(())
+}
+
+/// On a blank state store, refuses to start when the mailbox shows an earlier run
+/// (letters filed in its `duty-desk/…` folders): the store was lost or removed, and
+/// starting fresh would answer every letter still waiting again and forget every
+/// open ticket. `--fresh-state` overrides. Either way the store is then marked as
+/// adopted, so the check runs once per store. Returns false on shutdown.
+async fn guard_lost_store(
+    shared: &Arc<Shared>,
+    opts: &RunOptions,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<bool> {
+    if !shared.store().read().is_blank()? {
+        return Ok(true);
+    }
+    let filed = if opts.fresh_state {
+        None
+    } else {
+        let Some(mut mailbox) = connect_mailbox(shared, shutdown, opts.once).await? else {
+            return Ok(false);
+        };
+        let filed = mailbox
+            .filed_count()
+            .await
+            .context("mailbox: counting the duty-desk folders")?;
+        mailbox.close().await;
+        Some(filed)
+    };
+    let loaded = shared.loaded();
+    if let Some(filed) = filed.filter(|n| *n > 0) {
+        let store = loaded.config.state_path.display();
+        anyhow::bail!(
+            "the state store {store} is new or empty, but the mailbox's duty-desk folders already \
+             hold {filed} letter(s) filed by an earlier run: the store was lost or removed. \
+             Starting fresh would answer the letters still waiting again and forget every open \
+             ticket, so duty-desk refuses to start. Stop it, restore {store} (with its -wal file, \
+             if any) from a backup and start again; or, to start over deliberately, run once with \
+             `duty-desk run --fresh-state`."
+        );
+    }
+    let now = shared.clock.now();
+    let note = if opts.fresh_state {
+        warn!("--fresh-state: starting with a blank state store");
+        format!("{} (--fresh-state)", now.to_rfc3339())
+    } else {
+        now.to_rfc3339()
+    };
+    shared.store().transaction(|tx| {
+        tx.kv_set(crate::store::ADOPTED_KEY, &note)?;
+        tx.audit(now, None, None, "store_adopted", &note)
+    })?;
+    Ok(true)
 }
 
 /// Waits for `d`, or less if shutdown comes; returns true on shutdown.

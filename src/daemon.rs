@@ -713,40 +713,55 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
     }
 }
 
+/// How an outbox pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassEnd {
+    /// Nothing ready is left (or shutdown).
+    Done,
+    /// The server cannot be reached: wait (connection backoff) and try again.
+    Unreachable,
+}
+
+/// The `kv` key holding "since; error" while the SMTP server cannot be reached.
+pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
+
 /// Sends what is queued. With `until_empty` (for `--once`) returns when nothing is
 /// ready; a transient failure then leaves the mail queued for the next run.
+///
+/// A server that cannot be reached is the connection's fault, not a mail's: the
+/// mails keep their attempts and schedule (so they all go out as soon as the server
+/// is back), the outage is recorded once for `status`, and the caller backs off.
 async fn outbox_pass(
     shared: &Arc<Shared>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<PassEnd> {
     let mut outbox: Option<Outbox> = None;
     loop {
         let now = shared.clock.now();
         let ready = shared.store().read().ready_outgoing(now, 20)?;
         if ready.is_empty() {
-            return Ok(());
+            return Ok(PassEnd::Done);
         }
         for mail in ready {
             if stopping(shutdown) {
-                return Ok(());
+                return Ok(PassEnd::Done);
             }
             shared.beat(OUTBOX);
             if outbox.is_none() {
                 let settings = outbox_settings(&shared.loaded().config)?;
                 match Outbox::connect(&settings).await {
-                    Ok(o) => outbox = Some(o),
+                    Ok(o) => {
+                        outbox = Some(o);
+                        server_reachable(shared)?;
+                    }
                     Err(e) => {
                         warn!(error = %e, "outbox: cannot connect");
-                        let retry = shared.clock.now()
-                            + chrono::Duration::seconds(backoff_secs(mail.attempts));
-                        shared
-                            .store()
-                            .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
+                        server_unreachable(shared, &e.to_string())?;
                         if until_empty {
                             return Err(anyhow::anyhow!("outbox: {e}"));
                         }
-                        return Ok(());
+                        return Ok(PassEnd::Unreachable);
                     }
                 }
             }
@@ -772,7 +787,7 @@ async fn outbox_pass(
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
                     outbox = None;
                     if until_empty {
-                        return Ok(());
+                        return Ok(PassEnd::Done);
                     }
                 }
                 Err(e) => {
@@ -791,6 +806,31 @@ async fn outbox_pass(
             }
         }
     }
+}
+
+/// Records the start of an outage (once; `status` shows it) and audits it.
+fn server_unreachable(shared: &Shared, error: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now();
+    shared.store().transaction(|tx| {
+        if tx.kv_get(OUTBOX_UNREACHABLE_KEY)?.is_none() {
+            tx.kv_set(
+                OUTBOX_UNREACHABLE_KEY,
+                &format!("{}; {error}", now.to_rfc3339()),
+            )?;
+            tx.audit(now, None, None, "outbox_error", error)?;
+        }
+        Ok(())
+    })
+}
+
+/// Clears a recorded outage.
+fn server_reachable(shared: &Shared) -> anyhow::Result<()> {
+    let mut store = shared.store();
+    if store.read().kv_get(OUTBOX_UNREACHABLE_KEY)?.is_some() {
+        store.transaction(|tx| tx.kv_delete(OUTBOX_UNREACHABLE_KEY))?;
+        info!("outbox: server reachable again");
+    }
+    Ok(())
 }
 
 /// Whether a send error condemns this mail (a 5xx reply, an impossible address)
@@ -812,10 +852,22 @@ async fn outbox_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // Between attempts to reach a server that is down: 0.5 s doubling to 15 s, so a
+    // queue of any length costs one connection attempt per step, and mail flows again
+    // within seconds of the server's return.
+    let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
     loop {
         shared.beat(OUTBOX);
-        if let Err(e) = outbox_pass(&shared, &shutdown, false).await {
-            error!(error = %format!("{e:#}"), "outbox");
+        match outbox_pass(&shared, &shutdown, false).await {
+            Ok(PassEnd::Done) => reconnect.reset(),
+            Ok(PassEnd::Unreachable) => {
+                let mut sd = shutdown.clone();
+                if sleep_or_stop(reconnect.next_delay(), &mut sd).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => error!(error = %format!("{e:#}"), "outbox"),
         }
         if stopping(&shutdown) {
             return Ok(());

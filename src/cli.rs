@@ -47,6 +47,11 @@ pub enum Command {
         /// Start the clock at this instant (RFC 3339); it then runs on.
         #[arg(long, value_parser = parse_rfc3339)]
         now: Option<DateTime<Utc>>,
+        /// Start with a blank state store although the mailbox shows an earlier run
+        /// (letters in its duty-desk folders). Without it such a start is refused:
+        /// a lost store must be restored, or letters would be answered twice.
+        #[arg(long)]
+        fresh_state: bool,
     },
     /// The whole pipeline over bundled example letters, in a temporary Maildir.
     Demo,
@@ -98,11 +103,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run { once, now } => {
+        Command::Run {
+            once,
+            now,
+            fresh_state,
+        } => {
             let path = Config::locate(cli.config.as_deref());
             let opts = crate::daemon::RunOptions {
                 once: *once,
                 now: *now,
+                fresh_state: *fresh_state,
             };
             runtime()?.block_on(crate::service::serve(&path, opts))
         }

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub once: bool,
     /// Start the clock at this instant; it then runs on.
     pub now: Option<DateTime<Utc>>,
+    /// Accept a blank state store even though the mailbox shows an earlier run
+    /// (`run --fresh-state`): letters still in the inbox are answered as new.
+    pub fresh_state: bool,
 }
 
 /// The daemon's clock: real time, or real time shifted to start at `--now`.
@@ -296,6 +299,10 @@ pub async fn run(
     opts: RunOptions,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let mut sd = shutdown.clone();
+    if !guard_lost_store(&shared, &opts, &mut sd).await? {
+        return Ok(());
+    }
     if opts.once {
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
@@ -349,6 +356,58 @@ pub async fn run(
     let (a, b, c) = tokio::join!(inbox, outbox, due);
     forward.abort();
     a.and(b).and(c)
+}
+
+/// On a blank state store, refuses to start when the mailbox shows an earlier run
+/// (letters filed in its `duty-desk/…` folders): the store was lost or removed, and
+/// starting fresh would answer every letter still waiting again and forget every
+/// open ticket. `--fresh-state` overrides. Either way the store is then marked as
+/// adopted, so the check runs once per store. Returns false on shutdown.
+async fn guard_lost_store(
+    shared: &Arc<Shared>,
+    opts: &RunOptions,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<bool> {
+    if !shared.store().read().is_blank()? {
+        return Ok(true);
+    }
+    let filed = if opts.fresh_state {
+        None
+    } else {
+        let Some((mut mailbox, _)) = connect_mailbox(shared, shutdown, opts.once).await? else {
+            return Ok(false);
+        };
+        let filed = mailbox
+            .filed_count()
+            .await
+            .context("mailbox: counting the duty-desk folders")?;
+        mailbox.close().await;
+        Some(filed)
+    };
+    let loaded = shared.loaded();
+    if let Some(filed) = filed.filter(|n| *n > 0) {
+        let store = loaded.config.state_path.display();
+        anyhow::bail!(
+            "the state store {store} is new or empty, but the mailbox's duty-desk folders already \
+             hold {filed} letter(s) filed by an earlier run: the store was lost or removed. \
+             Starting fresh would answer the letters still waiting again and forget every open \
+             ticket, so duty-desk refuses to start. Stop it, restore {store} (with its -wal file, \
+             if any) from a backup and start again; or, to start over deliberately, run once with \
+             `duty-desk run --fresh-state`."
+        );
+    }
+    let now = shared.clock.now();
+    let note = if opts.fresh_state {
+        warn!("--fresh-state: starting with a blank state store");
+        format!("{} (--fresh-state)", now.to_rfc3339())
+    } else {
+        now.to_rfc3339()
+    };
+    shared.store().transaction(|tx| {
+        tx.kv_set(crate::store::ADOPTED_KEY, &note)?;
+        tx.audit(now, None, None, "store_adopted", &note)
+    })?;
+    Ok(true)
 }
 
 /// Waits for `d`, or less if shutdown comes, showing life for loop `which` meanwhile;
@@ -807,41 +866,60 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
     }
 }
 
-/// Sends what is queued. With `until_empty` (for `--once`) returns when nothing is
-/// ready; a transient failure then leaves the mail queued for the next run.
+/// How an outbox pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassEnd {
+    /// Nothing ready is left (or shutdown).
+    Done,
+    /// The server cannot be reached: wait (connection backoff) and try again.
+    Unreachable,
+}
+
+/// The `kv` key holding "since; error" while the SMTP server cannot be reached.
+pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
+
+/// Sends what is queued over `outbox` (connecting it when needed). With
+/// `until_empty` (for `--once`) returns when nothing is ready; a transient failure
+/// then leaves the mail queued for the next run.
+///
+/// A server that cannot be reached is the connection's fault, not a mail's: the
+/// mails keep their attempts and schedule (so they all go out as soon as the server
+/// is back), the outage is recorded once for `status`, and the caller backs off.
 async fn outbox_pass(
     shared: &Arc<Shared>,
     outbox: &mut Option<Outbox>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<PassEnd> {
     loop {
         let now = shared.clock.now();
         let ready = shared.store().read().ready_outgoing(now, 20)?;
         if ready.is_empty() {
-            return Ok(());
+            return Ok(PassEnd::Done);
         }
         for mail in ready {
             if stopping(shutdown) {
-                return Ok(());
+                return Ok(PassEnd::Done);
             }
             shared.beat(OUTBOX);
             if outbox.is_none() {
                 let settings = outbox_settings(&shared.loaded().config)?;
                 let connected = tokio::select! {
                     r = Outbox::connect(&settings) => r,
-                    _ = stopped(shutdown.clone()) => return Ok(()),
+                    _ = stopped(shutdown.clone()) => return Ok(PassEnd::Done),
                 };
                 match connected {
-                    Ok(o) => *outbox = Some(o),
+                    Ok(o) => {
+                        *outbox = Some(o);
+                        server_reachable(shared)?;
+                    }
                     Err(e) => {
-                        warn!(error = %e, "outbox: cannot connect");
-                        let retry = shared.clock.now()
-                            + chrono::Duration::seconds(backoff_secs(mail.attempts));
-                        shared
-                            .store()
-                            .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
-                        return Err(anyhow::anyhow!("outbox: cannot connect: {e}"));
+                        warn!(error = %redact(&e.to_string()), "outbox: cannot connect");
+                        server_unreachable(shared, &e.to_string())?;
+                        if until_empty {
+                            return Err(anyhow::anyhow!("outbox: {}", redact(&e.to_string())));
+                        }
+                        return Ok(PassEnd::Unreachable);
                     }
                 }
             }
@@ -857,7 +935,7 @@ async fn outbox_pass(
                 r = conn.send(&mail.envelope_from, &mail.recipients, &mail.raw) => r,
                 _ = grace => {
                     warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), "stopping: the SMTP server did not finish in time; the mail stays queued");
-                    return Ok(());
+                    return Ok(PassEnd::Done);
                 }
             };
             let now = shared.clock.now();
@@ -876,7 +954,7 @@ async fn outbox_pass(
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
                     *outbox = None;
                     if until_empty {
-                        return Ok(());
+                        return Ok(PassEnd::Done);
                     }
                 }
                 Err(e) => {
@@ -895,6 +973,31 @@ async fn outbox_pass(
             }
         }
     }
+}
+
+/// Records the start of an outage (once; `status` shows it) and audits it.
+fn server_unreachable(shared: &Shared, error: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now();
+    shared.store().transaction(|tx| {
+        if tx.kv_get(OUTBOX_UNREACHABLE_KEY)?.is_none() {
+            tx.kv_set(
+                OUTBOX_UNREACHABLE_KEY,
+                &format!("{}; {error}", now.to_rfc3339()),
+            )?;
+            tx.audit(now, None, None, "outbox_error", error)?;
+        }
+        Ok(())
+    })
+}
+
+/// Clears a recorded outage.
+fn server_reachable(shared: &Shared) -> anyhow::Result<()> {
+    let mut store = shared.store();
+    if store.read().kv_get(OUTBOX_UNREACHABLE_KEY)?.is_some() {
+        store.transaction(|tx| tx.kv_delete(OUTBOX_UNREACHABLE_KEY))?;
+        info!("outbox: server reachable again");
+    }
+    Ok(())
 }
 
 /// Whether a send error condemns this mail (a 5xx reply, an impossible address)
@@ -918,19 +1021,24 @@ async fn outbox_loop(
 ) -> anyhow::Result<()> {
     // One SMTP connection, kept across passes (the outbox checks it with NOOP after idling).
     let mut outbox: Option<Outbox> = None;
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    // Between attempts to reach a server that is down: 0.5 s doubling to 15 s, so a
+    // queue of any length costs one connection attempt per step, and mail flows again
+    // within seconds of the server's return.
+    let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
     loop {
         shared.beat(OUTBOX);
         match outbox_pass(&shared, &mut outbox, &shutdown, false).await {
-            Ok(()) => backoff.reset(),
-            Err(e) => {
+            Ok(PassEnd::Done) => reconnect.reset(),
+            Ok(PassEnd::Unreachable) => {
                 outbox = None;
-                warn!(error = %format!("{e:#}"), "outbox: will try again");
-                // Queued mail stays queued; wake-ups do not cut the pause short.
-                if sleep_or_stop(&shared, OUTBOX, backoff.next_delay(), &mut shutdown).await {
+                if sleep_or_stop(&shared, OUTBOX, reconnect.next_delay(), &mut shutdown).await {
                     return Ok(());
                 }
                 continue;
+            }
+            Err(e) => {
+                outbox = None;
+                error!(error = %format!("{e:#}"), "outbox");
             }
         }
         if stopping(&shutdown) {

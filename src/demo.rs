@@ -228,6 +228,7 @@ async fn round(
     let opts = RunOptions {
         once: true,
         now: Some(at(now)),
+        ..RunOptions::default()
     };
     let shared = daemon::prepare(config, &opts)?;
     let (_stop, stop_rx) = watch::channel(false);

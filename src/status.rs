@@ -40,6 +40,10 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     for (state, n) in r.outgoing_counts()? {
         writeln!(out, "  {state:<15} {n}")?;
     }
+    if let Some(outage) = r.kv_get(crate::daemon::OUTBOX_UNREACHABLE_KEY)? {
+        let (since, error) = outage.split_once("; ").unwrap_or((&outage, ""));
+        writeln!(out, "  SMTP server UNREACHABLE since {since}: {error}")?;
+    }
     for o in r
         .outgoing_after(0, Some("queued"))?
         .into_iter()

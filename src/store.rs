@@ -95,6 +95,10 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The `kv` key set when the daemon first took a mailbox on with this store (its
+/// value: when, and whether `--fresh-state` was given).
+pub const ADOPTED_KEY: &str = "adopted_mailbox";
+
 /// What a ticket is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketState {
@@ -316,6 +320,20 @@ pub trait Queries {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// Whether the store has never been used with a mailbox: no cursor, no message
+    /// seen, no mail queued, and not adopted (see [`ADOPTED_KEY`]). A blank store next
+    /// to a mailbox that shows an earlier run means the real store was lost.
+    fn is_blank(&self) -> anyhow::Result<bool> {
+        let used: i64 = self.conn().query_row(
+            "SELECT (SELECT count(*) FROM cursor) + (SELECT count(*) FROM messages)
+                  + (SELECT count(*) FROM outgoing)
+                  + (SELECT count(*) FROM kv WHERE key = ?1)",
+            [ADOPTED_KEY],
+            |r| r.get(0),
+        )?;
+        Ok(used == 0)
     }
 
     /// The folder a message with this source key was filed into, if seen.

@@ -338,6 +338,21 @@ impl ImapMailbox {
         Ok(())
     }
 
+    /// See [`super::Mailbox::filed_count`]: `STATUS (MESSAGES)` of each `duty-desk` folder.
+    pub async fn filed_count(&mut self) -> Result<u64, MailboxError> {
+        let mut total = 0u64;
+        for f in Folder::ALL {
+            let name = self.folder_name(f);
+            let n = self
+                .cmd("STATUS", move |sess, _| {
+                    Box::pin(async move { sess.status(&name, "(MESSAGES)").await })
+                })
+                .await?;
+            total += u64::from(n.exists);
+        }
+        Ok(total)
+    }
+
     /// See [`super::Mailbox::fetch_new`].
     pub async fn fetch_new(
         &mut self,

@@ -58,6 +58,22 @@ impl MaildirMailbox {
         folder_dir(&self.root, folder)
     }
 
+    /// See [`super::Mailbox::filed_count`]: files in `cur/` and `new/` of each folder.
+    pub fn filed_count(&self) -> Result<u64, MailboxError> {
+        let mut total = 0u64;
+        for f in Folder::ALL {
+            for sub in ["new", "cur"] {
+                let dir = self.folder_path(f).join(sub);
+                let entries = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
+                total += entries
+                    .flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count() as u64;
+            }
+        }
+        Ok(total)
+    }
+
     /// Up to `limit` messages not yet returned, oldest (mtime, then name) first.
     pub fn fetch_new(&mut self, limit: usize) -> Result<Vec<Fetched>, MailboxError> {
         let mut found: Vec<(SystemTime, String, PathBuf)> = Vec::new();

@@ -285,6 +285,15 @@ impl Mailbox {
         }
     }
 
+    /// How many messages the `duty-desk/…` folders hold: a sign of an earlier run
+    /// (the daemon refuses to start on an empty state store when it is not 0).
+    pub async fn filed_count(&mut self) -> Result<u64, MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.filed_count().await,
+            Mailbox::Maildir(m) => m.filed_count(),
+        }
+    }
+
     /// Moves a handled message into `folder`. Never deletes.
     pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
         match self {

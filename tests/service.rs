@@ -657,12 +657,12 @@ async fn a_stalled_mailbox_gives_one_alert_and_one_recovery_note() {
         "stall_alert_after = \"3s\"\npurge_after_days = 365\nclose_after = \"30d\"",
     );
     let mut d = desk.spawn(&["--now", ON_DUTY]);
-    d.wait_log("mailbox: connected", 1, Duration::from_secs(30));
+    d.wait_log("mailbox: connected", 1, Duration::from_secs(60));
 
     stack.stop_dovecot();
     // Longer than the threshold, with the daemon trying meanwhile.
     let down = Instant::now();
-    d.wait_log("alert queued for the admin", 1, Duration::from_secs(30));
+    d.wait_log("alert queued for the admin", 1, Duration::from_secs(60));
     while down.elapsed() < Duration::from_secs(6) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

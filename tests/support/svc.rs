@@ -229,7 +229,8 @@ dir = "templates"
     }
 }
 
-/// `duty-desk run` as a child process; its stderr is collected line by line.
+/// `duty-desk run` as a child process; its stderr is collected line by line, each
+/// line prefixed with the seconds since the start.
 pub struct Daemon {
     child: Child,
     log: Arc<Mutex<String>>,
@@ -247,12 +248,16 @@ impl Daemon {
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let sink = log.clone();
+        let started = Instant::now();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let mut l = sink.lock().unwrap_or_else(|e| e.into_inner());
-                l.push_str(&line);
-                l.push('\n');
+                // When each line came, for reading a failure's story.
+                l.push_str(&format!(
+                    "[{:7.3}s] {line}\n",
+                    started.elapsed().as_secs_f64()
+                ));
             }
         });
         Daemon {

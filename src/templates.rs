@@ -5,7 +5,7 @@
 //! template starts with a `Subject: …` line, then a blank line, then the body.
 //! Undefined variables are errors (strict mode), so `check-config` catches a
 //! misspelt name by rendering every template with sample data. The variables
-//! are listed in `config/templates/README.md`.
+//! are documented in `config/duty-desk.example.toml` (`[templates]`).
 
 use std::path::Path;
 

@@ -13,7 +13,8 @@
 //!   30 MB letter.
 //!
 //! Environment: `PIPELINE_SAMPLES` (latency samples, default 50),
-//! `PIPELINE_BACKLOG` (default 1000).
+//! `PIPELINE_BACKLOG` (default 1000). Without `--bench` (as `cargo test
+//! --all-targets` runs it) a small smoke run: 3 samples, 20 letters, a 1 MB letter.
 
 #[path = "../tests/prove/mod.rs"]
 mod prove;
@@ -273,9 +274,12 @@ fn peak_until_exit(child: &mut std::process::Child) -> (u64, std::process::ExitS
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    // `cargo bench` passes `--bench`; nothing else is understood.
-    let samples = env_usize("PIPELINE_SAMPLES", 50);
-    let backlog = env_usize("PIPELINE_BACKLOG", 1000);
+    // `cargo bench` passes `--bench`. Without it (`cargo test --all-targets` runs
+    // this too) a quick smoke run checks that the benchmark still works.
+    let full = std::env::args().any(|a| a == "--bench");
+    let samples = env_usize("PIPELINE_SAMPLES", if full { 50 } else { 3 });
+    let backlog = env_usize("PIPELINE_BACKLOG", if full { 1000 } else { 20 });
+    let big_size = if full { 30 * 1000 * 1000 } else { 1000 * 1000 };
     let bin = Path::new(env!("CARGO_BIN_EXE_duty-desk"));
     let specialist = SPECIALISTS[5];
     let latency_base = 0;
@@ -380,7 +384,7 @@ async fn main() {
     let sent = d.outgoing("sent");
 
     // ---- one 30 MB letter -------------------------------------------------------------
-    let big = big_letter(big_index, 30 * 1000 * 1000);
+    let big = big_letter(big_index, big_size);
     stack
         .append(SUPPORT, "INBOX", "07-Sep-2021 12:00:00 +0300", &big)
         .await;
@@ -407,7 +411,11 @@ async fn main() {
         "duty-desk pipeline benchmark, {date}; load average {}",
         load.trim()
     );
-    println!("command: cargo bench --bench pipeline");
+    if full {
+        println!("command: cargo bench --bench pipeline");
+    } else {
+        println!("smoke run (no --bench): figures are not meaningful");
+    }
     println!();
     println!("| measure | duty-desk | floor (mail stack alone) | ratio / difference |");
     println!("| --- | --- | --- | --- |");

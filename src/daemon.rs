@@ -257,7 +257,12 @@ pub async fn run(
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
         housekeeping(&shared)?;
-        outbox_pass(&shared, &shutdown, true).await?;
+        let mut conn = None;
+        let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
+        if let Some(c) = conn {
+            c.close().await;
+        }
+        end?;
         return Ok(());
     }
     let inbox = tokio::spawn(inbox_loop(shared.clone(), shutdown.clone()));
@@ -504,22 +509,33 @@ async fn drain(
         };
         let batch = mailbox.fetch_new(after, BATCH).await?;
         let n = batch.len();
-        for fetched in batch {
+        // Each letter is decided in its own transaction and its mail handed to the
+        // outbox at once; the moves follow for the whole batch (one UID MOVE per
+        // folder, one transaction marking them). A crash in between leaves decided
+        // letters unmoved, and the next drain moves them (above).
+        let mut decided: Vec<(&Fetched, Folder)> = Vec::with_capacity(n);
+        for fetched in &batch {
             if stopping(shutdown) {
-                return Ok(());
+                break;
             }
             shared.beat(INBOX);
-            let folder = handle_letter(shared, &source, uidvalidity, &fetched)?;
+            let folder = handle_letter(shared, &source, uidvalidity, fetched)?;
+            shared.outbox_wake.notify_one();
             if let Some(folder) = folder {
-                mailbox.move_to(&fetched, folder).await?;
-                shared
-                    .store()
-                    .transaction(|tx| tx.mark_moved(&fetched.key))?;
+                decided.push((fetched, folder));
             }
         }
-        shared.outbox_wake.notify_one();
+        if !decided.is_empty() {
+            mailbox.move_many(&decided).await?;
+            shared.store().transaction(|tx| {
+                for (fetched, _) in &decided {
+                    tx.mark_moved(&fetched.key)?;
+                }
+                Ok(())
+            })?;
+        }
         shared.due_wake.notify_one();
-        if n < BATCH {
+        if n < BATCH || stopping(shutdown) {
             return Ok(());
         }
     }
@@ -735,8 +751,8 @@ async fn outbox_pass(
     shared: &Arc<Shared>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
+    outbox: &mut Option<Outbox>,
 ) -> anyhow::Result<PassEnd> {
-    let mut outbox: Option<Outbox> = None;
     loop {
         let now = shared.clock.now();
         let ready = shared.store().read().ready_outgoing(now, 20)?;
@@ -752,7 +768,7 @@ async fn outbox_pass(
                 let settings = outbox_settings(&shared.loaded().config)?;
                 match Outbox::connect(&settings).await {
                     Ok(o) => {
-                        outbox = Some(o);
+                        *outbox = Some(o);
                         server_reachable(shared)?;
                     }
                     Err(e) => {
@@ -785,7 +801,7 @@ async fn outbox_pass(
                     shared
                         .store()
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
-                    outbox = None;
+                    *outbox = None;
                     if until_empty {
                         return Ok(PassEnd::Done);
                     }
@@ -856,9 +872,27 @@ async fn outbox_loop(
     // queue of any length costs one connection attempt per step, and mail flows again
     // within seconds of the server's return.
     let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
+    // The SMTP session is kept between passes (a forward right after a letter pays no
+    // TCP + TLS + AUTH), checked with NOOP when it has rested, and closed after a
+    // minute without mail.
+    let mut conn: Option<Outbox> = None;
+    let mut last_mail = Instant::now();
     loop {
         shared.beat(OUTBOX);
-        match outbox_pass(&shared, &shutdown, false).await {
+        let had_ready = shared
+            .store()
+            .read()
+            .ready_outgoing(shared.clock.now(), 1)
+            .map(|r| !r.is_empty())
+            .unwrap_or(true);
+        if had_ready {
+            last_mail = Instant::now();
+        } else if conn.is_some() && last_mail.elapsed() > Duration::from_secs(60) {
+            if let Some(c) = conn.take() {
+                c.close().await;
+            }
+        }
+        match outbox_pass(&shared, &shutdown, false, &mut conn).await {
             Ok(PassEnd::Done) => reconnect.reset(),
             Ok(PassEnd::Unreachable) => {
                 let mut sd = shutdown.clone();

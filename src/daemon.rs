@@ -887,10 +887,10 @@ async fn outbox_loop(
             .unwrap_or(true);
         if had_ready {
             last_mail = Instant::now();
-        } else if conn.is_some() && last_mail.elapsed() > Duration::from_secs(60) {
-            if let Some(c) = conn.take() {
-                c.close().await;
-            }
+        } else if last_mail.elapsed() > Duration::from_secs(60)
+            && let Some(c) = conn.take()
+        {
+            c.close().await;
         }
         match outbox_pass(&shared, &shutdown, false, &mut conn).await {
             Ok(PassEnd::Done) => reconnect.reset(),

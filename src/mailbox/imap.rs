@@ -521,6 +521,38 @@ impl ImapMailbox {
         Ok(())
     }
 
+    /// See [`super::Mailbox::move_many`]: one `UID MOVE` per folder with a UID set
+    /// (the COPY fallback goes message by message).
+    pub async fn move_many(&mut self, items: &[(&Fetched, Folder)]) -> Result<(), MailboxError> {
+        if !self.caps.mv {
+            for (f, folder) in items {
+                self.move_to(f, *folder).await?;
+            }
+            return Ok(());
+        }
+        for folder in Folder::ALL {
+            let mut uids: Vec<u32> = items
+                .iter()
+                .filter(|(_, to)| *to == folder)
+                .filter_map(|(f, _)| parse_key(&f.key))
+                .filter(|(validity, _)| *validity == self.uidvalidity)
+                .map(|(_, uid)| uid)
+                .collect();
+            if uids.is_empty() {
+                continue;
+            }
+            uids.sort_unstable();
+            let set = uid_set(&uids);
+            let target = self.folder_name(folder);
+            self.cmd("UID MOVE", move |sess, _| {
+                Box::pin(async move { sess.uid_mv(&set, &target).await })
+            })
+            .await?;
+        }
+        self.drain();
+        Ok(())
+    }
+
     /// See [`super::Mailbox::wait_for_new`].
     pub async fn wait_for_new(&mut self, max_wait: Duration) -> Result<(), MailboxError> {
         self.drain();

@@ -302,6 +302,23 @@ impl Mailbox {
         }
     }
 
+    /// Moves several handled messages, each into its folder: on IMAP with MOVE one
+    /// command per folder. Messages already gone from the inbox are skipped.
+    pub async fn move_many(&mut self, items: &[(&Fetched, Folder)]) -> Result<(), MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.move_many(items).await,
+            Mailbox::Maildir(m) => {
+                for (f, folder) in items {
+                    match m.move_to(f, *folder) {
+                        Ok(()) | Err(MailboxError::Stale { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Returns when new mail may have arrived, or after at most `max_wait`.
     /// IMAP: IDLE (when enabled and offered; re-issued at least every 29 minutes),
     /// otherwise sleeps `poll_interval` and sends NOOP. Maildir: sleeps.

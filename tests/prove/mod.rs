@@ -274,7 +274,12 @@ dir = "{templates}"
 
     /// Starts `duty-desk run --now DUTY_NOW` (plus `extra` arguments).
     pub fn spawn(&self, extra: &[&str]) -> Child {
-        let mut args = vec!["run", "--now", DUTY_NOW];
+        self.spawn_at(DUTY_NOW, extra)
+    }
+
+    /// Starts `duty-desk run --now NOW` (plus `extra` arguments).
+    pub fn spawn_at(&self, now: &str, extra: &[&str]) -> Child {
+        let mut args = vec!["run", "--now", now];
         args.extend_from_slice(extra);
         self.command(&args).spawn().expect("spawn duty-desk run")
     }
@@ -282,7 +287,12 @@ dir = "{templates}"
     /// Runs `duty-desk run --once --now DUTY_NOW` (plus `extra`) to the end; returns
     /// whether it succeeded and what it wrote (stdout and stderr together).
     pub fn once(&self, extra: &[&str]) -> (bool, String) {
-        let mut args = vec!["run", "--once", "--now", DUTY_NOW];
+        self.once_at(DUTY_NOW, extra)
+    }
+
+    /// Like [`once`](Self::once) at `now`.
+    pub fn once_at(&self, now: &str, extra: &[&str]) -> (bool, String) {
+        let mut args = vec!["run", "--once", "--now", now];
         args.extend_from_slice(extra);
         let out = Command::new(&self.bin)
             .arg("--config")
@@ -347,6 +357,19 @@ dir = "{templates}"
             "SELECT count(*) FROM outgoing WHERE state = '{state}'"
         ))
         .unwrap_or(0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // With the harness's switch, keep config, store and log for a look afterwards.
+        if std::env::var_os("DUTY_DESK_KEEP_STACK").is_some() {
+            let dir = std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("placeholder temp dir"),
+            );
+            eprintln!("keeping daemon folder {}", dir.keep().display());
+        }
     }
 }
 

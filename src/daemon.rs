@@ -16,7 +16,7 @@
 //! line and the old one keeps running.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -74,10 +74,15 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads and checks config and templates (the same checks as `check-config`).
+    /// The passwords must be readable too (a credential missing under systemd is a
+    /// config error, not a mailbox outage); they are read again at every connect, so
+    /// a changed password is picked up without a restart.
     pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         let config = Config::load(path)?;
         let templates = Templates::load(&config.templates_dir)?;
         templates.check()?;
+        mailbox_settings(&config).context("[mailbox]")?;
+        outbox_settings(&config).context("[outbox]")?;
         Ok(Loaded { config, templates })
     }
 
@@ -178,10 +183,26 @@ pub struct Shared {
     outbox_wake: Notify,
     /// Wakes the due loop when a ticket is held.
     due_wake: Notify,
+    /// Tells the inbox loop a reload happened (it reconnects if `[mailbox]` changed).
+    reloaded: Notify,
     /// Heartbeats (unix seconds) of the loops, for the watchdog.
     beats: [AtomicI64; 3],
+    /// The longest a loop may wait without a heartbeat, in milliseconds (see
+    /// [`Shared::set_watchdog`]).
+    beat_every_ms: AtomicU64,
     status: Mutex<String>,
+    /// What the inbox is doing, the first part of the status line.
+    mode: Mutex<&'static str>,
+    /// When `last_mailbox_contact` was last written (it is refreshed at most every
+    /// [`CONTACT_EVERY`], not at every IDLE wake).
+    contact_written: Mutex<Option<Instant>>,
 }
+
+/// How often a healthy connection refreshes `last_mailbox_contact` in the store.
+const CONTACT_EVERY: Duration = Duration::from_secs(60);
+
+/// Loops wake at least this often without a watchdog (IDLE is re-issued, queues re-read).
+const MAX_BEAT: Duration = Duration::from_secs(30);
 
 const INBOX: usize = 0;
 const OUTBOX: usize = 1;
@@ -206,6 +227,20 @@ impl Shared {
         self.beats[which].store(Utc::now().timestamp(), Ordering::Relaxed);
     }
 
+    /// Makes every loop show life at least three times per watchdog `period`, so a
+    /// short `WatchdogSec=` never sees a healthy loop that merely waits (in IDLE, in
+    /// a reconnect back-off) as dead.
+    pub fn set_watchdog(&self, period: Duration) {
+        let every = (period / 3).clamp(Duration::from_millis(100), MAX_BEAT);
+        self.beat_every_ms
+            .store(every.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The longest a loop waits between heartbeats.
+    fn beat_every(&self) -> Duration {
+        Duration::from_millis(self.beat_every_ms.load(Ordering::Relaxed))
+    }
+
     /// Whether every loop has shown life within `within`.
     pub fn alive(&self, within: Duration) -> bool {
         let now = Utc::now().timestamp();
@@ -215,9 +250,20 @@ impl Shared {
     }
 
     /// Swaps in a new config and templates; on error keeps the old ones.
+    ///
+    /// The new `[mailbox]` takes effect at once (the inbox reconnects if it changed),
+    /// `[outbox]` with the next mail; the store stays open where it is.
     pub fn reload(&self) -> anyhow::Result<()> {
         let new = Loaded::load(&self.config_path)?;
+        let old = self.loaded();
+        if new.config.state_path != old.config.state_path {
+            warn!(
+                "reload: [state] path changed; the store stays at {} until a restart",
+                old.config.state_path.display()
+            );
+        }
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.reloaded.notify_one();
         Ok(())
     }
 }
@@ -234,12 +280,16 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         config_path: config_path.to_path_buf(),
         outbox_wake: Notify::new(),
         due_wake: Notify::new(),
+        reloaded: Notify::new(),
         beats: [
             AtomicI64::new(now),
             AtomicI64::new(now),
             AtomicI64::new(now),
         ],
+        beat_every_ms: AtomicU64::new(MAX_BEAT.as_millis() as u64),
         status: Mutex::new("starting".into()),
+        mode: Mutex::new("starting"),
+        contact_written: Mutex::new(None),
     }))
 }
 
@@ -257,22 +307,55 @@ pub async fn run(
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
         housekeeping(&shared)?;
-        let mut conn = None;
-        let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
-        if let Some(c) = conn {
-            c.close().await;
+        let mut outbox = None;
+        outbox_pass(&shared, &mut outbox, &shutdown, true).await?;
+        if let Some(o) = outbox {
+            o.close().await;
         }
-        end?;
         return Ok(());
     }
-    let inbox = tokio::spawn(inbox_loop(shared.clone(), shutdown.clone()));
-    let outbox = tokio::spawn(outbox_loop(shared.clone(), shutdown.clone()));
-    let due = tokio::spawn(due_loop(shared.clone(), shutdown.clone()));
+    // The loops stop on the caller's shutdown, or when one of them fails: a daemon
+    // with a dead loop must exit (non-zero, so systemd restarts it), not limp on.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let forward = {
+        let stop_tx = stop_tx.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+            let _ = stop_tx.send(true);
+        })
+    };
+    let guarded = |name: &'static str, task: tokio::task::JoinHandle<anyhow::Result<()>>| {
+        let stop_tx = stop_tx.clone();
+        async move {
+            let result = match task.await {
+                Ok(r) => r.with_context(|| format!("{name} loop")),
+                Err(e) => Err(anyhow::anyhow!("{name} loop panicked: {e}")),
+            };
+            if let Err(e) = &result {
+                error!(error = %format!("{e:#}"), "a loop failed; stopping the daemon");
+                let _ = stop_tx.send(true);
+            }
+            result
+        }
+    };
+    let inbox = guarded(
+        "inbox",
+        tokio::spawn(inbox_loop(shared.clone(), stop_rx.clone())),
+    );
+    let outbox = guarded(
+        "outbox",
+        tokio::spawn(outbox_loop(shared.clone(), stop_rx.clone())),
+    );
+    let due = guarded("due", tokio::spawn(due_loop(shared.clone(), stop_rx)));
     let (a, b, c) = tokio::join!(inbox, outbox, due);
-    for r in [a, b, c] {
-        r.context("a daemon task panicked")??;
-    }
-    Ok(())
+    forward.abort();
+    a.and(b).and(c)
 }
 
 /// On a blank state store, refuses to start when the mailbox shows an earlier run
@@ -291,7 +374,7 @@ async fn guard_lost_store(
     let filed = if opts.fresh_state {
         None
     } else {
-        let Some(mut mailbox) = connect_mailbox(shared, shutdown, opts.once).await? else {
+        let Some((mut mailbox, _)) = connect_mailbox(shared, shutdown, opts.once).await? else {
             return Ok(false);
         };
         let filed = mailbox
@@ -327,14 +410,28 @@ async fn guard_lost_store(
     Ok(true)
 }
 
-/// Waits for `d`, or less if shutdown comes; returns true on shutdown.
-async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    if *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = shutdown.changed() => true,
+/// Waits for `d`, or less if shutdown comes, showing life for loop `which` meanwhile;
+/// returns true on shutdown.
+async fn sleep_or_stop(
+    shared: &Shared,
+    which: usize,
+    d: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if *shutdown.borrow() {
+            return true;
+        }
+        shared.beat(which);
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(left.min(shared.beat_every())) => {}
+            _ = shutdown.changed() => return true,
+        }
     }
 }
 
@@ -342,34 +439,49 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow()
 }
 
+/// Resolves once shutdown is asked for (at once if it already was).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    // An error means the sender is gone: nobody can ask any more, so stop too.
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// How long an SMTP transaction in flight may still take after shutdown is asked
+/// for. One that takes longer (a hung server) is abandoned: its mail stays queued
+/// and is sent again, with the same Message-ID, on the next start.
+const SMTP_GRACE: Duration = Duration::from_secs(5);
+
 /// Connects to the mailbox, logging and backing off until it works or shutdown.
+/// Returns the mailbox with the settings it was opened with.
 async fn connect_mailbox(
     shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
     once: bool,
-) -> anyhow::Result<Option<Mailbox>> {
+) -> anyhow::Result<Option<(Mailbox, MailboxSource)>> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     loop {
         shared.beat(INBOX);
         let loaded = shared.loaded();
         let attempt = match mailbox_settings(&loaded.config) {
-            Ok(settings) => Mailbox::connect(&settings)
-                .await
-                .map_err(anyhow::Error::from),
+            // Nothing is done yet while connecting: a stop may cut it short.
+            Ok(settings) => tokio::select! {
+                r = Mailbox::connect(&settings) => r.map_err(anyhow::Error::from),
+                _ = stopped(shutdown.clone()) => return Ok(None),
+            },
             Err(e) => Err(e),
         };
         match attempt {
             Ok(m) => {
                 stall_recovered(shared)?;
-                return Ok(Some(m));
+                return Ok(Some((m, loaded.config.mailbox.clone())));
             }
             Err(e) => {
                 warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
                 stall_check(shared, &format!("{e:#}"))?;
+                update_status(shared, "mailbox unreachable");
                 if once {
                     return Err(e.context("mailbox"));
                 }
-                if sleep_or_stop(backoff.next_delay(), shutdown).await {
+                if sleep_or_stop(shared, INBOX, backoff.next_delay(), shutdown).await {
                     return Ok(None);
                 }
             }
@@ -380,7 +492,7 @@ async fn connect_mailbox(
 /// `--once`: connect, handle everything waiting, return.
 async fn inbox_pass(shared: &Arc<Shared>, shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
     let mut sd = shutdown.clone();
-    let Some(mut mailbox) = connect_mailbox(shared, &mut sd, true).await? else {
+    let Some((mut mailbox, _)) = connect_mailbox(shared, &mut sd, true).await? else {
         return Ok(());
     };
     notify_ready(shared);
@@ -397,7 +509,8 @@ async fn inbox_loop(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
     let mut ready = false;
     'connect: loop {
-        let Some(mut mailbox) = connect_mailbox(&shared, &mut shutdown, false).await? else {
+        let Some((mut mailbox, source)) = connect_mailbox(&shared, &mut shutdown, false).await?
+        else {
             break;
         };
         if !ready {
@@ -409,12 +522,13 @@ async fn inbox_loop(
             shared.beat(INBOX);
             if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
                 warn!(error = %format!("{e:#}"), "mailbox: lost while reading; reconnecting");
-                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
                 continue 'connect;
             }
             backoff.reset();
+            touch_contact(&shared)?;
             update_status(
                 &shared,
                 if mailbox.uses_idle() {
@@ -426,16 +540,32 @@ async fn inbox_loop(
             if stopping(&shutdown) {
                 break 'connect;
             }
-            // Wake at least every minute so the watchdog sees the loop alive.
+            if shared.loaded().config.mailbox != source {
+                info!("mailbox: settings changed by a reload; reconnecting");
+                mailbox.close().await;
+                continue 'connect;
+            }
+            // The wait is bounded (IDLE is renewed, polls time out); meanwhile the loop
+            // keeps showing life for the watchdog.
             let wait = mailbox.wait_for_new(Duration::from_secs(60));
-            let result = tokio::select! {
-                r = wait => r,
-                _ = shutdown.changed() => break 'connect,
+            tokio::pin!(wait);
+            let result = loop {
+                tokio::select! {
+                    r = &mut wait => break r,
+                    _ = tokio::time::sleep(shared.beat_every()) => shared.beat(INBOX),
+                    _ = shutdown.changed() => break 'connect,
+                    _ = shared.reloaded.notified() => {
+                        if shared.loaded().config.mailbox != source {
+                            info!("mailbox: settings changed by a reload; reconnecting");
+                            continue 'connect;
+                        }
+                    }
+                }
             };
             if let Err(e) = result {
                 warn!(error = %e, "mailbox: lost while waiting; reconnecting");
                 stall_check(&shared, &e.to_string())?;
-                if sleep_or_stop(backoff.next_delay(), &mut shutdown).await {
+                if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
                 continue 'connect;
@@ -507,12 +637,16 @@ async fn drain(
                 _ => 0,
             },
         };
-        let batch = mailbox.fetch_new(after, BATCH).await?;
+        // Fetching changes nothing: a stop (or a hung server) need not wait for it.
+        let batch = tokio::select! {
+            r = mailbox.fetch_new(after, BATCH) => r?,
+            _ = stopped(shutdown.clone()) => return Ok(()),
+        };
         let n = batch.len();
-        // Each letter is decided in its own transaction and its mail handed to the
-        // outbox at once; the moves follow for the whole batch (one UID MOVE per
-        // folder, one transaction marking them). A crash in between leaves decided
-        // letters unmoved, and the next drain moves them (above).
+        // Each letter is decided in its own transaction; the moves follow for the
+        // whole batch (one UID MOVE per folder, one transaction marking them). A crash
+        // in between leaves decided letters unmoved, and the next drain moves them
+        // (above). A stop ends the batch early; what was decided is still moved.
         let mut decided: Vec<(&Fetched, Folder)> = Vec::with_capacity(n);
         for fetched in &batch {
             if stopping(shutdown) {
@@ -520,6 +654,7 @@ async fn drain(
             }
             shared.beat(INBOX);
             let folder = handle_letter(shared, &source, uidvalidity, fetched)?;
+            // The mail it caused is committed: let the outbox send it while we go on.
             shared.outbox_wake.notify_one();
             if let Some(folder) = folder {
                 decided.push((fetched, folder));
@@ -534,6 +669,7 @@ async fn drain(
                 Ok(())
             })?;
         }
+        shared.outbox_wake.notify_one();
         shared.due_wake.notify_one();
         if n < BATCH || stopping(shutdown) {
             return Ok(());
@@ -640,12 +776,23 @@ fn log_outcome(o: &Outcome) {
             .map(|t| format!("#{t}"))
             .unwrap_or_else(|| "-".into()),
         verdict = o.decision,
-        reason = o.reason,
+        reason = %redact(&o.reason),
         assignee = o.assignee.as_deref().unwrap_or("-"),
         queued = o.queued,
         folder = o.folder.as_str(),
         "decision"
     );
+}
+
+/// Hides the local part of every mail address in a log text (an SMTP server's
+/// refusal names the recipient: a requester's address must not reach the log).
+/// The store keeps the whole text for `status`.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        // A fixed pattern: compiling it cannot fail.
+        regex::Regex::new(r"[\w.!#$%&'*+/=?^`{|}~-]+@").expect("valid address pattern")
+    });
+    ADDRESS.replace_all(text, "…@")
 }
 
 /// Forwards held tickets whose window has opened.
@@ -664,6 +811,7 @@ fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     }
     if !outcomes.is_empty() {
         shared.outbox_wake.notify_one();
+        refresh_status(shared);
     }
     Ok(outcomes.len())
 }
@@ -715,8 +863,8 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
         let next = shared.store().read().next_due()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(Duration::from_secs(30))
-            .min(Duration::from_secs(30))
+            .unwrap_or(MAX_BEAT)
+            .min(shared.beat_every())
             .max(Duration::from_millis(20));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -741,17 +889,18 @@ enum PassEnd {
 /// The `kv` key holding "since; error" while the SMTP server cannot be reached.
 pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
 
-/// Sends what is queued. With `until_empty` (for `--once`) returns when nothing is
-/// ready; a transient failure then leaves the mail queued for the next run.
+/// Sends what is queued over `outbox` (connecting it when needed). With
+/// `until_empty` (for `--once`) returns when nothing is ready; a transient failure
+/// then leaves the mail queued for the next run.
 ///
 /// A server that cannot be reached is the connection's fault, not a mail's: the
 /// mails keep their attempts and schedule (so they all go out as soon as the server
 /// is back), the outage is recorded once for `status`, and the caller backs off.
 async fn outbox_pass(
     shared: &Arc<Shared>,
+    outbox: &mut Option<Outbox>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
-    outbox: &mut Option<Outbox>,
 ) -> anyhow::Result<PassEnd> {
     loop {
         let now = shared.clock.now();
@@ -766,16 +915,20 @@ async fn outbox_pass(
             shared.beat(OUTBOX);
             if outbox.is_none() {
                 let settings = outbox_settings(&shared.loaded().config)?;
-                match Outbox::connect(&settings).await {
+                let connected = tokio::select! {
+                    r = Outbox::connect(&settings) => r,
+                    _ = stopped(shutdown.clone()) => return Ok(PassEnd::Done),
+                };
+                match connected {
                     Ok(o) => {
                         *outbox = Some(o);
                         server_reachable(shared)?;
                     }
                     Err(e) => {
-                        warn!(error = %e, "outbox: cannot connect");
+                        warn!(error = %redact(&e.to_string()), "outbox: cannot connect");
                         server_unreachable(shared, &e.to_string())?;
                         if until_empty {
-                            return Err(anyhow::anyhow!("outbox: {e}"));
+                            return Err(anyhow::anyhow!("outbox: {}", redact(&e.to_string())));
                         }
                         return Ok(PassEnd::Unreachable);
                     }
@@ -784,9 +937,18 @@ async fn outbox_pass(
             let Some(conn) = outbox.as_mut() else {
                 continue;
             };
-            let result = conn
-                .send(&mail.envelope_from, &mail.recipients, &mail.raw)
-                .await;
+            // A transaction in flight is let finish, within SMTP_GRACE of a stop.
+            let grace = async {
+                stopped(shutdown.clone()).await;
+                tokio::time::sleep(SMTP_GRACE).await;
+            };
+            let result = tokio::select! {
+                r = conn.send(&mail.envelope_from, &mail.recipients, &mail.raw) => r,
+                _ = grace => {
+                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), "stopping: the SMTP server did not finish in time; the mail stays queued");
+                    return Ok(PassEnd::Done);
+                }
+            };
             let now = shared.clock.now();
             match result {
                 Ok(()) => {
@@ -797,7 +959,7 @@ async fn outbox_pass(
                 }
                 Err(e) if !mail_is_at_fault(&e) => {
                     let retry = now + chrono::Duration::seconds(backoff_secs(mail.attempts));
-                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send failed; will retry");
+                    warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %redact(&e.to_string()), "send failed; will retry");
                     shared
                         .store()
                         .transaction(|tx| tx.mark_retry(mail.id, &e.to_string(), retry))?;
@@ -807,7 +969,7 @@ async fn outbox_pass(
                     }
                 }
                 Err(e) => {
-                    error!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %e, "send refused permanently; recorded, not retried");
+                    error!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %redact(&e.to_string()), "send refused permanently; recorded, not retried");
                     shared.store().transaction(|tx| {
                         tx.mark_failed(mail.id, &e.to_string())?;
                         tx.audit(
@@ -868,40 +1030,27 @@ async fn outbox_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // One SMTP connection, kept across passes (the outbox checks it with NOOP after idling).
+    let mut outbox: Option<Outbox> = None;
     // Between attempts to reach a server that is down: 0.5 s doubling to 15 s, so a
     // queue of any length costs one connection attempt per step, and mail flows again
     // within seconds of the server's return.
     let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
-    // The SMTP session is kept between passes (a forward right after a letter pays no
-    // TCP + TLS + AUTH), checked with NOOP when it has rested, and closed after a
-    // minute without mail.
-    let mut conn: Option<Outbox> = None;
-    let mut last_mail = Instant::now();
     loop {
         shared.beat(OUTBOX);
-        let had_ready = shared
-            .store()
-            .read()
-            .ready_outgoing(shared.clock.now(), 1)
-            .map(|r| !r.is_empty())
-            .unwrap_or(true);
-        if had_ready {
-            last_mail = Instant::now();
-        } else if last_mail.elapsed() > Duration::from_secs(60)
-            && let Some(c) = conn.take()
-        {
-            c.close().await;
-        }
-        match outbox_pass(&shared, &shutdown, false, &mut conn).await {
+        match outbox_pass(&shared, &mut outbox, &shutdown, false).await {
             Ok(PassEnd::Done) => reconnect.reset(),
             Ok(PassEnd::Unreachable) => {
-                let mut sd = shutdown.clone();
-                if sleep_or_stop(reconnect.next_delay(), &mut sd).await {
+                outbox = None;
+                if sleep_or_stop(&shared, OUTBOX, reconnect.next_delay(), &mut shutdown).await {
                     return Ok(());
                 }
                 continue;
             }
-            Err(e) => error!(error = %format!("{e:#}"), "outbox"),
+            Err(e) => {
+                outbox = None;
+                error!(error = %format!("{e:#}"), "outbox");
+            }
         }
         if stopping(&shutdown) {
             return Ok(());
@@ -909,8 +1058,8 @@ async fn outbox_loop(
         let next = shared.store().read().next_outgoing()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(Duration::from_secs(30))
-            .clamp(Duration::from_millis(20), Duration::from_secs(30));
+            .unwrap_or(MAX_BEAT)
+            .clamp(Duration::from_millis(20), shared.beat_every());
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.outbox_wake.notified() => {}
@@ -925,8 +1074,34 @@ fn notify_ready(shared: &Shared) {
     update_status(shared, "ready");
 }
 
-/// A one-line state for systemd's STATUS= and `status`.
-fn update_status(shared: &Shared, mode: &str) {
+/// Records a successful exchange with the mailbox (for `status`), at most every
+/// [`CONTACT_EVERY`].
+fn touch_contact(shared: &Shared) -> anyhow::Result<()> {
+    let mut written = shared
+        .contact_written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if written.is_some_and(|t| t.elapsed() < CONTACT_EVERY) {
+        return Ok(());
+    }
+    let now = shared.clock.now();
+    shared
+        .store()
+        .transaction(|tx| tx.kv_set("last_mailbox_contact", &now.to_rfc3339()))?;
+    *written = Some(Instant::now());
+    Ok(())
+}
+
+/// Rebuilds the status line with the inbox's current mode (after the due queue moved).
+fn refresh_status(shared: &Shared) {
+    let mode = *shared.mode.lock().unwrap_or_else(|e| e.into_inner());
+    update_status(shared, mode);
+}
+
+/// A one-line state for systemd's STATUS= and `status`, e.g.
+/// "IDLE; 3 waiting for duty; next window Thu 08:00 Бамбуркин С.П.".
+fn update_status(shared: &Shared, mode: &'static str) {
+    *shared.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     let loaded = shared.loaded();
     let now = shared.clock.now();
     let held = shared
@@ -1071,4 +1246,19 @@ pub fn status_line(shared: &Shared) -> String {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_local_parts_only() {
+        assert_eq!(
+            redact("550 5.1.1 <mama.ivanova@mail.ru>: Recipient address rejected"),
+            "550 5.1.1 <…@mail.ru>: Recipient address rejected"
+        );
+        assert_eq!(redact("complete, on duty now"), "complete, on duty now");
+        assert_eq!(redact("ученик.петров@школа.рф"), "…@школа.рф");
+    }
 }

@@ -104,7 +104,11 @@ fn at(s: &str) -> DateTime<Utc> {
 
 /// Runs the demo, printing to `out`.
 pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+    // DUTY_DESK_DEMO_KEEP=1 keeps the folder, to read the letters it wrote.
+    let dir = tempfile::Builder::new()
+        .prefix("duty-desk-demo-")
+        .disable_cleanup(std::env::var_os("DUTY_DESK_DEMO_KEEP").is_some())
+        .tempdir()?;
     let config_path = dir.path().join("duty-desk.toml");
     std::fs::write(&config_path, demo_config(dir.path())?)?;
     let inbox = dir.path().join("inbox");
@@ -167,7 +171,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "(the temporary folder is removed on exit; run `duty-desk inspect FILE` on any letter to see how it is understood)"
+        "(the folder is removed on exit; set DUTY_DESK_DEMO_KEEP=1 to keep it and read the letters)"
     )?;
     Ok(())
 }

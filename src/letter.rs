@@ -168,33 +168,51 @@ impl Letter {
 }
 
 /// An original letter as a `message/rfc822` part. RFC 2046 §5.2.1 allows no
-/// base64 there, so a UTF-8 or ASCII letter goes as 8bit, and a letter in
-/// another 8-bit charset (windows-1251, KOI8-R) as-is, labelled binary; only a
-/// letter that could not travel as lines (NULs, lines over 998 bytes) is wrapped
-/// as application/octet-stream in base64.
+/// base64 there, so a letter that can travel as lines (no NUL, no bare CR, lines
+/// of at most 998 octets) goes whole as 7bit or 8bit, in whatever charset it was
+/// written; only one that cannot is wrapped as application/octet-stream in base64.
+///
+/// The part is pre-encoded: lettre's own check for `8bit` wants lines of at most
+/// 76 octets (about 38 Cyrillic letters), which real letters rarely keep to.
 fn rfc822_part(raw: &[u8], n: usize) -> SinglePart {
     let disposition = ContentDisposition::attachment(&format!("letter-{n}.eml"));
-    let line_safe = !raw.contains(&0) && raw.split(|&b| b == b'\n').all(|l| l.len() <= 998);
-    let body = match std::str::from_utf8(raw) {
-        Ok(text) => {
-            Body::new_with_encoding(text.to_string(), ContentTransferEncoding::EightBit).ok()
+    let crlf = to_crlf(raw);
+    let line_safe = !crlf.contains(&0)
+        && crlf
+            .split(|&b| b == b'\n')
+            .all(|l| l.len() <= 999 && !l.strip_suffix(b"\r").unwrap_or(l).contains(&b'\r'));
+    match ContentType::parse("message/rfc822") {
+        Ok(ct) if line_safe => {
+            let encoding = if crlf.is_ascii() {
+                ContentTransferEncoding::SevenBit
+            } else {
+                ContentTransferEncoding::EightBit
+            };
+            SinglePart::builder()
+                .header(ct)
+                .header(disposition)
+                .body(Body::dangerous_pre_encoded(crlf, encoding))
         }
-        Err(_) if line_safe => {
-            Body::new_with_encoding(raw.to_vec(), ContentTransferEncoding::Binary).ok()
-        }
-        Err(_) => None,
-    };
-    match (body, ContentType::parse("message/rfc822")) {
-        (Some(body), Ok(ct)) => SinglePart::builder()
-            .header(ct)
-            .header(disposition)
-            .body(body),
         _ => SinglePart::builder()
             // A constant, valid MIME type: parsing it cannot fail.
             .header(ContentType::parse("application/octet-stream").expect("valid MIME type"))
             .header(disposition)
             .body(Body::new(raw.to_vec())),
     }
+}
+
+/// Bare LF line ends as CRLF (Maildir files often have LF only); CRLF stays.
+fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -266,5 +284,56 @@ mod tests {
             m.header_raw("Auto-Submitted").map(str::trim),
             Some("auto-generated")
         );
+    }
+
+    #[test]
+    fn real_letters_with_long_lines_are_attached_as_message_rfc822() {
+        // A line of 120 Cyrillic letters is 240 octets: over lettre's 76, under 998.
+        let line = "ж".repeat(120);
+        let original = format!(
+            "From: a@mail.ru\nSubject: help\nMessage-ID: <o2@mail.ru>\nContent-Type: text/plain; charset=utf-8\n\n{line}\n"
+        );
+        let mut cp1251 = b"From: b@mail.ru\r\nMessage-ID: <o3@mail.ru>\r\n\r\n".to_vec();
+        cp1251.extend(std::iter::repeat_n(0xE6u8, 300));
+        cp1251.extend_from_slice(b"\r\n");
+        let l = Letter {
+            from: addr("support@school.test"),
+            to: vec![addr("bukher@school.test")],
+            reply_to: None,
+            subject: "[Заявка #2] x".into(),
+            body: "summary".into(),
+            message_id: new_message_id("forward", Some(2), &addr("support@school.test")),
+            in_reply_to: None,
+            references: vec![],
+            auto_submitted: AutoSubmitted::Generated,
+            ticket: Some(2),
+            date: Utc::now(),
+            attachments: vec![
+                original.clone().into_bytes(),
+                cp1251.clone(),
+                b"a\0b".to_vec(),
+            ],
+        };
+        let raw = l.build().unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let inner = m
+            .attachment(0)
+            .and_then(|a| a.message())
+            .expect("message/rfc822");
+        assert_eq!(inner.message_id(), Some("o2@mail.ru"));
+        assert_eq!(
+            inner.raw_message(),
+            original.replace('\n', "\r\n").as_bytes()
+        );
+        let inner = m
+            .attachment(1)
+            .and_then(|a| a.message())
+            .expect("message/rfc822");
+        assert_eq!(inner.message_id(), Some("o3@mail.ru"));
+        assert_eq!(inner.raw_message(), &cp1251[..]);
+        // A NUL cannot travel in a line: that one goes as base64.
+        let att = m.attachment(2).expect("third attachment");
+        assert!(att.message().is_none());
+        assert_eq!(att.contents(), b"a\0b");
     }
 }

@@ -4,6 +4,10 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use duty_desk::cli::{self, Cli, Command};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::registry::LookupSpan;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -17,18 +21,73 @@ fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // Logs go to stderr without timestamps: journald adds its own.
+    let journald = stderr_is_journal();
+    let lines = format::Format::default().without_time().with_target(false);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .with_target(false)
+        .event_format(Priority {
+            inner: lines,
+            journald,
+        })
         .init();
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let priority = if journald { "<3>" } else { "" };
+            eprintln!("{priority}error: {e:#}");
             std::process::ExitCode::from(1)
         }
+    }
+}
+
+/// Whether stderr is the journal: systemd sets `JOURNAL_STREAM` to the device and
+/// inode of the stream it connected (`sd_journal_stream_fd(3)`); a child with its own
+/// stderr inherits the variable but not the stream, hence the comparison.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(want) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return false;
+    };
+    want == format!("{}:{}", meta.dev(), meta.ino())
+}
+
+/// Under journald, each line starts with its syslog priority (`<3>` error, `<4>`
+/// warning, `<6>` info, `<7>` debug and trace), so `journalctl -p warning` works.
+struct Priority<F> {
+    inner: F,
+    journald: bool,
+}
+
+impl<S, N, F> FormatEvent<S, N> for Priority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        if self.journald {
+            let p = match *event.metadata().level() {
+                Level::ERROR => 3,
+                Level::WARN => 4,
+                Level::INFO => 6,
+                _ => 7,
+            };
+            write!(writer, "<{p}>")?;
+        }
+        self.inner.format_event(ctx, writer, event)
     }
 }

@@ -49,6 +49,8 @@ pub async fn serve(config_path: &Path, opts: RunOptions) -> anyhow::Result<()> {
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec).then(|| {
         let shared = shared.clone();
         let period = Duration::from_micros(usec);
+        shared.set_watchdog(period);
+        info!(period = ?period, "watchdog enabled");
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period / 3).await;

@@ -75,18 +75,27 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
         )?;
     }
     writeln!(out, "\nMailbox:")?;
+    // Stored as RFC 3339; shown in the school's time like everything else.
+    let stored = |s: String| match DateTime::parse_from_rfc3339(&s) {
+        Ok(t) => local(t.with_timezone(&Utc)),
+        Err(_) => s,
+    };
     match r.kv_get("last_mailbox_contact")? {
-        Some(t) => writeln!(out, "  last successful contact {t}")?,
+        Some(t) => writeln!(out, "  last successful contact {}", stored(t))?,
         None => writeln!(out, "  never contacted yet")?,
     }
     if let Some(since) = r.kv_get("stall_since")? {
-        writeln!(out, "  UNREADABLE since {since}")?;
+        writeln!(out, "  UNREADABLE since {}", stored(since))?;
     }
-    let errors = r.recent_audit("%error%", 5)?;
+    // Mailbox errors and mail the server refused for good, newest first.
+    let mut errors = r.recent_audit("%error%", 5)?;
+    errors.extend(r.recent_audit("%fail%", 5)?);
+    errors.sort_by(|a, b| b.at.cmp(&a.at));
+    errors.truncate(5);
     if !errors.is_empty() {
         writeln!(out, "\nRecent errors:")?;
         for e in errors {
-            writeln!(out, "  {} {}: {}", e.at, e.event, e.detail)?;
+            writeln!(out, "  {} {}: {}", stored(e.at), e.event, e.detail)?;
         }
     }
     writeln!(out, "\nPersonal data:")?;

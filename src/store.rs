@@ -592,10 +592,15 @@ pub trait Queries {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The oldest personal data held: the earliest creation of an unpurged ticket.
+    /// The oldest personal data held: the earliest creation of an unpurged ticket,
+    /// or the earliest letter still kept whole (an ignored letter has no ticket).
     fn oldest_personal_data(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let s: Option<String> = self.conn().query_row(
-            "SELECT min(created_at) FROM tickets WHERE purged_at IS NULL",
+            "SELECT min(t) FROM (
+                 SELECT min(created_at) AS t FROM tickets WHERE purged_at IS NULL
+                 UNION ALL
+                 SELECT min(received_at) FROM messages WHERE raw IS NOT NULL OR sender IS NOT NULL
+             )",
             [],
             |r| r.get(0),
         )?;
@@ -863,7 +868,7 @@ impl Tx<'_> {
             [],
         )?;
         self.0.execute(
-            "UPDATE outgoing SET raw = x'', recipients = '[]'
+            "UPDATE outgoing SET raw = x'', recipients = '[]', auto_reply_to = NULL
              WHERE state != 'queued' AND ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)",
             [],
         )?;

@@ -5,7 +5,7 @@
 //! template starts with a `Subject: …` line, then a blank line, then the body.
 //! Undefined variables are errors (strict mode), so `check-config` catches a
 //! misspelt name by rendering every template with sample data. The variables
-//! are listed in `config/templates/README.md`.
+//! are documented in `config/duty-desk.example.toml` (`[templates]`).
 
 use std::path::Path;
 
@@ -28,6 +28,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../config/templates/supervisor_report.j2"),
     ),
     ("forward", include_str!("../config/templates/forward.j2")),
+    ("relay", include_str!("../config/templates/relay.j2")),
     (
         "stall_alert",
         include_str!("../config/templates/stall_alert.j2"),
@@ -199,6 +200,8 @@ pub fn sample_context() -> Value {
         letters => 1,
         supervisor => context! { name => "Костина Т.В.", email => "director@example.org" },
         reason => "obscene language",
+        specialist => context! { name => "Бухер В.В.", email => "bukher@example.org" },
+        answer => "Пароль сброшен, войдите с кодом из СМС.",
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",
         error => "authentication failed",

@@ -156,7 +156,12 @@ pub fn handle(
         queued: 0,
         replied: false,
     };
+    let desk_member = sender.as_deref().is_some_and(|s| is_desk_member(cfg, s));
     let outcome = match existing {
+        // A specialist answered to the support address instead of the requester.
+        Some(t) if desk_member && t.requester.as_deref() != sender.as_deref() => {
+            ctx.specialist_answer(t, incoming)?
+        }
         Some(t) if req.verdict != Verdict::Etiquette => ctx.follow_up(t, incoming)?,
         _ => ctx.new_ticket(incoming)?,
     };
@@ -219,6 +224,36 @@ pub fn release_due(
         });
     }
     Ok(out)
+}
+
+/// Whether an address belongs to the people who handle tickets (specialists,
+/// supervisor, fallback, admin): their letters about a ticket are answers, not follow-ups.
+fn is_desk_member(cfg: &Config, address: &str) -> bool {
+    let a = address.to_lowercase();
+    cfg.schedule
+        .specialists()
+        .iter()
+        .any(|s| s.email.email.to_lowercase() == a)
+        || cfg.supervisor.email.to_lowercase() == a
+        || cfg.fallback.iter().any(|f| f.email.to_lowercase() == a)
+        || cfg
+            .admin
+            .as_ref()
+            .is_some_and(|f| f.email.to_lowercase() == a)
+}
+
+/// The To and Cc addresses of a raw letter, lower-cased.
+fn recipients_of(raw: &[u8]) -> Vec<String> {
+    let Some(m) = mail_parser::MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    [m.to(), m.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// Which existing ticket a letter continues, if any.
@@ -460,6 +495,20 @@ fn waited_ru(d: Duration) -> Option<String> {
     })
 }
 
+/// The description a follow-up brings, if the writer wrote it now (in the new
+/// text or the subject). The understanding falls back to quoted text for replies,
+/// but in a follow-up that quote is our own letter (the ask, the acknowledgement
+/// with its attribution line), not the requester's problem: the ticket already
+/// holds what they wrote before.
+fn own_description(req: &Request) -> Option<&str> {
+    let d = req.description.as_deref()?;
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let d_squashed = squash(d.trim_end_matches('…'));
+    let head: String = d_squashed.chars().take(40).collect();
+    let own = squash(&req.new_text).contains(&head) || squash(&req.subject).contains(&head);
+    own.then_some(d)
+}
+
 /// Appends new text to a description unless it says nothing new.
 fn merge_text(old: Option<String>, new: Option<&str>) -> Option<String> {
     match (old, new.map(str::trim).filter(|s| !s.is_empty())) {
@@ -554,7 +603,7 @@ impl Ctx<'_, '_> {
             t.class = Some(c.clone());
         }
         let was_forwarded = t.state == TicketState::Forwarded;
-        t.description = merge_text(t.description.take(), req.description.as_deref());
+        t.description = merge_text(t.description.take(), own_description(req));
         let provisional = Outcome {
             folder: Folder::Processed,
             decision: "pending".into(),
@@ -607,6 +656,89 @@ impl Ctx<'_, '_> {
             ..outcome
         };
         finish_record(self.tx, incoming, req, &outcome, self.now)?;
+        Ok(outcome)
+    }
+
+    /// A specialist's letter about a ticket that came to the support address: if the
+    /// requester already got it (reply-all), just file it; else pass it on to them.
+    fn specialist_answer(&mut self, t: Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
+        let provisional = Outcome {
+            folder: Folder::Processed,
+            decision: "pending".into(),
+            reason: String::new(),
+            ticket: Some(t.number),
+            assignee: None,
+            queued: 0,
+        };
+        record_letter(self.tx, self.req, incoming, &provisional, self.now)?;
+        let requester = t.requester.clone().unwrap_or_default();
+        let name = self
+            .req
+            .sender_name
+            .clone()
+            .unwrap_or_else(|| self.sender.unwrap_or_default().to_string());
+        let outcome = if requester.is_empty() || recipients_of(incoming.raw).contains(&requester) {
+            Outcome {
+                folder: Folder::Processed,
+                decision: "answered".into(),
+                reason: "a specialist's answer; the requester received it directly".into(),
+                ticket: Some(t.number),
+                assignee: Some(name),
+                queued: 0,
+            }
+        } else {
+            let specialist = self.sender.unwrap_or_default().to_string();
+            let rendered = self.desk.templates.render(
+                "relay",
+                self.common(
+                    &t,
+                    context! {
+                        specialist => context! { name => name, email => specialist },
+                        answer => self.req.new_text.trim(),
+                    },
+                ),
+            )?;
+            let to = Address::parse(&requester).map(|a| Address {
+                name: t.full_name.clone(),
+                email: a.email,
+            });
+            let Some(to) = to else {
+                anyhow::bail!("ticket {}: requester address is not valid", t.number)
+            };
+            self.queue_letter(
+                "relay",
+                &t,
+                Letter {
+                    from: self.cfg().from.clone(),
+                    to: vec![to],
+                    reply_to: Address::parse(&specialist).map(|a| Address {
+                        name: Some(name.clone()),
+                        email: a.email,
+                    }),
+                    subject: rendered.subject,
+                    body: rendered.body,
+                    message_id: new_message_id("relay", Some(t.number), &self.cfg().from),
+                    in_reply_to: self.req.message_id.clone(),
+                    references: vec![],
+                    auto_submitted: AutoSubmitted::Generated,
+                    ticket: Some(t.number),
+                    date: self.now,
+                    attachments: vec![],
+                },
+                None,
+            )?;
+            Outcome {
+                folder: Folder::Processed,
+                decision: "relayed".into(),
+                reason:
+                    "a specialist's answer sent to the support address, passed on to the requester"
+                        .into(),
+                ticket: Some(t.number),
+                assignee: Some(name),
+                queued: 0,
+            }
+        };
+        finish_record(self.tx, incoming, self.req, &outcome, self.now)?;
         Ok(outcome)
     }
 
@@ -1317,6 +1449,66 @@ mod tests {
     }
 
     #[test]
+    fn a_specialists_answer_to_the_support_address_reaches_the_requester() {
+        let mut w = World::new();
+        w.handle(&req("mama@mail.ru", "m1@mail.ru"), "k1", THU_0830);
+        let fwd = w.store.read().ready_outgoing(at(THU_0830), 10).unwrap();
+        let fwd = fwd.iter().find(|o| o.kind == "forward").unwrap();
+        let specialist = fwd.recipients[0].clone();
+        let answer = Request {
+            sender: Some(specialist.clone()),
+            sender_name: Some("Бамбуркин С.П.".into()),
+            message_id: Some("s1@example.org".into()),
+            in_reply_to: vec![fwd.message_id.clone()],
+            subject: "Re: [Заявка #1] Смирнова О.В., 5А: Не входит в журнал".into(),
+            new_text: "Пароль сброшен, попробуйте войти снова.".into(),
+            verdict: Verdict::Ask,
+            ..dummy_request()
+        };
+        let o = w.handle(&answer, "k2", "2021-09-09T09:00:00+03:00");
+        assert_eq!(o.decision, "relayed");
+        let q = w.queued("2021-09-09T09:00:00+03:00");
+        let relay = q
+            .iter()
+            .find(|x| x.0 == "relay")
+            .expect("relayed to the requester");
+        assert_eq!(relay.1, ["mama@mail.ru"]);
+        assert_eq!(q.iter().filter(|x| x.0 == "addition").count(), 0);
+        // Reply-all (the requester among the recipients): filed, nothing sent.
+        let raw = format!(
+            "From: {specialist}\r\nTo: mama@mail.ru\r\nCc: uvk-mtl@mail.ru\r\nSubject: Re\r\n\r\nok\r\n"
+        );
+        let desk = Desk {
+            config: &w.config,
+            templates: &w.templates,
+        };
+        let again = Request {
+            message_id: Some("s2@example.org".into()),
+            ..answer
+        };
+        let incoming = Incoming {
+            key: "k3",
+            uid: None,
+            raw: raw.as_bytes(),
+        };
+        let n = w.queued("2021-09-09T09:00:00+03:00").len();
+        let o = w
+            .store
+            .transaction(|tx| {
+                handle(
+                    tx,
+                    &desk,
+                    &again,
+                    &incoming,
+                    at("2021-09-09T09:05:00+03:00"),
+                )
+            })
+            .unwrap();
+        assert_eq!(o.decision, "answered");
+        assert_eq!(w.queued("2021-09-09T09:05:00+03:00").len(), n);
+    }
+
+    #[test]
     fn short_names() {
         assert_eq!(short_name("Смирнова Ольга Викторовна"), "Смирнова О.В.");
         assert_eq!(short_name("Смирнова О.В."), "Смирнова О.В.");
@@ -1347,6 +1539,34 @@ mod tests {
             Some("нет входа\n\nи пароль не подходит".into())
         );
         assert_eq!(merge_text(Some("a".into()), None), Some("a".into()));
+    }
+
+    #[test]
+    fn a_follow_up_brings_only_the_description_its_writer_wrote_now() {
+        let quoted = Request {
+            new_text: "Класс 7Б.".into(),
+            subject: "Re: Оценки [Заявка #1]".into(),
+            description: Some(
+                "в 08:31, Поддержка ЭлЖур <support@school.test>: Проблема: Не видны оценки".into(),
+            ),
+            ..dummy_request()
+        };
+        assert_eq!(own_description(&quoted), None);
+        let written = Request {
+            new_text: "Класс 7Б.\nИ ещё:   пропало\nрасписание на завтра.".into(),
+            description: Some("И ещё: пропало расписание на завтра.".into()),
+            ..dummy_request()
+        };
+        assert_eq!(
+            own_description(&written),
+            Some("И ещё: пропало расписание на завтра.")
+        );
+        let in_subject = Request {
+            subject: "Не открывается дневник".into(),
+            description: Some("Не открывается дневник".into()),
+            ..dummy_request()
+        };
+        assert_eq!(own_description(&in_subject), Some("Не открывается дневник"));
     }
 
     #[test]

@@ -206,10 +206,11 @@ async fn a_send_takes_a_few_milliseconds_on_every_tls_mode() {
         report.push(format!(
             "{tls:?}: median of {n} sends {with:.2?} with TCP_NODELAY, {without:.2?} without"
         ));
-        // Generous: Nagle + delayed ACK alone costs ~40 ms per message.
+        // Measured against the same sends without TCP_NODELAY in the same run (so a
+        // loaded machine slows both): Nagle + delayed ACK alone costs ~40 ms a message.
         assert!(
-            with < Duration::from_millis(25),
-            "{tls:?}: {with:?} per send"
+            with * 2 < without,
+            "{tls:?}: {with:?} per send with TCP_NODELAY, {without:?} without"
         );
     }
     for line in &report {

@@ -348,62 +348,82 @@ static FILLER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .collect()
 });
 
-/// Words that say something is wrong or wanted.
-fn problem_marker(w: &str) -> bool {
+/// Words that say something is wrong: negations, errors, losses.
+fn strong_marker(w: &str) -> bool {
     matches!(
         w,
-        "не" | "нет" | "ни" | "нельзя" | "почему" | "как" | "никак" | "невозможно"
+        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего"
     ) || [
         "ошибк",
+        "ошибочн",
         "проблем",
         "забыл",
         "пропал",
+        "пропад",
         "исчез",
         "неправильн",
         "неверн",
-        "пуст",
         "сброс",
         "восстанов",
         "сломал",
         "зависа",
         "вылета",
         "недоступ",
-        "блокир",
         "заблокир",
+        "блокир",
         "сбой",
         "глюч",
         "вместо",
-        "нужн",
-        "хочу",
-        "хотим",
-        "хотела",
-        "хотел",
-        "можно",
-        "исправ",
-        "измен",
-        "удал",
-        "добав",
-        "привяз",
-        "отвяз",
-        "подключ",
-        "выда",
-        "получ",
-        "отображ",
-        "приход",
-        "войти",
-        "зайти",
-        "вход",
-        "открыва",
-        "загруж",
-        "сохран",
-        "выстав",
-        "поменя",
-        "перенес",
-        "поправ",
-        "не",
+        "невозможн",
+        "перестал",
+        "перестает",
+        "неактивн",
     ]
     .iter()
     .any(|p| w.starts_with(p))
+}
+
+/// Words that say something is wanted or happening to the system.
+fn weak_marker(w: &str) -> bool {
+    matches!(w, "как" | "где" | "можно" | "нужно" | "надо")
+        || [
+            "нужн",
+            "хочу",
+            "хотим",
+            "хотела",
+            "хотел",
+            "исправ",
+            "измен",
+            "удал",
+            "добав",
+            "привяз",
+            "отвяз",
+            "подключ",
+            "выда",
+            "получ",
+            "отображ",
+            "приход",
+            "войти",
+            "зайти",
+            "вход",
+            "открыва",
+            "загруж",
+            "сохран",
+            "выстав",
+            "поменя",
+            "перенес",
+            "поправ",
+            "пишет",
+            "показыва",
+            "стоит",
+            "висит",
+            "постав",
+            "пуст",
+            "долг",
+            "задолж",
+        ]
+        .iter()
+        .any(|p| w.starts_with(p))
 }
 
 fn is_name_like(w: &str) -> bool {
@@ -419,10 +439,11 @@ fn is_name_like(w: &str) -> bool {
 }
 
 /// The words of a sentence that carry content, and whether it has a
-/// problem marker.
-fn content(sentence: &str) -> (usize, bool) {
+/// strong and a weak problem marker.
+fn content(sentence: &str) -> (usize, bool, bool) {
     let mut n = 0;
-    let mut marker = false;
+    let mut strong = false;
+    let mut weak = false;
     let mut first = true;
     for raw in sentence.split(|c: char| !(c.is_alphabetic() || c == '-')) {
         let raw = raw.trim_matches('-');
@@ -432,9 +453,8 @@ fn content(sentence: &str) -> (usize, bool) {
         let is_first = first;
         first = false;
         let w = fold(raw);
-        if problem_marker(&w) {
-            marker = true;
-        }
+        strong |= strong_marker(&w);
+        weak |= weak_marker(&w);
         if raw.chars().count() < 3 || FILLER.contains(w.as_str()) {
             continue;
         }
@@ -451,12 +471,12 @@ fn content(sentence: &str) -> (usize, bool) {
         }
         n += 1;
     }
-    (n, marker)
+    (n, strong, weak)
 }
 
 fn states_problem(sentence: &str) -> bool {
-    let (n, marker) = content(sentence);
-    n >= 3 || n >= 2 && marker
+    let (n, strong, weak) = content(sentence);
+    n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
 }
 
 fn sentences(text: &str) -> Vec<&str> {
@@ -513,7 +533,16 @@ fn is_our_boilerplate(s: &str) -> bool {
 const MAX_CHARS: usize = 1000;
 
 /// The description of the problem, or `None` when the letter has none.
-pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Option<String> {
+///
+/// `gives_fields` says the new text names the writer or the class: only
+/// then is a reply taken to complete its quoted original.
+pub fn find(
+    new_text: &str,
+    subject: &str,
+    quoted: &str,
+    is_reply: bool,
+    gives_fields: bool,
+) -> Option<String> {
     let picked: Vec<&str> = sentences(new_text)
         .into_iter()
         .filter(|s| states_problem(s))
@@ -524,7 +553,7 @@ pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Opti
     if subject_states_problem(subject) {
         return Some(cap(subject.trim()));
     }
-    if is_reply {
+    if is_reply && gives_fields {
         let picked: Vec<&str> = sentences(quoted)
             .into_iter()
             .filter(|s| !is_our_boilerplate(s) && states_problem(s))
@@ -538,8 +567,8 @@ pub fn find(new_text: &str, subject: &str, quoted: &str, is_reply: bool) -> Opti
 
 /// Whether a subject, cleaned of `Re:` and tags, states a problem.
 pub fn subject_states_problem(subject: &str) -> bool {
-    let (n, marker) = content(subject);
-    n >= 2 && marker || n >= 3
+    let (n, strong, _) = content(subject);
+    n >= 2 && strong
 }
 
 fn cap(s: &str) -> String {
@@ -562,7 +591,7 @@ mod tests {
             "Заместитель директора по УВР Белова Татьяна Сергеевна.",
             "Помогите, пожалуйста! Что делать?",
         ] {
-            assert_eq!(find(t, "ЭлЖур", "", false), None, "{t}");
+            assert_eq!(find(t, "ЭлЖур", "", false, true), None, "{t}");
         }
     }
 
@@ -573,18 +602,40 @@ mod tests {
                 "Не могу зайти в дневник, пишет неверный пароль.",
                 "",
                 "",
-                false
+                false,
+                true
             )
             .is_some()
         );
-        assert!(find("Здравствуйте.", "Не приходит код для входа", "", false).is_some());
-        assert!(find("Здравствуйте.", "Ошибка", "", false).is_none());
-        assert!(find("Иванова Мария, 5А", "Re: x", "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс.\nУ сына не открывается дневник, пишет ошибку.", true).is_some());
+        assert!(
+            find(
+                "Здравствуйте.",
+                "Не приходит код для входа",
+                "",
+                false,
+                true
+            )
+            .is_some()
+        );
+        assert!(find("Здравствуйте.", "Ошибка", "", false, true).is_none());
+        // A thank-you reply does not revive the quoted answer.
+        assert!(
+            find(
+                "Спасибо, всё заработало!",
+                "Re: x",
+                "Пароль сброшен, попробуйте войти снова.",
+                true,
+                false
+            )
+            .is_none()
+        );
+        assert!(find("Иванова Мария, 5А", "Re: x", "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс.\nУ сына не открывается дневник, пишет ошибку.", true, true).is_some());
         assert!(
             find(
                 "Иванова Мария, 5А",
                 "Re: x",
                 "Здравствуйте! Для обработки обращения укажите, пожалуйста, ФИО и класс ребёнка.",
+                true,
                 true
             )
             .is_none()

@@ -257,7 +257,9 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
     req.role = role;
     req.full_name = name::find(&parts, req.sender_name.as_deref(), role);
     req.class = class::find(&own).or_else(|| class::find_in_subject(&subject));
-    req.description = description::find(&parts.new, &subject, &quoted, req.is_reply());
+    let gives_fields = req.full_name.is_some() || req.class.is_some();
+    req.description =
+        description::find(&parts.new, &subject, &quoted, req.is_reply(), gives_fields);
     req.new_text = parts.new.trim().to_string();
 
     req.missing = missing_fields(

@@ -124,6 +124,18 @@ fn tokenize(text: &str) -> Vec<Tok> {
                         break;
                     }
                 }
+                // «Иванова М.П» — the last dot forgotten.
+                if text.chars().filter(|c| *c == '.').count() == 1
+                    && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
+                    && chars.get(i + 1).is_none_or(|c| !c.is_alphabetic())
+                {
+                    text.push(chars[i]);
+                    text.push('.');
+                    i += 1;
+                    if chars.get(i) == Some(&'.') {
+                        i += 1;
+                    }
+                }
                 out.push(Tok {
                     text,
                     kind: Kind::Initials,
@@ -460,11 +472,11 @@ fn is_class_token(t: &Tok) -> bool {
         Kind::Num => true,
         Kind::Punct(c) => matches!(
             c,
-            '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\''
+            '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\'' | ':'
         ),
         Kind::Word => {
             let f = t.folded();
-            t.text.chars().count() == 1
+            (t.text.chars().count() == 1 && f != "я")
                 || matches!(f.as_str(), "класса" | "класс" | "классе" | "кл")
         }
         _ => false,
@@ -474,6 +486,36 @@ fn is_class_token(t: &Tok) -> bool {
 fn is_clause_break(t: &Tok) -> bool {
     matches!(t.kind, Kind::Break)
         || matches!(t.kind, Kind::Punct(c) if matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | '—' | '–' | '-' | '(' | '«' | '"'))
+}
+
+/// A lower-case word that looks like a verb in the third person or the
+/// past tense («сказала», «поставил», «говорит», «ставят»).
+pub(crate) fn verbish(w: &str) -> bool {
+    let n = w.chars().count();
+    if n < 4 || !w.chars().all(|c| ('а'..='я').contains(&c)) {
+        return false;
+    }
+    [
+        "ла",
+        "ли",
+        "ет",
+        "ит",
+        "ут",
+        "ют",
+        "ат",
+        "ят",
+        "ется",
+        "ится",
+        "ается",
+        "яется",
+        "ал",
+        "ил",
+        "ел",
+        "ял",
+    ]
+    .iter()
+    .any(|e| w.ends_with(e))
+        && !["учитель", "родитель", "мать"].contains(&w)
 }
 
 /// Where a name stands decides whose it is.
@@ -557,6 +599,15 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             let f = t.folded();
             if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
             {
+                // «учителю Смирновой О.В.», «классного руководителя …»: an
+                // oblique title names someone else.
+                let oblique = ["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"]
+                    .iter()
+                    .any(|e| f.ends_with(e))
+                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(toks, j);
+                if oblique {
+                    return Standing::Rejected;
+                }
                 return if role == Some(Role::Staff) {
                     Standing::SelfIntro
                 } else {
@@ -575,6 +626,18 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
         }
         _ => Standing::Rejected,
     }
+}
+
+/// «зам. директора», «заместитель директора»: a genitive title word that
+/// belongs to a nominative title just before it.
+fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
+    toks[j.saturating_sub(3)..j].iter().any(|t| {
+        let f = t.folded();
+        matches!(
+            f.as_str(),
+            "зам" | "заместитель" | "замдиректора" | "заместительница"
+        )
+    })
 }
 
 /// «ФИО: …» and the like at the start of a line: `Some(true)` when the
@@ -646,7 +709,7 @@ fn scan(
             }
             let run: Vec<&Tok> = toks[start..i].iter().collect();
             let strong = label.is_some();
-            let Some((name, s, _e)) = readings(&run, strong) else {
+            let Some((name, s, e)) = readings(&run, strong) else {
                 // Not a full name; remember child-looking names all the same.
                 if run.iter().any(|t| t.kind == Kind::Word) {
                     let st = standing(&toks, start, role, label);
@@ -657,6 +720,14 @@ fn scan(
                 continue;
             };
             let mut st = standing(&toks, start + s, role, label);
+            // «Петрова Анна Ивановна сказала…»: a third person acting.
+            if label.is_none()
+                && toks
+                    .get(start + e)
+                    .is_some_and(|t| t.kind == Kind::Word && verbish(&t.folded()))
+            {
+                st = Standing::Rejected;
+            }
             if st == Standing::Opening && in_signature {
                 st = Standing::Signature;
             }

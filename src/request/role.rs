@@ -27,7 +27,7 @@ const STAFF_TITLE: &str = r"(?:классн\w*\s+руководител\w*|кл\
 /// руководителем», «работаю учителем».
 static STAFF_SELF: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"(?:^|[^\p{{L}}])(?:я\s*[,—–-]?\s*{STAFF_TITLE}|(?:являюсь|работаю)\s+{STAFF_TITLE}|(?:детей|дети|ученики|учеников|ученикам|ученица|ученик|ученика|ученицы|родители|родителей)\s+моего\s+класса|в\s+моем\s+классе|мой\s+класс\s+\d|у\s+меня\s+в\s+классе|веду\s+(?:уроки|урок|предмет|журнал)|мои\s+ученики|моих\s+учеников|моим\s+ученикам|я\s+как\s+{STAFF_TITLE})"
+        r"(?:^|[^\p{{L}}])(?:я\s*[,—–-]?\s*{STAFF_TITLE}|(?:являюсь|работаю)\s+{STAFF_TITLE}|(?:детей|дети|ученики|учеников|ученикам|ученица|ученик|ученика|ученицы|родители|родителей)\s+моего\s+класса|в\s+моем\s+классе|мой\s+класс\s+\d|у\s+меня\s+в\s+классе|веду\s+(?:уроки|урок|предмет|журнал)|мои\s+ученики|моих\s+учеников|моим\s+ученикам|я\s+как\s+{STAFF_TITLE}|(?:пишет|пишу|обращается|беспокоит|беспокоят|на\s+связи)\s*[,—–-]?\s*{STAFF_TITLE})"
     ))
 });
 
@@ -93,6 +93,26 @@ fn staff(text: &str) -> bool {
     }
     for c in STAFF_HEAD.captures_iter(&f) {
         let title = c.get(1).map_or("", |m| m.as_str());
+        // A verb after the title in the same sentence: a third person
+        // («Учитель математики Иванова поставила…»).
+        let end = c.get(0).map_or(0, |m| m.end());
+        let title_start = c.get(1).map_or(0, |m| m.start());
+        // Offsets of the folded text match the original for Cyrillic and
+        // ASCII; `get` keeps an odd character from ever splitting one.
+        let original = text
+            .get(title_start..)
+            .or_else(|| f.get(title_start..))
+            .unwrap_or_default();
+        let rest: String = original
+            .chars()
+            .take_while(|ch| !matches!(ch, '.' | '!' | '?' | '\n' | ','))
+            .collect();
+        if rest.split_whitespace().skip(1).take(7).any(|w| {
+            super::name::verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(w)
+        }) {
+            let _ = end;
+            continue;
+        }
         let next = c.get(2).map(|m| m.as_str());
         let next2 = c.get(3).map(|m| m.as_str());
         // Dative/genitive titles («учителю», «учителя») are third persons.
@@ -156,9 +176,24 @@ static PARENT: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// A son, a daughter, a child of the writer's: «дневник сына», «сыну
+/// поставили», «у дочки». Students and staff do not write these.
+static KIN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:^|[^\p{L}])(?:сын|сына|сыну|сыном|сыне|сынок|сыночек|сынишка|сыночка|дочь|дочери|дочерью|дочка|дочки|дочке|дочку|дочкой|доча|дочурка|ребенок|ребенка|ребенку|ребенком|ребенке|внук|внука|внуку|внучка|внучки|внучке|внучку)(?:[^\p{L}]|$)",
+    )
+});
+
 /// «мама Даши», «папа Петрова Ильи»: a parent title before a name.
 static PARENT_OF_NAMED: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s+[А-ЯЁ][а-яё]+"));
+
+/// A signature line «Мама», «Папа Ильи», or a label «ФИО родителя».
+static PARENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?m)^\s*(?:мама|папа|мать|отец|бабушка|дедушка|опекун)(?:\s+[а-я]+){0,3}\s*[.!]?\s*$|(?:фио|ф\.\s*и\.\s*о\.?)\s+(?:родителя|законного\s+представителя|заявителя-родителя)",
+    )
+});
 
 static PARENT_SELF_SIGNED: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?:^|[^\p{L}])(?:мама|папа|мать|отец|бабушка|дедушка|опекун|родитель)(?:[^\p{L}]|$)")
@@ -166,7 +201,7 @@ static PARENT_SELF_SIGNED: LazyLock<Regex> = LazyLock::new(|| {
 
 static STUDENT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент\w*)(?:[^\p{L}]|$)|учусь|я\s+из\s+\d|это\s+[а-я]+\s+из\s+\d|одноклассни\w*|однокласснице|одноклассниц\w*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:^|[.!?\n]\s*)(?:ученик|ученица|учащийся|учащаяся)\s+(?:\d|[а-я]*\s*класса|школы|гимназии))",
+        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент\w*)(?:[^\p{L}]|$)|учусь|я\s+из\s+\d|это\s+[а-я]+\s+из\s+\d|одноклассни\w*|однокласснице|одноклассниц\w*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:ученик|ученица|учащийся|учащаяся)\s+(?:\d|[а-я]*\s*класса|школы|гимназии)|я\s+[а-я]+(?:\s+[а-я]+)?\s+из\s+\d)",
     )
 });
 
@@ -176,7 +211,10 @@ pub fn detect(text: &str) -> Option<Role> {
         return Some(Role::Staff);
     }
     let f = fold(text);
-    let parent = PARENT.is_match(&f) || PARENT_OF_NAMED.is_match(text);
+    let parent = PARENT.is_match(&f)
+        || PARENT_OF_NAMED.is_match(text)
+        || KIN.is_match(&f)
+        || PARENT_LINE.is_match(&f);
     let student = STUDENT.is_match(&f);
     match (parent, student) {
         (true, _) => Some(Role::Parent),

@@ -38,6 +38,7 @@
 
 mod clients;
 mod configs;
+pub mod daemon;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;

@@ -307,11 +307,12 @@ pub async fn run(
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
         housekeeping(&shared)?;
-        let mut outbox = None;
-        outbox_pass(&shared, &mut outbox, &shutdown, true).await?;
-        if let Some(o) = outbox {
-            o.close().await;
+        let mut conn = None;
+        let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
+        if let Some(c) = conn {
+            c.close().await;
         }
+        end?;
         return Ok(());
     }
     // The loops stop on the caller's shutdown, or when one of them fails: a daemon
@@ -643,10 +644,10 @@ async fn drain(
             _ = stopped(shutdown.clone()) => return Ok(()),
         };
         let n = batch.len();
-        // Each letter is decided in its own transaction; the moves follow for the
-        // whole batch (one UID MOVE per folder, one transaction marking them). A crash
-        // in between leaves decided letters unmoved, and the next drain moves them
-        // (above). A stop ends the batch early; what was decided is still moved.
+        // Each letter is decided in its own transaction and its mail handed to the
+        // outbox at once; the moves follow for the whole batch (one UID MOVE per
+        // folder, one transaction marking them). A crash in between leaves decided
+        // letters unmoved, and the next drain moves them (above).
         let mut decided: Vec<(&Fetched, Folder)> = Vec::with_capacity(n);
         for fetched in &batch {
             if stopping(shutdown) {
@@ -654,7 +655,6 @@ async fn drain(
             }
             shared.beat(INBOX);
             let folder = handle_letter(shared, &source, uidvalidity, fetched)?;
-            // The mail it caused is committed: let the outbox send it while we go on.
             shared.outbox_wake.notify_one();
             if let Some(folder) = folder {
                 decided.push((fetched, folder));
@@ -669,7 +669,6 @@ async fn drain(
                 Ok(())
             })?;
         }
-        shared.outbox_wake.notify_one();
         shared.due_wake.notify_one();
         if n < BATCH || stopping(shutdown) {
             return Ok(());
@@ -898,9 +897,9 @@ pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
 /// is back), the outage is recorded once for `status`, and the caller backs off.
 async fn outbox_pass(
     shared: &Arc<Shared>,
-    outbox: &mut Option<Outbox>,
     shutdown: &watch::Receiver<bool>,
     until_empty: bool,
+    outbox: &mut Option<Outbox>,
 ) -> anyhow::Result<PassEnd> {
     loop {
         let now = shared.clock.now();
@@ -1030,25 +1029,41 @@ async fn outbox_loop(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    // One SMTP connection, kept across passes (the outbox checks it with NOOP after idling).
-    let mut outbox: Option<Outbox> = None;
     // Between attempts to reach a server that is down: 0.5 s doubling to 15 s, so a
     // queue of any length costs one connection attempt per step, and mail flows again
     // within seconds of the server's return.
     let mut reconnect = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
+    // The SMTP session is kept between passes (a forward right after a letter pays no
+    // TCP + TLS + AUTH), checked with NOOP when it has rested, and closed after a
+    // minute without mail.
+    let mut conn: Option<Outbox> = None;
+    let mut last_mail = Instant::now();
     loop {
         shared.beat(OUTBOX);
-        match outbox_pass(&shared, &mut outbox, &shutdown, false).await {
+        let had_ready = shared
+            .store()
+            .read()
+            .ready_outgoing(shared.clock.now(), 1)
+            .map(|r| !r.is_empty())
+            .unwrap_or(true);
+        if had_ready {
+            last_mail = Instant::now();
+        } else if last_mail.elapsed() > Duration::from_secs(60)
+            && let Some(c) = conn.take()
+        {
+            c.close().await;
+        }
+        match outbox_pass(&shared, &shutdown, false, &mut conn).await {
             Ok(PassEnd::Done) => reconnect.reset(),
             Ok(PassEnd::Unreachable) => {
-                outbox = None;
+                conn = None;
                 if sleep_or_stop(&shared, OUTBOX, reconnect.next_delay(), &mut shutdown).await {
                     return Ok(());
                 }
                 continue;
             }
             Err(e) => {
-                outbox = None;
+                conn = None;
                 error!(error = %format!("{e:#}"), "outbox");
             }
         }

@@ -261,8 +261,9 @@ async fn sigkill_at_20_random_points_of_a_200_letter_run() {
     );
 }
 
-/// Dovecot stopped and started again while the daemon works through 60 letters:
-/// it reconnects and finishes, every outcome exactly once.
+/// Dovecot stopped and started again while the daemon works through 60 letters
+/// (half of them arriving during the outage): it reconnects and finishes, every
+/// outcome exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_restarted_mid_run() {
     const N: usize = 60;
@@ -280,24 +281,29 @@ async fn dovecot_restarted_mid_run() {
     stack.stop_postfix();
     stack.start_postfix();
     let d = Daemon::new(&stack, bin());
-    send_letters(&stack, 0..N, N).await;
+    // Half the letters wait when the daemon starts; the other half arrive while
+    // Dovecot is down (Postfix keeps them until it is back), so Dovecot goes away
+    // in the middle of the run however fast the daemon is.
+    send_letters(&stack, 0..N / 2, N / 2).await;
     let mut child = d.spawn(&[]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while d.decided() < 15 {
+    while d.decided() < 10 {
         assert!(Instant::now() < deadline, "no progress\n{}", d.log_text());
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    stack.stop_dovecot();
     let at_stop = d.decided();
+    stack.stop_dovecot();
+    for i in N / 2..N {
+        stack
+            .send(&sender(i), SUPPORT, &letter(i, Kind::of(i)))
+            .await
+            .unwrap_or_else(|e| panic!("send letter {i} while Dovecot is down: {e}"));
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stack.start_dovecot();
     wait_settled(&stack, &d, N, Duration::from_secs(120)).await;
     terminate(&mut child);
     let tally = assert_exactly_once(&stack, N, Kind::of).await;
-    assert!(
-        at_stop < N as i64,
-        "Dovecot must go down mid-run (all {N} were decided before)"
-    );
     let log = d.log_text();
     assert!(
         log.contains("reconnecting") || log.contains("cannot connect"),

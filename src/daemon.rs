@@ -589,17 +589,34 @@ async fn drain(
     let uidvalidity = mailbox.uidvalidity();
     // Letters committed before a crash but not yet moved: move them now.
     let unmoved = shared.store().read().unmoved()?;
-    for (key, uid, folder) in unmoved {
+    for u in unmoved {
+        let key = u.key;
         if !key.starts_with("imap:") && !key.starts_with("maildir:") {
             continue;
         }
         let fetched = Fetched {
             key: key.clone(),
-            uid,
+            uid: u.uid,
             internal_date: None,
             raw: Vec::new(),
         };
-        match mailbox.move_to(&fetched, folder_of(&folder)).await {
+        let folder = folder_of(&u.folder);
+        // The server may have copied it before the crash and never expunged it.
+        let already = match &u.message_id {
+            Some(mid) => mailbox.filed_copy(folder, mid).await?,
+            None => false,
+        };
+        let done = if already {
+            info!(
+                key,
+                folder = folder.leaf(),
+                "already filed by an interrupted move: removing the inbox copy"
+            );
+            mailbox.discard_copy(&fetched).await
+        } else {
+            mailbox.move_to(&fetched, folder).await
+        };
+        match done {
             Ok(()) => {}
             Err(crate::mailbox::MailboxError::Stale { .. }) => {
                 debug!(key, "unmoved letter from another session")

@@ -168,6 +168,15 @@ pub struct Outgoing {
     pub attempts: i64,
 }
 
+/// A letter decided on but not yet moved out of the inbox.
+#[derive(Debug, Clone)]
+pub struct Unmoved {
+    pub key: String,
+    pub uid: Option<u32>,
+    pub folder: String,
+    pub message_id: Option<String>,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -361,11 +370,18 @@ pub trait Queries {
     }
 
     /// Messages recorded but not yet moved out of the inbox (a crash came between).
-    fn unmoved(&self) -> anyhow::Result<Vec<(String, Option<u32>, String)>> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT source_key, uid, folder FROM messages WHERE moved = 0 ORDER BY id")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    fn unmoved(&self) -> anyhow::Result<Vec<Unmoved>> {
+        let mut st = self.conn().prepare(
+            "SELECT source_key, uid, folder, message_id FROM messages WHERE moved = 0 ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Unmoved {
+                key: r.get(0)?,
+                uid: r.get(1)?,
+                folder: r.get(2)?,
+                message_id: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -495,3 +495,53 @@ async fn a_recreated_folder_shows_a_new_uidvalidity() {
     assert_ne!(again[0].key, old[0].key);
     mb.move_to(&again[0], Folder::Processed).await.unwrap();
 }
+
+/// A server stopped between the copy and the expunge of a MOVE leaves a letter both
+/// in the inbox and in its folder: the mailbox finds the filed copy by Message-ID
+/// and removes only the inbox copy, so a second move never files it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_letter_left_behind_by_an_interrupted_move_is_found_and_not_filed_twice() {
+    let stack = MailStack::start();
+    let s = settings(&stack, TlsMode::Implicit, true);
+    // Connect once so the duty-desk folders exist.
+    connect(&s).await.close().await;
+    stack
+        .append(SUPPORT, "INBOX", "28-Nov-2026 10:00:00 +0000", &letter(1))
+        .await;
+    stack
+        .append(SUPPORT, "INBOX", "28-Nov-2026 10:00:01 +0000", &letter(2))
+        .await;
+    stack
+        .append(
+            SUPPORT,
+            "duty-desk/Etiquette",
+            "28-Nov-2026 10:00:00 +0000",
+            &letter(1),
+        )
+        .await;
+    let mut mb = connect(&s).await;
+    let got = mb.fetch_new(0, 10).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(
+        mb.filed_copy(Folder::Etiquette, "req-1@parents.test")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !mb.filed_copy(Folder::Etiquette, "req-2@parents.test")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !mb.filed_copy(Folder::Processed, "req-1@parents.test")
+            .await
+            .unwrap()
+    );
+    // The session is back on the inbox: discard the copy there, move the other.
+    mb.discard_copy(&got[0]).await.unwrap();
+    mb.move_to(&got[1], Folder::Processed).await.unwrap();
+    mb.close().await;
+    assert!(stack.fetch(SUPPORT, "INBOX").await.is_empty());
+    assert_eq!(stack.fetch(SUPPORT, "duty-desk/Etiquette").await.len(), 1);
+    assert_eq!(stack.fetch(SUPPORT, "duty-desk/Processed").await.len(), 1);
+}

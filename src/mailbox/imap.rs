@@ -521,6 +521,75 @@ impl ImapMailbox {
         Ok(())
     }
 
+    /// See [`super::Mailbox::filed_copy`]: EXAMINE the folder, search it by
+    /// Message-ID, SELECT the request folder again.
+    pub async fn filed_copy(
+        &mut self,
+        folder: Folder,
+        message_id: &str,
+    ) -> Result<bool, MailboxError> {
+        let target = self.folder_name(folder);
+        // IMAP quoted string: backslash and double quote escaped.
+        let id = message_id.replace('\\', "\\\\").replace('"', "\\\"");
+        let found = self
+            .cmd("UID SEARCH", move |sess, _| {
+                Box::pin(async move {
+                    sess.examine(&target).await?;
+                    let found = sess.uid_search(format!("HEADER Message-ID \"{id}\"")).await;
+                    found.map(|uids| !uids.is_empty())
+                })
+            })
+            .await;
+        // Back to the request folder whatever the search said.
+        let reselect = self
+            .cmd("SELECT", move |sess, inbox| {
+                let inbox = inbox.to_string();
+                Box::pin(async move { sess.select(&inbox).await.map(|_| ()) })
+            })
+            .await;
+        self.drain();
+        let found = found?;
+        reselect?;
+        Ok(found)
+    }
+
+    /// See [`super::Mailbox::discard_copy`]: `\Deleted` and UID EXPUNGE of one UID.
+    pub async fn discard_copy(&mut self, fetched: &Fetched) -> Result<(), MailboxError> {
+        let stale = |reason: String| MailboxError::Stale {
+            key: fetched.key.clone(),
+            reason,
+        };
+        let (validity, uid) =
+            parse_key(&fetched.key).ok_or_else(|| stale("not an IMAP message key".into()))?;
+        if validity != self.uidvalidity || !self.caps.uidplus {
+            return Err(stale("cannot expunge one message here".into()));
+        }
+        let uid = uid.to_string();
+        let u = uid.clone();
+        self.cmd("UID STORE", move |sess, _| {
+            Box::pin(async move {
+                sess.uid_store(&u, "+FLAGS.SILENT (\\Deleted)")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await?;
+        self.cmd("UID EXPUNGE", move |sess, _| {
+            Box::pin(async move {
+                sess.uid_expunge(&uid)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await?;
+        self.drain();
+        Ok(())
+    }
+
     /// See [`super::Mailbox::move_many`]: one `UID MOVE` per folder with a UID set
     /// (the COPY fallback goes message by message).
     pub async fn move_many(&mut self, items: &[(&Fetched, Folder)]) -> Result<(), MailboxError> {

@@ -294,6 +294,31 @@ impl Mailbox {
         }
     }
 
+    /// Whether `folder` already holds a letter with this Message-ID. A server stopped
+    /// in the middle of a MOVE (copy done, expunge not) leaves a letter in both
+    /// places; the daemon asks this before moving a letter again after a crash.
+    /// Maildir moves are renames, so the answer there is always false.
+    pub async fn filed_copy(
+        &mut self,
+        folder: Folder,
+        message_id: &str,
+    ) -> Result<bool, MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.filed_copy(folder, message_id).await,
+            Mailbox::Maildir(_) => Ok(false),
+        }
+    }
+
+    /// Removes the inbox copy of a letter that is already filed (see
+    /// [`filed_copy`](Self::filed_copy)): the one deletion duty-desk makes, of an
+    /// exact duplicate the server left behind.
+    pub async fn discard_copy(&mut self, fetched: &Fetched) -> Result<(), MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.discard_copy(fetched).await,
+            Mailbox::Maildir(_) => Ok(()),
+        }
+    }
+
     /// Moves a handled message into `folder`. Never deletes.
     pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
         match self {

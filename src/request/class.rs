@@ -245,7 +245,13 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 if quoted {
                     after += 1;
                 }
-                if hyphen && is_ordinal_suffix(&fold(&run)) && !c.is_uppercase() {
+                // «5-й», «в 10м классе»: an ordinal ending, not a letter.
+                let ordinal_glued = !hyphen
+                    && spaces == 0
+                    && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
+                    && is_class_word_singular(&word_after(&chars, letters_end));
+                if (hyphen && is_ordinal_suffix(&fold(&run)) || ordinal_glued) && !c.is_uppercase()
+                {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
                     lettered = Some((l, c.is_uppercase()));
@@ -408,6 +414,7 @@ mod tests {
             ("сын учится в пятом классе", "5"),
             ("в 5-м классе", "5"),
             ("11Б класс", "11Б"),
+            ("сын в 10м классе", "10"),
             ("Шустов, сын в 8А.", "8А"),
             ("за 2 четверть в 7Б классе: в 7А всё работает", "7Б"),
         ] {

@@ -518,6 +518,63 @@ pub(crate) fn verbish(w: &str) -> bool {
         && !["учитель", "родитель", "мать"].contains(&w)
 }
 
+fn title_case(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut start = true;
+    for c in w.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        start = c == '-';
+    }
+    out
+}
+
+/// People in a hurry write «иванова мария петровна» or «ИВАНОВА МАРИЯ».
+/// Give such a run capitals when it has the shape of a name: a known
+/// first name next to a patronymic (or, on a labelled line, next to any
+/// word).
+fn recase(toks: &mut [Tok], labelled: bool) {
+    let cyr = |t: &Tok| {
+        t.kind == Kind::Word
+            && t.text.chars().count() >= 2
+            && t.text.chars().all(|c| is_cyr_lower(c) || c == '-')
+    };
+    let caps = |t: &Tok| {
+        t.kind == Kind::Word
+            && t.text.chars().count() >= 2
+            && t.text.chars().all(|c| is_cyr_upper(c) || c == '-')
+    };
+    for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
+        let mut i = 0;
+        while i < toks.len() {
+            if !same_case(&toks[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < toks.len() && same_case(&toks[i]) && i - start < 3 {
+                i += 1;
+            }
+            let run = &toks[start..i];
+            let folded: Vec<String> = run.iter().map(Tok::folded).collect();
+            let first = folded.iter().any(|w| first_name_gender(w).is_some());
+            let patr = folded.iter().any(|w| patronymic_gender(w).is_some());
+            let others = folded
+                .iter()
+                .filter(|w| first_name_gender(w).is_none() && patronymic_gender(w).is_none())
+                .count();
+            if run.len() >= 2 && first && others <= 1 && (patr || labelled) {
+                for t in &mut toks[start..i] {
+                    t.text = title_case(&t.text);
+                }
+            }
+        }
+    }
+}
+
 /// Where a name stands decides whose it is.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 enum Standing {
@@ -579,6 +636,16 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             };
         }
         if CHILD_TRIGGERS.contains(&f.as_str()) {
+            // «Мама — Иванова Мария Петровна»: a nominative name of the
+            // parent word's gender is the parent's own.
+            let parent_gender = match f.as_str() {
+                "мама" | "мать" | "бабушка" => Some(Gender::Female),
+                "папа" | "отец" | "дедушка" => Some(Gender::Male),
+                _ => None,
+            };
+            if parent_gender.is_some() && parent_gender == span_gender(toks, start) {
+                return Standing::SelfIntro;
+            }
             return Standing::Rejected;
         }
         if THIRD_PARTY.contains(&f.as_str()) {
@@ -626,6 +693,19 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
         }
         _ => Standing::Rejected,
     }
+}
+
+/// The gender of the nominative first name or patronymic in the run of
+/// name tokens starting at `start`.
+fn span_gender(toks: &[Tok], start: usize) -> Option<Gender> {
+    toks[start..]
+        .iter()
+        .take_while(|t| t.is_name_word() || t.kind == Kind::Initials)
+        .take(4)
+        .find_map(|t| match classify(t) {
+            Part::First(g) | Part::Patronymic(g) => Some(g),
+            _ => None,
+        })
 }
 
 /// «зам. директора», «заместитель директора»: a genitive title word that
@@ -693,7 +773,8 @@ fn scan(
 ) {
     for line in text.lines() {
         let label = line_label(line);
-        let toks = tokenize(line);
+        let mut toks = tokenize(line);
+        recase(&mut toks, label.is_some());
         let mut i = 0;
         while i < toks.len() {
             if !(toks[i].is_name_word() || toks[i].kind == Kind::Initials) {
@@ -913,6 +994,23 @@ mod tests {
             Some("Никитина Алла")
         );
         assert_eq!(name("Текст", Some("Гусев П."), None), None);
+        assert_eq!(
+            name(
+                "Мама — Иванова Мария Петровна, 5А",
+                None,
+                Some(Role::Parent)
+            )
+            .as_deref(),
+            Some("Иванова Мария Петровна")
+        );
+        assert_eq!(
+            name("иванова мария петровна, 5а. Не открывается", None, None).as_deref(),
+            Some("Иванова Мария Петровна")
+        );
+        assert_eq!(
+            name("ФИО: ПЕТРОВ ИГОРЬ\nКласс: 5А", None, None).as_deref(),
+            Some("Петров Игорь")
+        );
         assert_eq!(name("Текст\nАнна", Some("Anna"), None), None);
         assert_eq!(
             name(

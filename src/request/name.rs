@@ -191,6 +191,13 @@ fn first_name_gender(folded: &str) -> Option<Gender> {
 }
 
 fn patronymic_gender(folded: &str) -> Option<Gender> {
+    if PATRONYMIC_EXTRA.contains(&folded) {
+        return Some(if folded.ends_with('а') {
+            Gender::Female
+        } else {
+            Gender::Male
+        });
+    }
     if folded.chars().count() < 6 {
         return None;
     }
@@ -210,6 +217,9 @@ fn patronymic_gender(folded: &str) -> Option<Gender> {
     }
     None
 }
+
+/// Familiar first names worn by girls and boys alike.
+const UNISEX: &[&str] = &["саша", "женя", "валя", "шура", "слава"];
 
 /// A patronymic in an oblique case («Андреевича», «Андреевны»): the
 /// person named is not the writer signing.
@@ -274,7 +284,9 @@ fn plausible_surname(t: &Tok) -> bool {
 /// `strong` accepts two unknown capitalised words (a labelled field).
 fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
     let parts: Vec<Part> = span.iter().map(|t| classify(t)).collect();
-    let agrees = |s: &Tok, g: Gender| surname_gender(&s.folded()).is_none_or(|sg| sg == g);
+    let unisex = span.iter().any(|t| UNISEX.contains(&t.folded().as_str()));
+    let agrees =
+        |s: &Tok, g: Gender| unisex || surname_gender(&s.folded()).is_none_or(|sg| sg == g);
     let join = |idx: &[usize]| {
         idx.iter()
             .map(|&i| span[i].text.as_str())

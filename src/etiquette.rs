@@ -22,6 +22,12 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("valid regex")
 }
 
+/// All stems in one automaton: most words match none, and one pass tells.
+static ANY_OBSCENE: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    // Invariant: the same patterns as OBSCENE, which compile.
+    regex::RegexSet::new(OBSCENE.iter().map(|(r, _)| r.as_str())).expect("valid regex set")
+});
+
 /// Obscene stems, to be matched against a whole lower-cased word (ё → е).
 static OBSCENE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     vec![
@@ -150,7 +156,7 @@ pub fn check(text: &str) -> Option<String> {
                 if piece.chars().count() < 3 {
                     continue;
                 }
-                if innocent(piece) {
+                if !ANY_OBSCENE.is_match(piece) || innocent(piece) {
                     continue;
                 }
                 for (rx, stem) in OBSCENE.iter() {

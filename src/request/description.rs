@@ -475,6 +475,14 @@ fn content(sentence: &str) -> (usize, bool, bool) {
 }
 
 fn states_problem(sentence: &str) -> bool {
+    // A sentence in capitals reads like one in lower case.
+    let lowered;
+    let sentence = if sentence.chars().any(char::is_lowercase) {
+        sentence
+    } else {
+        lowered = sentence.to_lowercase();
+        &lowered
+    };
     let (n, strong, weak) = content(sentence);
     n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
 }

@@ -148,6 +148,7 @@ pub fn check(text: &str) -> Option<String> {
     // Sentence by sentence, so an insult's addressee is in the same one.
     for sentence in text.split(['.', '!', '?', '\n', ';']) {
         let ws = words(sentence);
+        let mut addressed: Option<bool> = None;
         for (idx, (_, w)) in ws.iter().enumerate() {
             // Parts of hyphenated words are words too.
             for piece in
@@ -172,7 +173,9 @@ pub fn check(text: &str) -> Option<String> {
             if INSULT_PLURAL.is_match(w) {
                 return Some("insult aimed at people".to_string());
             }
-            if INSULT_SINGLE.is_match(w) && ws.iter().any(|(_, x)| ADDRESSEE.is_match(x)) {
+            if INSULT_SINGLE.is_match(w)
+                && *addressed.get_or_insert_with(|| ws.iter().any(|(_, x)| ADDRESSEE.is_match(x)))
+            {
                 return Some("insult aimed at a person".to_string());
             }
         }

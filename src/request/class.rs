@@ -200,10 +200,13 @@ fn candidates(text: &str) -> Vec<Candidate> {
                     .is_some_and(|w| w == "в" || w == "номер" || w == "это");
         let label_before = {
             // «Класс: 5А» / «Класс - 5 А» at the start of a line.
-            let line_start = chars[..start]
+            // Look back at most 40 characters: a label is short, and a
+            // long line full of digits must not cost quadratic time.
+            let window = start.saturating_sub(40);
+            let line_start = chars[window..start]
                 .iter()
                 .rposition(|c| *c == '\n')
-                .map_or(0, |p| p + 1);
+                .map_or(window, |p| window + p + 1);
             let head: String = chars[line_start..start].iter().collect();
             let h = fold(head.trim());
             h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20

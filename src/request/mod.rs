@@ -239,7 +239,7 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
         quoted.push_str(cap_chars(&body.attached, MAX_TEXT_CHARS));
     }
 
-    let subject = text::clean_subject(&req.subject);
+    let subject = text::clean_subject(cap_chars(&req.subject, 1000));
 
     // Etiquette looks at what this writer wrote now: new text, signature
     // and subject, never at the letters they quote.
@@ -349,6 +349,34 @@ mod tests {
         let ctx = Context::default();
         for raw in [&b""[..], b"\0\0\0", b"From:\r\n\r\n", b"\xff\xfe"] {
             let r = understand(raw, &ctx);
+            assert!(!r.reason.is_empty());
+        }
+    }
+
+    /// Inputs built to hit quadratic paths: each must finish (a hang here
+    /// is the bug; no timing is asserted).
+    #[test]
+    fn pathological_bodies_finish() {
+        let ctx = Context::default();
+        let bodies = [
+            "1 ".repeat(100_000),
+            "дура ".repeat(30_000),
+            "Иванова Мария 5 ".repeat(15_000),
+            "> ".repeat(100_000),
+            "От: x\n".repeat(30_000),
+            "<!--".repeat(50_000),
+            "((((".repeat(30_000) + " Иванова Мария Петровна",
+            "а".repeat(300_000),
+        ];
+        for (i, b) in bodies.iter().enumerate() {
+            let raw = format!(
+                "From: a@b.ru\r\nSubject: {}\r\n\r\n{b}",
+                "5А ".repeat(i * 1000)
+            );
+            let r = understand(raw.as_bytes(), &ctx);
+            assert!(!r.reason.is_empty());
+            let html = format!("From: a@b.ru\r\nContent-Type: text/html\r\n\r\n{b}");
+            let r = understand(html.as_bytes(), &ctx);
             assert!(!r.reason.is_empty());
         }
     }

@@ -151,13 +151,19 @@ pub fn split(body: &str) -> Parts {
                 i += 1;
                 continue;
             }
-            if let Some(m) = CLOSING.find(t) {
+            // A closing is a short line; «Заранее спасибо, у нас такая
+            // проблема: …» goes on with the letter.
+            if let Some(m) = CLOSING.find(t).filter(|_| t.chars().count() <= 80) {
                 in_signature = true;
                 parts.signature.push_str(&t[m.end()..]);
                 parts.signature.push('\n');
                 i += 1;
                 continue;
             }
+        }
+        // A long line is prose, not a signature: the writer went on.
+        if in_signature && t.chars().count() > 120 {
+            in_signature = false;
         }
         if in_signature {
             parts.signature.push_str(t);

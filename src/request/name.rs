@@ -825,6 +825,26 @@ fn scan(
             {
                 st = Standing::Rejected;
             }
+            // «Петрова А.И. (классный руководитель) говорит…» in a parent's
+            // or student's letter: the name carries a staff title, so it is
+            // not theirs.
+            if matches!(role, Some(Role::Parent) | Some(Role::Student))
+                && label.is_none()
+                && toks[start + e..]
+                    .iter()
+                    .filter(|t| t.kind == Kind::Word)
+                    .take(2)
+                    .any(|t| {
+                        let f = t.folded();
+                        STAFF_STEMS.iter().any(|st| f.starts_with(st))
+                            && !f.starts_with("класса")
+                            && f != "класс"
+                            && !f.starts_with("кл")
+                            || f.starts_with("классн")
+                    })
+            {
+                st = Standing::Rejected;
+            }
             if st == Standing::Opening && in_signature {
                 st = Standing::Signature;
             }

@@ -41,7 +41,7 @@ static STAFF_HEAD: LazyLock<Regex> = LazyLock::new(|| {
 /// «Иванова Мария Петровна, учитель…» / «— учитель».
 static STAFF_AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"[А-ЯЁ][а-яё]+(?:\s+[А-ЯЁ][а-яё.]+){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
+        r"[А-ЯЁ][а-яё]+(?:\s+(?:[А-ЯЁ][а-яё]+|[А-ЯЁ]\.\s?[А-ЯЁ]\.?)){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
     ))
 });
 
@@ -185,8 +185,9 @@ static KIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// «мама Даши», «папа Петрова Ильи»: a parent title before a name.
-static PARENT_OF_NAMED: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s+[А-ЯЁ][а-яё]+"));
+static PARENT_OF_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s*[-–—:]?\s*[А-ЯЁ][а-яё]+")
+});
 
 /// A signature line «Мама», «Папа Ильи», or a label «ФИО родителя».
 static PARENT_LINE: LazyLock<Regex> = LazyLock::new(|| {

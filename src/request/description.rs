@@ -540,6 +540,20 @@ fn is_our_boilerplate(s: &str) -> bool {
 
 const MAX_CHARS: usize = 1000;
 
+static GREETING: LazyLock<regex::Regex> = LazyLock::new(|| {
+    // Invariant: a literal pattern that compiles.
+    regex::Regex::new(r"(?i)^(?:здравствуйте|здрасте|добрый\s+(?:день|вечер)|доброе\s+утро|привет|приветствую)[\s,.!]*")
+        .expect("valid regex")
+});
+
+/// «Здравствуйте, у сына …» → «у сына …».
+fn strip_greeting(s: &str) -> &str {
+    match GREETING.find(s) {
+        Some(m) if m.end() < s.len() => &s[m.end()..],
+        _ => s,
+    }
+}
+
 /// The description of the problem, or `None` when the letter has none.
 ///
 /// `gives_fields` says the new text names the writer or the class: only
@@ -554,6 +568,7 @@ pub fn find(
     let picked: Vec<&str> = sentences(new_text)
         .into_iter()
         .filter(|s| states_problem(s))
+        .map(strip_greeting)
         .collect();
     if !picked.is_empty() {
         return Some(cap(&picked.join(" ")));

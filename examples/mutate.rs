@@ -66,10 +66,10 @@ fn main() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "eml") {
-                if let Ok(b) = std::fs::read(&p) {
-                    seeds.push(b);
-                }
+            } else if p.extension().is_some_and(|x| x == "eml")
+                && let Ok(b) = std::fs::read(&p)
+            {
+                seeds.push(b);
             }
         }
     }

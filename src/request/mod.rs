@@ -182,8 +182,24 @@ pub fn missing_fields(
 const MAX_TEXT_CHARS: usize = 64 * 1024;
 
 /// Understand one raw letter. Never panics; bounded time and memory.
+///
+/// mail-parser 0.11 has a `debug_assert!` that malformed nesting can trip
+/// (found by fuzzing; harmless in release builds). So that a debug build
+/// of the daemon cannot be brought down by a letter either, a panic from
+/// below is caught and the letter is set aside as unreadable.
 pub fn understand(raw: &[u8], ctx: &Context) -> Request {
-    let mut req = Request {
+    match std::panic::catch_unwind(|| understand_inner(raw, ctx)) {
+        Ok(req) => req,
+        Err(_) => {
+            let mut req = empty_request(raw.len());
+            req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
+            req
+        }
+    }
+}
+
+fn empty_request(size: usize) -> Request {
+    Request {
         sender: None,
         sender_name: None,
         message_id: None,
@@ -200,8 +216,12 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
         reason: String::new(),
         missing: Vec::new(),
         new_text: String::new(),
-        size: raw.len(),
-    };
+        size,
+    }
+}
+
+fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
+    let mut req = empty_request(raw.len());
 
     if raw.len() > ctx.max_message_size {
         // Read only the header block, never the whole letter.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use super::fold;
-use super::names_data::{FEMALE, MALE};
+use super::names_data::{FEMALE_SET, MALE_SET};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -428,8 +428,8 @@ fn weak_marker(w: &str) -> bool {
 
 fn is_name_like(w: &str) -> bool {
     let f = fold(w);
-    FEMALE.contains(&f.as_str())
-        || MALE.contains(&f.as_str())
+    FEMALE_SET.contains(f.as_str())
+        || MALE_SET.contains(f.as_str())
         || [
             "ова", "ева", "ов", "ев", "ина", "ин", "ский", "ская", "енко", "овна", "евна", "ович",
             "евич", "ична",

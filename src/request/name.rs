@@ -15,7 +15,7 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
+use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
 use super::{Role, fold};
 
@@ -181,9 +181,9 @@ enum Part {
 }
 
 fn first_name_gender(folded: &str) -> Option<Gender> {
-    if FEMALE.contains(&folded) {
+    if FEMALE_SET.contains(folded) {
         Some(Gender::Female)
-    } else if MALE.contains(&folded) {
+    } else if MALE_SET.contains(folded) {
         Some(Gender::Male)
     } else {
         None
@@ -275,7 +275,7 @@ fn surname_gender(folded: &str) -> Option<Gender> {
 fn plausible_surname(t: &Tok) -> bool {
     let f = t.folded();
     t.is_name_word()
-        && !NOT_SURNAMES.contains(&f.as_str())
+        && !NOT_SURNAMES_SET.contains(f.as_str())
         && !oblique_patronymic(&f)
         && f.chars().count() >= 2
 }

@@ -86,8 +86,15 @@ fn third_person_verb(w: &str) -> bool {
     .any(|p| w.starts_with(p))
 }
 
+/// Any staff title at all: most letters have none, and then the costlier
+/// patterns need not run.
+static ANY_TITLE: LazyLock<Regex> = LazyLock::new(|| re(STAFF_TITLE));
+
 fn staff(text: &str) -> bool {
     let f = fold(text);
+    if !ANY_TITLE.is_match(&f) {
+        return false;
+    }
     if STAFF_SELF.is_match(&f) {
         return true;
     }
@@ -159,6 +166,9 @@ fn staff(text: &str) -> bool {
     // A signature line that is only a title: «учитель математики».
     text.lines().any(|l| {
         let l = fold(l.trim());
+        if !ANY_TITLE.is_match(&l) {
+            return false;
+        }
         let words = l.split_whitespace().count();
         (1..=6).contains(&words)
             && STAFF_HEAD

@@ -355,7 +355,13 @@ fn ordinal_number(stem: &str) -> Option<u32> {
 pub fn find(text: &str) -> Option<String> {
     let mut cands = candidates(text);
     let folded = fold(text);
-    if let Some(c) = ORDINAL_CLASS.captures(&folded) {
+    // The fast search first; the capturing one only over its match.
+    let ordinal = folded
+        .contains("класс")
+        .then(|| ORDINAL_CLASS.find(&folded))
+        .flatten()
+        .and_then(|m| ORDINAL_CLASS.captures(&folded[m.range()]));
+    if let Some(c) = ordinal {
         let stem = c.get(1).or_else(|| c.get(3)).map(|m| m.as_str());
         if let Some(n) = stem.and_then(ordinal_number) {
             cands.push(Candidate {

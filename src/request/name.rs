@@ -32,11 +32,20 @@ enum Kind {
 struct Tok {
     text: String,
     kind: Kind,
+    /// `text` lower-cased with ё → е, computed once.
+    low: String,
 }
 
 impl Tok {
+    fn new(text: String, kind: Kind) -> Tok {
+        let low = fold(&text);
+        Tok { text, kind, low }
+    }
     fn folded(&self) -> String {
-        fold(&self.text)
+        self.low.clone()
+    }
+    fn low(&self) -> &str {
+        &self.low
     }
     fn is_name_word(&self) -> bool {
         self.kind == Kind::Word && is_capitalised_cyrillic(&self.text)
@@ -87,10 +96,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
     while i < chars.len() {
         let c = chars[i];
         if c == '\n' {
-            out.push(Tok {
-                text: "\n".into(),
-                kind: Kind::Break,
-            });
+            out.push(Tok::new("\n".into(), Kind::Break));
             i += 1;
         } else if c.is_whitespace() {
             i += 1;
@@ -136,30 +142,18 @@ fn tokenize(text: &str) -> Vec<Tok> {
                         i += 1;
                     }
                 }
-                out.push(Tok {
-                    text,
-                    kind: Kind::Initials,
-                });
+                out.push(Tok::new(text, Kind::Initials));
             } else {
-                out.push(Tok {
-                    text: word,
-                    kind: Kind::Word,
-                });
+                out.push(Tok::new(word, Kind::Word));
             }
         } else if c.is_ascii_digit() {
             let start = i;
             while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;
             }
-            out.push(Tok {
-                text: chars[start..i].iter().collect(),
-                kind: Kind::Num,
-            });
+            out.push(Tok::new(chars[start..i].iter().collect(), Kind::Num));
         } else {
-            out.push(Tok {
-                text: c.to_string(),
-                kind: Kind::Punct(c),
-            });
+            out.push(Tok::new(c.to_string(), Kind::Punct(c)));
             i += 1;
         }
     }
@@ -249,11 +243,11 @@ fn classify(t: &Tok) -> Part {
     if t.kind == Kind::Initials {
         return Part::Initials(t.text.chars().filter(|c| *c == '.').count());
     }
-    let f = t.folded();
-    if let Some(g) = patronymic_gender(&f) {
+    let f = t.low();
+    if let Some(g) = patronymic_gender(f) {
         return Part::Patronymic(g);
     }
-    if let Some(g) = first_name_gender(&f) {
+    if let Some(g) = first_name_gender(f) {
         return Part::First(g);
     }
     Part::Other
@@ -273,10 +267,10 @@ fn surname_gender(folded: &str) -> Option<Gender> {
 }
 
 fn plausible_surname(t: &Tok) -> bool {
-    let f = t.folded();
+    let f = t.low();
     t.is_name_word()
-        && !NOT_SURNAMES_SET.contains(f.as_str())
-        && !oblique_patronymic(&f)
+        && !NOT_SURNAMES_SET.contains(f)
+        && !oblique_patronymic(f)
         && f.chars().count() >= 2
 }
 
@@ -491,9 +485,9 @@ fn is_class_token(t: &Tok) -> bool {
             '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\'' | ':'
         ),
         Kind::Word => {
-            let f = t.folded();
+            let f = t.low();
             (t.text.chars().count() == 1 && f != "я")
-                || matches!(f.as_str(), "класса" | "класс" | "классе" | "кл")
+                || matches!(f, "класса" | "класс" | "классе" | "кл")
         }
         _ => false,
     }
@@ -584,7 +578,7 @@ fn recase(toks: &mut [Tok], labelled: bool) {
                 .count();
             if run.len() >= 2 && first && others <= 1 && (patr || labelled) {
                 for t in &mut toks[start..i] {
-                    t.text = title_case(&t.text);
+                    *t = Tok::new(title_case(&t.text), Kind::Word);
                 }
             }
         }
@@ -679,7 +673,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             break;
         }
         if t.kind == Kind::Word {
-            let f = t.folded();
+            let f = t.low();
             if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
             {
                 // «учителю Смирновой О.В.», «классного руководителя …»: an
@@ -728,9 +722,9 @@ fn span_gender(toks: &[Tok], start: usize) -> Option<Gender> {
 /// belongs to a nominative title just before it.
 fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
     toks[j.saturating_sub(3)..j].iter().any(|t| {
-        let f = t.folded();
+        let f = t.low();
         matches!(
-            f.as_str(),
+            f,
             "зам" | "заместитель" | "замдиректора" | "заместительница"
         )
     })
@@ -835,7 +829,7 @@ fn scan(
                     .filter(|t| t.kind == Kind::Word)
                     .take(2)
                     .any(|t| {
-                        let f = t.folded();
+                        let f = t.low();
                         STAFF_STEMS.iter().any(|st| f.starts_with(st))
                             && !f.starts_with("класса")
                             && f != "класс"

@@ -98,12 +98,17 @@ fn staff(text: &str) -> bool {
     if STAFF_SELF.is_match(&f) {
         return true;
     }
-    for c in STAFF_HEAD.captures_iter(&f) {
+    // The fast search finds the spots; captures run only over each one.
+    let heads: Vec<(usize, regex::Captures<'_>)> = STAFF_HEAD
+        .find_iter(&f)
+        .filter_map(|m| STAFF_HEAD.captures(&f[m.range()]).map(|c| (m.start(), c)))
+        .collect();
+    for (offset, c) in heads {
         let title = c.get(1).map_or("", |m| m.as_str());
         // A verb after the title in the same sentence: a third person
         // («Учитель математики Иванова поставила…»).
         let end = c.get(0).map_or(0, |m| m.end());
-        let title_start = c.get(1).map_or(0, |m| m.start());
+        let title_start = offset + c.get(1).map_or(0, |m| m.start());
         // Offsets of the folded text match the original for Cyrillic and
         // ASCII; `get` keeps an odd character from ever splitting one.
         let original = text
@@ -158,8 +163,8 @@ fn staff(text: &str) -> bool {
     }
     // Name followed by a title: use the original case.
     if STAFF_AFTER_NAME
-        .captures_iter(text)
-        .any(|c| c.get(1).is_some_and(|m| !fold(m.as_str()).ends_with('ю')))
+        .find_iter(text)
+        .any(|m| !fold(m.as_str()).trim_end().ends_with('ю'))
     {
         return true;
     }

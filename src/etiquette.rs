@@ -198,7 +198,7 @@ fn words(text: &str) -> Vec<(usize, String)> {
     let mut cur = String::new();
     let mut start = 0;
     for (i, c) in text.char_indices() {
-        if c.is_alphabetic() || c == '*' || (c == '-' && !cur.is_empty()) {
+        if crate::request::is_letter(c) || c == '*' || (c == '-' && !cur.is_empty()) {
             if cur.is_empty() {
                 start = i;
             }

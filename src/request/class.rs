@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::fold;
+use super::{fold, is_letter};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +70,7 @@ fn word_after(chars: &[char], mut i: usize) -> String {
     }
     let w: String = chars[i..]
         .iter()
-        .take_while(|c| c.is_alphabetic() || **c == '.')
+        .take_while(|c| is_letter(**c) || **c == '.')
         .take(24)
         .collect();
     fold(&w)
@@ -80,7 +80,7 @@ fn word_after(chars: &[char], mut i: usize) -> String {
 fn words_before(chars: &[char], i: usize, n: usize) -> Vec<String> {
     let before: String = chars[i.saturating_sub(60)..i].iter().collect();
     let mut ws: Vec<String> = before
-        .split(|c: char| !(c.is_alphabetic() || c == '.'))
+        .split(|c: char| !(is_letter(c) || c == '.'))
         .filter(|w| !w.is_empty())
         .map(|w| fold(w.trim_end_matches('.')))
         .collect();
@@ -232,7 +232,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
         // The run of letters right after.
         let letters_end = {
             let mut k = j;
-            while k < chars.len() && chars[k].is_alphabetic() {
+            while k < chars.len() && is_letter(chars[k]) {
                 k += 1;
             }
             k

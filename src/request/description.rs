@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::fold;
 use super::names_data::{FEMALE_SET, MALE_SET};
+use super::{fold, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -445,7 +445,7 @@ fn content(sentence: &str) -> (usize, bool, bool) {
     let mut strong = false;
     let mut weak = false;
     let mut first = true;
-    for raw in sentence.split(|c: char| !(c.is_alphabetic() || c == '-')) {
+    for raw in sentence.split(|c: char| !(is_letter(c) || c == '-')) {
         let raw = raw.trim_matches('-');
         if raw.is_empty() {
             continue;

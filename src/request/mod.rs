@@ -338,10 +338,26 @@ pub(crate) fn fold(s: &str) -> String {
     for c in s.chars() {
         match c {
             'ё' | 'Ё' => out.push('е'),
+            // Fast paths for the alphabets the letters are written in.
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+            'а'..='я' => out.push(c),
+            _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
             _ => out.extend(c.to_lowercase()),
         }
     }
     out
+}
+
+/// `char::is_alphabetic` with fast paths for ASCII and Cyrillic.
+#[inline]
+pub(crate) fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        ('\u{0400}'..='\u{0481}').contains(&c)
+            || ('\u{048A}'..='\u{04FF}').contains(&c)
+            || c.is_alphabetic()
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 
 use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
-use super::{Role, fold};
+use super::{Role, fold, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
@@ -100,11 +100,11 @@ fn tokenize(text: &str) -> Vec<Tok> {
             i += 1;
         } else if c.is_whitespace() {
             i += 1;
-        } else if c.is_alphabetic() {
+        } else if is_letter(c) {
             let start = i;
             while i < chars.len()
-                && (chars[i].is_alphabetic()
-                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic()))
+                && (is_letter(chars[i])
+                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| is_letter(*n)))
             {
                 i += 1;
             }
@@ -121,7 +121,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                     if j + 1 < chars.len()
                         && is_cyr_upper(chars[j])
                         && chars[j + 1] == '.'
-                        && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
+                        && chars.get(j + 2).is_none_or(|n| !is_letter(*n))
                         && text.chars().filter(|c| *c == '.').count() < 3
                     {
                         text.extend(&chars[i..j + 2]);
@@ -133,7 +133,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 // «Иванова М.П» — the last dot forgotten.
                 if text.chars().filter(|c| *c == '.').count() == 1
                     && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
-                    && chars.get(i + 1).is_none_or(|c| !c.is_alphabetic())
+                    && chars.get(i + 1).is_none_or(|c| !is_letter(*c))
                 {
                     text.push(chars[i]);
                     text.push('.');

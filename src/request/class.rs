@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::fold;
+use super::{fold, is_letter};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +70,7 @@ fn word_after(chars: &[char], mut i: usize) -> String {
     }
     let w: String = chars[i..]
         .iter()
-        .take_while(|c| c.is_alphabetic() || **c == '.')
+        .take_while(|c| is_letter(**c) || **c == '.')
         .take(24)
         .collect();
     fold(&w)
@@ -80,7 +80,7 @@ fn word_after(chars: &[char], mut i: usize) -> String {
 fn words_before(chars: &[char], i: usize, n: usize) -> Vec<String> {
     let before: String = chars[i.saturating_sub(60)..i].iter().collect();
     let mut ws: Vec<String> = before
-        .split(|c: char| !(c.is_alphabetic() || c == '.'))
+        .split(|c: char| !(is_letter(c) || c == '.'))
         .filter(|w| !w.is_empty())
         .map(|w| fold(w.trim_end_matches('.')))
         .collect();
@@ -200,10 +200,13 @@ fn candidates(text: &str) -> Vec<Candidate> {
                     .is_some_and(|w| w == "в" || w == "номер" || w == "это");
         let label_before = {
             // «Класс: 5А» / «Класс - 5 А» at the start of a line.
-            let line_start = chars[..start]
+            // Look back at most 40 characters: a label is short, and a
+            // long line full of digits must not cost quadratic time.
+            let window = start.saturating_sub(40);
+            let line_start = chars[window..start]
                 .iter()
                 .rposition(|c| *c == '\n')
-                .map_or(0, |p| p + 1);
+                .map_or(window, |p| window + p + 1);
             let head: String = chars[line_start..start].iter().collect();
             let h = fold(head.trim());
             h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
@@ -229,7 +232,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
         // The run of letters right after.
         let letters_end = {
             let mut k = j;
-            while k < chars.len() && chars[k].is_alphabetic() {
+            while k < chars.len() && is_letter(chars[k]) {
                 k += 1;
             }
             k
@@ -245,7 +248,13 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 if quoted {
                     after += 1;
                 }
-                if hyphen && is_ordinal_suffix(&fold(&run)) && !c.is_uppercase() {
+                // «5-й», «в 10м классе»: an ordinal ending, not a letter.
+                let ordinal_glued = !hyphen
+                    && spaces == 0
+                    && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
+                    && is_class_word_singular(&word_after(&chars, letters_end));
+                if (hyphen && is_ordinal_suffix(&fold(&run)) || ordinal_glued) && !c.is_uppercase()
+                {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
                     lettered = Some((l, c.is_uppercase()));
@@ -346,7 +355,13 @@ fn ordinal_number(stem: &str) -> Option<u32> {
 pub fn find(text: &str) -> Option<String> {
     let mut cands = candidates(text);
     let folded = fold(text);
-    if let Some(c) = ORDINAL_CLASS.captures(&folded) {
+    // The fast search first; the capturing one only over its match.
+    let ordinal = folded
+        .contains("класс")
+        .then(|| ORDINAL_CLASS.find(&folded))
+        .flatten()
+        .and_then(|m| ORDINAL_CLASS.captures(&folded[m.range()]));
+    if let Some(c) = ordinal {
         let stem = c.get(1).or_else(|| c.get(3)).map(|m| m.as_str());
         if let Some(n) = stem.and_then(ordinal_number) {
             cands.push(Candidate {
@@ -408,6 +423,7 @@ mod tests {
             ("сын учится в пятом классе", "5"),
             ("в 5-м классе", "5"),
             ("11Б класс", "11Б"),
+            ("сын в 10м классе", "10"),
             ("Шустов, сын в 8А.", "8А"),
             ("за 2 четверть в 7Б классе: в 7А всё работает", "7Б"),
         ] {

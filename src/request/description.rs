@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::fold;
-use super::names_data::{FEMALE, MALE};
+use super::names_data::{FEMALE_SET, MALE_SET};
+use super::{fold, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -428,8 +428,8 @@ fn weak_marker(w: &str) -> bool {
 
 fn is_name_like(w: &str) -> bool {
     let f = fold(w);
-    FEMALE.contains(&f.as_str())
-        || MALE.contains(&f.as_str())
+    FEMALE_SET.contains(f.as_str())
+        || MALE_SET.contains(f.as_str())
         || [
             "ова", "ева", "ов", "ев", "ина", "ин", "ский", "ская", "енко", "овна", "евна", "ович",
             "евич", "ична",
@@ -445,7 +445,7 @@ fn content(sentence: &str) -> (usize, bool, bool) {
     let mut strong = false;
     let mut weak = false;
     let mut first = true;
-    for raw in sentence.split(|c: char| !(c.is_alphabetic() || c == '-')) {
+    for raw in sentence.split(|c: char| !(is_letter(c) || c == '-')) {
         let raw = raw.trim_matches('-');
         if raw.is_empty() {
             continue;
@@ -475,6 +475,14 @@ fn content(sentence: &str) -> (usize, bool, bool) {
 }
 
 fn states_problem(sentence: &str) -> bool {
+    // A sentence in capitals reads like one in lower case.
+    let lowered;
+    let sentence = if sentence.chars().any(char::is_lowercase) {
+        sentence
+    } else {
+        lowered = sentence.to_lowercase();
+        &lowered
+    };
     let (n, strong, weak) = content(sentence);
     n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
 }
@@ -532,6 +540,20 @@ fn is_our_boilerplate(s: &str) -> bool {
 
 const MAX_CHARS: usize = 1000;
 
+static GREETING: LazyLock<regex::Regex> = LazyLock::new(|| {
+    // Invariant: a literal pattern that compiles.
+    regex::Regex::new(r"(?i)^(?:здравствуйте|здрасте|добрый\s+(?:день|вечер)|доброе\s+утро|привет|приветствую)[\s,.!]*")
+        .expect("valid regex")
+});
+
+/// «Здравствуйте, у сына …» → «у сына …».
+fn strip_greeting(s: &str) -> &str {
+    match GREETING.find(s) {
+        Some(m) if m.end() < s.len() => &s[m.end()..],
+        _ => s,
+    }
+}
+
 /// The description of the problem, or `None` when the letter has none.
 ///
 /// `gives_fields` says the new text names the writer or the class: only
@@ -546,6 +568,7 @@ pub fn find(
     let picked: Vec<&str> = sentences(new_text)
         .into_iter()
         .filter(|s| states_problem(s))
+        .map(strip_greeting)
         .collect();
     if !picked.is_empty() {
         return Some(cap(&picked.join(" ")));

@@ -182,8 +182,24 @@ pub fn missing_fields(
 const MAX_TEXT_CHARS: usize = 64 * 1024;
 
 /// Understand one raw letter. Never panics; bounded time and memory.
+///
+/// mail-parser 0.11 has a `debug_assert!` that malformed nesting can trip
+/// (found by fuzzing; harmless in release builds). So that a debug build
+/// of the daemon cannot be brought down by a letter either, a panic from
+/// below is caught and the letter is set aside as unreadable.
 pub fn understand(raw: &[u8], ctx: &Context) -> Request {
-    let mut req = Request {
+    match std::panic::catch_unwind(|| understand_inner(raw, ctx)) {
+        Ok(req) => req,
+        Err(_) => {
+            let mut req = empty_request(raw.len());
+            req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
+            req
+        }
+    }
+}
+
+fn empty_request(size: usize) -> Request {
+    Request {
         sender: None,
         sender_name: None,
         message_id: None,
@@ -200,8 +216,12 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
         reason: String::new(),
         missing: Vec::new(),
         new_text: String::new(),
-        size: raw.len(),
-    };
+        size,
+    }
+}
+
+fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
+    let mut req = empty_request(raw.len());
 
     if raw.len() > ctx.max_message_size {
         // Read only the header block, never the whole letter.
@@ -239,7 +259,7 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
         quoted.push_str(cap_chars(&body.attached, MAX_TEXT_CHARS));
     }
 
-    let subject = text::clean_subject(&req.subject);
+    let subject = text::clean_subject(cap_chars(&req.subject, 1000));
 
     // Etiquette looks at what this writer wrote now: new text, signature
     // and subject, never at the letters they quote.
@@ -318,10 +338,26 @@ pub(crate) fn fold(s: &str) -> String {
     for c in s.chars() {
         match c {
             'ё' | 'Ё' => out.push('е'),
+            // Fast paths for the alphabets the letters are written in.
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+            'а'..='я' => out.push(c),
+            _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
             _ => out.extend(c.to_lowercase()),
         }
     }
     out
+}
+
+/// `char::is_alphabetic` with fast paths for ASCII and Cyrillic.
+#[inline]
+pub(crate) fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        ('\u{0400}'..='\u{0481}').contains(&c)
+            || ('\u{048A}'..='\u{04FF}').contains(&c)
+            || c.is_alphabetic()
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +385,34 @@ mod tests {
         let ctx = Context::default();
         for raw in [&b""[..], b"\0\0\0", b"From:\r\n\r\n", b"\xff\xfe"] {
             let r = understand(raw, &ctx);
+            assert!(!r.reason.is_empty());
+        }
+    }
+
+    /// Inputs built to hit quadratic paths: each must finish (a hang here
+    /// is the bug; no timing is asserted).
+    #[test]
+    fn pathological_bodies_finish() {
+        let ctx = Context::default();
+        let bodies = [
+            "1 ".repeat(100_000),
+            "дура ".repeat(30_000),
+            "Иванова Мария 5 ".repeat(15_000),
+            "> ".repeat(100_000),
+            "От: x\n".repeat(30_000),
+            "<!--".repeat(50_000),
+            "((((".repeat(30_000) + " Иванова Мария Петровна",
+            "а".repeat(300_000),
+        ];
+        for (i, b) in bodies.iter().enumerate() {
+            let raw = format!(
+                "From: a@b.ru\r\nSubject: {}\r\n\r\n{b}",
+                "5А ".repeat(i * 1000)
+            );
+            let r = understand(raw.as_bytes(), &ctx);
+            assert!(!r.reason.is_empty());
+            let html = format!("From: a@b.ru\r\nContent-Type: text/html\r\n\r\n{b}");
+            let r = understand(html.as_bytes(), &ctx);
             assert!(!r.reason.is_empty());
         }
     }

@@ -15,9 +15,9 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
+use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
-use super::{Role, fold};
+use super::{Role, fold, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
@@ -32,11 +32,20 @@ enum Kind {
 struct Tok {
     text: String,
     kind: Kind,
+    /// `text` lower-cased with ё → е, computed once.
+    low: String,
 }
 
 impl Tok {
+    fn new(text: String, kind: Kind) -> Tok {
+        let low = fold(&text);
+        Tok { text, kind, low }
+    }
     fn folded(&self) -> String {
-        fold(&self.text)
+        self.low.clone()
+    }
+    fn low(&self) -> &str {
+        &self.low
     }
     fn is_name_word(&self) -> bool {
         self.kind == Kind::Word && is_capitalised_cyrillic(&self.text)
@@ -87,18 +96,15 @@ fn tokenize(text: &str) -> Vec<Tok> {
     while i < chars.len() {
         let c = chars[i];
         if c == '\n' {
-            out.push(Tok {
-                text: "\n".into(),
-                kind: Kind::Break,
-            });
+            out.push(Tok::new("\n".into(), Kind::Break));
             i += 1;
         } else if c.is_whitespace() {
             i += 1;
-        } else if c.is_alphabetic() {
+        } else if is_letter(c) {
             let start = i;
             while i < chars.len()
-                && (chars[i].is_alphabetic()
-                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic()))
+                && (is_letter(chars[i])
+                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| is_letter(*n)))
             {
                 i += 1;
             }
@@ -115,7 +121,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                     if j + 1 < chars.len()
                         && is_cyr_upper(chars[j])
                         && chars[j + 1] == '.'
-                        && chars.get(j + 2).is_none_or(|n| !n.is_alphabetic())
+                        && chars.get(j + 2).is_none_or(|n| !is_letter(*n))
                         && text.chars().filter(|c| *c == '.').count() < 3
                     {
                         text.extend(&chars[i..j + 2]);
@@ -127,7 +133,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 // «Иванова М.П» — the last dot forgotten.
                 if text.chars().filter(|c| *c == '.').count() == 1
                     && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
-                    && chars.get(i + 1).is_none_or(|c| !c.is_alphabetic())
+                    && chars.get(i + 1).is_none_or(|c| !is_letter(*c))
                 {
                     text.push(chars[i]);
                     text.push('.');
@@ -136,30 +142,18 @@ fn tokenize(text: &str) -> Vec<Tok> {
                         i += 1;
                     }
                 }
-                out.push(Tok {
-                    text,
-                    kind: Kind::Initials,
-                });
+                out.push(Tok::new(text, Kind::Initials));
             } else {
-                out.push(Tok {
-                    text: word,
-                    kind: Kind::Word,
-                });
+                out.push(Tok::new(word, Kind::Word));
             }
         } else if c.is_ascii_digit() {
             let start = i;
             while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;
             }
-            out.push(Tok {
-                text: chars[start..i].iter().collect(),
-                kind: Kind::Num,
-            });
+            out.push(Tok::new(chars[start..i].iter().collect(), Kind::Num));
         } else {
-            out.push(Tok {
-                text: c.to_string(),
-                kind: Kind::Punct(c),
-            });
+            out.push(Tok::new(c.to_string(), Kind::Punct(c)));
             i += 1;
         }
     }
@@ -181,9 +175,9 @@ enum Part {
 }
 
 fn first_name_gender(folded: &str) -> Option<Gender> {
-    if FEMALE.contains(&folded) {
+    if FEMALE_SET.contains(folded) {
         Some(Gender::Female)
-    } else if MALE.contains(&folded) {
+    } else if MALE_SET.contains(folded) {
         Some(Gender::Male)
     } else {
         None
@@ -191,6 +185,13 @@ fn first_name_gender(folded: &str) -> Option<Gender> {
 }
 
 fn patronymic_gender(folded: &str) -> Option<Gender> {
+    if PATRONYMIC_EXTRA.contains(&folded) {
+        return Some(if folded.ends_with('а') {
+            Gender::Female
+        } else {
+            Gender::Male
+        });
+    }
     if folded.chars().count() < 6 {
         return None;
     }
@@ -210,6 +211,9 @@ fn patronymic_gender(folded: &str) -> Option<Gender> {
     }
     None
 }
+
+/// Familiar first names worn by girls and boys alike.
+const UNISEX: &[&str] = &["саша", "женя", "валя", "шура", "слава"];
 
 /// A patronymic in an oblique case («Андреевича», «Андреевны»): the
 /// person named is not the writer signing.
@@ -239,11 +243,11 @@ fn classify(t: &Tok) -> Part {
     if t.kind == Kind::Initials {
         return Part::Initials(t.text.chars().filter(|c| *c == '.').count());
     }
-    let f = t.folded();
-    if let Some(g) = patronymic_gender(&f) {
+    let f = t.low();
+    if let Some(g) = patronymic_gender(f) {
         return Part::Patronymic(g);
     }
-    if let Some(g) = first_name_gender(&f) {
+    if let Some(g) = first_name_gender(f) {
         return Part::First(g);
     }
     Part::Other
@@ -263,10 +267,10 @@ fn surname_gender(folded: &str) -> Option<Gender> {
 }
 
 fn plausible_surname(t: &Tok) -> bool {
-    let f = t.folded();
+    let f = t.low();
     t.is_name_word()
-        && !NOT_SURNAMES.contains(&f.as_str())
-        && !oblique_patronymic(&f)
+        && !NOT_SURNAMES_SET.contains(f)
+        && !oblique_patronymic(f)
         && f.chars().count() >= 2
 }
 
@@ -274,7 +278,9 @@ fn plausible_surname(t: &Tok) -> bool {
 /// `strong` accepts two unknown capitalised words (a labelled field).
 fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
     let parts: Vec<Part> = span.iter().map(|t| classify(t)).collect();
-    let agrees = |s: &Tok, g: Gender| surname_gender(&s.folded()).is_none_or(|sg| sg == g);
+    let unisex = span.iter().any(|t| UNISEX.contains(&t.folded().as_str()));
+    let agrees =
+        |s: &Tok, g: Gender| unisex || surname_gender(&s.folded()).is_none_or(|sg| sg == g);
     let join = |idx: &[usize]| {
         idx.iter()
             .map(|&i| span[i].text.as_str())
@@ -445,6 +451,10 @@ const THIRD_PARTY: &[&str] = &[
 
 const SELF_TRIGGERS: &[&str] = &[
     "я",
+    "фио",
+    "моё",
+    "мое",
+    "имя",
     "зовут",
     "обращается",
     "пишет",
@@ -475,9 +485,9 @@ fn is_class_token(t: &Tok) -> bool {
             '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\'' | ':'
         ),
         Kind::Word => {
-            let f = t.folded();
+            let f = t.low();
             (t.text.chars().count() == 1 && f != "я")
-                || matches!(f.as_str(), "класса" | "класс" | "классе" | "кл")
+                || matches!(f, "класса" | "класс" | "классе" | "кл")
         }
         _ => false,
     }
@@ -516,6 +526,63 @@ pub(crate) fn verbish(w: &str) -> bool {
     .iter()
     .any(|e| w.ends_with(e))
         && !["учитель", "родитель", "мать"].contains(&w)
+}
+
+fn title_case(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    let mut start = true;
+    for c in w.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        start = c == '-';
+    }
+    out
+}
+
+/// People in a hurry write «иванова мария петровна» or «ИВАНОВА МАРИЯ».
+/// Give such a run capitals when it has the shape of a name: a known
+/// first name next to a patronymic (or, on a labelled line, next to any
+/// word).
+fn recase(toks: &mut [Tok], labelled: bool) {
+    let cyr = |t: &Tok| {
+        t.kind == Kind::Word
+            && t.text.chars().count() >= 2
+            && t.text.chars().all(|c| is_cyr_lower(c) || c == '-')
+    };
+    let caps = |t: &Tok| {
+        t.kind == Kind::Word
+            && t.text.chars().count() >= 2
+            && t.text.chars().all(|c| is_cyr_upper(c) || c == '-')
+    };
+    for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
+        let mut i = 0;
+        while i < toks.len() {
+            if !same_case(&toks[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < toks.len() && same_case(&toks[i]) && i - start < 3 {
+                i += 1;
+            }
+            let run = &toks[start..i];
+            let folded: Vec<String> = run.iter().map(Tok::folded).collect();
+            let first = folded.iter().any(|w| first_name_gender(w).is_some());
+            let patr = folded.iter().any(|w| patronymic_gender(w).is_some());
+            let others = folded
+                .iter()
+                .filter(|w| first_name_gender(w).is_none() && patronymic_gender(w).is_none())
+                .count();
+            if run.len() >= 2 && first && others <= 1 && (patr || labelled) {
+                for t in &mut toks[start..i] {
+                    *t = Tok::new(title_case(&t.text), Kind::Word);
+                }
+            }
+        }
+    }
 }
 
 /// Where a name stands decides whose it is.
@@ -579,6 +646,16 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             };
         }
         if CHILD_TRIGGERS.contains(&f.as_str()) {
+            // «Мама — Иванова Мария Петровна»: a nominative name of the
+            // parent word's gender is the parent's own.
+            let parent_gender = match f.as_str() {
+                "мама" | "мать" | "бабушка" => Some(Gender::Female),
+                "папа" | "отец" | "дедушка" => Some(Gender::Male),
+                _ => None,
+            };
+            if parent_gender.is_some() && parent_gender == span_gender(toks, start) {
+                return Standing::SelfIntro;
+            }
             return Standing::Rejected;
         }
         if THIRD_PARTY.contains(&f.as_str()) {
@@ -596,7 +673,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             break;
         }
         if t.kind == Kind::Word {
-            let f = t.folded();
+            let f = t.low();
             if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
             {
                 // «учителю Смирновой О.В.», «классного руководителя …»: an
@@ -628,13 +705,26 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
     }
 }
 
+/// The gender of the nominative first name or patronymic in the run of
+/// name tokens starting at `start`.
+fn span_gender(toks: &[Tok], start: usize) -> Option<Gender> {
+    toks[start..]
+        .iter()
+        .take_while(|t| t.is_name_word() || t.kind == Kind::Initials)
+        .take(4)
+        .find_map(|t| match classify(t) {
+            Part::First(g) | Part::Patronymic(g) => Some(g),
+            _ => None,
+        })
+}
+
 /// «зам. директора», «заместитель директора»: a genitive title word that
 /// belongs to a nominative title just before it.
 fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
     toks[j.saturating_sub(3)..j].iter().any(|t| {
-        let f = t.folded();
+        let f = t.low();
         matches!(
-            f.as_str(),
+            f,
             "зам" | "заместитель" | "замдиректора" | "заместительница"
         )
     })
@@ -693,7 +783,8 @@ fn scan(
 ) {
     for line in text.lines() {
         let label = line_label(line);
-        let toks = tokenize(line);
+        let mut toks = tokenize(line);
+        recase(&mut toks, label.is_some());
         let mut i = 0;
         while i < toks.len() {
             if !(toks[i].is_name_word() || toks[i].kind == Kind::Initials) {
@@ -725,6 +816,26 @@ fn scan(
                 && toks
                     .get(start + e)
                     .is_some_and(|t| t.kind == Kind::Word && verbish(&t.folded()))
+            {
+                st = Standing::Rejected;
+            }
+            // «Петрова А.И. (классный руководитель) говорит…» in a parent's
+            // or student's letter: the name carries a staff title, so it is
+            // not theirs.
+            if matches!(role, Some(Role::Parent) | Some(Role::Student))
+                && label.is_none()
+                && toks[start + e..]
+                    .iter()
+                    .filter(|t| t.kind == Kind::Word)
+                    .take(2)
+                    .any(|t| {
+                        let f = t.low();
+                        STAFF_STEMS.iter().any(|st| f.starts_with(st))
+                            && !f.starts_with("класса")
+                            && f != "класс"
+                            && !f.starts_with("кл")
+                            || f.starts_with("классн")
+                    })
             {
                 st = Standing::Rejected;
             }
@@ -913,6 +1024,23 @@ mod tests {
             Some("Никитина Алла")
         );
         assert_eq!(name("Текст", Some("Гусев П."), None), None);
+        assert_eq!(
+            name(
+                "Мама — Иванова Мария Петровна, 5А",
+                None,
+                Some(Role::Parent)
+            )
+            .as_deref(),
+            Some("Иванова Мария Петровна")
+        );
+        assert_eq!(
+            name("иванова мария петровна, 5а. Не открывается", None, None).as_deref(),
+            Some("Иванова Мария Петровна")
+        );
+        assert_eq!(
+            name("ФИО: ПЕТРОВ ИГОРЬ\nКласс: 5А", None, None).as_deref(),
+            Some("Петров Игорь")
+        );
         assert_eq!(name("Текст\nАнна", Some("Anna"), None), None);
         assert_eq!(
             name(

@@ -545,3 +545,15 @@ pub(crate) const NOT_SURNAMES: &[&str] = &[
     "внучка",
     "опекун",
 ];
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
+    words.iter().copied().collect()
+}
+
+pub(crate) static FEMALE_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(FEMALE));
+pub(crate) static MALE_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(MALE));
+pub(crate) static NOT_SURNAMES_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| set(NOT_SURNAMES));

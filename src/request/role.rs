@@ -41,7 +41,7 @@ static STAFF_HEAD: LazyLock<Regex> = LazyLock::new(|| {
 /// «Иванова Мария Петровна, учитель…» / «— учитель».
 static STAFF_AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"[А-ЯЁ][а-яё]+(?:\s+[А-ЯЁ][а-яё.]+){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
+        r"[А-ЯЁ][а-яё]+(?:\s+(?:[А-ЯЁ][а-яё]+|[А-ЯЁ]\.\s?[А-ЯЁ]\.?)){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
     ))
 });
 
@@ -86,17 +86,29 @@ fn third_person_verb(w: &str) -> bool {
     .any(|p| w.starts_with(p))
 }
 
+/// Any staff title at all: most letters have none, and then the costlier
+/// patterns need not run.
+static ANY_TITLE: LazyLock<Regex> = LazyLock::new(|| re(STAFF_TITLE));
+
 fn staff(text: &str) -> bool {
     let f = fold(text);
+    if !ANY_TITLE.is_match(&f) {
+        return false;
+    }
     if STAFF_SELF.is_match(&f) {
         return true;
     }
-    for c in STAFF_HEAD.captures_iter(&f) {
+    // The fast search finds the spots; captures run only over each one.
+    let heads: Vec<(usize, regex::Captures<'_>)> = STAFF_HEAD
+        .find_iter(&f)
+        .filter_map(|m| STAFF_HEAD.captures(&f[m.range()]).map(|c| (m.start(), c)))
+        .collect();
+    for (offset, c) in heads {
         let title = c.get(1).map_or("", |m| m.as_str());
         // A verb after the title in the same sentence: a third person
         // («Учитель математики Иванова поставила…»).
         let end = c.get(0).map_or(0, |m| m.end());
-        let title_start = c.get(1).map_or(0, |m| m.start());
+        let title_start = offset + c.get(1).map_or(0, |m| m.start());
         // Offsets of the folded text match the original for Cyrillic and
         // ASCII; `get` keeps an odd character from ever splitting one.
         let original = text
@@ -151,14 +163,17 @@ fn staff(text: &str) -> bool {
     }
     // Name followed by a title: use the original case.
     if STAFF_AFTER_NAME
-        .captures_iter(text)
-        .any(|c| c.get(1).is_some_and(|m| !fold(m.as_str()).ends_with('ю')))
+        .find_iter(text)
+        .any(|m| !fold(m.as_str()).trim_end().ends_with('ю'))
     {
         return true;
     }
     // A signature line that is only a title: «учитель математики».
     text.lines().any(|l| {
         let l = fold(l.trim());
+        if !ANY_TITLE.is_match(&l) {
+            return false;
+        }
         let words = l.split_whitespace().count();
         (1..=6).contains(&words)
             && STAFF_HEAD
@@ -185,8 +200,9 @@ static KIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// «мама Даши», «папа Петрова Ильи»: a parent title before a name.
-static PARENT_OF_NAMED: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s+[А-ЯЁ][а-яё]+"));
+static PARENT_OF_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s*[-–—:]?\s*[А-ЯЁ][а-яё]+")
+});
 
 /// A signature line «Мама», «Папа Ильи», or a label «ФИО родителя».
 static PARENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -201,7 +217,7 @@ static PARENT_SELF_SIGNED: LazyLock<Regex> = LazyLock::new(|| {
 
 static STUDENT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент\w*)(?:[^\p{L}]|$)|учусь|я\s+из\s+\d|это\s+[а-я]+\s+из\s+\d|одноклассни\w*|однокласснице|одноклассниц\w*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:ученик|ученица|учащийся|учащаяся)\s+(?:\d|[а-я]*\s*класса|школы|гимназии)|я\s+[а-я]+(?:\s+[а-я]+)?\s+из\s+\d)",
+        r"(?:^|[^\p{L}])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент\w*)(?:[^\p{L}]|$)|учусь|я\s+из\s+\d|это\s+[а-я]+\s+из\s+\d|одноклассни\w*|однокласснице|одноклассниц\w*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:ученик|ученица|учащийся|учащаяся)\s+(?:\d|[а-я]*\s*класса|школы|гимназии)|я\s+[а-я]+(?:\s+[а-я]+)?\s+из\s+\d|я\s*,?\s+[а-я]+(?:\s+[а-я]+){0,2}\s*,\s*(?:ученик\w*\s+)?\d{1,2}\s*[-–«\x22]?\s*[а-я]?\s*[»\x22]?\s*(?:класс|кл\.|[,.!]|$))",
     )
 });
 
@@ -278,6 +294,10 @@ mod tests {
             ("Не приходят уведомления о новых оценках", None),
             ("у моего сына Кириллова Максима (4А)", Some(Role::Parent)),
             ("Ребёнок в 3А.", Some(Role::Parent)),
+            (
+                "Я Саша Иванов, 8 В класс. Не могу войти",
+                Some(Role::Student),
+            ),
         ] {
             assert_eq!(detect(t), want, "{t}");
         }

@@ -47,20 +47,21 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// A line that ends with `:` after a date/time and an address or «от»:
 /// mail.ru's «Понедельник, 11 марта 2024, 18:42 +03:00 от X <x@y>:».
-static DATED_ATTRIBUTION: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\d{1,2}:\d{2}.*(?:@|\bот\b|\bfrom\b).*:\s*$"));
+static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\d{1,2}:\d{2}.*(?:@|(?:^|[^\p{L}])(?:от|from)(?:[^\p{L}]|$)).*:\s*$")
+});
 
 /// Phone and web-mail footers: the line is dropped.
 static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)\b.{0,60}$|^\s*(?:get outlook for|скачайте|загрузите|download)\b.{0,60}$|^\s*--\s*(?:отправлено|sent)\b.{0,60}$",
+        r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^\p{L}].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^\p{L}].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^\p{L}].{0,60})?$",
     )
 });
 
 /// «С уважением», «Best regards»…: the rest is a signature.
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)|с\s+благодарностью|заранее\s+(?:спасибо|благодарю|благодарна|благодарен)|best regards|kind regards|regards|respectfully)\b[\s,.!:;-]*",
+        r"(?i)^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)|с\s+благодарностью|заранее\s+(?:спасибо|благодарю|благодарна|благодарен)|best regards|kind regards|regards|respectfully)(?:[\s,.!:;-]+|$)",
     )
 });
 
@@ -151,13 +152,19 @@ pub fn split(body: &str) -> Parts {
                 i += 1;
                 continue;
             }
-            if let Some(m) = CLOSING.find(t) {
+            // A closing is a short line; «Заранее спасибо, у нас такая
+            // проблема: …» goes on with the letter.
+            if let Some(m) = CLOSING.find(t).filter(|_| t.chars().count() <= 80) {
                 in_signature = true;
                 parts.signature.push_str(&t[m.end()..]);
                 parts.signature.push('\n');
                 i += 1;
                 continue;
             }
+        }
+        // A long line is prose, not a signature: the writer went on.
+        if in_signature && t.chars().count() > 120 {
+            in_signature = false;
         }
         if in_signature {
             parts.signature.push_str(t);

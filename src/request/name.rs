@@ -653,7 +653,22 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
                 "папа" | "отец" | "дедушка" => Some(Gender::Male),
                 _ => None,
             };
-            if parent_gender.is_some() && parent_gender == span_gender(toks, start) {
+            // Without a dash or a nominative patronymic, «мама Белякова Ярослава»
+            // is ambiguous (Ярослава is also a genitive): read it as the child.
+            let dashed = prev.is_some_and(|t| {
+                matches!(
+                    t.kind,
+                    Kind::Punct('-') | Kind::Punct('—') | Kind::Punct('–') | Kind::Punct(':')
+                )
+            });
+            let patronymic = toks[start..]
+                .iter()
+                .take(4)
+                .any(|t| t.kind == Kind::Word && patronymic_gender(t.low()) == parent_gender);
+            if parent_gender.is_some()
+                && parent_gender == span_gender(toks, start)
+                && (dashed || patronymic)
+            {
                 return Standing::SelfIntro;
             }
             return Standing::Rejected;

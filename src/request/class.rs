@@ -331,7 +331,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
 
 static ORDINAL_CLASS: LazyLock<Regex> = LazyLock::new(|| {
     // Invariant: a literal pattern that compiles.
-    Regex::new(r"(?:^|[^\p{L}])(перв|втор|трет|четверт|пят|шест|седьм|восьм|девят|десят|одиннадцат)(?:ый|ой|ий|ого|ом|ая|ую|ье|ьего|ьем|ий|ем|его|ому|ьему)\s+(класс|класса|классе|классу)(?:[^\p{L}]|$)|(?:^|[^\p{L}])(перво|второ|третье|четверто|пяти|шести|седьмо|восьми|девяти|десяти|одиннадцати)классни").expect("valid regex")
+    Regex::new(r#"(?:^|[^\p{L}])(перв|втор|трет|четверт|пят|шест|седьм|восьм|девят|десят|одиннадцат)(?:ый|ой|ий|ого|ом|ая|ую|ье|ьего|ьем|ий|ем|его|ому|ьему)\s+(?:[«"'(]?\s*([а-я])\s*[»"')]?\s+)?(класс|класса|классе|классу)(?:[^\p{L}]|$)|(?:^|[^\p{L}])(перво|второ|третье|четверто|пяти|шести|седьмо|восьми|девяти|десяти|одиннадцати)классни"#).expect("valid regex")
 });
 
 fn ordinal_number(stem: &str) -> Option<u32> {
@@ -362,11 +362,13 @@ pub fn find(text: &str) -> Option<String> {
         .flatten()
         .and_then(|m| ORDINAL_CLASS.captures(&folded[m.range()]));
     if let Some(c) = ordinal {
-        let stem = c.get(1).or_else(|| c.get(3)).map(|m| m.as_str());
+        let stem = c.get(1).or_else(|| c.get(4)).map(|m| m.as_str());
+        // «в пятом «Б» классе»: the letter between the ordinal and «классе».
+        let letter = c.get(2).map(|m| m.as_str().to_uppercase());
         if let Some(n) = stem.and_then(ordinal_number) {
             cands.push(Candidate {
-                class: n.to_string(),
-                strength: 1,
+                class: format!("{n}{}", letter.as_deref().unwrap_or("")),
+                strength: if letter.is_some() { 3 } else { 1 },
                 pos: usize::MAX,
             });
         }
@@ -421,6 +423,8 @@ mod tests {
             ("сын (10 В) не может", "10В"),
             ("это Даша из 8 б, я", "8Б"),
             ("сын учится в пятом классе", "5"),
+            ("сын учится в пятом «Б» классе", "5Б"),
+            ("дочь в седьмом \"в\" классе", "7В"),
             ("в 5-м классе", "5"),
             ("11Б класс", "11Б"),
             ("сын в 10м классе", "10"),

@@ -228,7 +228,8 @@ async fn ready_only_after_login_then_status_and_watchdog_pings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_batch_exits_0_and_loses_or_doubles_nothing() {
-    const N: usize = 30;
+    // Enough letters that the stop lands mid-batch: one takes a few milliseconds.
+    const N: usize = 150;
     let stack = MailStack::start();
     let desk = Desk::new(&stack, SERVICE);
     let mut ids = BTreeSet::new();

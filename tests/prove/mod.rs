@@ -133,6 +133,9 @@ pub struct Daemon {
     pub state: PathBuf,
     pub log: PathBuf,
     pub bin: PathBuf,
+    /// Daemons spawned, killed on drop if still running (a failing test must not
+    /// leave one behind).
+    spawned: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Daemon {
@@ -251,6 +254,7 @@ dir = "{templates}"
             log: root.join("daemon.log"),
             bin: bin.to_path_buf(),
             dir,
+            spawned: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -281,7 +285,12 @@ dir = "{templates}"
     pub fn spawn_at(&self, now: &str, extra: &[&str]) -> Child {
         let mut args = vec!["run", "--now", now];
         args.extend_from_slice(extra);
-        self.command(&args).spawn().expect("spawn duty-desk run")
+        let child = self.command(&args).spawn().expect("spawn duty-desk run");
+        self.spawned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(child.id());
+        child
     }
 
     /// Runs `duty-desk run --once --now DUTY_NOW` (plus `extra`) to the end; returns
@@ -362,6 +371,22 @@ dir = "{templates}"
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Reaped children are gone; a pid still alive with our config is a leftover.
+        let config = self.config.display().to_string();
+        for pid in self
+            .spawned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&config) {
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
+            }
+        }
         // With the harness's switch, keep config, store and log for a look afterwards.
         if std::env::var_os("DUTY_DESK_KEEP_STACK").is_some() {
             let dir = std::mem::replace(

@@ -7,7 +7,7 @@
 //! recipients refused with 550 at RCPT), all on free loopback ports. Every stack has
 //! its own instance name, folders and ports, so tests run in parallel. Dropping the
 //! stack kills both servers' process groups and removes the folder, also when a test
-//! panics. If Dovecot or Postfix is not installed, `scripts/install-mail-stack` runs
+//! panics. When Dovecot or Postfix is missing, `scripts/install-mail-stack` runs
 //! first (tests never skip).
 //!
 //! Tests act as people do: [`MailStack::send`] speaks SMTP, [`MailStack::fetch`] and

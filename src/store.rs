@@ -320,6 +320,18 @@ impl Store {
 pub trait Queries {
     fn conn(&self) -> &Connection;
 
+    /// Every row of a query, mapped by `f`.
+    fn rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
+        let mut st = self.conn().prepare(sql)?;
+        let rows = st.query_map(params, f)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn cursor(&self, source: &str) -> anyhow::Result<Option<(u32, u32)>> {
         Ok(self
             .conn()
@@ -371,18 +383,18 @@ pub trait Queries {
 
     /// Messages recorded but not yet moved out of the inbox (a crash came between).
     fn unmoved(&self) -> anyhow::Result<Vec<Unmoved>> {
-        let mut st = self.conn().prepare(
+        self.rows(
             "SELECT source_key, uid, folder, message_id FROM messages WHERE moved = 0 ORDER BY id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(Unmoved {
-                key: r.get(0)?,
-                uid: r.get(1)?,
-                folder: r.get(2)?,
-                message_id: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [],
+            |r| {
+                Ok(Unmoved {
+                    key: r.get(0)?,
+                    uid: r.get(1)?,
+                    folder: r.get(2)?,
+                    message_id: r.get(3)?,
+                })
+            },
+        )
     }
 
     fn ticket(&self, number: i64) -> anyhow::Result<Option<Ticket>> {
@@ -458,11 +470,13 @@ pub trait Queries {
 
     /// Tickets held for duty whose time has come.
     fn due_tickets(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Ticket>> {
-        let mut st = self.conn().prepare(&format!(
-            "{TICKET_SELECT} WHERE state = 'waiting_duty' AND due_at <= ?1 ORDER BY number"
-        ))?;
-        let rows = st.query_map([ts(now)], ticket_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!(
+                "{TICKET_SELECT} WHERE state = 'waiting_duty' AND due_at <= ?1 ORDER BY number"
+            ),
+            [ts(now)],
+            ticket_row,
+        )
     }
 
     /// The earliest due time of a held ticket.
@@ -477,20 +491,17 @@ pub trait Queries {
 
     /// The letters of a ticket, oldest first (for attaching to a forward).
     fn ticket_letters(&self, ticket: i64) -> anyhow::Result<Vec<Vec<u8>>> {
-        let mut st = self.conn().prepare(
+        self.rows(
             "SELECT raw FROM messages WHERE ticket = ?1 AND raw IS NOT NULL ORDER BY id",
-        )?;
-        let rows = st.query_map([ticket], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [ticket],
+            |r| r.get(0),
+        )
     }
 
     /// Queued mail ready to send at `now`.
     fn ready_outgoing(&self, now: DateTime<Utc>, limit: usize) -> anyhow::Result<Vec<Outgoing>> {
-        let mut st = self.conn().prepare(
-            "SELECT id, message_id, ticket, kind, envelope_from, recipients, raw, attempts FROM outgoing
-             WHERE state = 'queued' AND next_attempt <= ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![ts(now), limit as i64], |r| {
+        self.rows("SELECT id, message_id, ticket, kind, envelope_from, recipients, raw, attempts FROM outgoing
+             WHERE state = 'queued' AND next_attempt <= ?1 ORDER BY id LIMIT ?2", params![ts(now), limit as i64], |r| {
             let recipients: String = r.get(5)?;
             Ok(Outgoing {
                 id: r.get(0)?,
@@ -502,8 +513,7 @@ pub trait Queries {
                 raw: r.get(6)?,
                 attempts: r.get(7)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The earliest next attempt of queued mail.
@@ -525,50 +535,43 @@ pub trait Queries {
 
     /// Counts for `status`: (state, count).
     fn ticket_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT state, count(*) FROM tickets GROUP BY state ORDER BY state")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            "SELECT state, count(*) FROM tickets GROUP BY state ORDER BY state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn outgoing_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        let mut st = self
-            .conn()
-            .prepare("SELECT state, count(*) FROM outgoing GROUP BY state ORDER BY state")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            "SELECT state, count(*) FROM outgoing GROUP BY state ORDER BY state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     fn held_tickets(&self) -> anyhow::Result<Vec<Ticket>> {
-        let mut st = self.conn().prepare(&format!(
-            "{TICKET_SELECT} WHERE state = 'waiting_duty' ORDER BY due_at, number"
-        ))?;
-        let rows = st.query_map([], ticket_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows(
+            &format!("{TICKET_SELECT} WHERE state = 'waiting_duty' ORDER BY due_at, number"),
+            [],
+            ticket_row,
+        )
     }
 
     fn recent_audit(&self, event_like: &str, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
-        let mut st = self.conn().prepare(
-            "SELECT at, ticket, event, detail FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![event_like, limit as i64], |r| {
+        self.rows("SELECT at, ticket, event, detail FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2", params![event_like, limit as i64], |r| {
             Ok(AuditEntry {
                 at: r.get(0)?,
                 ticket: r.get(1)?,
                 event: r.get(2)?,
                 detail: r.get(3)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Messages recorded after row `after_id`, in order.
     fn messages_after(&self, after_id: i64) -> anyhow::Result<Vec<MessageLog>> {
-        let mut st = self.conn().prepare(
-            "SELECT id, source_key, ticket, verdict, reason, folder FROM messages WHERE id > ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([after_id], |r| {
+        self.rows("SELECT id, source_key, ticket, verdict, reason, folder FROM messages WHERE id > ?1 ORDER BY id", [after_id], |r| {
             Ok(MessageLog {
                 id: r.get(0)?,
                 source_key: r.get(1)?,
@@ -577,8 +580,7 @@ pub trait Queries {
                 reason: r.get(4)?,
                 folder: r.get(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Outgoing mail after row `after_id` (any state), in order; `state` filters when given.
@@ -587,11 +589,8 @@ pub trait Queries {
         after_id: i64,
         state: Option<&str>,
     ) -> anyhow::Result<Vec<OutgoingLog>> {
-        let mut st = self.conn().prepare(
-            "SELECT id, ticket, kind, recipients, state, attempts, last_error, next_attempt, raw FROM outgoing
-             WHERE id > ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id",
-        )?;
-        let rows = st.query_map(params![after_id, state], |r| {
+        self.rows("SELECT id, ticket, kind, recipients, state, attempts, last_error, next_attempt, raw FROM outgoing
+             WHERE id > ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id", params![after_id, state], |r| {
             let recipients: String = r.get(3)?;
             Ok(OutgoingLog {
                 id: r.get(0)?,
@@ -604,8 +603,7 @@ pub trait Queries {
                 next_attempt: r.get(7)?,
                 raw: r.get(8)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The oldest personal data held: the earliest creation of an unpurged ticket,

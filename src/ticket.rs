@@ -297,20 +297,7 @@ fn record(
     keep_raw: bool,
 ) -> anyhow::Result<()> {
     let keep = keep_raw || o.ticket.is_some();
-    tx.record_message(
-        &SeenMessage {
-            source_key: incoming.key,
-            uid: incoming.uid,
-            message_id: req.message_id.as_deref(),
-            sender: req.sender.as_deref(),
-            ticket: o.ticket,
-            verdict: &o.decision,
-            reason: &o.reason,
-            folder: o.folder.as_str(),
-            raw: keep.then_some(incoming.raw),
-        },
-        now,
-    )?;
+    tx.record_message(&seen(req, incoming, o, keep), now)?;
     tx.audit(
         now,
         o.ticket,
@@ -573,15 +560,7 @@ impl Ctx<'_, '_> {
         }
         t.number = self.tx.create_ticket(&t, self.now)?;
         // The letter is recorded first so that a forward finds it to attach.
-        let provisional = Outcome {
-            folder: Folder::Processed,
-            decision: "pending".into(),
-            reason: String::new(),
-            ticket: Some(t.number),
-            assignee: None,
-            queued: 0,
-        };
-        record_letter(self.tx, self.req, incoming, &provisional, self.now)?;
+        record_letter(self.tx, self.req, incoming, t.number, self.now)?;
         let outcome = if self.req.verdict == Verdict::Etiquette {
             self.etiquette(&t, incoming)?
         } else {
@@ -604,15 +583,7 @@ impl Ctx<'_, '_> {
         }
         let was_forwarded = t.state == TicketState::Forwarded;
         t.description = merge_text(t.description.take(), own_description(req));
-        let provisional = Outcome {
-            folder: Folder::Processed,
-            decision: "pending".into(),
-            reason: String::new(),
-            ticket: Some(t.number),
-            assignee: None,
-            queued: 0,
-        };
-        record_letter(self.tx, req, incoming, &provisional, self.now)?;
+        record_letter(self.tx, req, incoming, t.number, self.now)?;
         let outcome = match t.state {
             TicketState::Forwarded if was_forwarded => {
                 // An addition goes to the same specialist, with only the new letter.
@@ -662,15 +633,7 @@ impl Ctx<'_, '_> {
     /// A specialist's letter about a ticket that came to the support address: if the
     /// requester already got it (reply-all), just file it; else pass it on to them.
     fn specialist_answer(&mut self, t: Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
-        let provisional = Outcome {
-            folder: Folder::Processed,
-            decision: "pending".into(),
-            reason: String::new(),
-            ticket: Some(t.number),
-            assignee: None,
-            queued: 0,
-        };
-        record_letter(self.tx, self.req, incoming, &provisional, self.now)?;
+        record_letter(self.tx, self.req, incoming, t.number, self.now)?;
         let requester = t.requester.clone().unwrap_or_default();
         let name = self
             .req
@@ -1102,28 +1065,44 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Records the letter under its ticket before the decision, so a forward can attach it.
+/// The store row of a letter with its decision; the raw letter kept when `keep_raw`.
+fn seen<'a>(
+    req: &'a Request,
+    incoming: &'a Incoming<'_>,
+    o: &'a Outcome,
+    keep_raw: bool,
+) -> SeenMessage<'a> {
+    SeenMessage {
+        source_key: incoming.key,
+        uid: incoming.uid,
+        message_id: req.message_id.as_deref(),
+        sender: req.sender.as_deref(),
+        ticket: o.ticket,
+        verdict: &o.decision,
+        reason: &o.reason,
+        folder: o.folder.as_str(),
+        raw: keep_raw.then_some(incoming.raw),
+    }
+}
+
+/// Records the letter under its ticket before the decision, so a forward can attach it;
+/// [`finish_record`] writes the decision onto the row.
 fn record_letter(
     tx: &Tx<'_>,
     req: &Request,
     incoming: &Incoming<'_>,
-    o: &Outcome,
+    ticket: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    tx.record_message(
-        &SeenMessage {
-            source_key: incoming.key,
-            uid: incoming.uid,
-            message_id: req.message_id.as_deref(),
-            sender: req.sender.as_deref(),
-            ticket: o.ticket,
-            verdict: &o.decision,
-            reason: &o.reason,
-            folder: o.folder.as_str(),
-            raw: Some(incoming.raw),
-        },
-        now,
-    )
+    let pending = Outcome {
+        folder: Folder::Processed,
+        decision: "pending".into(),
+        reason: String::new(),
+        ticket: Some(ticket),
+        assignee: None,
+        queued: 0,
+    };
+    tx.record_message(&seen(req, incoming, &pending, true), now)
 }
 
 /// Writes the final decision onto the letter's row and the audit trail.

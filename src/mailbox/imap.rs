@@ -468,20 +468,8 @@ impl ImapMailbox {
 
     /// See [`super::Mailbox::move_to`].
     pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
-        let stale = |reason: String| MailboxError::Stale {
-            key: fetched.key.clone(),
-            reason,
-        };
-        let (validity, uid) =
-            parse_key(&fetched.key).ok_or_else(|| stale("not an IMAP message key".into()))?;
-        if validity != self.uidvalidity {
-            return Err(stale(format!(
-                "UIDVALIDITY is now {}, the message was read under {validity}",
-                self.uidvalidity
-            )));
-        }
+        let uid = self.current_uid(fetched)?.to_string();
         let target = self.folder_name(folder);
-        let uid = uid.to_string();
         if self.caps.mv {
             self.cmd("UID MOVE", move |sess, _| {
                 Box::pin(async move { sess.uid_mv(&uid, &target).await })
@@ -493,29 +481,7 @@ impl ImapMailbox {
                 Box::pin(async move { sess.uid_copy(&u, &t).await })
             })
             .await?;
-            let u = uid.clone();
-            self.cmd("UID STORE", move |sess, _| {
-                Box::pin(async move {
-                    sess.uid_store(&u, "+FLAGS.SILENT (\\Deleted)")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await?;
-            if self.caps.uidplus {
-                self.cmd("UID EXPUNGE", move |sess, _| {
-                    Box::pin(async move {
-                        sess.uid_expunge(&uid)
-                            .await?
-                            .try_collect::<Vec<_>>()
-                            .await
-                            .map(|_| ())
-                    })
-                })
-                .await?;
-            }
+            self.delete_uid(uid).await?;
         }
         self.drain();
         Ok(())
@@ -555,16 +521,39 @@ impl ImapMailbox {
 
     /// See [`super::Mailbox::discard_copy`]: `\Deleted` and UID EXPUNGE of one UID.
     pub async fn discard_copy(&mut self, fetched: &Fetched) -> Result<(), MailboxError> {
+        let uid = self.current_uid(fetched)?;
+        if !self.caps.uidplus {
+            return Err(MailboxError::Stale {
+                key: fetched.key.clone(),
+                reason: "without UIDPLUS one message cannot be expunged alone".into(),
+            });
+        }
+        self.delete_uid(uid.to_string()).await?;
+        self.drain();
+        Ok(())
+    }
+
+    /// The UID of a message read in this session's UIDVALIDITY, else `Stale`.
+    fn current_uid(&self, fetched: &Fetched) -> Result<u32, MailboxError> {
         let stale = |reason: String| MailboxError::Stale {
             key: fetched.key.clone(),
             reason,
         };
         let (validity, uid) =
             parse_key(&fetched.key).ok_or_else(|| stale("not an IMAP message key".into()))?;
-        if validity != self.uidvalidity || !self.caps.uidplus {
-            return Err(stale("cannot expunge one message here".into()));
+        if validity != self.uidvalidity {
+            return Err(stale(format!(
+                "UIDVALIDITY is now {}, the message was read under {validity}",
+                self.uidvalidity
+            )));
         }
-        let uid = uid.to_string();
+        Ok(uid)
+    }
+
+    /// Marks one UID `\Deleted` and, with UIDPLUS, expunges just that UID (a plain
+    /// EXPUNGE would also purge other clients' deletions, so without UIDPLUS the
+    /// message stays marked).
+    async fn delete_uid(&mut self, uid: String) -> Result<(), MailboxError> {
         let u = uid.clone();
         self.cmd("UID STORE", move |sess, _| {
             Box::pin(async move {
@@ -576,17 +565,18 @@ impl ImapMailbox {
             })
         })
         .await?;
-        self.cmd("UID EXPUNGE", move |sess, _| {
-            Box::pin(async move {
-                sess.uid_expunge(&uid)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .map(|_| ())
+        if self.caps.uidplus {
+            self.cmd("UID EXPUNGE", move |sess, _| {
+                Box::pin(async move {
+                    sess.uid_expunge(&uid)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                        .map(|_| ())
+                })
             })
-        })
-        .await?;
-        self.drain();
+            .await?;
+        }
         Ok(())
     }
 

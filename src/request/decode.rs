@@ -49,7 +49,7 @@ impl Headers {
 
 static TICKET_TAG: LazyLock<Regex> = LazyLock::new(|| {
     // Invariant: a literal pattern that compiles.
-    Regex::new(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*(\d{1,18})\s*\]").expect("valid regex")
+    Regex::new(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*([0-9]{1,18})\s*\]").expect("valid regex")
 });
 
 /// The header block of a raw letter (up to the first empty line), at most

@@ -48,13 +48,15 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 /// A line that ends with `:` after a date/time and an address or «от»:
 /// mail.ru's «Понедельник, 11 марта 2024, 18:42 +03:00 от X <x@y>:».
 static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\d{1,2}:\d{2}.*(?:@|(?:^|[^\p{L}])(?:от|from)(?:[^\p{L}]|$)).*:\s*$")
+    re(
+        r"(?i)[0-9]{1,2}:[0-9]{2}.*(?:@|(?:^|[^а-яёА-ЯЁa-zA-Z])(?:от|from)(?:[^а-яёА-ЯЁa-zA-Z]|$)).*:\s*$",
+    )
 });
 
 /// Phone and web-mail footers: the line is dropped.
 static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^\p{L}].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^\p{L}].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^\p{L}].{0,60})?$",
+        r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$",
     )
 });
 
@@ -192,12 +194,13 @@ pub fn split(body: &str) -> Parts {
 
 static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*(?:(?:re|на|ответ|aw|sv|rv)\s*(?:\[\d+\])?\s*:|(?:fwd?|fw|пересл|пересылка|пересылаемое)\s*:)",
+        r"(?i)^\s*(?:(?:re|на|ответ|aw|sv|rv)\s*(?:\[[0-9]+\])?\s*:|(?:fwd?|fw|пересл|пересылка|пересылаемое)\s*:)",
     )
 });
 static FWD_PREFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^\s*(?:fwd?|fw|пересл|пересылка)\s*:"));
-static TAG: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*\d{1,18}\s*\]"));
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*[0-9]{1,18}\s*\]"));
 
 /// Whether a subject starts with `Re:` (or a translation of it).
 pub fn has_reply_prefix(subject: &str) -> bool {

@@ -351,6 +351,23 @@ fn ordinal_number(stem: &str) -> Option<u32> {
     })
 }
 
+/// «6-й класс, буква В», «5 класс (литера А)»: a letter named in words
+/// shortly after a bare number, in the folded text that follows it.
+static NAMED_LETTER: LazyLock<Regex> = LazyLock::new(|| {
+    // Invariant: a literal pattern that compiles.
+    Regex::new(
+        r#"^[^.!?\n]{0,24}?(?:^|[^а-яa-z])(?:буква|литера|лит\.)\s*[-–:]?\s*[«"'(]?\s*([а-яa-z])\s*[»"')]?(?:[^а-яa-z]|$)"#,
+    )
+    .expect("valid regex")
+});
+
+fn named_letter(after: &str) -> Option<char> {
+    let head: String = after.chars().take(60).collect();
+    let f = fold(&head);
+    let c = NAMED_LETTER.captures(&f)?.get(1)?.as_str().chars().next()?;
+    class_letter(c)
+}
+
 /// The writer's class from the letter's own text, normalised.
 pub fn find(text: &str) -> Option<String> {
     let mut cands = candidates(text);
@@ -360,12 +377,18 @@ pub fn find(text: &str) -> Option<String> {
         .contains("класс")
         .then(|| ORDINAL_CLASS.find(&folded))
         .flatten()
-        .and_then(|m| ORDINAL_CLASS.captures(&folded[m.range()]));
-    if let Some(c) = ordinal {
+        .and_then(|m| {
+            ORDINAL_CLASS
+                .captures(&folded[m.range()])
+                .map(|c| (m.end(), c))
+        });
+    let mut ordinal_end = folded.len();
+    if let Some((end, c)) = ordinal {
         let stem = c.get(1).or_else(|| c.get(4)).map(|m| m.as_str());
         // «в пятом «Б» классе»: the letter between the ordinal and «классе».
         let letter = c.get(2).map(|m| m.as_str().to_uppercase());
         if let Some(n) = stem.and_then(ordinal_number) {
+            ordinal_end = end;
             cands.push(Candidate {
                 class: format!("{n}{}", letter.as_deref().unwrap_or("")),
                 strength: if letter.is_some() { 3 } else { 1 },
@@ -391,7 +414,20 @@ pub fn find(text: &str) -> Option<String> {
     {
         return Some(c.class.clone());
     }
-    cands.iter().min_by_key(|c| c.pos).map(|c| c.class.clone())
+    let bare = cands.iter().min_by_key(|c| c.pos)?;
+    // A bare number may have its letter spelt out after it.
+    let after = if bare.pos == usize::MAX {
+        folded.get(ordinal_end..).unwrap_or_default()
+    } else {
+        let digits = bare.class.len();
+        text.char_indices()
+            .nth(bare.pos + digits)
+            .map_or("", |(i, _)| &text[i..])
+    };
+    Some(match named_letter(after) {
+        Some(l) => format!("{}{l}", bare.class),
+        None => bare.class.clone(),
+    })
 }
 
 /// A class in the subject: only the unmistakable spellings.
@@ -430,6 +466,9 @@ mod tests {
             ("сын в 10м классе", "10"),
             ("Шустов, сын в 8А.", "8А"),
             ("за 2 четверть в 7Б классе: в 7А всё работает", "7Б"),
+            ("сын учится в 6-й класс, буква В.", "6В"),
+            ("ученица 9 класса (литера «а»)", "9А"),
+            ("дочь в седьмом классе, буква Г", "7Г"),
         ] {
             assert_eq!(find(t).as_deref(), Some(want), "{t}");
         }
@@ -446,6 +485,7 @@ mod tests {
             "Гимназия № 5, 2 четверть, 3 урока, в 2 раза",
             "поставили 5 в журнал",
             "нет сети 4G, программа 1С",
+            "в 5 раз больше, буква «Ж» не печатается",
         ] {
             assert_eq!(find(t), None, "{t}");
         }

@@ -484,7 +484,34 @@ fn states_problem(sentence: &str) -> bool {
         &lowered
     };
     let (n, strong, weak) = content(sentence);
+    // «Можно с вами связаться?», «Перезвоните мне»: asking to be
+    // contacted says nothing yet about what is wrong.
+    if !strong && asks_for_contact(sentence) {
+        return false;
+    }
     n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
+}
+
+fn asks_for_contact(sentence: &str) -> bool {
+    let f = fold(sentence);
+    let contact = f
+        .split(|c: char| !is_letter(c))
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            [
+                "связат",
+                "свяжит",
+                "свяжем",
+                "перезвон",
+                "позвон",
+                "созвон",
+                "дозвон",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p))
+        });
+    // Only a short request: a longer sentence goes on to the problem.
+    contact && f.split_whitespace().count() <= 8
 }
 
 fn sentences(text: &str) -> Vec<&str> {
@@ -613,6 +640,8 @@ mod tests {
             "Муравьёва Ольга Константиновна, учитель биологии.",
             "Заместитель директора по УВР Белова Татьяна Сергеевна.",
             "Помогите, пожалуйста! Что делать?",
+            "Кузнецова Ирина, 4В. Как можно с вами связаться?",
+            "Перезвоните мне, пожалуйста, Лаптев Игорь, 6А.",
         ] {
             assert_eq!(find(t, "ЭлЖур", "", false, true), None, "{t}");
         }
@@ -641,6 +670,18 @@ mod tests {
             .is_some()
         );
         assert!(find("Здравствуйте.", "Ошибка", "", false, true).is_none());
+        // Asking to be called back about a named failure is a problem.
+        assert!(
+            find(
+                "Не могу до вас дозвониться, пароль не подходит.",
+                "",
+                "",
+                false,
+                true
+            )
+            .is_some()
+        );
+        assert!(find("Как установить приложение на телефон?", "", "", false, true).is_some());
         // A thank-you reply does not revive the quoted answer.
         assert!(
             find(

@@ -20,19 +20,38 @@
 //! - [`letter`]: outgoing letters as RFC 5322 bytes, with loop guards.
 //! - [`outbox`]: where letters leave (SMTP, or `.eml` files).
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
-pub mod cli;
+//!
+//! # The `daemon` feature
+//! `config`, `schedule`, `request` (with its submodules), `etiquette` and
+//! `inspect` are pure: they need neither the network, nor TLS, nor SQLite,
+//! and build without the `daemon` feature (`cargo build --no-default-features
+//! --lib`); the fuzz crate uses them that way. Everything else, and the
+//! binary, needs `daemon`, which is on by default.
 pub mod config;
-pub mod daemon;
-pub mod demo;
 pub mod etiquette;
 pub mod inspect;
-pub mod letter;
-pub mod mailbox;
-pub mod outbox;
 pub mod request;
 pub mod schedule;
+
+#[cfg(feature = "daemon")]
+pub mod cli;
+#[cfg(feature = "daemon")]
+pub mod daemon;
+#[cfg(feature = "daemon")]
+pub mod demo;
+#[cfg(feature = "daemon")]
+pub mod letter;
+#[cfg(feature = "daemon")]
+pub mod mailbox;
+#[cfg(feature = "daemon")]
+pub mod outbox;
+#[cfg(feature = "daemon")]
 pub mod service;
+#[cfg(feature = "daemon")]
 pub mod status;
+#[cfg(feature = "daemon")]
 pub mod store;
+#[cfg(feature = "daemon")]
 pub mod templates;
+#[cfg(feature = "daemon")]
 pub mod ticket;

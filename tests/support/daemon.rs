@@ -314,27 +314,35 @@ impl Drop for Daemon {
 }
 
 impl MailStack {
-    /// Waits until Postfix has finished with every message it accepted (each queue
-    /// file `removed`), so "nothing else arrived" can be asserted.
+    /// Waits until Postfix has finished with every message it accepted (each
+    /// queue file the queue manager took is `removed`, and no queue folder
+    /// holds a file), so "nothing else arrived" can be asserted. A client
+    /// killed in the middle of DATA leaves a `cleanup` line but no message:
+    /// Postfix drops it, so it is not counted.
     pub async fn wait_postfix_idle(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             let log =
                 std::fs::read_to_string(self.dir().join("postfix/postfix.log")).unwrap_or_default();
-            let queued = log
-                .lines()
-                .filter(|l| l.contains("/cleanup[") && l.contains("message-id="))
-                .count();
-            let removed = log
-                .lines()
-                .filter(|l| l.contains("/qmgr[") && l.ends_with(": removed"))
-                .count();
-            if queued == removed {
+            // Queue ids the queue manager took, and those it removed; a
+            // deferred message is taken again on each retry, hence sets.
+            let qmgr_ids = |suffix: &str| -> std::collections::BTreeSet<String> {
+                log.lines()
+                    .filter(|l| l.contains("/qmgr[") && l.contains(suffix))
+                    .filter_map(|l| l.split("]: ").nth(1)?.split(':').next().map(str::to_string))
+                    .collect()
+            };
+            let taken = qmgr_ids(": from=<");
+            let removed_ids = qmgr_ids(": removed");
+            let queued = taken.len();
+            let removed = taken.intersection(&removed_ids).count();
+            let waiting = queue_files(&self.dir().join("postfix/queue"));
+            if queued == removed && waiting == 0 {
                 return;
             }
             if Instant::now() >= deadline {
                 panic!(
-                    "Postfix still busy after {timeout:?}: {queued} queued, {removed} done\n{}",
+                    "Postfix still busy after {timeout:?}: {queued} queued, {removed} done, {waiting} files waiting\n{}",
                     self.logs()
                 );
             }
@@ -522,4 +530,24 @@ pub fn b64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Files in Postfix's queue folders that hold messages on their way.
+fn queue_files(queue: &std::path::Path) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+    }
+    ["maildrop", "incoming", "active", "deferred", "hold"]
+        .iter()
+        .map(|d| count(&queue.join(d)))
+        .sum()
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN, DIRECTOR, MailStack, SPECIALISTS, SUPPORT, password};
+use crate::support::{ADMIN, DIRECTOR, MailStack, SUPPORT, password};
 
 /// Thursday 2021-09-09 08:30 Moscow: Бамбуркин and Макаренко on duty until 10:00.
 pub const DUTY_NOW: &str = "2021-09-09T08:30:00+03:00";
@@ -152,7 +152,6 @@ impl Daemon {
         std::fs::write(root.join("smtp.pw"), password(SUPPORT)).expect("write smtp.pw");
         let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
         let state = root.join("var/duty-desk.sqlite3");
-        let s = SPECIALISTS;
         let config = format!(
             r#"[mailbox]
 kind = "imap"
@@ -189,43 +188,7 @@ valid_from = "2021-09-01"
 valid_until = "2022-05-31"
 holidays = ["2021-11-04", "2021-11-05"]
 
-[[specialists]]
-name = "Бамбуркин С.П."
-position = "администратор ЭлЖур, технический специалист"
-email = "{s0}"
-duty = {{ tue = ["14:30-16:00"], thu = ["08:00-10:00"] }}
-
-[[specialists]]
-name = "Бухер В.В."
-position = "зам. директора по УВР"
-email = "{s1}"
-duty = {{ tue = ["08:00-10:00"], thu = ["14:00-16:00"] }}
-
-[[specialists]]
-name = "Войтенко Л.А."
-position = "зам. директора по УВР"
-email = "{s2}"
-duty = {{ mon = ["08:00-11:00"], wed = ["13:00-15:00"] }}
-
-[[specialists]]
-name = "Мальченко З.А."
-position = "зам. директора по УВР"
-email = "{s3}"
-duty = {{ wed = ["08:00-10:00"], fri = ["14:00-16:00"] }}
-
-[[specialists]]
-name = "Макаренко С.О."
-position = "администратор ЭлЖур, зам. директора по УВР"
-email = "{s4}"
-duty = {{ mon = ["14:30-16:00"], thu = ["08:00-10:00"] }}
-
-[[specialists]]
-name = "Ткаченко Е.В."
-position = "зам. директора по ВР"
-email = "{s5}"
-duty = {{ tue = ["12:00-14:00"], fri = ["08:00-10:00"] }}
-
-[limits]
+{specialists}[limits]
 auto_replies_per_sender_per_day = 5
 max_message_size = "40MB"
 
@@ -238,12 +201,7 @@ dir = "{templates}"
             imap = stack.imap_port(),
             smtps = stack.smtps_port(),
             ca = stack.ca_file().display(),
-            s0 = s[0],
-            s1 = s[1],
-            s2 = s[2],
-            s3 = s[3],
-            s4 = s[4],
-            s5 = s[5],
+            specialists = crate::support::daemon::specialists_toml(),
             templates = templates.display(),
         );
         let config_path = root.join("duty-desk.toml");

@@ -44,6 +44,20 @@ pub const TIMETABLE: [(&str, &str, &str); 6] = [
     ),
 ];
 
+/// [`TIMETABLE`] as the config's `[[specialists]]` tables, with the stack's
+/// addresses: every harness that writes a daemon config uses this one.
+pub fn specialists_toml() -> String {
+    TIMETABLE
+        .iter()
+        .zip(SPECIALISTS)
+        .map(|((name, position, duty), email)| {
+            format!(
+                "[[specialists]]\nname = \"{name}\"\nposition = \"{position}\"\nemail = \"{email}\"\nduty = {duty}\n\n"
+            )
+        })
+        .collect()
+}
+
 /// The address of the specialist called `name` in [`TIMETABLE`].
 pub fn specialist(name: &str) -> &'static str {
     let i = TIMETABLE
@@ -115,13 +129,7 @@ impl DaemonConfig {
             .templates_dir
             .clone()
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates"));
-        let mut specialists = String::new();
-        for (i, (name, position, duty)) in TIMETABLE.iter().enumerate() {
-            specialists.push_str(&format!(
-                "[[specialists]]\nname = \"{name}\"\nposition = \"{position}\"\nemail = \"{}\"\nduty = {duty}\n\n",
-                SPECIALISTS[i]
-            ));
-        }
+        let specialists = specialists_toml();
         let text = format!(
             r#"# Written by tests/support/daemon.rs for one test.
 [mailbox]

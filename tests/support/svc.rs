@@ -9,49 +9,13 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN, DIRECTOR, MailStack, SPECIALISTS, SUPPORT, password};
+use crate::support::{ADMIN, DIRECTOR, MailStack, SUPPORT, password};
 
 /// Thursday 9 September 2021, 08:30 in Moscow: Бамбуркин С.П. and Макаренко С.О. are
 /// on duty until 10:00.
 pub const ON_DUTY: &str = "2021-09-09T08:30:00+03:00";
 /// Thursday 9 September 2021, 12:00 in Moscow: nobody on duty; Бухер В.В. at 14:00.
 pub const OFF_DUTY: &str = "2021-09-09T12:00:00+03:00";
-
-/// The regulation's timetable, with the stack's specialist addresses.
-fn specialists() -> String {
-    let rows = [
-        (
-            "Бамбуркин С.П.",
-            r#"{ tue = ["14:30-16:00"], thu = ["08:00-10:00"] }"#,
-        ),
-        (
-            "Бухер В.В.",
-            r#"{ tue = ["08:00-10:00"], thu = ["14:00-16:00"] }"#,
-        ),
-        (
-            "Войтенко Л.А.",
-            r#"{ mon = ["08:00-11:00"], wed = ["13:00-15:00"] }"#,
-        ),
-        (
-            "Мальченко З.А.",
-            r#"{ wed = ["08:00-10:00"], fri = ["14:00-16:00"] }"#,
-        ),
-        (
-            "Макаренко С.О.",
-            r#"{ mon = ["14:30-16:00"], thu = ["08:00-10:00"] }"#,
-        ),
-        (
-            "Ткаченко Е.В.",
-            r#"{ tue = ["12:00-14:00"], fri = ["08:00-10:00"] }"#,
-        ),
-    ];
-    rows.iter()
-        .zip(SPECIALISTS)
-        .map(|((name, duty), email)| {
-            format!("[[specialists]]\nname = \"{name}\"\nemail = \"{email}\"\nduty = {duty}\n\n")
-        })
-        .collect()
-}
 
 /// A daemon's home: config, password files, templates dir and state, in a temp dir.
 pub struct Desk {
@@ -141,7 +105,7 @@ dir = "templates"
             imap = stack.imap_port(),
             submission = stack.submission_port(),
             ca = stack.ca_file().display(),
-            specialists = specialists(),
+            specialists = crate::support::daemon::specialists_toml(),
         )
     }
 

@@ -16,71 +16,33 @@
 //! name, class and description all read — not faster single patterns.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use duty_desk::request::{Context, class, decode, description, name, role, text, understand};
+use duty_desk::request::{class, decode, description, name, role, text};
+
+mod throughput;
 
 const ROUNDS: usize = 9;
 /// Each round runs the whole set this many times, so it lasts long enough
 /// to time reliably.
 const REPEAT: usize = 20;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut letters: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-        .expect("fixtures/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .filter_map(|p| std::fs::read(p).ok())
-        .collect();
-    letters.sort();
-    assert!(!letters.is_empty(), "no fixtures in {}", dir.display());
-    let bytes: usize = letters.iter().map(Vec::len).sum();
-    let ctx = Context::default();
-    let parser = mail_parser::MessageParser::default();
-
-    let mut t_understand = Vec::with_capacity(ROUNDS);
-    let mut t_parse = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        for _ in 0..REPEAT {
-            for l in &letters {
-                black_box(parser.parse(black_box(l.as_slice())));
-            }
-        }
-        t_parse.push(start.elapsed());
-
-        let start = Instant::now();
-        for _ in 0..REPEAT {
-            for l in &letters {
-                black_box(understand(black_box(l.as_slice()), &ctx));
-            }
-        }
-        t_understand.push(start.elapsed());
-    }
-
-    let n = (letters.len() * REPEAT) as f64;
-    let mb = (bytes * REPEAT) as f64 / 1e6;
-    let report = |name: &str, d: Duration| {
-        let s = d.as_secs_f64();
+    let letters = throughput::fixtures();
+    let t = throughput::Throughput::measure(&letters, ROUNDS, REPEAT);
+    for (name, d) in [
+        ("mail-parser parse", t.parse),
+        ("duty-desk understand", t.understand),
+    ] {
         println!(
             "{name:<28} {:>10.0} msg/s {:>8.1} MB/s  (median of {ROUNDS} rounds, {} letters, {:.1} KB)",
-            n / s,
-            mb / s,
-            letters.len(),
-            bytes as f64 / 1e3
+            t.per_second(d),
+            t.mb_per_second(d),
+            t.letters,
+            t.bytes as f64 / 1e3
         );
-        s
-    };
-    let parse = report("mail-parser parse", median(t_parse));
-    let whole = report("duty-desk understand", median(t_understand));
-    println!("ratio understand/parse throughput: {:.2}", parse / whole);
+    }
+    println!("ratio understand/parse throughput: {:.2}", t.ratio());
     stages(&letters);
 }
 

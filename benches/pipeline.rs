@@ -20,6 +20,7 @@
 mod prove;
 #[path = "../tests/support/mod.rs"]
 mod support;
+mod throughput;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -405,6 +406,13 @@ async fn main() {
     latency.sort_by(f64::total_cmp);
     let (f50, f99) = (percentile(&floor, 0.5), percentile(&floor, 0.99));
     let (l50, l99) = (percentile(&latency, 0.5), percentile(&latency, 0.99));
+    // `inspect` alone, in this same run: understanding the fixtures against
+    // mail-parser's bare parse of the same bytes.
+    let inspect = if full {
+        throughput::Throughput::measure(&throughput::fixtures(), 9, 20)
+    } else {
+        throughput::Throughput::measure(&throughput::fixtures(), 1, 1)
+    };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     println!(
@@ -440,7 +448,13 @@ async fn main() {
         backlog as f64 / whole.as_secs_f64() / accept_rate
     );
     println!(
-        "| `inspect` throughput | see `cargo bench --bench inspect` | mail-parser bare parse | |"
+        "| `inspect` throughput on `fixtures/` ({} letters; `cargo bench --bench inspect` breaks it down) | {:.0} msg/s ({:.1} MB/s) | {:.0} msg/s ({:.1} MB/s) mail-parser's bare parse of the same bytes | {:.2} |",
+        inspect.letters,
+        inspect.per_second(inspect.understand),
+        inspect.mb_per_second(inspect.understand),
+        inspect.per_second(inspect.parse),
+        inspect.mb_per_second(inspect.parse),
+        inspect.ratio()
     );
     println!(
         "| peak RSS idle (VmHWM, IDLE on the inbox) | {:.1} MiB | | |",

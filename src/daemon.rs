@@ -600,7 +600,7 @@ async fn drain(
             internal_date: None,
             raw: Vec::new(),
         };
-        let folder = folder_of(&u.folder);
+        let folder = Folder::from_leaf(&u.folder);
         // The server may have copied it before the crash and never expunged it.
         let already = match &u.message_id {
             Some(mid) => mailbox.filed_copy(folder, mid).await?,
@@ -693,16 +693,6 @@ async fn drain(
     }
 }
 
-fn folder_of(name: &str) -> Folder {
-    match ticket::Folder::parse(name) {
-        ticket::Folder::Processed => Folder::Processed,
-        ticket::Folder::Waiting => Folder::Waiting,
-        ticket::Folder::Ignored => Folder::Ignored,
-        ticket::Folder::Etiquette => Folder::Etiquette,
-        ticket::Folder::Unreadable => Folder::Unreadable,
-    }
-}
-
 /// Understands and decides one letter in one transaction. Returns the folder to
 /// move it to, or None to leave it where it is (older than `start_from`).
 fn handle_letter(
@@ -716,7 +706,7 @@ fn handle_letter(
     let mut store = shared.store();
     if let Some((folder, moved)) = store.read().seen_key(&fetched.key)? {
         // Committed before a crash: only the move is left to do.
-        return Ok((!moved).then(|| folder_of(&folder)));
+        return Ok((!moved).then(|| Folder::from_leaf(&folder)));
     }
     if let (Some(from), Some(date)) = (loaded.config.start_from, fetched.internal_date)
         && date < from
@@ -750,7 +740,7 @@ fn handle_letter(
             // A letter we cannot decide on is kept, filed as unreadable, and logged.
             error!(key = fetched.key, error = %format!("{e:#}"), "cannot decide on a letter; filing it as unreadable");
             let o = Outcome {
-                folder: ticket::Folder::Unreadable,
+                folder: Folder::Unreadable,
                 decision: "ignore".into(),
                 reason: format!("internal error: {e:#}"),
                 ticket: None,
@@ -767,7 +757,7 @@ fn handle_letter(
                         ticket: None,
                         verdict: "ignore",
                         reason: &o.reason,
-                        folder: o.folder.as_str(),
+                        folder: o.folder.leaf(),
                         raw: Some(&fetched.raw),
                     },
                     now,
@@ -781,7 +771,7 @@ fn handle_letter(
         }
     };
     log_outcome(&outcome);
-    Ok(Some(folder_of(outcome.folder.as_str())))
+    Ok(Some(outcome.folder))
 }
 
 /// One line per decision: ticket, verdict, reason, assignee. Never a body or an address.
@@ -795,7 +785,7 @@ fn log_outcome(o: &Outcome) {
         reason = %redact(&o.reason),
         assignee = o.assignee.as_deref().unwrap_or("-"),
         queued = o.queued,
-        folder = o.folder.as_str(),
+        folder = o.folder.leaf(),
         "decision"
     );
 }

@@ -23,41 +23,11 @@ use minijinja::{Value, context};
 
 use crate::config::{Address, Config};
 use crate::letter::{AutoSubmitted, Letter, new_message_id};
+use crate::mailbox::Folder;
 use crate::request::{Field, Request, Role, Verdict, missing_fields};
 use crate::schedule::Shift;
 use crate::store::{NewOutgoing, Queries, SeenMessage, Ticket, TicketState, Tx};
 use crate::templates::Templates;
-
-/// The mailbox folder a handled letter is filed into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Folder {
-    Processed,
-    Waiting,
-    Ignored,
-    Etiquette,
-    Unreadable,
-}
-
-impl Folder {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Folder::Processed => "Processed",
-            Folder::Waiting => "Waiting",
-            Folder::Ignored => "Ignored",
-            Folder::Etiquette => "Etiquette",
-            Folder::Unreadable => "Unreadable",
-        }
-    }
-    pub fn parse(s: &str) -> Folder {
-        match s {
-            "Processed" => Folder::Processed,
-            "Waiting" => Folder::Waiting,
-            "Etiquette" => Folder::Etiquette,
-            "Unreadable" => Folder::Unreadable,
-            _ => Folder::Ignored,
-        }
-    }
-}
 
 /// What the daemon needs to decide: the config and the templates in force.
 pub struct Desk<'a> {
@@ -107,7 +77,7 @@ pub fn handle(
         && let Some(folder) = tx.seen_message_id(mid)?
     {
         let outcome = Outcome {
-            folder: Folder::parse(&folder),
+            folder: Folder::from_leaf(&folder),
             decision: "duplicate".into(),
             reason: format!("Message-ID <{mid}> already handled"),
             ticket: None,
@@ -506,25 +476,12 @@ fn merge_text(old: Option<String>, new: Option<&str>) -> Option<String> {
     }
 }
 
+/// A stand-in request for decisions taken without a letter (a held
+/// ticket released, tests).
 fn dummy_request() -> Request {
     Request {
-        sender: None,
-        sender_name: None,
-        message_id: None,
-        in_reply_to: vec![],
-        references: vec![],
-        subject: String::new(),
-        date: None,
-        ticket_tag: None,
-        role: None,
-        full_name: None,
-        class: None,
-        description: None,
         verdict: Verdict::Forward,
-        reason: String::new(),
-        missing: vec![],
-        new_text: String::new(),
-        size: 0,
+        ..Request::empty(0)
     }
 }
 
@@ -1080,7 +1037,7 @@ fn seen<'a>(
         ticket: o.ticket,
         verdict: &o.decision,
         reason: &o.reason,
-        folder: o.folder.as_str(),
+        folder: o.folder.leaf(),
         raw: keep_raw.then_some(incoming.raw),
     }
 }
@@ -1113,7 +1070,7 @@ fn finish_record(
     o: &Outcome,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    tx.set_message_outcome(incoming.key, &o.decision, &o.reason, o.folder.as_str())?;
+    tx.set_message_outcome(incoming.key, &o.decision, &o.reason, o.folder.leaf())?;
     let detail = match &o.assignee {
         Some(a) => format!("{}; assignee {a}", o.reason),
         None => o.reason.clone(),

@@ -96,6 +96,15 @@ impl Folder {
         }
     }
 
+    /// The folder with this leaf name, as the state store keeps it; an
+    /// unknown name reads as `Ignored` (nothing is sent for it).
+    pub fn from_leaf(name: &str) -> Folder {
+        Folder::ALL
+            .into_iter()
+            .find(|f| f.leaf() == name)
+            .unwrap_or(Folder::Ignored)
+    }
+
     /// The full name with `separator` between parent and leaf.
     pub fn path(self, separator: &str) -> String {
         format!("{}{separator}{}", Self::PARENT, self.leaf())
@@ -421,6 +430,10 @@ mod tests {
     fn folder_paths_follow_the_separator() {
         assert_eq!(Folder::Processed.path("/"), "duty-desk/Processed");
         assert_eq!(Folder::Unreadable.path("."), "duty-desk.Unreadable");
+        for f in Folder::ALL {
+            assert_eq!(Folder::from_leaf(f.leaf()), f);
+        }
+        assert_eq!(Folder::from_leaf("Other"), Folder::Ignored);
     }
 
     #[test]

@@ -191,37 +191,42 @@ pub fn understand(raw: &[u8], ctx: &Context) -> Request {
     match std::panic::catch_unwind(|| understand_inner(raw, ctx)) {
         Ok(req) => req,
         Err(_) => {
-            let mut req = empty_request(raw.len());
+            let mut req = Request::empty(raw.len());
             req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
             req
         }
     }
 }
 
-fn empty_request(size: usize) -> Request {
-    Request {
-        sender: None,
-        sender_name: None,
-        message_id: None,
-        in_reply_to: Vec::new(),
-        references: Vec::new(),
-        subject: String::new(),
-        date: None,
-        ticket_tag: None,
-        role: None,
-        full_name: None,
-        class: None,
-        description: None,
-        verdict: Verdict::Ignore,
-        reason: String::new(),
-        missing: Vec::new(),
-        new_text: String::new(),
-        size,
+impl Request {
+    /// A request with nothing found in it yet (verdict `Ignore`, no reason):
+    /// what `understand` fills in, and a stand-in where a decision needs a
+    /// request but has no letter.
+    pub fn empty(size: usize) -> Request {
+        Request {
+            sender: None,
+            sender_name: None,
+            message_id: None,
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            subject: String::new(),
+            date: None,
+            ticket_tag: None,
+            role: None,
+            full_name: None,
+            class: None,
+            description: None,
+            verdict: Verdict::Ignore,
+            reason: String::new(),
+            missing: Vec::new(),
+            new_text: String::new(),
+            size,
+        }
     }
 }
 
 fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
-    let mut req = empty_request(raw.len());
+    let mut req = Request::empty(raw.len());
 
     if raw.len() > ctx.max_message_size {
         // Read only the header block, never the whole letter.

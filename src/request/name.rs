@@ -17,6 +17,8 @@
 
 use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
+use std::borrow::Cow;
+
 use super::{Role, fold, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -29,27 +31,44 @@ enum Kind {
 }
 
 #[derive(Clone, Debug)]
-struct Tok {
-    text: String,
+struct Tok<'a> {
+    /// The token as written: a slice of the line, or built (initials with
+    /// their dots, a re-cased word).
+    text: Cow<'a, str>,
     kind: Kind,
-    /// `text` lower-cased with ё → е, computed once.
-    low: String,
+    /// `text` lower-cased with ё → е, computed once; borrowed when the
+    /// text is already in that form (most words).
+    low: Cow<'a, str>,
+    /// A capitalised Cyrillic word, computed once.
+    name_word: bool,
 }
 
-impl Tok {
-    fn new(text: String, kind: Kind) -> Tok {
-        let low = fold(&text);
-        Tok { text, kind, low }
-    }
-    fn folded(&self) -> String {
-        self.low.clone()
+impl<'a> Tok<'a> {
+    fn new(text: Cow<'a, str>, kind: Kind) -> Tok<'a> {
+        let low = match text {
+            Cow::Borrowed(s) if is_folded(s) => Cow::Borrowed(s),
+            ref t => Cow::Owned(fold(t)),
+        };
+        let name_word = kind == Kind::Word && is_capitalised_cyrillic(&text);
+        Tok {
+            text,
+            kind,
+            low,
+            name_word,
+        }
     }
     fn low(&self) -> &str {
         &self.low
     }
     fn is_name_word(&self) -> bool {
-        self.kind == Kind::Word && is_capitalised_cyrillic(&self.text)
+        self.name_word
     }
+}
+
+/// Whether `fold` would leave `s` as it is.
+fn is_folded(s: &str) -> bool {
+    s.chars()
+        .all(|c| ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase())
 }
 
 fn is_cyr_upper(c: char) -> bool {
@@ -89,71 +108,83 @@ fn is_capitalised_cyrillic(w: &str) -> bool {
     true
 }
 
-fn tokenize(text: &str) -> Vec<Tok> {
-    let chars: Vec<char> = text.chars().take(50_000).collect();
+fn tokenize(text: &str) -> Vec<Tok<'_>> {
+    // Characters with their byte offsets, so that tokens can borrow.
+    let chars: Vec<(usize, char)> = text.char_indices().take(50_000).collect();
+    let at = |k: usize| chars.get(k).map(|x| x.1);
+    let byte = |k: usize| chars.get(k).map_or(text.len(), |x| x.0);
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
+        let c = chars[i].1;
         if c == '\n' {
-            out.push(Tok::new("\n".into(), Kind::Break));
+            out.push(Tok::new(Cow::Borrowed("\n"), Kind::Break));
             i += 1;
         } else if c.is_whitespace() {
             i += 1;
         } else if is_letter(c) {
             let start = i;
             while i < chars.len()
-                && (is_letter(chars[i])
-                    || chars[i] == '-' && chars.get(i + 1).is_some_and(|n| is_letter(*n)))
+                && (is_letter(chars[i].1) || chars[i].1 == '-' && at(i + 1).is_some_and(is_letter))
             {
                 i += 1;
             }
-            let word: String = chars[start..i].iter().collect();
             // Initials: «Е.Н.», «Е. Н.», «О.К.»
-            if i - start == 1 && is_cyr_upper(c) && chars.get(i) == Some(&'.') {
+            if i - start == 1 && is_cyr_upper(c) && at(i) == Some('.') {
                 let mut text = format!("{c}.");
+                let mut dots = 1;
                 i += 1;
                 loop {
                     let mut j = i;
-                    while j < chars.len() && chars[j] == ' ' {
+                    while at(j) == Some(' ') {
                         j += 1;
                     }
                     if j + 1 < chars.len()
-                        && is_cyr_upper(chars[j])
-                        && chars[j + 1] == '.'
-                        && chars.get(j + 2).is_none_or(|n| !is_letter(*n))
-                        && text.chars().filter(|c| *c == '.').count() < 3
+                        && is_cyr_upper(chars[j].1)
+                        && chars[j + 1].1 == '.'
+                        && at(j + 2).is_none_or(|n| !is_letter(n))
+                        && dots < 3
                     {
-                        text.extend(&chars[i..j + 2]);
+                        text.extend(chars[i..j + 2].iter().map(|x| x.1));
+                        dots += 1;
                         i = j + 2;
                     } else {
                         break;
                     }
                 }
                 // «Иванова М.П» — the last dot forgotten.
-                if text.chars().filter(|c| *c == '.').count() == 1
-                    && chars.get(i).is_some_and(|c| is_cyr_upper(*c))
-                    && chars.get(i + 1).is_none_or(|c| !is_letter(*c))
+                if dots == 1
+                    && at(i).is_some_and(is_cyr_upper)
+                    && at(i + 1).is_none_or(|c| !is_letter(c))
                 {
-                    text.push(chars[i]);
+                    text.push(chars[i].1);
                     text.push('.');
                     i += 1;
-                    if chars.get(i) == Some(&'.') {
+                    if at(i) == Some('.') {
                         i += 1;
                     }
                 }
-                out.push(Tok::new(text, Kind::Initials));
+                out.push(Tok::new(Cow::Owned(text), Kind::Initials));
             } else {
-                out.push(Tok::new(word, Kind::Word));
+                out.push(Tok::new(
+                    Cow::Borrowed(&text[byte(start)..byte(i)]),
+                    Kind::Word,
+                ));
             }
         } else if c.is_ascii_digit() {
             let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
+            while at(i).is_some_and(|c| c.is_ascii_digit()) {
                 i += 1;
             }
-            out.push(Tok::new(chars[start..i].iter().collect(), Kind::Num));
+            out.push(Tok::new(
+                Cow::Borrowed(&text[byte(start)..byte(i)]),
+                Kind::Num,
+            ));
         } else {
-            out.push(Tok::new(c.to_string(), Kind::Punct(c)));
+            out.push(Tok::new(
+                Cow::Borrowed(&text[byte(i)..byte(i + 1)]),
+                Kind::Punct(c),
+            ));
             i += 1;
         }
     }
@@ -278,12 +309,11 @@ fn plausible_surname(t: &Tok) -> bool {
 /// `strong` accepts two unknown capitalised words (a labelled field).
 fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
     let parts: Vec<Part> = span.iter().map(|t| classify(t)).collect();
-    let unisex = span.iter().any(|t| UNISEX.contains(&t.folded().as_str()));
-    let agrees =
-        |s: &Tok, g: Gender| unisex || surname_gender(&s.folded()).is_none_or(|sg| sg == g);
+    let unisex = span.iter().any(|t| UNISEX.contains(&t.low()));
+    let agrees = |s: &Tok, g: Gender| unisex || surname_gender(s.low()).is_none_or(|sg| sg == g);
     let join = |idx: &[usize]| {
         idx.iter()
-            .map(|&i| span[i].text.as_str())
+            .map(|&i| span[i].text.as_ref())
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -318,7 +348,7 @@ fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
         // Лев» might be): take the order as written when the second is a
         // first name.
         [Part::First(_), Part::First(g)] => (plausible_surname(span[0])
-            && surname_gender(&span[0].folded()).is_some_and(|sg| sg == *g))
+            && surname_gender(span[0].low()).is_some_and(|sg| sg == *g))
         .then(|| join(&[0, 1])),
         _ => None,
     }
@@ -569,16 +599,17 @@ fn recase(toks: &mut [Tok], labelled: bool) {
                 i += 1;
             }
             let run = &toks[start..i];
-            let folded: Vec<String> = run.iter().map(Tok::folded).collect();
-            let first = folded.iter().any(|w| first_name_gender(w).is_some());
-            let patr = folded.iter().any(|w| patronymic_gender(w).is_some());
-            let others = folded
+            let first = run.iter().any(|t| first_name_gender(t.low()).is_some());
+            let patr = run.iter().any(|t| patronymic_gender(t.low()).is_some());
+            let others = run
                 .iter()
-                .filter(|w| first_name_gender(w).is_none() && patronymic_gender(w).is_none())
+                .filter(|t| {
+                    first_name_gender(t.low()).is_none() && patronymic_gender(t.low()).is_none()
+                })
                 .count();
             if run.len() >= 2 && first && others <= 1 && (patr || labelled) {
                 for t in &mut toks[start..i] {
-                    *t = Tok::new(title_case(&t.text), Kind::Word);
+                    *t = Tok::new(Cow::Owned(title_case(&t.text)), Kind::Word);
                 }
             }
         }
@@ -622,9 +653,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             skipped_comma = true;
             // A comma ends the look-back for child triggers but not for «я,».
             let before = i.checked_sub(1).map(|j| &toks[j]);
-            if before.is_some_and(|b| {
-                b.kind == Kind::Word && SELF_TRIGGERS.contains(&b.folded().as_str())
-            }) {
+            if before.is_some_and(|b| b.kind == Kind::Word && SELF_TRIGGERS.contains(&b.low())) {
                 return Standing::SelfIntro;
             }
             break None;
@@ -634,21 +663,21 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
         }
     };
     if let Some(w) = prev_word {
-        let f = w.folded();
-        if SELF_TRIGGERS.contains(&f.as_str()) && !skipped_comma {
+        let f = w.low();
+        if SELF_TRIGGERS.contains(&f) && !skipped_comma {
             return Standing::SelfIntro;
         }
-        if STUDENT_SELF.contains(&f.as_str()) {
+        if STUDENT_SELF.contains(&f) {
             return if role == Some(Role::Student) {
                 Standing::SelfIntro
             } else {
                 Standing::Rejected
             };
         }
-        if CHILD_TRIGGERS.contains(&f.as_str()) {
+        if CHILD_TRIGGERS.contains(&f) {
             // «Мама — Иванова Мария Петровна»: a nominative name of the
             // parent word's gender is the parent's own.
-            let parent_gender = match f.as_str() {
+            let parent_gender = match f {
                 "мама" | "мать" | "бабушка" => Some(Gender::Female),
                 "папа" | "отец" | "дедушка" => Some(Gender::Male),
                 _ => None,
@@ -673,7 +702,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             }
             return Standing::Rejected;
         }
-        if THIRD_PARTY.contains(&f.as_str()) {
+        if THIRD_PARTY.contains(&f) {
             return Standing::Rejected;
         }
     }
@@ -713,9 +742,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
     match prev {
         None => Standing::Opening,
         Some(t) if is_clause_break(t) || matches!(t.kind, Kind::Punct(')')) => Standing::Opening,
-        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&t.folded().as_str()) => {
-            Standing::Opening
-        }
+        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&t.low()) => Standing::Opening,
         _ => Standing::Rejected,
     }
 }
@@ -748,8 +775,14 @@ fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
 /// «ФИО: …» and the like at the start of a line: `Some(true)` when the
 /// label is about the child.
 fn line_label(line: &str) -> Option<bool> {
-    let f = fold(line.trim_start());
-    let head: String = f.chars().take(40).collect();
+    let line = line.trim_start();
+    let head = match line.char_indices().nth(40) {
+        Some((i, _)) => &line[..i],
+        None => line,
+    };
+    // Most lines have no label: look for its mark before folding.
+    head.find([':', '-', '–', '—'])?;
+    let head = fold(head);
     let colon = head.find([':', '-', '–', '—'])?;
     let label = head[..colon].trim();
     let is_name_label = label.starts_with("фио")
@@ -820,7 +853,7 @@ fn scan(
                 if run.iter().any(|t| t.kind == Kind::Word) {
                     let st = standing(&toks, start, role, label);
                     if st == Standing::Rejected {
-                        children.extend(run.iter().map(|t| t.folded()));
+                        children.extend(run.iter().map(|t| t.low().to_string()));
                     }
                 }
                 continue;
@@ -830,7 +863,7 @@ fn scan(
             if label.is_none()
                 && toks
                     .get(start + e)
-                    .is_some_and(|t| t.kind == Kind::Word && verbish(&t.folded()))
+                    .is_some_and(|t| t.kind == Kind::Word && verbish(t.low()))
             {
                 st = Standing::Rejected;
             }
@@ -868,7 +901,7 @@ fn scan(
                 st = Standing::Signature;
             }
             if st == Standing::Rejected {
-                children.extend(run.iter().map(|t| t.folded()));
+                children.extend(run.iter().map(|t| t.low().to_string()));
                 continue;
             }
             out.push(Found {
@@ -925,7 +958,7 @@ fn from_display_name(
     let first = run
         .iter()
         .find(|t| matches!(classify(t), Part::First(_)))
-        .map(|t| t.folded());
+        .map(|t| t.low().to_string());
     let gender = run.iter().find_map(|t| match classify(t) {
         Part::First(g) | Part::Patronymic(g) => Some(g),
         _ => None,

@@ -65,7 +65,7 @@ fn stages(letters: &[Vec<u8>]) {
     for _ in 0..REPEAT {
         for raw in letters {
             let mut marks = [Instant::now(); 10];
-            let Some(msg) = mail_parser::MessageParser::default().parse(raw.as_slice()) else {
+            let Some(msg) = decode::parser().parse(raw.as_slice()) else {
                 continue;
             };
             marks[1] = Instant::now();

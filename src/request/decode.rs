@@ -52,6 +52,25 @@ static TICKET_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*([0-9]{1,18})\s*\]").expect("valid regex")
 });
 
+/// The parser `understand` reads letters with: mail-parser parsing only
+/// the header fields we read (MIME, From, Sender, Subject, Date and the
+/// message ids) and keeping every other field raw. `Received`, `To`, `Cc`
+/// and the rest are never looked at, so their full parsers need not run;
+/// `header_raw` still finds them all.
+pub fn parser() -> &'static mail_parser::MessageParser {
+    static PARSER: LazyLock<mail_parser::MessageParser> = LazyLock::new(|| {
+        mail_parser::MessageParser::new()
+            .with_mime_headers()
+            .with_message_ids()
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::Sender)
+            .header_text(HeaderName::Subject)
+            .header_date(HeaderName::Date)
+            .default_header_raw()
+    });
+    &PARSER
+}
+
 /// The header block of a raw letter (up to the first empty line), at most
 /// 256 KiB: what a too-large letter is judged by.
 pub fn header_block(raw: &[u8]) -> &[u8] {
@@ -295,6 +314,13 @@ fn repair_part<'a>(msg: &Message<'_>, part: &MessagePart<'_>, decoded: &'a str) 
     if !suspicious || decoded.is_ascii() && !decoded.contains('\u{FFFD}') {
         return Cow::Borrowed(decoded);
     }
+    // Read with the right single-byte charset, Russian is nearly all
+    // lower case; read with the wrong one (KOI8-R as windows-1251 or the
+    // other way round) the cases swap. A text that already reads right
+    // need not be decoded three more times.
+    if !decoded.contains('\u{FFFD}') && reads_as_russian(decoded) {
+        return Cow::Borrowed(decoded);
+    }
     let raw = msg.raw_message();
     let (start, end) = (part.offset_body as usize, part.offset_end as usize);
     if end <= start || end - start > MAX_PART_BYTES {
@@ -348,6 +374,20 @@ pub fn best_decoding(bytes: &[u8], declared: Option<&str>) -> (String, i64) {
         }
     }
     best
+}
+
+/// Cyrillic text in which lower-case letters outnumber capitals four to
+/// one: the shape of Russian prose, never of its single-byte mojibake.
+fn reads_as_russian(s: &str) -> bool {
+    let (mut lower, mut upper) = (0usize, 0usize);
+    for c in s.chars() {
+        match c {
+            'а'..='я' | 'ё' => lower += 1,
+            'А'..='Я' | 'Ё' => upper += 1,
+            _ => {}
+        }
+    }
+    lower >= 20 && lower >= 4 * upper
 }
 
 /// How much a text reads like Russian: common lower-case letters after
@@ -573,6 +613,22 @@ mod tests {
         // Mislabelled: KOI8-R bytes declared windows-1251.
         assert_eq!(best_decoding(&koi, Some("windows-1251")).0, text);
         assert_eq!(best_decoding(&cp, Some("koi8-r")).0, text);
+    }
+
+    /// The shortcut that skips re-decoding: right readings pass, both
+    /// mojibakes of a mislabelled letter do not.
+    #[test]
+    fn right_reading_is_trusted_mojibake_is_not() {
+        let text = "Здравствуйте, у дочки не открывается электронный дневник с телефона.";
+        assert!(reads_as_russian(text));
+        let cp = encoding_rs::WINDOWS_1251.encode(text).0;
+        let koi = encoding_rs::KOI8_R.encode(text).0;
+        let koi_as_cp = encoding_rs::WINDOWS_1251.decode(&koi).0;
+        let cp_as_koi = encoding_rs::KOI8_R.decode(&cp).0;
+        assert!(!reads_as_russian(&koi_as_cp), "{koi_as_cp}");
+        assert!(!reads_as_russian(&cp_as_koi), "{cp_as_koi}");
+        // Too little Cyrillic to tell: the full comparison runs.
+        assert!(!reads_as_russian("Да"));
     }
 
     #[test]

@@ -231,7 +231,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     if raw.len() > ctx.max_message_size {
         // Read only the header block, never the whole letter.
         let head = decode::header_block(raw);
-        if let Some(msg) = mail_parser::MessageParser::default().parse_headers(head) {
+        if let Some(msg) = decode::parser().parse_headers(head) {
             let h = decode::headers(&msg);
             h.fill(&mut req);
         }
@@ -243,7 +243,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
         return req;
     }
 
-    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
+    let Some(msg) = decode::parser().parse(raw) else {
         req.reason = "unreadable: not a mail message".to_string();
         return req;
     };

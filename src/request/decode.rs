@@ -120,8 +120,9 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         .map(|s| normalize_space(&s))
         .unwrap_or_default();
     h.date = msg.date().and_then(to_chrono);
-    h.ticket_tag = TICKET_TAG
-        .captures(&h.subject)
+    h.ticket_tag = Some(&h.subject)
+        .filter(|s| s.contains('['))
+        .and_then(|s| TICKET_TAG.captures(s))
         .and_then(|c| c.get(1))
         .and_then(|m| m.as_str().parse().ok());
     h

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
-use super::{fold, is_letter};
+use super::{Stems, fold, fold_into, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -348,12 +348,8 @@ static FILLER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .collect()
 });
 
-/// Words that say something is wrong: negations, errors, losses.
-fn strong_marker(w: &str) -> bool {
-    matches!(
-        w,
-        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего"
-    ) || [
+static STRONG_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::new(&[
         "ошибк",
         "ошибочн",
         "проблем",
@@ -378,58 +374,77 @@ fn strong_marker(w: &str) -> bool {
         "перестал",
         "перестает",
         "неактивн",
-    ]
-    .iter()
-    .any(|p| w.starts_with(p))
+    ])
+});
+
+/// Words that say something is wrong: negations, errors, losses.
+fn strong_marker(w: &str) -> bool {
+    matches!(
+        w,
+        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего"
+    ) || STRONG_STEMS.starts(w)
 }
+
+static WEAK_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::new(&[
+        "нужн",
+        "хочу",
+        "хотим",
+        "хотела",
+        "хотел",
+        "исправ",
+        "измен",
+        "удал",
+        "добав",
+        "привяз",
+        "отвяз",
+        "подключ",
+        "выда",
+        "получ",
+        "отображ",
+        "приход",
+        "войти",
+        "зайти",
+        "вход",
+        "открыва",
+        "загруж",
+        "сохран",
+        "выстав",
+        "поменя",
+        "перенес",
+        "поправ",
+        "пишет",
+        "показыва",
+        "стоит",
+        "висит",
+        "постав",
+        "пуст",
+        "долг",
+        "задолж",
+    ])
+});
 
 /// Words that say something is wanted or happening to the system.
 fn weak_marker(w: &str) -> bool {
-    matches!(w, "как" | "где" | "можно" | "нужно" | "надо")
-        || [
-            "нужн",
-            "хочу",
-            "хотим",
-            "хотела",
-            "хотел",
-            "исправ",
-            "измен",
-            "удал",
-            "добав",
-            "привяз",
-            "отвяз",
-            "подключ",
-            "выда",
-            "получ",
-            "отображ",
-            "приход",
-            "войти",
-            "зайти",
-            "вход",
-            "открыва",
-            "загруж",
-            "сохран",
-            "выстав",
-            "поменя",
-            "перенес",
-            "поправ",
-            "пишет",
-            "показыва",
-            "стоит",
-            "висит",
-            "постав",
-            "пуст",
-            "долг",
-            "задолж",
-        ]
-        .iter()
-        .any(|p| w.starts_with(p))
+    matches!(w, "как" | "где" | "можно" | "нужно" | "надо") || WEAK_STEMS.starts(w)
 }
 
-fn is_name_like(w: &str) -> bool {
-    let f = fold(w);
-    FEMALE_SET.contains(f.as_str())
-        || MALE_SET.contains(f.as_str())
+static CONTACT_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::new(&[
+        "связат",
+        "свяжит",
+        "свяжем",
+        "перезвон",
+        "позвон",
+        "созвон",
+        "дозвон",
+    ])
+});
+
+/// `f` is the folded word.
+fn is_name_like(f: &str) -> bool {
+    FEMALE_SET.contains(f)
+        || MALE_SET.contains(f)
         || [
             "ова", "ева", "ов", "ев", "ина", "ин", "ский", "ская", "енко", "овна", "евна", "ович",
             "евич", "ична",
@@ -438,13 +453,23 @@ fn is_name_like(w: &str) -> bool {
         .any(|e| f.ends_with(e))
 }
 
-/// The words of a sentence that carry content, and whether it has a
-/// strong and a weak problem marker.
-fn content(sentence: &str) -> (usize, bool, bool) {
-    let mut n = 0;
-    let mut strong = false;
-    let mut weak = false;
+/// What one pass over the words of a sentence finds.
+#[derive(Default)]
+struct Content {
+    /// Words that carry content.
+    words: usize,
+    /// A strong and a weak problem marker.
+    strong: bool,
+    weak: bool,
+    /// A word asking to be contacted («свяжитесь», «перезвоните»).
+    contact: bool,
+}
+
+/// The words of a sentence that carry content, and the markers in it.
+fn content(sentence: &str) -> Content {
+    let mut c = Content::default();
     let mut first = true;
+    let mut w = String::new();
     for raw in sentence.split(|c: char| !(is_letter(c) || c == '-')) {
         let raw = raw.trim_matches('-');
         if raw.is_empty() {
@@ -452,26 +477,28 @@ fn content(sentence: &str) -> (usize, bool, bool) {
         }
         let is_first = first;
         first = false;
-        let w = fold(raw);
-        strong |= strong_marker(&w);
-        weak |= weak_marker(&w);
-        if raw.chars().count() < 3 || FILLER.contains(w.as_str()) {
+        w.clear();
+        fold_into(raw, &mut w);
+        c.strong |= strong_marker(&w);
+        c.weak |= weak_marker(&w);
+        c.contact |= CONTACT_STEMS.starts(&w);
+        let len = raw.chars().count();
+        if len < 3 || FILLER.contains(w.as_str()) {
             continue;
         }
         let capital = raw.chars().next().is_some_and(char::is_uppercase);
-        let all_caps = raw.chars().all(|c| !c.is_lowercase());
-        if all_caps && raw.chars().count() <= 5 {
+        if len <= 5 && raw.chars().all(|c| !c.is_lowercase()) {
             continue; // УВР, МАОУ, ЭлЖур-like abbreviations
         }
         if capital
-            && (!is_first || is_name_like(raw))
+            && (!is_first || is_name_like(&w))
             && raw.chars().any(|c| ('а'..='я').contains(&c))
         {
             continue; // names
         }
-        n += 1;
+        c.words += 1;
     }
-    (n, strong, weak)
+    c
 }
 
 fn states_problem(sentence: &str) -> bool {
@@ -483,45 +510,25 @@ fn states_problem(sentence: &str) -> bool {
         lowered = sentence.to_lowercase();
         &lowered
     };
-    let (n, strong, weak) = content(sentence);
+    let c = content(sentence);
     // «Можно с вами связаться?», «Перезвоните мне»: asking to be
-    // contacted says nothing yet about what is wrong.
-    if !strong && asks_for_contact(sentence) {
+    // contacted says nothing yet about what is wrong — when the request is
+    // short; a longer sentence goes on to the problem.
+    if !c.strong && c.contact && sentence.split_whitespace().count() <= 8 {
         return false;
     }
-    n >= 4 || n >= 2 && (strong || weak) || n >= 1 && strong && sentence.contains('?')
-}
-
-fn asks_for_contact(sentence: &str) -> bool {
-    let f = fold(sentence);
-    let contact = f
-        .split(|c: char| !is_letter(c))
-        .filter(|w| !w.is_empty())
-        .any(|w| {
-            [
-                "связат",
-                "свяжит",
-                "свяжем",
-                "перезвон",
-                "позвон",
-                "созвон",
-                "дозвон",
-            ]
-            .iter()
-            .any(|p| w.starts_with(p))
-        });
-    // Only a short request: a longer sentence goes on to the problem.
-    contact && f.split_whitespace().count() <= 8
+    let n = c.words;
+    n >= 4 || n >= 2 && (c.strong || c.weak) || n >= 1 && c.strong && sentence.contains('?')
 }
 
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut start = 0;
-        let bytes: Vec<(usize, char)> = line.char_indices().collect();
-        for (k, &(i, c)) in bytes.iter().enumerate() {
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
             if matches!(c, '.' | '!' | '?' | '…' | ';') {
-                let next = bytes.get(k + 1).map(|x| x.1);
+                let next = chars.peek().map(|x| x.1);
                 if next.is_none_or(|n| n.is_whitespace() || n == ')' || n == '»' || n == '"') {
                     let end = i + c.len_utf8();
                     let s = line[start..end].trim();
@@ -617,8 +624,8 @@ pub fn find(
 
 /// Whether a subject, cleaned of `Re:` and tags, states a problem.
 pub fn subject_states_problem(subject: &str) -> bool {
-    let (n, strong, _) = content(subject);
-    n >= 2 && strong
+    let c = content(subject);
+    c.words >= 2 && c.strong
 }
 
 fn cap(s: &str) -> String {

@@ -340,6 +340,13 @@ fn cap_chars(s: &str, max: usize) -> &str {
 /// Lower case with `ё` folded to `е`: the form every matcher here uses.
 pub(crate) fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// [`fold`] appended to `out`, for loops that fold word after word into
+/// one buffer instead of allocating for each.
+pub(crate) fn fold_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             'ё' | 'Ё' => out.push('е'),
@@ -350,7 +357,40 @@ pub(crate) fn fold(s: &str) -> String {
             _ => out.extend(c.to_lowercase()),
         }
     }
-    out
+}
+
+/// A set of word stems (folded), bucketed by first letter: asking whether
+/// a word starts with one of them compares it with the few stems of its
+/// letter, not with every stem.
+pub(crate) struct Stems {
+    buckets: Vec<Vec<&'static str>>,
+}
+
+impl Stems {
+    const BUCKETS: usize = 32 + 26 + 1;
+
+    pub(crate) fn new(stems: &[&'static str]) -> Stems {
+        let mut buckets = vec![Vec::new(); Self::BUCKETS];
+        for s in stems {
+            buckets[Self::bucket(s)].push(*s);
+        }
+        Stems { buckets }
+    }
+
+    fn bucket(w: &str) -> usize {
+        match w.chars().next() {
+            Some(c @ 'а'..='я') => c as usize - 'а' as usize,
+            Some(c @ 'a'..='z') => 32 + (c as usize - 'a' as usize),
+            _ => Self::BUCKETS - 1,
+        }
+    }
+
+    /// Whether the folded word `w` starts with one of the stems.
+    pub(crate) fn starts(&self, w: &str) -> bool {
+        self.buckets[Self::bucket(w)]
+            .iter()
+            .any(|s| w.starts_with(s))
+    }
 }
 
 /// `char::is_alphabetic` with fast paths for ASCII and Cyrillic.
@@ -383,6 +423,17 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    #[test]
+    fn stems_match_prefixes_in_every_bucket() {
+        let st = Stems::new(&["ошибк", "не", "login", "1с", "забыл"]);
+        for w in ["ошибка", "не", "невозможно", "login2", "1с", "забыла"] {
+            assert!(st.starts(w), "{w}");
+        }
+        for w in ["ошиб", "н", "logi", "1", "", "сбой", "заб"] {
+            assert!(!st.starts(w), "{w}");
+        }
     }
 
     #[test]

@@ -259,10 +259,12 @@ pub fn detect(text: &str) -> Option<Role> {
     if staff(text, &f, &seen) {
         return Some(Role::Staff);
     }
+    // The set's answers first: the pattern over the original text runs
+    // only when they say nothing.
     let parent = seen.matched(Cue::Parent as usize)
-        || PARENT_OF_NAMED.is_match(text)
         || seen.matched(Cue::Kin as usize)
-        || seen.matched(Cue::ParentLine as usize);
+        || seen.matched(Cue::ParentLine as usize)
+        || PARENT_OF_NAMED.is_match(text);
     let student = seen.matched(Cue::Student as usize);
     match (parent, student) {
         (true, _) => Some(Role::Parent),

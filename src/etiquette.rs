@@ -9,10 +9,11 @@
 //! are aimed at people: plural «идиоты», or a singular one addressed with
 //! «вы/ты/ваш».
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::request::WordSet;
 
 /// Prefixes that turn an obscene root into another obscene verb
 /// («за-», «на-», «вы-», «от-ъ»…).
@@ -102,7 +103,7 @@ fn innocent(word: &str) -> bool {
 /// Insults at people: plural forms count anywhere (aimed at a group:
 /// «Идиоты, за что вам платят»), singular ones only when the sentence
 /// addresses someone (вы/ты/ваш/твой) or names staff.
-static INSULT_PLURAL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+static INSULT_PLURAL: LazyLock<WordSet> = LazyLock::new(|| {
     [
         "идиоты",
         "идиотки",
@@ -127,7 +128,7 @@ static INSULT_PLURAL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .into_iter()
     .collect()
 });
-static INSULT_SINGLE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+static INSULT_SINGLE: LazyLock<WordSet> = LazyLock::new(|| {
     [
         "идиот",
         "идиотка",
@@ -162,7 +163,7 @@ static INSULT_SINGLE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     .into_iter()
     .collect()
 });
-static ADDRESSEE: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+static ADDRESSEE: LazyLock<WordSet> = LazyLock::new(|| {
     [
         "вы",
         "ты",

@@ -6,16 +6,15 @@
 //! reply, the quoted original may supply the problem when the new text
 //! only adds the name or class.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
-use super::{Stems, fold, fold_into, is_letter};
+use super::{Stems, WordSet, fold, fold_into, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
 /// title («учитель математики»).
-static FILLER: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+static FILLER: LazyLock<WordSet> = LazyLock::new(|| {
     [
         // function words
         "и",

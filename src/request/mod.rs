@@ -359,6 +359,45 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
     }
 }
 
+/// A set of words (folded). The words are short and come from our own
+/// lists, so a simple multiplicative hash serves, cheaper per lookup than
+/// the default SipHash (which guards against inputs chosen to collide:
+/// only the lists' words are ever stored).
+pub(crate) type WordSet = std::collections::HashSet<&'static str, WordHash>;
+
+/// Builds [`WordHasher`]s for [`WordSet`].
+pub(crate) type WordHash = std::hash::BuildHasherDefault<WordHasher>;
+
+/// The multiply-rotate hash of rustc's FxHasher, eight bytes at a time.
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A set of word stems (folded), bucketed by first letter: asking whether
 /// a word starts with one of them compares it with the few stems of its
 /// letter, not with every stem.
@@ -423,6 +462,21 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    #[test]
+    fn word_set_finds_its_words_only() {
+        let set: WordSet = ["иванова", "мария", "а", "длинноесловоизсписка"]
+            .into_iter()
+            .collect();
+        for w in ["иванова", "мария", "а", "длинноесловоизсписка"]
+        {
+            assert!(set.contains(w), "{w}");
+        }
+        for w in ["иванов", "марияа", "", "б", "длинноесловоизспискаа"]
+        {
+            assert!(!set.contains(w), "{w}");
+        }
     }
 
     #[test]

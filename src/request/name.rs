@@ -85,7 +85,7 @@ fn is_capitalised_cyrillic(w: &str) -> bool {
     let Some(first) = chars.next() else {
         return false;
     };
-    if !is_cyr_upper(first) || w.chars().count() < 2 {
+    if !is_cyr_upper(first) || chars.clone().next().is_none() {
         return false;
     }
     let mut after_hyphen = false;
@@ -110,10 +110,11 @@ fn is_capitalised_cyrillic(w: &str) -> bool {
 
 fn tokenize(text: &str) -> Vec<Tok<'_>> {
     // Characters with their byte offsets, so that tokens can borrow.
-    let chars: Vec<(usize, char)> = text.char_indices().take(50_000).collect();
+    let mut chars: Vec<(usize, char)> = Vec::with_capacity(text.len().min(50_000));
+    chars.extend(text.char_indices().take(50_000));
     let at = |k: usize| chars.get(k).map(|x| x.1);
     let byte = |k: usize| chars.get(k).map_or(text.len(), |x| x.0);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(chars.len() / 3 + 1);
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i].1;
@@ -577,15 +578,19 @@ fn title_case(w: &str) -> String {
 /// first name next to a patronymic (or, on a labelled line, next to any
 /// word).
 fn recase(toks: &mut [Tok], labelled: bool) {
+    // Two or more characters, all of one case; a word token starts with a
+    // letter, so such a word is at least three bytes long.
     let cyr = |t: &Tok| {
         t.kind == Kind::Word
-            && t.text.chars().count() >= 2
+            && t.text.len() >= 3
             && t.text.chars().all(|c| is_cyr_lower(c) || c == '-')
+            && t.text.chars().nth(1).is_some()
     };
     let caps = |t: &Tok| {
         t.kind == Kind::Word
-            && t.text.chars().count() >= 2
+            && t.text.len() >= 3
             && t.text.chars().all(|c| is_cyr_upper(c) || c == '-')
+            && t.text.chars().nth(1).is_some()
     };
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
         let mut i = 0;

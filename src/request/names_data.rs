@@ -546,14 +546,14 @@ pub(crate) const NOT_SURNAMES: &[&str] = &[
     "опекун",
 ];
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
-fn set(words: &'static [&'static str]) -> HashSet<&'static str> {
+use super::WordSet;
+
+fn set(words: &'static [&'static str]) -> WordSet {
     words.iter().copied().collect()
 }
 
-pub(crate) static FEMALE_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(FEMALE));
-pub(crate) static MALE_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| set(MALE));
-pub(crate) static NOT_SURNAMES_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| set(NOT_SURNAMES));
+pub(crate) static FEMALE_SET: LazyLock<WordSet> = LazyLock::new(|| set(FEMALE));
+pub(crate) static MALE_SET: LazyLock<WordSet> = LazyLock::new(|| set(MALE));
+pub(crate) static NOT_SURNAMES_SET: LazyLock<WordSet> = LazyLock::new(|| set(NOT_SURNAMES));

@@ -171,12 +171,13 @@ fn staff(text: &str, f: &str, seen: &regex::SetMatches) -> bool {
     }
     // A signature line that is only a title: «учитель математики».
     text.lines().any(|l| {
-        let l = fold(l.trim());
-        if !ANY_TITLE.is_match(&l) {
+        // Short lines only: count words before folding or matching.
+        let words = l.split_whitespace().count();
+        if !(1..=6).contains(&words) {
             return false;
         }
-        let words = l.split_whitespace().count();
-        (1..=6).contains(&words)
+        let l = fold(l.trim());
+        ANY_TITLE.is_match(&l)
             && STAFF_HEAD
                 .captures(&l)
                 .and_then(|c| c.get(1))

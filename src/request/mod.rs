@@ -24,6 +24,7 @@ mod names_data;
 pub mod robot;
 pub mod role;
 pub mod text;
+mod tokens;
 
 use serde::{Deserialize, Serialize};
 

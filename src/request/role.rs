@@ -9,41 +9,16 @@
 //! it is the writer's own (after «я», at the head of a sentence followed by
 //! a subject or a name, after the writer's name, or alone on a signature
 //! line).
+//!
+//! The cues are read word by word from one tokenisation of the text
+//! ([`super::tokens`]), in one pass, with no regular expression: a
+//! letter's role costs a few microseconds and leaves the CPU caches to the
+//! steps after it.
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
-use super::{Role, fold};
-
-fn re(p: &str) -> Regex {
-    // Invariant: every pattern in this module is a literal that compiles.
-    Regex::new(p).expect("valid regex")
-}
-
-const STAFF_TITLE: &str = r"(?:классн[а-яёa-z0-9_]*\s+руководител[а-яёa-z0-9_]*|кл\.?\s*руководител[а-яёa-z0-9_]*|кл\.\s*рук\.?|учител[а-яёa-z0-9_]*|преподавател[а-яёa-z0-9_]*|педагог[а-яёa-z0-9_]*|заместител[а-яёa-z0-9_]*\s+директора|зам\.?\s*директора|замдиректора|завуч[а-яёa-z0-9_]*|директор[а-яёa-z0-9_]*|администратор[а-яёa-z0-9_]*|секретар[а-яёa-z0-9_]*|воспитател[а-яёa-z0-9_]*|психолог[а-яёa-z0-9_]*|тьютор[а-яёa-z0-9_]*|библиотекар[а-яёa-z0-9_]*|методист[а-яёa-z0-9_]*|логопед[а-яёa-z0-9_]*|дефектолог[а-яёa-z0-9_]*)";
-
-/// «я учитель», «я, классный руководитель», «являюсь классным
-/// руководителем», «работаю учителем».
-static STAFF_SELF: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(
-        r"(?:^|[^а-яёa-z])(?:я\s*[,—–-]?\s*{STAFF_TITLE}|(?:являюсь|работаю)\s+{STAFF_TITLE}|(?:детей|дети|ученики|учеников|ученикам|ученица|ученик|ученика|ученицы|родители|родителей)\s+моего\s+класса|в\s+моем\s+классе|мой\s+класс\s+[0-9]|у\s+меня\s+в\s+классе|веду\s+(?:уроки|урок|предмет|журнал)|мои\s+ученики|моих\s+учеников|моим\s+ученикам|я\s+как\s+{STAFF_TITLE}|(?:пишет|пишу|обращается|беспокоит|беспокоят|на\s+связи)\s*[,—–-]?\s*{STAFF_TITLE})"
-    ))
-});
-
-/// A staff title at the head of a sentence or line, with what follows.
-static STAFF_HEAD: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(
-        r"(?:^|[.!?\n:]\s*|(?:здравствуйте|добрый\s+день|добрый\s+вечер|доброе\s+утро)[,!.]?\s*)({STAFF_TITLE})(?:\s+([^\s,.!?;:]+))?(?:\s+([^\s,.!?;:]+))?"
-    ))
-});
-
-/// «Иванова Мария Петровна, учитель…» / «— учитель».
-static STAFF_AFTER_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(
-        r"[А-ЯЁ][а-яё]+(?:\s+(?:[А-ЯЁ][а-яё]+|[А-ЯЁ]\.\s?[А-ЯЁ]\.?)){{0,2}}\s*[,—–-]\s*({STAFF_TITLE})"
-    ))
-});
+use super::tokens::{Kind, Token, Tokens, tokenize};
+use super::{Role, Stems, fold};
 
 /// Words that follow a title used of a third person («учитель говорит»).
 fn third_person_verb(w: &str) -> bool {
@@ -86,200 +61,713 @@ fn third_person_verb(w: &str) -> bool {
     .any(|p| w.starts_with(p))
 }
 
-/// Any staff title at all: most letters have none, and then the costlier
-/// patterns need not run.
-static ANY_TITLE: LazyLock<Regex> = LazyLock::new(|| re(STAFF_TITLE));
-
-/// `text` is the writer's own text, `f` its folded form, `seen` what
-/// [`CUES`] found in it.
-fn staff(text: &str, f: &str, seen: &regex::SetMatches) -> bool {
-    if !seen.matched(Cue::AnyTitle as usize) {
-        return false;
-    }
-    if seen.matched(Cue::StaffSelf as usize) {
+/// A title at `i` opens a sentence or a line, or follows a greeting.
+fn at_head(t: Tokens<'_, '_>, i: usize) -> bool {
+    if i == 0 || t.line_start(i) || matches!(t.punct(i - 1), Some('.' | '!' | '?' | ':')) {
         return true;
     }
-    // The fast search finds the spots; captures run only over each one.
-    let heads: Vec<(usize, regex::Captures<'_>)> = STAFF_HEAD
-        .find_iter(f)
-        .filter_map(|m| STAFF_HEAD.captures(&f[m.range()]).map(|c| (m.start(), c)))
-        .collect();
-    for (offset, c) in heads {
-        let title = c.get(1).map_or("", |m| m.as_str());
-        // A verb after the title in the same sentence: a third person
-        // («Учитель математики Иванова поставила…»).
-        let end = c.get(0).map_or(0, |m| m.end());
-        let title_start = offset + c.get(1).map_or(0, |m| m.start());
-        // Offsets of the folded text match the original for Cyrillic and
-        // ASCII; `get` keeps an odd character from ever splitting one.
-        let original = text
-            .get(title_start..)
-            .or_else(|| f.get(title_start..))
-            .unwrap_or_default();
-        let rest: String = original
-            .chars()
-            .take_while(|ch| !matches!(ch, '.' | '!' | '?' | '\n' | ','))
-            .collect();
-        if rest.split_whitespace().skip(1).take(7).any(|w| {
-            super::name::verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(w)
-        }) {
-            let _ = end;
-            continue;
-        }
-        let next = c.get(2).map(|m| m.as_str());
-        let next2 = c.get(3).map(|m| m.as_str());
-        // Dative/genitive titles («учителю», «учителя») are third persons.
-        if title.ends_with("ю")
-            || title.ends_with("ем")
-            || title.starts_with("учител") && (title.ends_with('я') || title.ends_with("ей"))
-            || title.ends_with("ям")
-            || title.ends_with("ами")
-            || title.ends_with("ах")
-        {
-            continue;
-        }
-        match next {
-            None => return true,
-            Some(n) if third_person_verb(n) => continue,
-            Some(n) => {
-                // A subject («математики»), «по УВР», a class, a name:
-                // a self-presentation.
-                let subj = n.ends_with("ики")
-                    || n.ends_with("ии")
-                    || n.ends_with("ого")
-                    || n.ends_with("ых")
-                    || n.ends_with("ры")
-                    || n.ends_with("ы")
-                    || n == "по"
-                    || n.chars().next().is_some_and(|c| c.is_ascii_digit())
-                    || n == "начальных"
-                    || n == "гимназии"
-                    || n == "школы";
-                let verb_after = next2.is_some_and(third_person_verb);
-                if subj && !verb_after {
-                    return true;
-                }
+    let k = if t.punct(i - 1) == Some(',') {
+        i - 1
+    } else {
+        i
+    };
+    let (w1, w2) = (
+        k.checked_sub(1).map_or("", |j| t.word(j)),
+        k.checked_sub(2).map_or("", |j| t.word(j)),
+    );
+    w1 == "здравствуйте"
+        || w2 == "добрый" && matches!(w1, "день" | "вечер")
+        || w2 == "доброе" && w1 == "утро"
+}
+
+/// The white-space-separated chunk of text from the token at `i`, cut at
+/// any of `stops`: its end (exclusive).
+fn chunk(t: Tokens<'_, '_>, i: usize, stops: &[char]) -> usize {
+    let mut j = i + 1;
+    while j < t.len() && t.glued(j) && !t.punct(j).is_some_and(|c| stops.contains(&c)) {
+        j += 1;
+    }
+    j
+}
+
+/// The chunk after the one ending at `end`, when white space parts them
+/// and it does not start with a stop («учитель математики» → «математики»):
+/// its folded text and end.
+fn next_chunk(text: &str, t: Tokens<'_, '_>, end: usize) -> Option<(String, usize)> {
+    const STOPS: &[char] = &[',', '.', '!', '?', ';', ':'];
+    if end >= t.len() || t.glued(end) || t.punct(end).is_some_and(|c| STOPS.contains(&c)) {
+        return None;
+    }
+    let e = chunk(t, end, STOPS);
+    Some((fold(t.span(text, end, e)), e))
+}
+
+/// A staff title at the head of a sentence (`i..end`): the writer's own
+/// («Учитель математики.», «Классный руководитель 6В»), not a third
+/// person's («Учитель поставила…», «учителю»).
+fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
+    // A verb after the title in the same sentence: a third person
+    // («Учитель математики Иванова поставила…»). Chunks of the text as
+    // written, up to the end of the clause; the title's first word is not
+    // one of them.
+    const CLAUSE: &[char] = &['.', '!', '?', ','];
+    let mut k = chunk(t, i, CLAUSE);
+    let mut seen = 0;
+    while k < t.len()
+        && seen < 7
+        && t.0[k].line == t.0[i].line
+        && !t.punct(k).is_some_and(|c| CLAUSE.contains(&c))
+    {
+        let e = chunk(t, k, CLAUSE);
+        if e == k + 1 && t.0[k].kind == Kind::Word {
+            let w = t.0[k].text;
+            if super::name::verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(w)
+            {
+                return false;
             }
         }
+        seen += 1;
+        k = e;
     }
-    // Name followed by a title: use the original case.
-    if STAFF_AFTER_NAME
-        .find_iter(text)
-        .any(|m| !fold(m.as_str()).trim_end().ends_with('ю'))
+    let title = fold(t.span(text, i, end));
+    // Dative/genitive titles («учителю», «учителя») are third persons.
+    if title.ends_with("ю")
+        || title.ends_with("ем")
+        || title.starts_with("учител") && (title.ends_with('я') || title.ends_with("ей"))
+        || title.ends_with("ям")
+        || title.ends_with("ами")
+        || title.ends_with("ах")
     {
-        return true;
+        return false;
     }
-    // A signature line that is only a title: «учитель математики».
-    text.lines().any(|l| {
-        // Short lines only: count words before folding or matching.
-        let words = l.split_whitespace().count();
-        if !(1..=6).contains(&words) {
-            return false;
+    let Some((n, e)) = next_chunk(text, t, end) else {
+        return true;
+    };
+    if third_person_verb(&n) {
+        return false;
+    }
+    // A subject («математики»), «по УВР», a class, a name: a
+    // self-presentation.
+    let subj = n.ends_with("ики")
+        || n.ends_with("ии")
+        || n.ends_with("ого")
+        || n.ends_with("ых")
+        || n.ends_with("ры")
+        || n.ends_with("ы")
+        || n == "по"
+        || n.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || n == "начальных"
+        || n == "гимназии"
+        || n == "школы";
+    let verb_after = next_chunk(text, t, e).is_some_and(|(n2, _)| third_person_verb(&n2));
+    subj && !verb_after
+}
+
+/// «Иванова», as written: a capital and lower-case Cyrillic letters.
+fn capitalised(t: Tokens<'_, '_>, i: usize) -> bool {
+    let Some(tok) = t.0.get(i).filter(|x| x.kind == Kind::Word) else {
+        return false;
+    };
+    let mut cs = tok.text.chars();
+    cs.next()
+        .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
+        && tok.text.len() > 2
+        && cs.all(|c| ('а'..='я').contains(&c) || c == 'ё')
+}
+
+/// «М.П.» / «М. П» at `i`: the index after.
+fn initials(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+    let single_cap = |k: usize| {
+        t.0.get(k).is_some_and(|x| {
+            x.kind == Kind::Word && {
+                let mut cs = x.text.chars();
+                cs.next()
+                    .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
+                    && cs.next().is_none()
+            }
+        })
+    };
+    (single_cap(i) && t.punct(i + 1) == Some('.') && single_cap(i + 2))
+        .then(|| t.skip(i + 3, &['.']))
+}
+
+/// «Иванова Мария Петровна, учитель…», «Белова Т.С. — завуч».
+fn title_after_name(text: &str, t: Tokens<'_, '_>) -> bool {
+    (0..t.len()).filter(|&i| capitalised(t, i)).any(|i| {
+        let mut j = i + 1;
+        for _ in 0..=2 {
+            if matches!(t.punct(j), Some(',' | '—' | '–' | '-'))
+                && title(t, j + 1).is_some_and(|e| !fold(t.span(text, j + 1, e)).ends_with('ю'))
+            {
+                return true;
+            }
+            if capitalised(t, j) {
+                j += 1;
+            } else if let Some(e) = initials(t, j) {
+                j = e;
+            } else {
+                break;
+            }
         }
-        let l = fold(l.trim());
-        ANY_TITLE.is_match(&l)
-            && STAFF_HEAD
-                .captures(&l)
-                .and_then(|c| c.get(1))
-                .is_some_and(|m| m.start() == 0 && !m.as_str().ends_with('ю'))
-            && !l.split_whitespace().any(third_person_verb)
-            && !l.contains('?')
+        false
     })
 }
 
-static PARENT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?:^|[^а-яёa-z])(?:я\s*[,—–-]?\s*(?:мама|мать|папа|отец|бабушка|дедушка|опекун[а-яёa-z0-9_]*|родитель|родительница|мачеха|отчим|тетя|дядя|законн[а-яёa-z0-9_]+\s+представител[а-яёa-z0-9_]+)|(?:мама|мать|папа|отец|бабушка|дедушка|опекун[а-яёa-z0-9_]*|родитель|законн[а-яёa-z0-9_]+\s+представител[а-яёa-z0-9_]+|мамой|папой|матерью|отцом)\s+(?:ученик[а-яёa-z0-9_]*|ученицы|учащ[а-яёa-z0-9_]+|ребенка|обучающ[а-яёa-z0-9_]+)|законн[а-яёa-z0-9_]+\s+представител[а-яёa-z0-9_]+|(?:мой|моего|моему|моим|моем|наш|нашего|нашему|у|у\s+моего|у\s+моей|у\s+нашего|у\s+нашей|моя|моей|мою|наша|нашей)\s+(?:сын[а-яёa-z0-9_]*|доч[а-яёa-z0-9_]*|ребен[а-яёa-z0-9_]*|ребён[а-яёa-z0-9_]*|внук[а-яёa-z0-9_]*|внучк[а-яёa-z0-9_]*|детей|дети)|(?:сын|дочь|дочка|ребенок|внук|внучка)\s+(?:учится|обучается|ходит|в\s+[0-9])|(?:сыну|дочери|дочке|ребенку|внуку|внучке)\s+(?:поставили|выставили|не\s|пришл|нужн|поставил|выдали)|(?:у\s+)?(?:сына|дочери|дочки|ребенка)\s*[,(]|(?:сын|дочь|дочка|ребенок)\s*[,—–-]?\s*(?:ученик|ученица)|(?:родительск[а-яёa-z0-9_]+)\s+(?:аккаунт[а-яёa-z0-9_]*|доступ[а-яёa-z0-9_]*|учетн[а-яёa-z0-9_]*|профил[а-яёa-z0-9_]*|кабинет[а-яёa-z0-9_]*|логин[а-яёa-z0-9_]*|пароль))",
-    )
-});
-
-/// A son, a daughter, a child of the writer's: «дневник сына», «сыну
-/// поставили», «у дочки». Students and staff do not write these.
-static KIN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?:^|[^а-яёa-z])(?:сын|сына|сыну|сыном|сыне|сынок|сыночек|сынишка|сыночка|дочь|дочери|дочерью|дочка|дочки|дочке|дочку|дочкой|доча|дочурка|ребенок|ребенка|ребенку|ребенком|ребенке|внук|внука|внуку|внучка|внучки|внучке|внучку)(?:[^а-яёa-z]|$)",
-    )
-});
-
-/// «мама Даши», «папа Петрова Ильи»: a parent title before a name.
-static PARENT_OF_NAMED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i:мама|папа|мать|отец|бабушка|дедушка|опекун)\s*[-–—:]?\s*[А-ЯЁ][а-яё]+")
-});
-
-/// A signature line «Мама», «Папа Ильи», or a label «ФИО родителя».
-static PARENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?m)^\s*(?:мама|папа|мать|отец|бабушка|дедушка|опекун)(?:\s+[а-я]+){0,3}\s*[.!]?\s*$|(?:фио|ф\.\s*и\.\s*о\.?)\s+(?:родителя|законного\s+представителя|заявителя-родителя)",
-    )
-});
-
-static PARENT_SELF_SIGNED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:^|[^а-яёa-z])(?:мама|папа|мать|отец|бабушка|дедушка|опекун|родитель)(?:[^а-яёa-z]|$)")
-});
-
-static STUDENT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?:^|[^а-яёa-z])(?:я\s*[,—–-]?\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница|студент[а-яёa-z0-9_]*)(?:[^а-яёa-z]|$)|учусь|я\s+из\s+[0-9]|это\s+[а-я]+\s+из\s+[0-9]|одноклассни[а-яёa-z0-9_]*|однокласснице|одноклассниц[а-яёa-z0-9_]*|мой\s+классный\s+руководитель|моему\s+классному|моя\s+классная|нашему\s+классному|наш\s+классный\s+руководитель|наша\s+классная|мне\s+(?:поставили|выставили|поставил|поставила)|моих\s+оценок|мои\s+оценки|(?:ученик|ученица|учащийся|учащаяся)\s+(?:[0-9]|[а-я]*\s*класса|школы|гимназии)|я\s+[а-я]+(?:\s+[а-я]+)?\s+из\s+[0-9]|я\s*,?\s+[а-я]+(?:\s+[а-я]+){0,2}\s*[,—–-]\s*(?:ученик|ученица|учащийся|учащаяся|обучающийся|обучающаяся|школьник|школьница)(?:[^а-яёa-z]|$)|я\s*,?\s+[а-я]+(?:\s+[а-я]+){0,2}\s*,\s*(?:ученик[а-яёa-z0-9_]*\s+)?[0-9]{1,2}\s*[-–«\x22]?\s*[а-я]?\s*[»\x22]?\s*(?:класс|кл\.|[,.!]|$))",
-    )
-});
-
-/// The patterns that run over the folded text, in one pass: each letter
-/// is scanned once for all of them rather than once per pattern (the
-/// automata of separate scans do not stay in the CPU cache together).
-#[derive(Clone, Copy)]
-enum Cue {
-    AnyTitle,
-    StaffSelf,
-    Parent,
-    Kin,
-    ParentLine,
-    Student,
-    ParentSelfSigned,
+/// A line that is only a title: «учитель математики» under a letter.
+fn title_line(text: &str, t: Tokens<'_, '_>) -> bool {
+    let mut i = 0;
+    while i < t.len() {
+        let line = t.0[i].line;
+        let mut end = i;
+        while end < t.len() && t.0[end].line == line {
+            end += 1;
+        }
+        let chunks = (i..end).filter(|&k| k == i || !t.glued(k)).count();
+        if (1..=6).contains(&chunks)
+            && title(t, i).is_some_and(|e| !fold(t.span(text, i, e)).ends_with('ю'))
+            && !(i..end)
+                .filter(|&k| k == i || !t.glued(k))
+                .any(|k| third_person_verb(t.word(k)) && !t.word(k).is_empty())
+            && !(i..end).any(|k| t.punct(k) == Some('?'))
+        {
+            return true;
+        }
+        i = end;
+    }
+    false
 }
 
-static CUES: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    // Invariant: the same patterns as the statics, which compile; the
-    // order is that of `Cue`.
-    regex::RegexSetBuilder::new([
-        ANY_TITLE.as_str(),
-        STAFF_SELF.as_str(),
-        PARENT.as_str(),
-        KIN.as_str(),
-        PARENT_LINE.as_str(),
-        STUDENT.as_str(),
-        PARENT_SELF_SIGNED.as_str(),
+/// `text` is the writer's own text, `toks` its tokens, `c` what [`cues`]
+/// found in them.
+fn staff(text: &str, toks: &[Token<'_>], c: &Cues) -> bool {
+    if !c.any_title {
+        return false;
+    }
+    if c.staff_self {
+        return true;
+    }
+    let t = Tokens(toks);
+    // Titles at the head of a sentence; the search goes on after the title
+    // and the two chunks read with it.
+    let mut i = 0;
+    while i < t.len() {
+        let Some(end) = title(t, i).filter(|_| at_head(t, i)) else {
+            i += 1;
+            continue;
+        };
+        if own_title(text, t, i, end) {
+            return true;
+        }
+        i = match next_chunk(text, t, end) {
+            Some((_, e)) => next_chunk(text, t, e).map_or(e, |(_, e2)| e2),
+            None => end,
+        };
+    }
+    title_after_name(text, t) || title_line(text, t)
+}
+
+/// What the writer's words say about them, found in one pass over the
+/// tokens.
+#[derive(Debug, Default, PartialEq)]
+struct Cues {
+    /// Some staff title anywhere.
+    any_title: bool,
+    /// «я учитель», «являюсь классным руководителем», «мои ученики».
+    staff_self: bool,
+    /// «я мама», «мама ученика», «мой сын», «сыну поставили»…
+    parent: bool,
+    /// «сын», «дочки», «ребенку» alone.
+    kin: bool,
+    /// A line «Мама» / «Папа Ильи» or «ФИО родителя».
+    parent_line: bool,
+    /// «я ученица», «учусь», «одноклассники», «мне поставили»…
+    student: bool,
+    /// «мама», «папа», «родитель» anywhere.
+    parent_word: bool,
+    /// «мама Даши», «папа — Петров»: a parent word before a capitalised
+    /// name.
+    parent_of_named: bool,
+    /// «мама сказала», «папа сказал»: a parent quoted by a student.
+    parent_said: bool,
+}
+
+/// Stems of one-word staff titles.
+static TITLE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::new(&[
+        "учител",
+        "преподавател",
+        "педагог",
+        "замдиректора",
+        "завуч",
+        "директор",
+        "администратор",
+        "секретар",
+        "воспитател",
+        "психолог",
+        "тьютор",
+        "библиотекар",
+        "методист",
+        "логопед",
+        "дефектолог",
     ])
-    .build()
-    .expect("valid regex set")
 });
+
+/// A staff title starting at `i`: the index after it.
+fn title(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+    let w = t.word(i);
+    if w.is_empty() {
+        return None;
+    }
+    if w.starts_with("классн") && t.word(i + 1).starts_with("руководител") {
+        return Some(i + 2);
+    }
+    if w == "кл" {
+        let j = t.skip(i + 1, &['.']);
+        if t.word(j).starts_with("руководител") {
+            return Some(j + 1);
+        }
+        if j > i + 1 && t.word(j).starts_with("рук") {
+            return Some(t.skip(j + 1, &['.']));
+        }
+    }
+    if w.starts_with("заместител") && t.word(i + 1).starts_with("директора") {
+        return Some(i + 2);
+    }
+    if w == "зам" {
+        let j = t.skip(i + 1, &['.']);
+        if t.word(j).starts_with("директора") {
+            return Some(j + 1);
+        }
+    }
+    TITLE_STEMS.starts(w).then_some(i + 1)
+}
+
+const DASHES: &[char] = &[',', '—', '–', '-'];
+
+const PARENT_WORDS: &[&str] = &[
+    "мама",
+    "мать",
+    "папа",
+    "отец",
+    "бабушка",
+    "дедушка",
+    "опекун",
+];
+
+const STUDENT_SELF: &[&str] = &[
+    "ученик",
+    "ученица",
+    "учащийся",
+    "учащаяся",
+    "обучающийся",
+    "обучающаяся",
+    "школьник",
+    "школьница",
+];
+
+/// «сын…», «доч…», «ребен…», «внук…», «детей», «дети».
+fn kin_stem(w: &str) -> bool {
+    ["сын", "доч", "ребен", "внук", "детей", "дети"]
+        .iter()
+        .any(|s| w.starts_with(s))
+}
+
+/// A longer word that starts with `stem` (`stem` and one letter more).
+fn longer(w: &str, stem: &str) -> bool {
+    w.len() > stem.len() && w.starts_with(stem)
+}
+
+/// «законный представитель» at `i`: the index after it.
+fn legal_guardian(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+    (longer(t.word(i), "законн") && longer(t.word(i + 1), "представител")).then_some(i + 2)
+}
+
+/// «я» at `i`, an optional comma, then one to three Cyrillic words: the
+/// indexes just after each possible run of words.
+fn after_me_words<'t>(t: Tokens<'t, '_>, i: usize) -> impl Iterator<Item = usize> + 't {
+    let j = t.skip(i + 1, &[',']);
+    (1..=3)
+        .take_while(move |k| t.cyrillic(j + k - 1))
+        .map(move |k| j + k)
+}
+
+fn cues(toks: &[Token<'_>]) -> Cues {
+    let t = Tokens(toks);
+    let mut c = Cues::default();
+    for i in 0..t.len() {
+        let w = t.word(i);
+        if w.is_empty() {
+            continue;
+        }
+        let (n1, n2) = (t.word(i + 1), t.word(i + 2));
+        if !c.any_title && title(t, i).is_some() {
+            c.any_title = true;
+        }
+        if PARENT_WORDS.contains(&w) || w == "родитель" {
+            c.parent_word = true;
+        }
+        if w == "мама" && n1.starts_with("сказала") || w == "папа" && n1.starts_with("сказал")
+        {
+            c.parent_said = true;
+        }
+        // «мама Даши» (any word ending in a parent word, as written).
+        if [
+            "мама",
+            "папа",
+            "мать",
+            "отец",
+            "бабушка",
+            "дедушка",
+            "опекун",
+        ]
+        .iter()
+        .any(|p| w.ends_with(p))
+        {
+            let j = t.skip(i + 1, &['-', '–', '—', ':']);
+            if t.0.get(j).is_some_and(|n| {
+                let mut cs = n.text.chars();
+                n.kind == Kind::Word
+                    && cs
+                        .next()
+                        .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
+                    && cs
+                        .next()
+                        .is_some_and(|c| ('а'..='я').contains(&c) || c == 'ё')
+            }) {
+                c.parent_of_named = true;
+            }
+        }
+        if legal_guardian(t, i).is_some() {
+            c.parent = true;
+        }
+        match w {
+            "я" => {
+                let j = t.skip(i + 1, DASHES);
+                let wj = t.word(j);
+                if title(t, j).is_some() || n1 == "как" && title(t, i + 2).is_some() {
+                    c.staff_self = true;
+                }
+                if [
+                    "мама",
+                    "мать",
+                    "папа",
+                    "отец",
+                    "бабушка",
+                    "дедушка",
+                    "опекун",
+                    "родитель",
+                    "мачеха",
+                    "отчим",
+                    "тетя",
+                    "дядя",
+                ]
+                .iter()
+                .any(|p| wj.starts_with(p))
+                    || legal_guardian(t, j).is_some()
+                {
+                    c.parent = true;
+                }
+                if STUDENT_SELF.contains(&wj) || wj.starts_with("студент") {
+                    c.student = true;
+                }
+                // «я из 5…», «я Даша из 5…», «я Даша Петрова из 5…»
+                if n1 == "из" && t.num(i + 2).is_some() {
+                    c.student = true;
+                }
+                if t.cyrillic(i + 1) {
+                    for k in [i + 2, i + 3] {
+                        if t.word(k) == "из" && t.num(k + 1).is_some() {
+                            c.student = true;
+                        }
+                        if !t.cyrillic(k) {
+                            break;
+                        }
+                    }
+                }
+                for e in after_me_words(t, i) {
+                    // «я, Соколова Алина, ученица»
+                    let s = t.skip(e, DASHES);
+                    if s > e && STUDENT_SELF.contains(&t.word(s)) {
+                        c.student = true;
+                    }
+                    // «я Саша Иванов, 8 В класс»
+                    if t.punct(e) == Some(',') && student_class_after(t, e + 1) {
+                        c.student = true;
+                    }
+                }
+            }
+            "являюсь" | "работаю" if title(t, i + 1).is_some() => c.staff_self = true,
+            "пишет" | "пишу" | "обращается" | "беспокоит" | "беспокоят"
+                if title(t, t.skip(i + 1, DASHES)).is_some() =>
+            {
+                c.staff_self = true
+            }
+            "на" if n1 == "связи" && title(t, t.skip(i + 2, DASHES)).is_some() => {
+                c.staff_self = true
+            }
+            "детей" | "дети" | "ученики" | "учеников" | "ученикам" | "ученица" | "ученик"
+            | "ученика" | "ученицы" | "родители" | "родителей"
+                if n1 == "моего" && n2.starts_with("класса") =>
+            {
+                c.staff_self = true
+            }
+            "в" if n1 == "моем" && n2.starts_with("классе") => c.staff_self = true,
+            "мой" if n1 == "класс" && t.num(i + 2).is_some() => c.staff_self = true,
+            "у" if n1 == "меня" && n2 == "в" && t.word(i + 3).starts_with("классе") => {
+                c.staff_self = true
+            }
+            "веду"
+                if ["урок", "предмет", "журнал"]
+                    .iter()
+                    .any(|p| n1.starts_with(p)) =>
+            {
+                c.staff_self = true
+            }
+            "мои" if n1.starts_with("ученики") => c.staff_self = true,
+            "моих" if n1.starts_with("учеников") => c.staff_self = true,
+            "моим" if n1.starts_with("ученикам") => c.staff_self = true,
+            _ => {}
+        }
+        // Parents: a parent word before «ученика», a possessive before a
+        // child, a child doing something, «родительский доступ».
+        let parent_noun = matches!(
+            w,
+            "мама"
+                | "мать"
+                | "папа"
+                | "отец"
+                | "бабушка"
+                | "дедушка"
+                | "родитель"
+                | "мамой"
+                | "папой"
+                | "матерью"
+                | "отцом"
+        ) || w.starts_with("опекун");
+        let after_parent = if parent_noun {
+            Some(i + 1)
+        } else {
+            legal_guardian(t, i)
+        };
+        if let Some(k) = after_parent {
+            let wk = t.word(k);
+            if wk.starts_with("ученик")
+                || wk.starts_with("ученицы")
+                || longer(wk, "учащ")
+                || wk.starts_with("ребенка")
+                || longer(wk, "обучающ")
+            {
+                c.parent = true;
+            }
+        }
+        if matches!(
+            w,
+            "мой"
+                | "моего"
+                | "моему"
+                | "моим"
+                | "моем"
+                | "наш"
+                | "нашего"
+                | "нашему"
+                | "у"
+                | "моя"
+                | "моей"
+                | "мою"
+                | "наша"
+                | "нашей"
+        ) && kin_stem(n1)
+            || w == "у" && matches!(n1, "моего" | "моей" | "нашего" | "нашей") && kin_stem(n2)
+        {
+            c.parent = true;
+        }
+        if matches!(w, "сын" | "дочь" | "дочка" | "ребенок" | "внук" | "внучка")
+            && (["учится", "обучается", "ходит"]
+                .iter()
+                .any(|p| n1.starts_with(p))
+                || n1 == "в" && t.num(i + 2).is_some())
+        {
+            c.parent = true;
+        }
+        if matches!(
+            w,
+            "сыну" | "дочери" | "дочке" | "ребенку" | "внуку" | "внучке"
+        ) && (n1 == "не"
+            || ["поставил", "выставили", "пришл", "нужн", "выдали"]
+                .iter()
+                .any(|p| n1.starts_with(p)))
+        {
+            c.parent = true;
+        }
+        if matches!(w, "сына" | "дочери" | "дочки" | "ребенка")
+            && matches!(t.punct(i + 1), Some(',' | '('))
+        {
+            c.parent = true;
+        }
+        if matches!(w, "сын" | "дочь" | "дочка" | "ребенок")
+            && ["ученик", "ученица"]
+                .iter()
+                .any(|p| t.word(t.skip(i + 1, DASHES)).starts_with(p))
+        {
+            c.parent = true;
+        }
+        if longer(w, "родительск")
+            && [
+                "аккаунт",
+                "доступ",
+                "учетн",
+                "профил",
+                "кабинет",
+                "логин",
+                "пароль",
+            ]
+            .iter()
+            .any(|p| n1.starts_with(p))
+        {
+            c.parent = true;
+        }
+        if matches!(
+            w,
+            "сын"
+                | "сына"
+                | "сыну"
+                | "сыном"
+                | "сыне"
+                | "сынок"
+                | "сыночек"
+                | "сынишка"
+                | "сыночка"
+                | "дочь"
+                | "дочери"
+                | "дочерью"
+                | "дочка"
+                | "дочки"
+                | "дочке"
+                | "дочку"
+                | "дочкой"
+                | "доча"
+                | "дочурка"
+                | "ребенок"
+                | "ребенка"
+                | "ребенку"
+                | "ребенком"
+                | "ребенке"
+                | "внук"
+                | "внука"
+                | "внуку"
+                | "внучка"
+                | "внучки"
+                | "внучке"
+                | "внучку"
+        ) {
+            c.kin = true;
+        }
+        // A line that is a parent word and at most three more words.
+        if t.line_start(i) && PARENT_WORDS.contains(&w) {
+            let mut e = i;
+            for k in 0..=3 {
+                if k > 0 {
+                    if !t.cyrillic(i + k) {
+                        break;
+                    }
+                    e = i + k;
+                }
+                let end = if matches!(t.punct(e + 1), Some('.' | '!')) {
+                    e + 1
+                } else {
+                    e
+                };
+                if t.line_end(end) || t.line_end(e) {
+                    c.parent_line = true;
+                }
+            }
+        }
+        // «ФИО родителя», «Ф.И.О. законного представителя».
+        let after_fio = if w == "фио" {
+            Some(i + 1)
+        } else if w == "ф"
+            && t.punct(i + 1) == Some('.')
+            && t.word(i + 2) == "и"
+            && t.punct(i + 3) == Some('.')
+            && t.word(i + 4) == "о"
+        {
+            Some(t.skip(i + 5, &['.']))
+        } else {
+            None
+        };
+        if let Some(j) = after_fio {
+            let wj = t.word(j);
+            if wj.starts_with("родителя")
+                || wj == "законного" && t.word(j + 1).starts_with("представителя")
+                || wj == "заявителя"
+                    && t.punct(j + 1) == Some('-')
+                    && t.word(j + 2).starts_with("родителя")
+            {
+                c.parent_line = true;
+            }
+        }
+        // Students.
+        if w.starts_with("учусь") || w.starts_with("одноклассни") {
+            c.student = true;
+        }
+        if w == "это" && t.cyrillic(i + 1) && n2 == "из" && t.num(i + 3).is_some() {
+            c.student = true;
+        }
+        if match w {
+            "мой" => n1 == "классный" && n2.starts_with("руководитель"),
+            "наш" => n1 == "классный" && n2.starts_with("руководитель"),
+            "моему" | "нашему" => n1.starts_with("классному"),
+            "моя" | "наша" => n1.starts_with("классная"),
+            "мне" => n1.starts_with("поставил") || n1.starts_with("выставили"),
+            "моих" => n1.starts_with("оценок"),
+            "мои" => n1.starts_with("оценки"),
+            "ученик" | "ученица" | "учащийся" | "учащаяся" => {
+                t.num(i + 1).is_some()
+                    || n1.starts_with("класса")
+                    || t.cyrillic(i + 1) && n2.starts_with("класса")
+                    || n1.starts_with("школы")
+                    || n1.starts_with("гимназии")
+            }
+            _ => false,
+        } {
+            c.student = true;
+        }
+    }
+    c
+}
+
+/// After «я Имя Фамилия,»: «[ученик] 8 [-«]В[»] класс» / «8В,» / «8 кл.»
+/// or the end of the text.
+fn student_class_after(t: Tokens<'_, '_>, mut j: usize) -> bool {
+    if t.word(j).starts_with("ученик") {
+        j += 1;
+    }
+    if t.num(j).is_none_or(|n| n.len() > 2) {
+        return false;
+    }
+    j = t.skip(j + 1, &['-', '–', '«', '"']);
+    if t.word(j).chars().count() == 1 && t.cyrillic(j) {
+        j += 1;
+    }
+    j = t.skip(j, &['»', '"']);
+    j >= t.len()
+        || t.word(j).starts_with("класс")
+        || t.word(j) == "кл" && t.punct(j + 1) == Some('.')
+        || matches!(t.punct(j), Some(',' | '.' | '!'))
+}
 
 /// The writer's role from their own text (new text and signature).
 pub fn detect(text: &str) -> Option<Role> {
-    let f = fold(text);
-    let seen = CUES.matches(&f);
-    if staff(text, &f, &seen) {
+    let toks = tokenize(text);
+    let c = cues(&toks);
+    if staff(text, &toks, &c) {
         return Some(Role::Staff);
     }
-    // The set's answers first: the pattern over the original text runs
-    // only when they say nothing.
-    let parent = seen.matched(Cue::Parent as usize)
-        || seen.matched(Cue::Kin as usize)
-        || seen.matched(Cue::ParentLine as usize)
-        || PARENT_OF_NAMED.is_match(text);
-    let student = seen.matched(Cue::Student as usize);
-    match (parent, student) {
+    let parent = c.parent || c.kin || c.parent_line || c.parent_of_named;
+    match (parent, c.student) {
         (true, _) => Some(Role::Parent),
         (false, true) => Some(Role::Student),
-        (false, false) => {
-            if seen.matched(Cue::ParentSelfSigned as usize)
-                && !f.contains("мама сказала")
-                && !f.contains("папа сказал")
-            {
-                Some(Role::Parent)
-            } else {
-                None
-            }
-        }
+        (false, false) => (c.parent_word && !c.parent_said).then_some(Role::Parent),
     }
 }
 
@@ -338,6 +826,27 @@ mod tests {
                 Some(Role::Student),
             ),
             ("Я, Ершова Вера, мама, дочь в 3Б", Some(Role::Parent)),
+            ("ФИО родителя: Иванова Анна Петровна", Some(Role::Parent)),
+            ("Ф.И.О. законного представителя: Петров", Some(Role::Parent)),
+            ("Не видно оценок.\nМама\n", Some(Role::Parent)),
+            (
+                "У нас не открывается дневник. Мама Даши",
+                Some(Role::Parent),
+            ),
+            ("Учитель истории Петрова поставила 2, а в журнале 4", None),
+            ("Передайте директору школы, что дневник не работает", None),
+            (
+                "Не выставляются оценки.\nИванова М.П., учитель начальных классов",
+                Some(Role::Staff),
+            ),
+            (
+                "Не выставляются оценки.\nС уважением,\nучитель математики",
+                Some(Role::Staff),
+            ),
+            ("Добрый день, педагог-психолог. Не вижу", Some(Role::Staff)),
+            ("Мне поставили 2 за контрольную", Some(Role::Student)),
+            ("Я Даша Петрова из 5б, забыла пароль", Some(Role::Student)),
+            ("Мама сказала, что вы поможете", None),
         ] {
             assert_eq!(detect(t), want, "{t}");
         }

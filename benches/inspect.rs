@@ -75,8 +75,11 @@ fn stages(letters: &[Vec<u8>]) {
             marks[3] = Instant::now();
             let parts = black_box(text::split(&body.text));
             marks[4] = Instant::now();
-            black_box(duty_desk::etiquette::check(&parts.new));
-            black_box(duty_desk::etiquette::check(&parts.signature));
+            black_box(duty_desk::etiquette::check_all(&[
+                &parts.new,
+                &parts.signature,
+                &h.subject,
+            ]));
             marks[5] = Instant::now();
             let own = format!("{}\n{}", parts.new, parts.signature);
             let r = black_box(role::detect(&own));

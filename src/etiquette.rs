@@ -245,9 +245,25 @@ static SUSPECT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Why the text breaks rule 5, or `None` when it does not.
 pub fn check(text: &str) -> Option<String> {
-    if !SUSPECT.is_match(&crate::request::fold(text)) {
+    check_all(&[text])
+}
+
+/// Why any of the texts breaks rule 5 (the first that does), or `None`:
+/// one fast pass over all of them decides whether any needs a closer look.
+pub fn check_all(texts: &[&str]) -> Option<String> {
+    let mut folded = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
+    for t in texts {
+        crate::request::fold_into(t, &mut folded);
+        folded.push('\n');
+    }
+    if !SUSPECT.is_match(&folded) {
         return None;
     }
+    texts.iter().find_map(|t| look_closer(t))
+}
+
+/// Sentence by sentence and word by word: the text is suspect.
+fn look_closer(text: &str) -> Option<String> {
     // Sentence by sentence, so an insult's addressee is in the same one.
     for sentence in text.split(['.', '!', '?', '\n', ';']) {
         let ws = words(sentence);

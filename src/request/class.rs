@@ -153,6 +153,10 @@ fn student_word_before(before: &[String]) -> bool {
 
 /// Scan text for class candidates.
 fn candidates(text: &str) -> Vec<Candidate> {
+    // Every candidate starts with a digit.
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
     let chars: Vec<char> = text.chars().take(100_000).collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -371,7 +375,13 @@ fn named_letter(after: &str) -> Option<char> {
 /// The writer's class from the letter's own text, normalised.
 pub fn find(text: &str) -> Option<String> {
     let mut cands = candidates(text);
-    let folded = fold(text);
+    // The folded text serves the ordinal spelling («в пятом классе»),
+    // which needs the word «класс»: fold only a text that has it.
+    let folded = if text.contains("ласс") || text.contains("ЛАСС") {
+        fold(text)
+    } else {
+        String::new()
+    };
     // The fast search first; the capturing one only over its match.
     let ordinal = folded
         .contains("класс")

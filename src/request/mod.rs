@@ -269,9 +269,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
 
     // Etiquette looks at what this writer wrote now: new text, signature
     // and subject, never at the letters they quote.
-    let rude = crate::etiquette::check(&parts.new)
-        .or_else(|| crate::etiquette::check(&parts.signature))
-        .or_else(|| crate::etiquette::check(&subject));
+    let rude = crate::etiquette::check_all(&[&parts.new, &parts.signature, &subject]);
 
     let own = format!("{}\n{}", parts.new, parts.signature);
     let staff_by_address = req.sender.as_deref().is_some_and(|s| ctx.is_staff(s));

@@ -100,11 +100,12 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         Some((name, addr)) => (name, Some(addr)),
         None => (None, None),
     };
+    let return_path = return_path(msg);
+    h.null_return_path = return_path.as_deref().is_some_and(str::is_empty);
     h.sender = addr
         .map(|a| clean_address(&a))
         .filter(|a| !a.is_empty())
-        .or_else(|| return_path(msg).filter(|a| !a.is_empty()));
-    h.null_return_path = return_path(msg).is_some_and(|a| a.is_empty());
+        .or_else(|| return_path.filter(|a| !a.is_empty()));
 
     h.sender_name = name
         .map(|n| repair_header(msg, HeaderName::From, &n))

@@ -19,6 +19,7 @@ use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA
 use super::text::Parts;
 use std::borrow::Cow;
 
+use super::tokens::is_folded;
 use super::{Role, fold, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +42,9 @@ struct Tok<'a> {
     low: Cow<'a, str>,
     /// A capitalised Cyrillic word, computed once.
     name_word: bool,
+    /// A word of two or more Cyrillic letters all of one case (hyphens
+    /// aside), computed once: `Some(true)` lower, `Some(false)` upper.
+    one_case: Option<bool>,
 }
 
 impl<'a> Tok<'a> {
@@ -50,11 +54,23 @@ impl<'a> Tok<'a> {
             ref t => Cow::Owned(fold(t)),
         };
         let name_word = kind == Kind::Word && is_capitalised_cyrillic(&text);
+        let one_case = if kind == Kind::Word {
+            let (mut lower, mut upper, mut n) = (true, true, 0);
+            for c in text.chars().filter(|c| *c != '-') {
+                n += 1;
+                lower &= is_cyr_lower(c);
+                upper &= is_cyr_upper(c);
+            }
+            (n >= 2 && (lower || upper)).then_some(lower)
+        } else {
+            None
+        };
         Tok {
             text,
             kind,
             low,
             name_word,
+            one_case,
         }
     }
     fn low(&self) -> &str {
@@ -63,12 +79,6 @@ impl<'a> Tok<'a> {
     fn is_name_word(&self) -> bool {
         self.name_word
     }
-}
-
-/// Whether `fold` would leave `s` as it is.
-fn is_folded(s: &str) -> bool {
-    s.chars()
-        .all(|c| ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase())
 }
 
 fn is_cyr_upper(c: char) -> bool {
@@ -578,20 +588,8 @@ fn title_case(w: &str) -> String {
 /// first name next to a patronymic (or, on a labelled line, next to any
 /// word).
 fn recase(toks: &mut [Tok], labelled: bool) {
-    // Two or more characters, all of one case; a word token starts with a
-    // letter, so such a word is at least three bytes long.
-    let cyr = |t: &Tok| {
-        t.kind == Kind::Word
-            && t.text.len() >= 3
-            && t.text.chars().all(|c| is_cyr_lower(c) || c == '-')
-            && t.text.chars().nth(1).is_some()
-    };
-    let caps = |t: &Tok| {
-        t.kind == Kind::Word
-            && t.text.len() >= 3
-            && t.text.chars().all(|c| is_cyr_upper(c) || c == '-')
-            && t.text.chars().nth(1).is_some()
-    };
+    let cyr = |t: &Tok| t.one_case == Some(true);
+    let caps = |t: &Tok| t.one_case == Some(false);
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
         let mut i = 0;
         while i < toks.len() {

@@ -125,7 +125,10 @@ fn quote_header_at(lines: &[&str], i: usize) -> bool {
 /// Split a decoded body into new text, signature and quoted material.
 pub fn split(body: &str) -> Parts {
     let lines: Vec<&str> = body.lines().collect();
-    let mut parts = Parts::default();
+    let mut parts = Parts {
+        new: String::with_capacity(body.len() + 1),
+        ..Parts::default()
+    };
     let mut in_signature = false;
     let mut i = 0;
     while i < lines.len() {

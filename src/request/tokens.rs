@@ -30,7 +30,7 @@ pub(crate) struct Token<'a> {
 }
 
 /// Whether [`fold`] would leave `s` as it is.
-fn is_folded(s: &str) -> bool {
+pub(crate) fn is_folded(s: &str) -> bool {
     s.chars()
         .all(|c| ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase())
 }

@@ -5,15 +5,16 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-28 (2 shared cores, 127 fixtures, 222 KB; three
-//! runs): ratio 0.17 / 0.17 / 0.20 (aim 0.5). Per letter, in pipeline
-//! order: MIME parse 16–21 µs, headers 3, body 5, split 3, etiquette 3–4,
-//! role 11, name 15–19, class 6–8, description 9–12. A step run twice on
-//! the same letter takes a third of its first run: what costs is the
-//! working set (about forty regex automata, word tables, the parser's own
-//! code) falling out of the CPU cache between steps, not the matching.
-//! The way to 0.5 is fewer, shared passes — one tokenisation that role,
-//! name, class and description all read — not faster single patterns.
+//! Measured on 2026-11-29 (2 shared cores, 129 fixtures, 223 KB; five
+//! runs): ratio 0.24–0.27 (aim 0.5; 0.16 at the start of that day's work).
+//! Per letter, in pipeline order: MIME parse 16–18 µs, headers 3, body 3.5,
+//! split 3, etiquette 4, role 6–7, name 10–11, class 6–7, description 8–9.
+//! Fewer instructions alone do not buy much (counted under callgrind, the
+//! ratio is 0.39 in instructions): what costs is the working set — regex automata,
+//! word tables, the parser's own code — leaving the CPU cache between
+//! steps. Role went from regexes to one shared tokenisation
+//! (`request::tokens`) and its cost halved; the same for etiquette, name,
+//! class and description is the way to 0.5.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

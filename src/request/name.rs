@@ -119,12 +119,21 @@ fn is_capitalised_cyrillic(w: &str) -> bool {
 }
 
 fn tokenize(text: &str) -> Vec<Tok<'_>> {
+    let mut out = Vec::new();
+    tokenize_into(text, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`tokenize`] into `out` (cleared first), with `chars` as scratch space:
+/// the buffers serve line after line.
+fn tokenize_into<'a>(text: &'a str, chars: &mut Vec<(usize, char)>, out: &mut Vec<Tok<'a>>) {
     // Characters with their byte offsets, so that tokens can borrow.
-    let mut chars: Vec<(usize, char)> = Vec::with_capacity(text.len().min(50_000));
+    chars.clear();
     chars.extend(text.char_indices().take(50_000));
+    out.clear();
+    let chars = &chars[..];
     let at = |k: usize| chars.get(k).map(|x| x.1);
     let byte = |k: usize| chars.get(k).map_or(text.len(), |x| x.0);
-    let mut out = Vec::with_capacity(chars.len() / 3 + 1);
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i].1;
@@ -199,7 +208,6 @@ fn tokenize(text: &str) -> Vec<Tok<'_>> {
             i += 1;
         }
     }
-    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -317,9 +325,9 @@ fn plausible_surname(t: &Tok) -> bool {
 }
 
 /// A full name from a span of name tokens, surname first, or `None`.
-/// `strong` accepts two unknown capitalised words (a labelled field).
-fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
-    let parts: Vec<Part> = span.iter().map(|t| classify(t)).collect();
+/// `parts` are the tokens classified, one each; `strong` accepts two
+/// unknown capitalised words (a labelled field).
+fn interpret(span: &[Tok], parts: &[Part], strong: bool) -> Option<String> {
     let unisex = span.iter().any(|t| UNISEX.contains(&t.low()));
     let agrees = |s: &Tok, g: Gender| unisex || surname_gender(s.low()).is_none_or(|sg| sg == g);
     let join = |idx: &[usize]| {
@@ -328,37 +336,37 @@ fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    match parts.as_slice() {
+    match parts {
         [Part::Other, Part::First(g), Part::Patronymic(p)] if g == p => {
-            (plausible_surname(span[0]) && agrees(span[0], *g)).then(|| join(&[0, 1, 2]))
+            (plausible_surname(&span[0]) && agrees(&span[0], *g)).then(|| join(&[0, 1, 2]))
         }
         [Part::First(g), Part::Patronymic(p), Part::Other] if g == p => {
-            (plausible_surname(span[2]) && agrees(span[2], *g)).then(|| join(&[2, 0, 1]))
+            (plausible_surname(&span[2]) && agrees(&span[2], *g)).then(|| join(&[2, 0, 1]))
         }
         // A rare first name: surname, name, patronymic.
         [Part::Other, Part::Other, Part::Patronymic(g)] => {
-            (plausible_surname(span[0]) && plausible_surname(span[1]) && agrees(span[0], *g))
+            (plausible_surname(&span[0]) && plausible_surname(&span[1]) && agrees(&span[0], *g))
                 .then(|| join(&[0, 1, 2]))
         }
         [Part::Other, Part::First(g)] => {
-            (plausible_surname(span[0]) && agrees(span[0], *g)).then(|| join(&[0, 1]))
+            (plausible_surname(&span[0]) && agrees(&span[0], *g)).then(|| join(&[0, 1]))
         }
         [Part::First(g), Part::Other] => {
-            (plausible_surname(span[1]) && agrees(span[1], *g)).then(|| join(&[1, 0]))
+            (plausible_surname(&span[1]) && agrees(&span[1], *g)).then(|| join(&[1, 0]))
         }
         [Part::Other, Part::Initials(n)] if *n >= 2 => {
-            plausible_surname(span[0]).then(|| join(&[0, 1]))
+            plausible_surname(&span[0]).then(|| join(&[0, 1]))
         }
         [Part::Initials(n), Part::Other] if *n >= 2 => {
-            plausible_surname(span[1]).then(|| join(&[1, 0]))
+            plausible_surname(&span[1]).then(|| join(&[1, 0]))
         }
         [Part::Other, Part::Other] if strong => {
-            (plausible_surname(span[0]) && plausible_surname(span[1])).then(|| join(&[0, 1]))
+            (plausible_surname(&span[0]) && plausible_surname(&span[1])).then(|| join(&[0, 1]))
         }
         // Both could be first names («Марина Захарова» is not, but «Роман
         // Лев» might be): take the order as written when the second is a
         // first name.
-        [Part::First(_), Part::First(g)] => (plausible_surname(span[0])
+        [Part::First(_), Part::First(g)] => (plausible_surname(&span[0])
             && surname_gender(span[0].low()).is_some_and(|sg| sg == *g))
         .then(|| join(&[0, 1])),
         _ => None,
@@ -367,13 +375,16 @@ fn interpret(span: &[&Tok], strong: bool) -> Option<String> {
 
 /// Every way to read a run of name tokens: the whole run, then its
 /// three- and two-token windows (a greeting or a title may be glued on).
-fn readings(run: &[&Tok], strong: bool) -> Option<(String, usize, usize)> {
+fn readings(run: &[Tok], strong: bool) -> Option<(String, usize, usize)> {
+    // Each token classified once for all the windows.
+    let parts: Vec<Part> = run.iter().map(|t| classify(t)).collect();
     for len in [3usize, 2] {
         if run.len() < len {
             continue;
         }
         for start in 0..=run.len() - len {
-            if let Some(n) = interpret(&run[start..start + len], strong) {
+            let w = start..start + len;
+            if let Some(n) = interpret(&run[w.clone()], &parts[w], strong) {
                 return Some((n, start, start + len));
             }
         }
@@ -832,9 +843,10 @@ fn scan(
     out: &mut Vec<Found>,
     children: &mut Vec<String>,
 ) {
+    let (mut chars, mut toks) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let label = line_label(line);
-        let mut toks = tokenize(line);
+        tokenize_into(line, &mut chars, &mut toks);
         recase(&mut toks, label.is_some());
         let mut i = 0;
         while i < toks.len() {
@@ -849,9 +861,9 @@ fn scan(
             {
                 i += 1;
             }
-            let run: Vec<&Tok> = toks[start..i].iter().collect();
+            let run = &toks[start..i];
             let strong = label.is_some();
-            let Some((name, s, e)) = readings(&run, strong) else {
+            let Some((name, s, e)) = readings(run, strong) else {
                 // Not a full name; remember child-looking names all the same.
                 if run.iter().any(|t| t.kind == Kind::Word) {
                     let st = standing(&toks, start, role, label);
@@ -943,11 +955,14 @@ fn from_display_name(
     children: &[String],
 ) -> Option<String> {
     let toks = tokenize(display);
-    let run: Vec<&Tok> = toks
-        .iter()
+    if toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
+        return None;
+    }
+    let run: Vec<Tok> = toks
+        .into_iter()
         .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
         .collect();
-    if run.len() < 2 || run.len() > 3 || toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
+    if run.len() < 2 || run.len() > 3 {
         return None;
     }
     if !run
@@ -956,14 +971,16 @@ fn from_display_name(
     {
         return None;
     }
-    let name = interpret(&run, false)?;
+    let parts: Vec<Part> = run.iter().map(|t| classify(t)).collect();
+    let name = interpret(&run, &parts, false)?;
     // Not the child's account: a parent writing from the child's mailbox.
     let first = run
         .iter()
-        .find(|t| matches!(classify(t), Part::First(_)))
-        .map(|t| t.low().to_string());
-    let gender = run.iter().find_map(|t| match classify(t) {
-        Part::First(g) | Part::Patronymic(g) => Some(g),
+        .zip(&parts)
+        .find(|(_, p)| matches!(p, Part::First(_)))
+        .map(|(t, _)| t.low().to_string());
+    let gender = parts.iter().find_map(|p| match p {
+        Part::First(g) | Part::Patronymic(g) => Some(*g),
         _ => None,
     });
     if role == Some(Role::Parent) {

@@ -235,6 +235,10 @@ fn first_name_gender(folded: &str) -> Option<Gender> {
 }
 
 fn patronymic_gender(folded: &str) -> Option<Gender> {
+    // Every patronymic ends in «-ич» or «-на»: most words are done here.
+    if !(folded.ends_with("ич") || folded.ends_with("на")) {
+        return None;
+    }
     if PATRONYMIC_EXTRA.contains(&folded) {
         return Some(if folded.ends_with('а') {
             Gender::Female
@@ -251,13 +255,6 @@ fn patronymic_gender(folded: &str) -> Option<Gender> {
     }
     if folded.ends_with("ович") || folded.ends_with("евич") {
         return Some(Gender::Male);
-    }
-    if PATRONYMIC_EXTRA.contains(&folded) {
-        return Some(if folded.ends_with('а') {
-            Gender::Female
-        } else {
-            Gender::Male
-        });
     }
     None
 }
@@ -613,15 +610,21 @@ fn recase(toks: &mut [Tok], labelled: bool) {
                 i += 1;
             }
             let run = &toks[start..i];
+            // The cheap tests first: most runs are ordinary words with no
+            // patronymic, and need no look-up in the first-name lists.
+            if run.len() < 2
+                || !labelled && !run.iter().any(|t| patronymic_gender(t.low()).is_some())
+            {
+                continue;
+            }
             let first = run.iter().any(|t| first_name_gender(t.low()).is_some());
-            let patr = run.iter().any(|t| patronymic_gender(t.low()).is_some());
             let others = run
                 .iter()
                 .filter(|t| {
                     first_name_gender(t.low()).is_none() && patronymic_gender(t.low()).is_none()
                 })
                 .count();
-            if run.len() >= 2 && first && others <= 1 && (patr || labelled) {
+            if first && others <= 1 {
                 for t in &mut toks[start..i] {
                     *t = Tok::new(Cow::Owned(title_case(&t.text)), Kind::Word);
                 }

@@ -346,16 +346,25 @@ pub(crate) fn fold(s: &str) -> String {
 /// [`fold`] appended to `out`, for loops that fold word after word into
 /// one buffer instead of allocating for each.
 pub(crate) fn fold_into(s: &str, out: &mut String) {
-    for c in s.chars() {
+    out.reserve(s.len());
+    // Runs of characters that stay as they are (most of a letter) are
+    // copied whole; only the others are pushed one by one.
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        let same = matches!(c, 'а'..='я') || c.is_ascii() && !c.is_ascii_uppercase();
+        if same {
+            continue;
+        }
+        out.push_str(&s[run..i]);
+        run = i + c.len_utf8();
         match c {
             'ё' | 'Ё' => out.push('е'),
-            // Fast paths for the alphabets the letters are written in.
             'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
-            'а'..='я' => out.push(c),
             _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
             _ => out.extend(c.to_lowercase()),
         }
     }
+    out.push_str(&s[run..]);
 }
 
 /// A set of words (folded). The words are short and come from our own
@@ -461,6 +470,15 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    #[test]
+    fn fold_lowers_and_drops_yo() {
+        let mut out = String::from(">");
+        fold_into("Ёлка ЁЖ, Школа № 5 — OK ΣΑΣ ǅ ё", &mut out);
+        assert_eq!(out, ">елка еж, школа № 5 — ok σασ ǆ е");
+        assert_eq!(fold(""), "");
+        assert_eq!(fold("уже так"), "уже так");
     }
 
     #[test]

@@ -439,19 +439,26 @@ fn normalize_space(s: &str) -> String {
 /// Line ends to `\n`, no-break and odd spaces to a space, invisible
 /// characters dropped, trailing blanks trimmed.
 pub fn normalize_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 1);
     for line in s.split('\n') {
-        let mut l = String::with_capacity(line.len());
-        for c in line.chars() {
-            match c {
-                '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => {}
+        let start = out.len();
+        // Runs of ordinary characters are copied whole.
+        let mut run = 0;
+        for (i, c) in line.char_indices() {
+            let replace = match c {
+                '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => None,
                 '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{2002}' | '\u{2003}'
-                | '\t' => l.push(' '),
-                c if c.is_control() => {}
-                c => l.push(c),
-            }
+                | '\t' => Some(' '),
+                c if c.is_control() => None,
+                _ => continue,
+            };
+            out.push_str(&line[run..i]);
+            out.extend(replace);
+            run = i + c.len_utf8();
         }
-        out.push_str(l.trim_end());
+        out.push_str(&line[run..]);
+        let kept = out[start..].trim_end().len();
+        out.truncate(start + kept);
         out.push('\n');
     }
     out
@@ -631,6 +638,15 @@ mod tests {
         assert!(!reads_as_russian(&cp_as_koi), "{cp_as_koi}");
         // Too little Cyrillic to tell: the full comparison runs.
         assert!(!reads_as_russian("Да"));
+    }
+
+    #[test]
+    fn normalize_spaces_invisibles_and_line_ends() {
+        assert_eq!(
+            normalize_text("a\u{00A0}b\t c\r\n\u{200B}d \u{0007} \nЁж\u{00AD}ик"),
+            "a b  c\nd\nЁжик\n"
+        );
+        assert_eq!(normalize_text(""), "\n");
     }
 
     #[test]

@@ -330,6 +330,10 @@ impl Request {
 
 /// The longest prefix of `s` with at most `max` characters.
 fn cap_chars(s: &str, max: usize) -> &str {
+    // No more characters than bytes: a short text needs no count.
+    if s.len() <= max {
+        return s;
+    }
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,

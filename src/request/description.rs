@@ -347,98 +347,106 @@ static FILLER: LazyLock<WordSet> = LazyLock::new(|| {
     .collect()
 });
 
-static STRONG_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    Stems::new(&[
-        "ошибк",
-        "ошибочн",
-        "проблем",
-        "забыл",
-        "пропал",
-        "пропад",
-        "исчез",
-        "неправильн",
-        "неверн",
-        "сброс",
-        "восстанов",
-        "сломал",
-        "зависа",
-        "вылета",
-        "недоступ",
-        "заблокир",
-        "блокир",
-        "сбой",
-        "глюч",
-        "вместо",
-        "невозможн",
-        "перестал",
-        "перестает",
-        "неактивн",
+const STRONG_STEMS: &[&str] = &[
+    "ошибк",
+    "ошибочн",
+    "проблем",
+    "забыл",
+    "пропал",
+    "пропад",
+    "исчез",
+    "неправильн",
+    "неверн",
+    "сброс",
+    "восстанов",
+    "сломал",
+    "зависа",
+    "вылета",
+    "недоступ",
+    "заблокир",
+    "блокир",
+    "сбой",
+    "глюч",
+    "вместо",
+    "невозможн",
+    "перестал",
+    "перестает",
+    "неактивн",
+];
+
+const STRONG: u8 = 1;
+const WEAK: u8 = 2;
+const CONTACT: u8 = 4;
+
+/// The marker stems, one look-up for all three kinds.
+static MARKERS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::tagged(&[
+        (STRONG_STEMS, STRONG),
+        (WEAK_STEMS, WEAK),
+        (CONTACT_STEMS, CONTACT),
     ])
 });
 
-/// Words that say something is wrong: negations, errors, losses.
-fn strong_marker(w: &str) -> bool {
-    matches!(
-        w,
-        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего"
-    ) || STRONG_STEMS.starts(w)
+/// Words that say something is wrong (negations, errors, losses) or
+/// something is wanted or happening to the system, and words asking to be
+/// contacted: the tags of the folded word `w`.
+fn markers(w: &str) -> u8 {
+    let words = match w {
+        "не" | "нет" | "ни" | "нельзя" | "почему" | "никак" | "невозможно" | "ничего" => {
+            STRONG
+        }
+        "как" | "где" | "можно" | "нужно" | "надо" => WEAK,
+        _ => 0,
+    };
+    words | MARKERS.tags(w)
 }
 
-static WEAK_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    Stems::new(&[
-        "нужн",
-        "хочу",
-        "хотим",
-        "хотела",
-        "хотел",
-        "исправ",
-        "измен",
-        "удал",
-        "добав",
-        "привяз",
-        "отвяз",
-        "подключ",
-        "выда",
-        "получ",
-        "отображ",
-        "приход",
-        "войти",
-        "зайти",
-        "вход",
-        "открыва",
-        "загруж",
-        "сохран",
-        "выстав",
-        "поменя",
-        "перенес",
-        "поправ",
-        "пишет",
-        "показыва",
-        "стоит",
-        "висит",
-        "постав",
-        "пуст",
-        "долг",
-        "задолж",
-    ])
-});
+const WEAK_STEMS: &[&str] = &[
+    "нужн",
+    "хочу",
+    "хотим",
+    "хотела",
+    "хотел",
+    "исправ",
+    "измен",
+    "удал",
+    "добав",
+    "привяз",
+    "отвяз",
+    "подключ",
+    "выда",
+    "получ",
+    "отображ",
+    "приход",
+    "войти",
+    "зайти",
+    "вход",
+    "открыва",
+    "загруж",
+    "сохран",
+    "выстав",
+    "поменя",
+    "перенес",
+    "поправ",
+    "пишет",
+    "показыва",
+    "стоит",
+    "висит",
+    "постав",
+    "пуст",
+    "долг",
+    "задолж",
+];
 
-/// Words that say something is wanted or happening to the system.
-fn weak_marker(w: &str) -> bool {
-    matches!(w, "как" | "где" | "можно" | "нужно" | "надо") || WEAK_STEMS.starts(w)
-}
-
-static CONTACT_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    Stems::new(&[
-        "связат",
-        "свяжит",
-        "свяжем",
-        "перезвон",
-        "позвон",
-        "созвон",
-        "дозвон",
-    ])
-});
+const CONTACT_STEMS: &[&str] = &[
+    "связат",
+    "свяжит",
+    "свяжем",
+    "перезвон",
+    "позвон",
+    "созвон",
+    "дозвон",
+];
 
 /// `f` is the folded word.
 fn is_name_like(f: &str) -> bool {
@@ -478,9 +486,10 @@ fn content(sentence: &str) -> Content {
         first = false;
         w.clear();
         fold_into(raw, &mut w);
-        c.strong |= strong_marker(&w);
-        c.weak |= weak_marker(&w);
-        c.contact |= CONTACT_STEMS.starts(&w);
+        let m = markers(&w);
+        c.strong |= m & STRONG != 0;
+        c.weak |= m & WEAK != 0;
+        c.contact |= m & CONTACT != 0;
         let len = raw.chars().count();
         if len < 3 || FILLER.contains(w.as_str()) {
             continue;

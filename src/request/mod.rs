@@ -414,16 +414,24 @@ impl std::hash::Hasher for WordHasher {
 /// a word starts with one of them compares it with the few stems of its
 /// letter, not with every stem.
 pub(crate) struct Stems {
-    buckets: Vec<Vec<&'static str>>,
+    buckets: Vec<Vec<(&'static str, u8)>>,
 }
 
 impl Stems {
     const BUCKETS: usize = 32 + 26 + 1;
 
     pub(crate) fn new(stems: &[&'static str]) -> Stems {
+        Stems::tagged(&[(stems, 1)])
+    }
+
+    /// Several lists in one set, each with its tag (a bit): one look-up
+    /// answers for all of them ([`Stems::tags`]).
+    pub(crate) fn tagged(groups: &[(&[&'static str], u8)]) -> Stems {
         let mut buckets = vec![Vec::new(); Self::BUCKETS];
-        for s in stems {
-            buckets[Self::bucket(s)].push(*s);
+        for (stems, tag) in groups {
+            for s in *stems {
+                buckets[Self::bucket(s)].push((*s, *tag));
+            }
         }
         Stems { buckets }
     }
@@ -440,7 +448,15 @@ impl Stems {
     pub(crate) fn starts(&self, w: &str) -> bool {
         self.buckets[Self::bucket(w)]
             .iter()
-            .any(|s| w.starts_with(s))
+            .any(|(s, _)| w.starts_with(s))
+    }
+
+    /// The tags of every stem the folded word `w` starts with, or-ed.
+    pub(crate) fn tags(&self, w: &str) -> u8 {
+        self.buckets[Self::bucket(w)]
+            .iter()
+            .filter(|(s, _)| w.starts_with(s))
+            .fold(0, |acc, (_, t)| acc | t)
     }
 }
 
@@ -509,6 +525,11 @@ mod tests {
         for w in ["ошиб", "н", "logi", "1", "", "сбой", "заб"] {
             assert!(!st.starts(w), "{w}");
         }
+        let tagged = Stems::tagged(&[(&["не", "нет"], 1), (&["нужн", "не"], 2), (&["свяж"], 4)]);
+        assert_eq!(tagged.tags("нет"), 3);
+        assert_eq!(tagged.tags("нужно"), 2);
+        assert_eq!(tagged.tags("свяжитесь"), 4);
+        assert_eq!(tagged.tags("да"), 0);
     }
 
     #[test]

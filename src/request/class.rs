@@ -78,14 +78,27 @@ fn word_after(chars: &[char], mut i: usize) -> String {
 
 /// The words before position `i` (nearest first), folded.
 fn words_before(chars: &[char], i: usize, n: usize) -> Vec<String> {
-    let before: String = chars[i.saturating_sub(60)..i].iter().collect();
-    let mut ws: Vec<String> = before
-        .split(|c: char| !(is_letter(c) || c == '.'))
-        .filter(|w| !w.is_empty())
-        .map(|w| fold(w.trim_end_matches('.')))
-        .collect();
-    ws.reverse();
-    ws.truncate(n);
+    // Within 60 characters; a word is a run of letters and dots, read
+    // backwards so that only the `n` nearest are folded.
+    let window = &chars[i.saturating_sub(60)..i];
+    let in_word = |c: char| is_letter(c) || c == '.';
+    let mut ws = Vec::with_capacity(n);
+    let mut end = window.len();
+    while ws.len() < n {
+        while end > 0 && !in_word(window[end - 1]) {
+            end -= 1;
+        }
+        if end == 0 {
+            break;
+        }
+        let mut start = end;
+        while start > 0 && in_word(window[start - 1]) {
+            start -= 1;
+        }
+        let w: String = window[start..end].iter().collect();
+        ws.push(fold(w.trim_end_matches('.')));
+        end = start;
+    }
     ws
 }
 
@@ -450,7 +463,19 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::find;
+    use super::{find, words_before};
+
+    #[test]
+    fn nearest_words_first() {
+        let chars: Vec<char> = "Ученица кл. ... Школы №5, ДОЧЬ в 7".chars().collect();
+        let at = chars.len() - 1;
+        assert_eq!(words_before(&chars, at, 3), vec!["в", "дочь", "школы"]);
+        assert_eq!(
+            words_before(&chars, at, 5),
+            vec!["в", "дочь", "школы", "", "кл"]
+        );
+        assert!(words_before(&chars, 0, 3).is_empty());
+    }
 
     #[test]
     fn spellings() {

@@ -212,7 +212,11 @@ pub fn has_reply_prefix(subject: &str) -> bool {
 
 /// A subject without `Re:`/`Fwd:` prefixes and the ticket tag.
 pub fn clean_subject(subject: &str) -> String {
-    let mut s = TAG.replace_all(subject, " ").into_owned();
+    let mut s = if subject.contains('[') {
+        TAG.replace_all(subject, " ").into_owned()
+    } else {
+        subject.to_string()
+    };
     for _ in 0..10 {
         match REPLY_PREFIX.find(&s) {
             Some(m) => s = s[m.end()..].to_string(),

@@ -5,16 +5,17 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 (2 shared cores, 129 fixtures, 223 KB; five
-//! runs): ratio 0.24–0.27 (aim 0.5; 0.16 at the start of that day's work).
-//! Per letter, in pipeline order: MIME parse 16–18 µs, headers 3, body 3.5,
-//! split 3, etiquette 4, role 6–7, name 10–11, class 6–7, description 8–9.
-//! Fewer instructions alone do not buy much (counted under callgrind, the
-//! ratio is 0.39 in instructions): what costs is the working set — regex automata,
-//! word tables, the parser's own code — leaving the CPU cache between
-//! steps. Role went from regexes to one shared tokenisation
-//! (`request::tokens`) and its cost halved; the same for etiquette, name,
-//! class and description is the way to 0.5.
+//! Measured on 2026-11-29 00:52 (2 shared cores, 129 fixtures, 223 KB;
+//! five runs): ratio 0.25–0.29, median 0.28 (aim 0.5; 0.16 at the start of
+//! that day's work). Per letter, in pipeline order (the machine's speed
+//! varied 1.7× between runs): MIME parse 10–17.5 µs, headers 1.6–2.8, body
+//! 2–3.2, split 1.6–2.9, etiquette 2.2–3.6, role 4–6.6, name 6–9.5, class
+//! 3.4–5.5, description 5–7.7. Fewer instructions alone do not buy much
+//! (counted under callgrind, the ratio is 0.39 in instructions): what costs
+//! is the working set — regex automata, word tables, the parser's own code —
+//! leaving the CPU cache between steps. Role went from regexes to one
+//! shared tokenisation (`request::tokens`) and its cost halved; for 0.5 the
+//! five heuristic steps (about 30 µs) would have to fit in about 8.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

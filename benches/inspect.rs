@@ -15,7 +15,7 @@
 //! is the working set — regex automata, word tables, the parser's own code —
 //! leaving the CPU cache between steps. Role went from regexes to one
 //! shared tokenisation (`request::tokens`) and its cost halved; for 0.5 the
-//! five heuristic steps (about 30 µs) would have to fit in about 8.
+//! five heuristic steps (21–33 µs) would have to take a quarter of that.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

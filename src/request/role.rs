@@ -411,18 +411,7 @@ fn cues(toks: &[Token<'_>]) -> Cues {
             c.parent_said = true;
         }
         // «мама Даши» (any word ending in a parent word, as written).
-        if [
-            "мама",
-            "папа",
-            "мать",
-            "отец",
-            "бабушка",
-            "дедушка",
-            "опекун",
-        ]
-        .iter()
-        .any(|p| w.ends_with(p))
-        {
+        if PARENT_WORDS.iter().any(|p| w.ends_with(p)) {
             let j = t.skip(i + 1, &['-', '–', '—', ':']);
             if t.0.get(j).is_some_and(|n| {
                 let mut cs = n.text.chars();

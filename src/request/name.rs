@@ -19,7 +19,6 @@ use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA
 use super::text::Parts;
 use std::borrow::Cow;
 
-use super::tokens::is_folded;
 use super::{Role, fold, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,28 +48,43 @@ struct Tok<'a> {
 
 impl<'a> Tok<'a> {
     fn new(text: Cow<'a, str>, kind: Kind) -> Tok<'a> {
-        let low = match text {
-            Cow::Borrowed(s) if is_folded(s) => Cow::Borrowed(s),
-            ref t => Cow::Owned(fold(t)),
-        };
-        let name_word = kind == Kind::Word && is_capitalised_cyrillic(&text);
-        let one_case = if kind == Kind::Word {
-            let (mut lower, mut upper, mut n) = (true, true, 0);
-            for c in text.chars().filter(|c| *c != '-') {
+        if kind != Kind::Word {
+            // Marks, digits and line breaks fold to themselves; initials
+            // are built, and folded.
+            let low = match text {
+                Cow::Borrowed(s) if kind != Kind::Initials => Cow::Borrowed(s),
+                ref t => Cow::Owned(fold(t)),
+            };
+            return Tok {
+                text,
+                kind,
+                low,
+                name_word: false,
+                one_case: None,
+            };
+        }
+        // One pass over the word: whether it is folded already, and its
+        // case shape.
+        let (mut folded, mut lower, mut upper, mut n) = (true, true, true, 0);
+        for c in text.chars() {
+            folded &= ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase();
+            if c != '-' {
                 n += 1;
                 lower &= is_cyr_lower(c);
                 upper &= is_cyr_upper(c);
             }
-            (n >= 2 && (lower || upper)).then_some(lower)
-        } else {
-            None
+        }
+        let low = match text {
+            Cow::Borrowed(s) if folded => Cow::Borrowed(s),
+            ref t => Cow::Owned(fold(t)),
         };
+        let name_word = !folded && is_capitalised_cyrillic(&text);
         Tok {
             text,
             kind,
             low,
             name_word,
-            one_case,
+            one_case: (n >= 2 && (lower || upper)).then_some(lower),
         }
     }
     fn low(&self) -> &str {

@@ -391,6 +391,8 @@ fn after_me_words<'t>(t: Tokens<'t, '_>, i: usize) -> impl Iterator<Item = usize
         .map(move |k| j + k)
 }
 
+/// Every role cue in the writer's tokens, in one pass: at each word, the
+/// cues that can start there.
 fn cues(toks: &[Token<'_>]) -> Cues {
     let t = Tokens(toks);
     let mut c = Cues::default();
@@ -429,6 +431,8 @@ fn cues(toks: &[Token<'_>]) -> Cues {
         if legal_guardian(t, i).is_some() {
             c.parent = true;
         }
+        // Cues keyed by their first word: «я …» (staff, parent or
+        // student), then the staff's own self-presentations.
         match w {
             "я" => {
                 let j = t.skip(i + 1, DASHES);
@@ -436,22 +440,10 @@ fn cues(toks: &[Token<'_>]) -> Cues {
                 if title(t, j).is_some() || n1 == "как" && title(t, i + 2).is_some() {
                     c.staff_self = true;
                 }
-                if [
-                    "мама",
-                    "мать",
-                    "папа",
-                    "отец",
-                    "бабушка",
-                    "дедушка",
-                    "опекун",
-                    "родитель",
-                    "мачеха",
-                    "отчим",
-                    "тетя",
-                    "дядя",
-                ]
-                .iter()
-                .any(|p| wj.starts_with(p))
+                if PARENT_WORDS
+                    .iter()
+                    .chain(&["родитель", "мачеха", "отчим", "тетя", "дядя"])
+                    .any(|p| wj.starts_with(p))
                     || legal_guardian(t, j).is_some()
                 {
                     c.parent = true;

@@ -10,7 +10,11 @@
 //! * [`text`]: only the new text counts — quotes, forwards and signatures
 //!   are split off;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
-//! * [`crate::etiquette`]: rule 5 of the regulation.
+//! * [`crate::etiquette`]: rule 5 of the regulation;
+//! * `tokens`: the words, numbers and marks of a text, one pass, for the
+//!   steps that read word by word (role so far) instead of running
+//!   patterns; `Stems`, `WordSet` and `fold` here are the shared word
+//!   tools.
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
 //! size limit of the [`Context`] (bodies are also capped before the

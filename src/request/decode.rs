@@ -15,7 +15,6 @@ use std::sync::LazyLock;
 use mail_parser::{
     Address, Encoding, HeaderName, HeaderValue, Message, MessagePart, MimeHeaders, PartType,
 };
-use regex::Regex;
 
 use super::Request;
 
@@ -46,11 +45,6 @@ impl Headers {
         req.ticket_tag = self.ticket_tag;
     }
 }
-
-static TICKET_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    // Invariant: a literal pattern that compiles.
-    Regex::new(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*([0-9]{1,18})\s*\]").expect("valid regex")
-});
 
 /// The parser `understand` reads letters with: mail-parser parsing only
 /// the header fields we read (MIME, From, Sender, Subject, Date and the
@@ -121,11 +115,7 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         .map(|s| normalize_space(&s))
         .unwrap_or_default();
     h.date = msg.date().and_then(to_chrono);
-    h.ticket_tag = Some(&h.subject)
-        .filter(|s| s.contains('['))
-        .and_then(|s| TICKET_TAG.captures(s))
-        .and_then(|c| c.get(1))
-        .and_then(|m| m.as_str().parse().ok());
+    h.ticket_tag = super::text::ticket_tag(&h.subject);
     h
 }
 

@@ -359,8 +359,7 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
     // copied whole; only the others are pushed one by one.
     let mut run = 0;
     for (i, c) in s.char_indices() {
-        let same = matches!(c, 'а'..='я') || c.is_ascii() && !c.is_ascii_uppercase();
-        if same {
+        if folds_to_itself(c) {
             continue;
         }
         out.push_str(&s[run..i]);
@@ -373,6 +372,25 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
         }
     }
     out.push_str(&s[run..]);
+}
+
+/// A character [`fold`] leaves as it is: lower-case Cyrillic other than
+/// `ё`, and ASCII other than capitals.
+#[inline]
+pub(crate) fn folds_to_itself(c: char) -> bool {
+    ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase()
+}
+
+/// A capital Cyrillic letter of the Russian alphabet.
+#[inline]
+pub(crate) fn is_cyr_upper(c: char) -> bool {
+    ('А'..='Я').contains(&c) || c == 'Ё'
+}
+
+/// A lower-case Cyrillic letter of the Russian alphabet.
+#[inline]
+pub(crate) fn is_cyr_lower(c: char) -> bool {
+    ('а'..='я').contains(&c) || c == 'ё'
 }
 
 /// A set of words (folded). The words are short and come from our own

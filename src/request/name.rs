@@ -19,7 +19,7 @@ use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA
 use super::text::Parts;
 use std::borrow::Cow;
 
-use super::{Role, fold, is_letter};
+use super::{Role, fold, folds_to_itself, is_cyr_lower, is_cyr_upper, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
@@ -67,7 +67,7 @@ impl<'a> Tok<'a> {
         // case shape.
         let (mut folded, mut lower, mut upper, mut n) = (true, true, true, 0);
         for c in text.chars() {
-            folded &= ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase();
+            folded &= folds_to_itself(c);
             if c != '-' {
                 n += 1;
                 lower &= is_cyr_lower(c);
@@ -93,14 +93,6 @@ impl<'a> Tok<'a> {
     fn is_name_word(&self) -> bool {
         self.name_word
     }
-}
-
-fn is_cyr_upper(c: char) -> bool {
-    ('А'..='Я').contains(&c) || c == 'Ё'
-}
-
-fn is_cyr_lower(c: char) -> bool {
-    ('а'..='я').contains(&c) || c == 'ё'
 }
 
 /// «Иванова», «Римская-Корсакова»: capital then lower-case Cyrillic.

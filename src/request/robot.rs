@@ -114,7 +114,7 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
             return Some(why.to_string());
         }
     }
-    if h.subject.contains(':') && AUTO_SUBJECT.is_match(&h.subject) {
+    if AUTO_SUBJECT.is_match(&h.subject) {
         return Some("automatic reply subject".to_string());
     }
     None

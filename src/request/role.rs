@@ -18,7 +18,7 @@
 use std::sync::LazyLock;
 
 use super::tokens::{Kind, Token, Tokens, tokenize};
-use super::{Role, Stems, fold};
+use super::{Role, Stems, fold, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»).
 fn third_person_verb(w: &str) -> bool {
@@ -169,10 +169,7 @@ fn capitalised(t: Tokens<'_, '_>, i: usize) -> bool {
         return false;
     };
     let mut cs = tok.text.chars();
-    cs.next()
-        .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
-        && tok.text.len() > 2
-        && cs.all(|c| ('а'..='я').contains(&c) || c == 'ё')
+    cs.next().is_some_and(is_cyr_upper) && tok.text.len() > 2 && cs.all(is_cyr_lower)
 }
 
 /// «М.П.» / «М. П» at `i`: the index after.
@@ -181,9 +178,7 @@ fn initials(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
         t.0.get(k).is_some_and(|x| {
             x.kind == Kind::Word && {
                 let mut cs = x.text.chars();
-                cs.next()
-                    .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
-                    && cs.next().is_none()
+                cs.next().is_some_and(is_cyr_upper) && cs.next().is_none()
             }
         })
     };
@@ -418,12 +413,8 @@ fn cues(toks: &[Token<'_>]) -> Cues {
             if t.0.get(j).is_some_and(|n| {
                 let mut cs = n.text.chars();
                 n.kind == Kind::Word
-                    && cs
-                        .next()
-                        .is_some_and(|c| ('А'..='Я').contains(&c) || c == 'Ё')
-                    && cs
-                        .next()
-                        .is_some_and(|c| ('а'..='я').contains(&c) || c == 'ё')
+                    && cs.next().is_some_and(is_cyr_upper)
+                    && cs.next().is_some_and(is_cyr_lower)
             }) {
                 c.parent_of_named = true;
             }

@@ -202,8 +202,14 @@ static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 });
 static FWD_PREFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^\s*(?:fwd?|fw|пересл|пересылка)\s*:"));
+/// «[Заявка #N]», the tag our replies carry in their subject.
 static TAG: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*[0-9]{1,18}\s*\]"));
+    LazyLock::new(|| re(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*([0-9]{1,18})\s*\]"));
+
+/// N from «[Заявка #N]» in a subject.
+pub fn ticket_tag(subject: &str) -> Option<u64> {
+    TAG.captures(subject)?.get(1)?.as_str().parse().ok()
+}
 
 /// Whether a subject starts with `Re:` (or a translation of it).
 pub fn has_reply_prefix(subject: &str) -> bool {
@@ -212,11 +218,7 @@ pub fn has_reply_prefix(subject: &str) -> bool {
 
 /// A subject without `Re:`/`Fwd:` prefixes and the ticket tag.
 pub fn clean_subject(subject: &str) -> String {
-    let mut s = if subject.contains('[') {
-        TAG.replace_all(subject, " ").into_owned()
-    } else {
-        subject.to_string()
-    };
+    let mut s = TAG.replace_all(subject, " ").into_owned();
     for _ in 0..10 {
         match REPLY_PREFIX.find(&s) {
             Some(m) => s = s[m.end()..].to_string(),
@@ -266,6 +268,9 @@ mod tests {
             clean_subject("RE: Re: [Заявка #12] Не приходит код"),
             "Не приходит код"
         );
+        assert_eq!(ticket_tag("Re: Оценки [заявка № 42]"), Some(42));
+        assert_eq!(ticket_tag("Re: [Заявка #1] принята"), Some(1));
+        assert_eq!(ticket_tag("Заявка 42"), None);
         assert!(has_reply_prefix("Re: x"));
         assert!(!has_reply_prefix("Fwd: x"));
     }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{fold, is_letter};
+use super::{fold, folds_to_itself, is_letter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -30,9 +30,8 @@ pub(crate) struct Token<'a> {
 }
 
 /// Whether [`fold`] would leave `s` as it is.
-pub(crate) fn is_folded(s: &str) -> bool {
-    s.chars()
-        .all(|c| ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase())
+fn is_folded(s: &str) -> bool {
+    s.chars().all(folds_to_itself)
 }
 
 /// The tokens of `text`, in order.

@@ -182,11 +182,15 @@ fn candidates(text: &str) -> Vec<Candidate> {
         while i < chars.len() && chars[i].is_ascii_digit() {
             i += 1;
         }
-        let digits: String = chars[start..i].iter().collect();
-        let Ok(num) = digits.parse::<u32>() else {
+        // One or two digits, no leading zero, 1–11.
+        let digits = &chars[start..i];
+        if digits.len() > 2 || digits[0] == '0' {
             continue;
-        };
-        if !(1..=11).contains(&num) || digits.len() > 2 || digits.starts_with('0') {
+        }
+        let num = digits
+            .iter()
+            .fold(0, |n, d| n * 10 + d.to_digit(10).unwrap_or(0));
+        if !(1..=11).contains(&num) {
             continue;
         }
         // Not part of a number, date, time, phone or school number.
@@ -199,8 +203,10 @@ fn candidates(text: &str) -> Vec<Candidate> {
         {
             continue;
         }
-        let prev2: String = chars[start.saturating_sub(3)..start].iter().collect();
-        if prev2.contains('№') || prev2.contains('#') {
+        if chars[start.saturating_sub(3)..start]
+            .iter()
+            .any(|c| matches!(c, '№' | '#'))
+        {
             continue;
         }
         if let Some(&n) = chars.get(i)
@@ -224,9 +230,15 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 .iter()
                 .rposition(|c| *c == '\n')
                 .map_or(window, |p| window + p + 1);
-            let head: String = chars[line_start..start].iter().collect();
-            let h = fold(head.trim());
-            h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
+            let head = &chars[line_start..start];
+            // Only a head that starts with «к» can be a label: fold no other.
+            head.iter()
+                .find(|c| !c.is_whitespace())
+                .is_some_and(|c| matches!(c, 'к' | 'К'))
+                && {
+                    let h = fold(head.iter().collect::<String>().trim());
+                    h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
+                }
         };
 
         // What follows the number: separator, quotes, a letter?
@@ -254,8 +266,9 @@ fn candidates(text: &str) -> Vec<Candidate> {
             }
             k
         };
-        let run: String = chars[j..letters_end].iter().collect();
         let run_len = letters_end - j;
+        // The run of letters, folded once for the tests below.
+        let run = fold(&chars[j..letters_end].iter().collect::<String>());
         let mut lettered: Option<(char, bool)> = None; // (letter, was upper)
         let mut after = letters_end;
         if run_len == 1 {
@@ -270,23 +283,22 @@ fn candidates(text: &str) -> Vec<Candidate> {
                     && spaces == 0
                     && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
                     && is_class_word_singular(&word_after(&chars, letters_end));
-                if (hyphen && is_ordinal_suffix(&fold(&run)) || ordinal_glued) && !c.is_uppercase()
-                {
+                if (hyphen && is_ordinal_suffix(&run) || ordinal_glued) && !c.is_uppercase() {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
                     lettered = Some((l, c.is_uppercase()));
                 }
             }
-        } else if hyphen && run_len <= 3 && is_ordinal_suffix(&fold(&run)) {
+        } else if hyphen && run_len <= 3 && is_ordinal_suffix(&run) {
             // «5-го класса», «8-х классов»: an ordinal; the word after decides.
             after = letters_end;
         }
-        let next_word =
-            if lettered.is_none() && run_len > 1 && !(hyphen && is_ordinal_suffix(&fold(&run))) {
-                fold(&run)
-            } else {
-                word_after(&chars, after)
-            };
+        let next_word = if lettered.is_none() && run_len > 1 && !(hyphen && is_ordinal_suffix(&run))
+        {
+            run
+        } else {
+            word_after(&chars, after)
+        };
         let class_after = is_class_word_singular(&next_word);
         let plural_after = is_class_word_plural(&next_word);
         let class_ctx = class_before || class_after || label_before;

@@ -434,6 +434,15 @@ pub fn normalize_text(s: &str) -> String {
         let start = out.len();
         // Runs of ordinary characters are copied whole.
         let mut run = 0;
+        // Most lines have nothing to change: copied whole, with no
+        // character decoding.
+        if !needs_normalizing(line.as_bytes()) {
+            out.push_str(line);
+            let kept = out[start..].trim_end().len();
+            out.truncate(start + kept);
+            out.push('\n');
+            continue;
+        }
         for (i, c) in line.char_indices() {
             let replace = match c {
                 '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => None,
@@ -452,6 +461,28 @@ pub fn normalize_text(s: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Whether `normalize_text` would change anything in `line` but its
+/// trailing blanks: a control character, or one of the spaces and
+/// invisible characters it replaces (found by their UTF-8 bytes: C1
+/// controls, U+00A0 and U+00AD after C2; U+2002…U+200D and U+202F after
+/// E2 80; U+FEFF as EF BB BF).
+fn needs_normalizing(line: &[u8]) -> bool {
+    line.iter().enumerate().any(|(i, &b)| match b {
+        0x00..=0x1F | 0x7F => true,
+        0xC2 => line
+            .get(i + 1)
+            .is_some_and(|&n| matches!(n, 0x80..=0x9F | 0xA0 | 0xAD)),
+        0xE2 => {
+            line.get(i + 1) == Some(&0x80)
+                && line
+                    .get(i + 2)
+                    .is_some_and(|&n| matches!(n, 0x82 | 0x83 | 0x87 | 0x89 | 0x8B..=0x8D | 0xAF))
+        }
+        0xEF => line.get(i + 1) == Some(&0xBB) && line.get(i + 2) == Some(&0xBF),
+        _ => false,
+    })
 }
 
 /// HTML → plain text: block elements and `<br>` become line breaks,
@@ -637,6 +668,29 @@ mod tests {
             "a b  c\nd\nЁжик\n"
         );
         assert_eq!(normalize_text(""), "\n");
+    }
+
+    #[test]
+    fn lines_with_nothing_to_change_are_told_by_their_bytes() {
+        // Every character normalize_text changes marks its line…
+        for c in [
+            '\r', '\t', '\u{0007}', '\u{007F}', '\u{0085}', '\u{00A0}', '\u{00AD}', '\u{2002}',
+            '\u{2003}', '\u{2007}', '\u{2009}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{202F}',
+            '\u{FEFF}',
+        ] {
+            let line = format!("Не могу{c}войти");
+            assert!(needs_normalizing(line.as_bytes()), "{:?}", c);
+            assert_ne!(normalize_text(&line), format!("{line}\n"));
+        }
+        // …and a line of other characters, neighbours of those in UTF-8
+        // included, comes out as it went in.
+        for line in [
+            "Иванова «Мария» — 5А, №12… ё",
+            "\u{00A1}\u{00AC}\u{2001}\u{2010}\u{2030}\u{FEFE}\u{FFFD} x",
+        ] {
+            assert!(!needs_normalizing(line.as_bytes()), "{line}");
+            assert_eq!(normalize_text(line), format!("{line}\n"));
+        }
     }
 
     #[test]

@@ -5,17 +5,16 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 00:52 (2 shared cores, 129 fixtures, 223 KB;
-//! five runs): ratio 0.25–0.29, median 0.28 (aim 0.5; 0.16 at the start of
-//! that day's work). Per letter, in pipeline order (the machine's speed
-//! varied 1.7× between runs): MIME parse 10–17.5 µs, headers 1.6–2.8, body
-//! 2–3.2, split 1.6–2.9, etiquette 2.2–3.6, role 4–6.6, name 6–9.5, class
-//! 3.4–5.5, description 5–7.7. Fewer instructions alone do not buy much
-//! (counted under callgrind, the ratio is 0.39 in instructions): what costs
-//! is the working set — regex automata, word tables, the parser's own code —
-//! leaving the CPU cache between steps. Role went from regexes to one
-//! shared tokenisation (`request::tokens`) and its cost halved; for 0.5 the
-//! five heuristic steps (21–33 µs) would have to take a quarter of that.
+//! Measured on 2026-11-29 02:05 (2 shared cores, 129 fixtures, 223 KB;
+//! three runs): ratio 0.26, 0.29, 0.30, median 0.29 (aim 0.5; 0.16 at the
+//! start of that night's work). Per letter, in pipeline order (the
+//! machine's speed varied 1.5× between runs): MIME parse 10.7–15.9 µs,
+//! headers 1.7–2.5, body 1.7–2.6, split 1.7–2.6, etiquette 2.4–3.3, role
+//! 4.1–6.0, name 5.6–8.0, class 2.9–4.2, description 4.8–6.5. Under
+//! callgrind `understand` is 210.7k instructions per letter against 90.1k
+//! for the bare parse (ratio 0.43 in instructions): our steps run at about
+//! half the parser's instructions per second, and for 0.5 they would have
+//! to take about a third of their time now (see README, Performance).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{fold, is_letter};
+use super::{fold, fold_into, is_letter};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,12 +68,21 @@ fn word_after(chars: &[char], mut i: usize) -> String {
     {
         i += 1;
     }
-    let w: String = chars[i..]
+    let n = chars[i..]
         .iter()
         .take_while(|c| is_letter(**c) || **c == '.')
         .take(24)
-        .collect();
-    fold(&w)
+        .count();
+    fold_chars(&chars[i..i + n])
+}
+
+/// `chars` folded (see [`fold`]) into one new string.
+fn fold_chars(chars: &[char]) -> String {
+    let mut out = String::with_capacity(chars.len() * 2);
+    for c in chars {
+        fold_into(c.encode_utf8(&mut [0; 4]), &mut out);
+    }
+    out
 }
 
 /// The words before position `i` (nearest first), folded.
@@ -95,8 +104,9 @@ fn words_before(chars: &[char], i: usize, n: usize) -> Vec<String> {
         while start > 0 && in_word(window[start - 1]) {
             start -= 1;
         }
-        let w: String = window[start..end].iter().collect();
-        ws.push(fold(w.trim_end_matches('.')));
+        let mut w = fold_chars(&window[start..end]);
+        w.truncate(w.trim_end_matches('.').len());
+        ws.push(w);
         end = start;
     }
     ws
@@ -236,7 +246,8 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 .find(|c| !c.is_whitespace())
                 .is_some_and(|c| matches!(c, 'к' | 'К'))
                 && {
-                    let h = fold(head.iter().collect::<String>().trim());
+                    let h = fold_chars(head);
+                    let h = h.trim();
                     h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
                 }
         };
@@ -268,7 +279,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
         };
         let run_len = letters_end - j;
         // The run of letters, folded once for the tests below.
-        let run = fold(&chars[j..letters_end].iter().collect::<String>());
+        let run = fold_chars(&chars[j..letters_end]);
         let mut lettered: Option<(char, bool)> = None; // (letter, was upper)
         let mut after = letters_end;
         if run_len == 1 {

@@ -432,28 +432,22 @@ pub fn normalize_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
     for line in s.split('\n') {
         let start = out.len();
-        // Runs of ordinary characters are copied whole.
+        // Runs of ordinary characters are copied whole; a line with
+        // nothing to change (most lines) is, with no character decoding.
         let mut run = 0;
-        // Most lines have nothing to change: copied whole, with no
-        // character decoding.
-        if !needs_normalizing(line.as_bytes()) {
-            out.push_str(line);
-            let kept = out[start..].trim_end().len();
-            out.truncate(start + kept);
-            out.push('\n');
-            continue;
-        }
-        for (i, c) in line.char_indices() {
-            let replace = match c {
-                '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => None,
-                '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{2002}' | '\u{2003}'
-                | '\t' => Some(' '),
-                c if c.is_control() => None,
-                _ => continue,
-            };
-            out.push_str(&line[run..i]);
-            out.extend(replace);
-            run = i + c.len_utf8();
+        if needs_normalizing(line.as_bytes()) {
+            for (i, c) in line.char_indices() {
+                let replace = match c {
+                    '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => None,
+                    '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{2002}' | '\u{2003}'
+                    | '\t' => Some(' '),
+                    c if c.is_control() => None,
+                    _ => continue,
+                };
+                out.push_str(&line[run..i]);
+                out.extend(replace);
+                run = i + c.len_utf8();
+            }
         }
         out.push_str(&line[run..]);
         let kept = out[start..].trim_end().len();

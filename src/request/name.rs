@@ -460,7 +460,9 @@ const CHILD_TRIGGERS: &[&str] = &[
     "подопечной",
 ];
 
-const STUDENT_SELF: &[&str] = &[
+/// Words a student names themselves by, before their name («ученица
+/// Соколова Алина»); role reads them too.
+pub(crate) const STUDENT_SELF: &[&str] = &[
     "ученик",
     "ученица",
     "учащийся",

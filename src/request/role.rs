@@ -349,16 +349,12 @@ const PARENT_WORDS: &[&str] = &[
     "опекун",
 ];
 
-const STUDENT_SELF: &[&str] = &[
-    "ученик",
-    "ученица",
-    "учащийся",
-    "учащаяся",
-    "обучающийся",
-    "обучающаяся",
-    "школьник",
-    "школьница",
-];
+/// A student naming themselves: name's words (`name::STUDENT_SELF`), and
+/// «школьник/школьница», which count for the role only (name does not
+/// read them before a name).
+fn student_self(w: &str) -> bool {
+    super::name::STUDENT_SELF.contains(&w) || matches!(w, "школьник" | "школьница")
+}
 
 /// «сын…», «доч…», «ребен…», «внук…», «детей», «дети».
 fn kin_stem(w: &str) -> bool {
@@ -439,7 +435,7 @@ fn cues(toks: &[Token<'_>]) -> Cues {
                 {
                     c.parent = true;
                 }
-                if STUDENT_SELF.contains(&wj) || wj.starts_with("студент") {
+                if student_self(wj) || wj.starts_with("студент") {
                     c.student = true;
                 }
                 // «я из 5…», «я Даша из 5…», «я Даша Петрова из 5…»
@@ -459,7 +455,7 @@ fn cues(toks: &[Token<'_>]) -> Cues {
                 for e in after_me_words(t, i) {
                     // «я, Соколова Алина, ученица»
                     let s = t.skip(e, DASHES);
-                    if s > e && STUDENT_SELF.contains(&t.word(s)) {
+                    if s > e && student_self(t.word(s)) {
                         c.student = true;
                     }
                     // «я Саша Иванов, 8 В класс»

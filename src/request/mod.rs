@@ -354,22 +354,46 @@ pub(crate) fn fold(s: &str) -> String {
 /// [`fold`] appended to `out`, for loops that fold word after word into
 /// one buffer instead of allocating for each.
 pub(crate) fn fold_into(s: &str, out: &mut String) {
+    // Read as bytes: ASCII and the Russian alphabet (two bytes, lead
+    // 0xD0 or 0xD1) are folded without decoding characters; any other
+    // character is decoded and lower-cased. Runs that stay as they are
+    // (most of a letter) are copied whole. `i` and `run` only ever step
+    // over whole characters, so they are always character boundaries.
     out.reserve(s.len());
-    // Runs of characters that stay as they are (most of a letter) are
-    // copied whole; only the others are pushed one by one.
-    let mut run = 0;
-    for (i, c) in s.char_indices() {
-        if folds_to_itself(c) {
-            continue;
+    let b = s.as_bytes();
+    let (mut i, mut run) = (0, 0);
+    while i < b.len() {
+        let x = b[i];
+        let (n, folded) = if x < 0x80 {
+            (1, x.is_ascii_uppercase().then(|| char::from(x + 32)))
+        } else {
+            let y = b.get(i + 1).copied().unwrap_or(0);
+            match (x, y) {
+                // а..п, р..я: as they are.
+                (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => (2, None),
+                // А..П → а..п, Р..Я → р..я: U+0410.. → U+0430..
+                (0xD0, 0x90..=0xAF) => (2, char::from_u32(0x430 + u32::from(y - 0x90))),
+                // Ё, ё → е
+                (0xD0, 0x81) | (0xD1, 0x91) => (2, Some('е')),
+                _ => {
+                    let c = s[i..].chars().next().unwrap_or(' ');
+                    let n = c.len_utf8();
+                    if !folds_to_itself(c) {
+                        out.push_str(&s[run..i]);
+                        out.extend(c.to_lowercase());
+                        run = i + n;
+                    }
+                    i += n;
+                    continue;
+                }
+            }
+        };
+        if let Some(f) = folded {
+            out.push_str(&s[run..i]);
+            out.push(f);
+            run = i + n;
         }
-        out.push_str(&s[run..i]);
-        run = i + c.len_utf8();
-        match c {
-            'ё' | 'Ё' => out.push('е'),
-            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
-            _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            _ => out.extend(c.to_lowercase()),
-        }
+        i += n;
     }
     out.push_str(&s[run..]);
 }
@@ -512,6 +536,28 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    #[test]
+    fn fold_agrees_with_its_definition_on_every_character() {
+        // The definition, character by character.
+        fn reference(s: &str) -> String {
+            s.chars()
+                .flat_map(|c| match c {
+                    'ё' | 'Ё' => vec!['е'],
+                    'А'..='Я' => vec![char::from_u32(c as u32 + 32).unwrap_or(c)],
+                    _ if c.is_ascii() => vec![c.to_ascii_lowercase()],
+                    _ => c.to_lowercase().collect(),
+                })
+                .collect()
+        }
+        let all: String = (0..=0x10FFFFu32).filter_map(char::from_u32).collect();
+        let mut out = String::from("x");
+        fold_into(&all, &mut out);
+        assert_eq!(out, format!("x{}", reference(&all)));
+        for w in ["", "Ё", "ЁЖ", "аЯ", "İstanbul", "ΣΑΣ", "мир", "Z"] {
+            assert_eq!(fold(w), reference(w), "{w}");
+        }
     }
 
     #[test]

@@ -126,38 +126,50 @@ fn is_capitalised_cyrillic(w: &str) -> bool {
 
 fn tokenize(text: &str) -> Vec<Tok<'_>> {
     let mut out = Vec::new();
-    tokenize_into(text, &mut Vec::new(), &mut out);
+    tokenize_into(text, &mut out);
     out
 }
 
-/// [`tokenize`] into `out` (cleared first), with `chars` as scratch space:
-/// the buffers serve line after line.
-fn tokenize_into<'a>(text: &'a str, chars: &mut Vec<(usize, char)>, out: &mut Vec<Tok<'a>>) {
-    // Characters with their byte offsets, so that tokens can borrow.
-    chars.clear();
-    chars.extend(text.char_indices().take(50_000));
+/// The character at byte offset `i` of `text`, if any (`i` is always a
+/// character boundary here: it only steps over whole characters).
+fn char_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|r| r.chars().next())
+}
+
+/// [`tokenize`] into `out` (cleared first): the buffer serves line after
+/// line.
+fn tokenize_into<'a>(text: &'a str, out: &mut Vec<Tok<'a>>) {
+    // A line is read up to its first 50 000 characters.
+    let text = match text.len() > 50_000 {
+        true => text
+            .char_indices()
+            .nth(50_000)
+            .map_or(text, |(i, _)| &text[..i]),
+        false => text,
+    };
     out.clear();
-    let chars = &chars[..];
-    let at = |k: usize| chars.get(k).map(|x| x.1);
-    let byte = |k: usize| chars.get(k).map_or(text.len(), |x| x.0);
+    let at = |k: usize| char_at(text, k);
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i].1;
+    while let Some(c) = at(i) {
         if c == '\n' {
             out.push(Tok::new(Cow::Borrowed("\n"), Kind::Break));
             i += 1;
         } else if c.is_whitespace() {
-            i += 1;
+            i += c.len_utf8();
         } else if is_letter(c) {
             let start = i;
-            while i < chars.len()
-                && (is_letter(chars[i].1) || chars[i].1 == '-' && at(i + 1).is_some_and(is_letter))
-            {
-                i += 1;
+            let mut n = 0;
+            while let Some(d) = at(i) {
+                let letter = is_letter(d) || d == '-' && at(i + 1).is_some_and(is_letter);
+                if !letter {
+                    break;
+                }
+                i += d.len_utf8();
+                n += 1;
             }
             // Initials: «Е.Н.», «Е. Н.», «О.К.»
-            if i - start == 1 && is_cyr_upper(c) && at(i) == Some('.') {
-                let mut text = format!("{c}.");
+            if n == 1 && is_cyr_upper(c) && at(i) == Some('.') {
+                let mut initials = format!("{c}.");
                 let mut dots = 1;
                 i += 1;
                 loop {
@@ -165,53 +177,43 @@ fn tokenize_into<'a>(text: &'a str, chars: &mut Vec<(usize, char)>, out: &mut Ve
                     while at(j) == Some(' ') {
                         j += 1;
                     }
-                    if j + 1 < chars.len()
-                        && is_cyr_upper(chars[j].1)
-                        && chars[j + 1].1 == '.'
-                        && at(j + 2).is_none_or(|n| !is_letter(n))
-                        && dots < 3
-                    {
-                        text.extend(chars[i..j + 2].iter().map(|x| x.1));
+                    let Some(d) = at(j).filter(|&d| is_cyr_upper(d) && dots < 3) else {
+                        break;
+                    };
+                    let dot = j + d.len_utf8();
+                    if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
+                        initials.push_str(&text[i..dot + 1]);
                         dots += 1;
-                        i = j + 2;
+                        i = dot + 1;
                     } else {
                         break;
                     }
                 }
                 // «Иванова М.П» — the last dot forgotten.
-                if dots == 1
-                    && at(i).is_some_and(is_cyr_upper)
-                    && at(i + 1).is_none_or(|c| !is_letter(c))
+                if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
+                    && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
                 {
-                    text.push(chars[i].1);
-                    text.push('.');
-                    i += 1;
+                    initials.push(d);
+                    initials.push('.');
+                    i += d.len_utf8();
                     if at(i) == Some('.') {
                         i += 1;
                     }
                 }
-                out.push(Tok::new(Cow::Owned(text), Kind::Initials));
+                out.push(Tok::new(Cow::Owned(initials), Kind::Initials));
             } else {
-                out.push(Tok::new(
-                    Cow::Borrowed(&text[byte(start)..byte(i)]),
-                    Kind::Word,
-                ));
+                out.push(Tok::new(Cow::Borrowed(&text[start..i]), Kind::Word));
             }
         } else if c.is_ascii_digit() {
             let start = i;
             while at(i).is_some_and(|c| c.is_ascii_digit()) {
                 i += 1;
             }
-            out.push(Tok::new(
-                Cow::Borrowed(&text[byte(start)..byte(i)]),
-                Kind::Num,
-            ));
+            out.push(Tok::new(Cow::Borrowed(&text[start..i]), Kind::Num));
         } else {
-            out.push(Tok::new(
-                Cow::Borrowed(&text[byte(i)..byte(i + 1)]),
-                Kind::Punct(c),
-            ));
-            i += 1;
+            let n = c.len_utf8();
+            out.push(Tok::new(Cow::Borrowed(&text[i..i + n]), Kind::Punct(c)));
+            i += n;
         }
     }
 }
@@ -854,10 +856,10 @@ fn scan(
     out: &mut Vec<Found>,
     children: &mut Vec<String>,
 ) {
-    let (mut chars, mut toks) = (Vec::new(), Vec::new());
+    let mut toks = Vec::new();
     for line in text.lines() {
         let label = line_label(line);
-        tokenize_into(line, &mut chars, &mut toks);
+        tokenize_into(line, &mut toks);
         recase(&mut toks, label.is_some());
         let mut i = 0;
         while i < toks.len() {

@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use mail_parser::{HeaderName, Message, MimeHeaders};
+use mail_parser::{Message, MimeHeaders};
 use regex::Regex;
 
 use super::Context;
@@ -60,9 +60,37 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// The header fields the rules read, by name (any case).
+const FIELDS: [&str; 7] = [
+    "Auto-Submitted",
+    "Precedence",
+    "List-Id",
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Autoresponder",
+    "X-Auto-Reply",
+];
+
 /// Why the letter is a robot's, or `None` for a person's letter.
 pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
-    if let Some(v) = msg.header_raw("Auto-Submitted") {
+    // One pass over the top-level header, last to first, so that each
+    // field's last occurrence counts (as `Message::header_raw` does);
+    // `None` inside: present, but not UTF-8.
+    let mut seen: [Option<Option<&str>>; FIELDS.len()] = [None; FIELDS.len()];
+    for field in msg.headers().iter().rev() {
+        let name = field.name.as_str();
+        if let Some(k) = FIELDS.iter().position(|f| f.eq_ignore_ascii_case(name))
+            && seen[k].is_none()
+        {
+            let raw = msg
+                .raw_message
+                .get(field.offset_start as usize..field.offset_end as usize)
+                .unwrap_or_default();
+            seen[k] = Some(std::str::from_utf8(raw).ok());
+        }
+    }
+    let value = |k: usize| seen[k].flatten();
+    if let Some(v) = value(0) {
         let v = v.trim();
         let kw = v
             .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
@@ -72,22 +100,20 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
             return Some(format!("Auto-Submitted: {}", kw.to_ascii_lowercase()));
         }
     }
-    if let Some(v) = msg.header_raw("Precedence") {
-        let v = v.trim().to_ascii_lowercase();
-        if matches!(v.as_str(), "bulk" | "junk" | "list") {
-            return Some(format!("Precedence: {v}"));
+    if let Some(v) = value(1) {
+        let v = v.trim();
+        if ["bulk", "junk", "list"]
+            .iter()
+            .any(|p| v.eq_ignore_ascii_case(p))
+        {
+            return Some(format!("Precedence: {}", v.to_ascii_lowercase()));
         }
     }
-    if msg.header(HeaderName::ListId).is_some() {
+    if seen[2].is_some() {
         return Some("List-Id header (mailing list)".to_string());
     }
-    for name in [
-        "X-Autoreply",
-        "X-Autorespond",
-        "X-Autoresponder",
-        "X-Auto-Reply",
-    ] {
-        if let Some(v) = msg.header_raw(name) {
+    for (k, name) in FIELDS.iter().enumerate().skip(3) {
+        if let Some(v) = value(k) {
             let v = v.trim();
             if !v.eq_ignore_ascii_case("no") && !v.eq_ignore_ascii_case("false") {
                 return Some(format!("{name} header"));
@@ -152,5 +178,17 @@ mod tests {
                 .is_none()
         );
         assert!(run("From: noreen@b.ru\r\n\r\nx").is_none());
+        assert!(run("From: a@b.ru\r\nx-autoreply: yes\r\n\r\nx").is_some());
+        assert!(run("From: a@b.ru\r\nX-Autoreply: no\r\n\r\nx").is_none());
+        assert!(run("From: a@b.ru\r\nPRECEDENCE: Junk\r\n\r\nx").is_some());
+        // The last occurrence of a field counts.
+        assert!(
+            run("From: a@b.ru\r\nAuto-Submitted: auto-generated\r\nAuto-Submitted: no\r\n\r\nx")
+                .is_none()
+        );
+        assert!(
+            run("From: a@b.ru\r\nAuto-Submitted: no\r\nAuto-Submitted: auto-generated\r\n\r\nx")
+                .is_some()
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{fold, folds_to_itself, is_letter};
+use super::{fold, is_letter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -29,60 +29,82 @@ pub(crate) struct Token<'a> {
     pub(crate) start: usize,
 }
 
-/// Whether [`fold`] would leave `s` as it is.
-fn is_folded(s: &str) -> bool {
-    s.chars().all(folds_to_itself)
-}
-
 /// The tokens of `text`, in order.
 pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut out = Vec::with_capacity(text.len() / 5 + 1);
     let mut line = 0u32;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let (end, kind) = if is_letter(c) {
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = it.peek() {
-                if !is_letter(d) {
-                    break;
-                }
-                end = j + d.len_utf8();
-                it.next();
-            }
-            (end, Kind::Word)
+    // Read as bytes, with fast paths for ASCII and Cyrillic (lead byte
+    // 0xD0 or 0xD1: U+0400..U+047F, all letters); any other character
+    // is decoded. `i` only ever steps over whole characters.
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = char_at(text, i);
+        let kind = if is_letter(c) {
+            Kind::Word
         } else if c.is_ascii_digit() {
-            let mut end = i + 1;
-            while let Some(&(j, d)) = it.peek() {
-                if !d.is_ascii_digit() {
-                    break;
-                }
-                end = j + 1;
-                it.next();
-            }
-            (end, Kind::Num)
+            Kind::Num
         } else if c == '\n' {
             line += 1;
+            i += 1;
             continue;
         } else if c.is_whitespace() {
+            i += c.len_utf8();
             continue;
         } else {
-            (i + c.len_utf8(), Kind::Punct(c))
+            Kind::Punct(c)
         };
-        let text = &text[i..end];
-        let low = if kind == Kind::Word && !is_folded(text) {
-            Cow::Owned(fold(text))
-        } else {
+        let start = i;
+        // Whether `fold` would leave the word as it is.
+        let mut folded = true;
+        match kind {
+            Kind::Word => {
+                while i < b.len() {
+                    let x = b[i];
+                    if x.is_ascii_alphabetic() {
+                        folded &= x.is_ascii_lowercase();
+                        i += 1;
+                    } else if x == 0xD0 || x == 0xD1 {
+                        let y = b.get(i + 1).copied().unwrap_or(0);
+                        folded &= matches!((x, y), (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F));
+                        i += 2;
+                    } else if x >= 0x80 && is_letter(char_at(text, i)) {
+                        // Not Russian, so not folded to itself.
+                        folded = false;
+                        i += char_at(text, i).len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+            }
+            Kind::Num => {
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            Kind::Punct(c) => i += c.len_utf8(),
+        }
+        let text = &text[start..i];
+        let low = if folded {
             Cow::Borrowed(text)
+        } else {
+            Cow::Owned(fold(text))
         };
         out.push(Token {
             text,
             low,
             kind,
             line,
-            start: i,
+            start,
         });
     }
     out
+}
+
+/// The character at byte `i` of `text`, a character boundary.
+fn char_at(text: &str, i: usize) -> char {
+    // Callers pass `i < text.len()` on a boundary, so there is one.
+    text.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ')
 }
 
 /// Read access to a token list that answers "nothing" past its end.

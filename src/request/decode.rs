@@ -34,13 +34,13 @@ pub struct Headers {
 }
 
 impl Headers {
-    pub(crate) fn fill(&self, req: &mut Request) {
-        req.sender = self.sender.clone();
-        req.sender_name = self.sender_name.clone();
-        req.message_id = self.message_id.clone();
-        req.in_reply_to = self.in_reply_to.clone();
-        req.references = self.references.clone();
-        req.subject = self.subject.clone();
+    pub(crate) fn fill(self, req: &mut Request) {
+        req.sender = self.sender;
+        req.sender_name = self.sender_name;
+        req.message_id = self.message_id;
+        req.in_reply_to = self.in_reply_to;
+        req.references = self.references;
+        req.subject = self.subject;
         req.date = self.date;
         req.ticket_tag = self.ticket_tag;
     }

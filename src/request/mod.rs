@@ -253,9 +253,10 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
         return req;
     };
     let h = decode::headers(&msg);
+    let robot = robot::check(&msg, &h, ctx);
     h.fill(&mut req);
 
-    if let Some(why) = robot::check(&msg, &h, ctx) {
+    if let Some(why) = robot {
         req.reason = format!("robot: {why}");
         return req;
     }
@@ -263,11 +264,12 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     let body = decode::body(&msg);
     let body_text = cap_chars(&body.text, MAX_TEXT_CHARS);
     let parts = text::split(body_text);
-    let mut quoted = parts.quoted.clone();
-    if !body.attached.is_empty() {
-        quoted.push('\n');
-        quoted.push_str(cap_chars(&body.attached, MAX_TEXT_CHARS));
-    }
+    let quoted = if body.attached.is_empty() {
+        std::borrow::Cow::Borrowed(parts.quoted.as_str())
+    } else {
+        let attached = cap_chars(&body.attached, MAX_TEXT_CHARS);
+        std::borrow::Cow::Owned(format!("{}\n{attached}", parts.quoted))
+    };
 
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
 

@@ -63,28 +63,17 @@ impl<'a> Tok<'a> {
                 one_case: None,
             };
         }
-        // One pass over the word: whether it is folded already, and its
-        // case shape.
-        let (mut folded, mut lower, mut upper, mut n) = (true, true, true, 0);
-        for c in text.chars() {
-            folded &= folds_to_itself(c);
-            if c != '-' {
-                n += 1;
-                lower &= is_cyr_lower(c);
-                upper &= is_cyr_upper(c);
-            }
-        }
+        let shape = Shape::of(&text);
         let low = match text {
-            Cow::Borrowed(s) if folded => Cow::Borrowed(s),
+            Cow::Borrowed(s) if shape.folded => Cow::Borrowed(s),
             ref t => Cow::Owned(fold(t)),
         };
-        let name_word = !folded && is_capitalised_cyrillic(&text);
         Tok {
             text,
             kind,
             low,
-            name_word,
-            one_case: (n >= 2 && (lower || upper)).then_some(lower),
+            name_word: !shape.folded && shape.capitalised,
+            one_case: (shape.letters >= 2 && (shape.lower || shape.upper)).then_some(shape.lower),
         }
     }
     fn low(&self) -> &str {
@@ -95,33 +84,71 @@ impl<'a> Tok<'a> {
     }
 }
 
-/// «Иванова», «Римская-Корсакова»: capital then lower-case Cyrillic.
-fn is_capitalised_cyrillic(w: &str) -> bool {
-    let mut chars = w.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    if !is_cyr_upper(first) || chars.clone().next().is_none() {
-        return false;
-    }
-    let mut after_hyphen = false;
-    for c in chars {
-        if c == '-' {
-            after_hyphen = true;
-            continue;
-        }
-        if after_hyphen {
-            if !is_cyr_upper(c) && !is_cyr_lower(c) {
-                return false;
-            }
+/// What one pass over a word's bytes tells of it.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    /// [`fold`] leaves it as it is.
+    folded: bool,
+    /// Every letter (hyphens aside) is lower-case Cyrillic, or upper-case.
+    lower: bool,
+    upper: bool,
+    /// Characters other than hyphens.
+    letters: usize,
+    /// «Иванова», «Римская-Корсакова»: a capital then lower-case
+    /// Cyrillic (either case after a hyphen), two characters or more.
+    capitalised: bool,
+}
+
+impl Shape {
+    fn of(w: &str) -> Shape {
+        let mut s = Shape {
+            folded: true,
+            lower: true,
+            upper: true,
+            letters: 0,
+            capitalised: true,
+        };
+        // Read as bytes: ASCII and the Russian alphabet (lead 0xD0/0xD1)
+        // without decoding; `i` steps over whole characters only.
+        let b = w.as_bytes();
+        let (mut i, mut chars, mut after_hyphen) = (0, 0, false);
+        while i < b.len() {
+            let (x, y) = (b[i], b.get(i + 1).copied().unwrap_or(0));
+            // (is lower Cyrillic, is upper Cyrillic, folds to itself, length)
+            let (lo, up, same, n) = match (x, y) {
+                (b'-', _) => {
+                    after_hyphen = true;
+                    chars += 1;
+                    i += 1;
+                    continue;
+                }
+                (..0x80, _) => (false, false, !x.is_ascii_uppercase(), 1),
+                (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => (true, false, true, 2),
+                (0xD1, 0x91) => (true, false, false, 2),
+                (0xD0, 0x90..=0xAF) | (0xD0, 0x81) => (false, true, false, 2),
+                _ => {
+                    let n = w[i..].chars().next().map_or(1, char::len_utf8);
+                    (false, false, false, n)
+                }
+            };
+            s.folded &= same;
+            s.lower &= lo;
+            s.upper &= up;
+            s.capitalised &= if chars == 0 {
+                up
+            } else if after_hyphen {
+                lo || up
+            } else {
+                lo
+            };
             after_hyphen = false;
-            continue;
+            s.letters += 1;
+            chars += 1;
+            i += n;
         }
-        if !is_cyr_lower(c) {
-            return false;
-        }
+        s.capitalised &= chars >= 2;
+        s
     }
-    true
 }
 
 fn tokenize(text: &str) -> Vec<Tok<'_>> {
@@ -1083,6 +1110,65 @@ mod tests {
             name("Я, Федорова Людмила Геннадьевна, бабушка ученика 1 «Г» класса Федорова Семёна.\n--\nЛюдмила Геннадьевна", None, p).as_deref(),
             Some("Федорова Людмила Геннадьевна")
         );
+    }
+
+    #[test]
+    fn word_shape_agrees_with_character_tests() {
+        // The definitions, character by character.
+        fn reference(w: &str) -> Shape {
+            let letters: Vec<char> = w.chars().filter(|&c| c != '-').collect();
+            let mut chars = w.chars();
+            let capitalised =
+                chars.next().is_some_and(is_cyr_upper) && chars.clone().next().is_some() && {
+                    let mut after_hyphen = false;
+                    chars.all(|c| {
+                        let ok = c == '-'
+                            || if after_hyphen {
+                                is_cyr_upper(c) || is_cyr_lower(c)
+                            } else {
+                                is_cyr_lower(c)
+                            };
+                        after_hyphen = c == '-';
+                        ok
+                    })
+                };
+            Shape {
+                folded: w.chars().all(folds_to_itself),
+                lower: letters.iter().all(|&c| is_cyr_lower(c)),
+                upper: letters.iter().all(|&c| is_cyr_upper(c)),
+                letters: letters.len(),
+                capitalised,
+            }
+        }
+        for w in [
+            "",
+            "а",
+            "Я",
+            "Ёлкина",
+            "ёлка",
+            "Римская-Корсакова",
+            "Иванова-петрова",
+            "ИВАНОВА",
+            "иванова",
+            "Ivanov",
+            "ivanov",
+            "Ab",
+            "Ӂук",
+            "Жӂ",
+            "Оля-",
+            "Ю",
+            "Юлия",
+            "ЭлЖур",
+            "ЁЖ",
+            "ёж",
+            "Ѐ",
+            "ѐлка",
+            "Дʼарк",
+            "Петров2",
+            "Щ-Щ",
+        ] {
+            assert_eq!(Shape::of(w), reference(w), "{w}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA
 use super::text::Parts;
 use std::borrow::Cow;
 
-use super::{Role, fold, folds_to_itself, is_cyr_lower, is_cyr_upper, is_letter};
+use super::{Role, fold, is_cyr_upper, is_letter};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
@@ -1063,6 +1063,7 @@ fn from_display_name(
 mod tests {
     use super::*;
     use crate::request::text::split;
+    use crate::request::{folds_to_itself, is_cyr_lower};
 
     fn name(body: &str, display: Option<&str>, role: Option<Role>) -> Option<String> {
         find(&split(body), display, role)

@@ -13,6 +13,8 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use daemon::{Daemon, Desk, OFF_DUTY, ON_DUTY, header, request, request_without_class};
@@ -77,8 +79,12 @@ async fn wait_letters(
 // ---- 1. systemd notification ----------------------------------------------------------
 
 /// What the daemon told the notify socket, with when it arrived.
+/// The daemon's sd_notify messages, each stamped when it arrived: a thread
+/// reads the socket all the time, so the stamps hold while the test is busy
+/// elsewhere (starting Dovecot takes seconds on a loaded machine).
 struct Notes {
-    sock: UnixDatagram,
+    rx: mpsc::Receiver<(Instant, String)>,
+    stop: Arc<AtomicBool>,
     seen: Vec<(Instant, String)>,
 }
 
@@ -87,23 +93,37 @@ impl Notes {
         let sock = UnixDatagram::bind(path).expect("bind the notify socket");
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("read timeout");
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if tx.send((Instant::now(), msg)).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
         Notes {
-            sock,
+            rx,
+            stop,
             seen: Vec::new(),
         }
     }
 
-    /// Reads what has arrived until `until` is true of a new message or `timeout` passes.
+    /// Takes what has arrived until `until` is true of a new message or `timeout` passes.
     fn read_until(&mut self, timeout: Duration, until: impl Fn(&str) -> bool) -> Option<String> {
         let deadline = Instant::now() + timeout;
-        let mut buf = vec![0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                self.seen.push((Instant::now(), msg.clone()));
-                if until(&msg) {
-                    return Some(msg);
-                }
+        while let Ok((at, msg)) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push((at, msg.clone()));
+            if until(&msg) {
+                return Some(msg);
             }
         }
         None
@@ -115,6 +135,12 @@ impl Notes {
             .map(|s| s.1.replace('\n', " | "))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+impl Drop for Notes {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

@@ -18,7 +18,7 @@
 use std::sync::LazyLock;
 
 use super::tokens::{Kind, Token, Tokens, tokenize};
-use super::{Role, Stems, fold, is_cyr_lower, is_cyr_upper};
+use super::{Role, Stems, WordSet, fold, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»).
 fn third_person_verb(w: &str) -> bool {
@@ -287,25 +287,140 @@ struct Cues {
 }
 
 /// Stems of one-word staff titles.
-static TITLE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    Stems::new(&[
-        "учител",
-        "преподавател",
-        "педагог",
-        "замдиректора",
-        "завуч",
-        "директор",
-        "администратор",
-        "секретар",
-        "воспитател",
-        "психолог",
-        "тьютор",
-        "библиотекар",
-        "методист",
-        "логопед",
-        "дефектолог",
-    ])
+const TITLES: &[&str] = &[
+    "учител",
+    "преподавател",
+    "педагог",
+    "замдиректора",
+    "завуч",
+    "директор",
+    "администратор",
+    "секретар",
+    "воспитател",
+    "психолог",
+    "тьютор",
+    "библиотекар",
+    "методист",
+    "логопед",
+    "дефектолог",
+];
+
+static TITLE_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(TITLES));
+
+/// Every word that a cue in [`cues`] can start at, and the stems such
+/// words start with (besides the titles and a parent word at the end):
+/// any other word starts none, and `cues` passes over it. Kept beside
+/// `cues`: a cue keyed on a new word needs the word here too.
+static CUE_WORDS: LazyLock<WordSet> = LazyLock::new(|| {
+    [
+        // titles
+        "кл",
+        "зам",
+        // «я …» and the staff's self-presentations
+        "я",
+        "являюсь",
+        "работаю",
+        "пишет",
+        "пишу",
+        "обращается",
+        "беспокоит",
+        "беспокоят",
+        "на",
+        "детей",
+        "дети",
+        "ученики",
+        "учеников",
+        "ученикам",
+        "ученица",
+        "ученик",
+        "ученика",
+        "ученицы",
+        "родители",
+        "родителей",
+        "в",
+        "мой",
+        "у",
+        "веду",
+        "мои",
+        "моих",
+        "моим",
+        // parents
+        "родитель",
+        "мамой",
+        "папой",
+        "матерью",
+        "отцом",
+        "моего",
+        "моему",
+        "моем",
+        "наш",
+        "нашего",
+        "нашему",
+        "моя",
+        "моей",
+        "мою",
+        "наша",
+        "нашей",
+        "сын",
+        "сына",
+        "сыну",
+        "сыном",
+        "сыне",
+        "сынок",
+        "сыночек",
+        "сынишка",
+        "сыночка",
+        "дочь",
+        "дочери",
+        "дочерью",
+        "дочка",
+        "дочки",
+        "дочке",
+        "дочку",
+        "дочкой",
+        "доча",
+        "дочурка",
+        "ребенок",
+        "ребенка",
+        "ребенку",
+        "ребенком",
+        "ребенке",
+        "внук",
+        "внука",
+        "внуку",
+        "внучка",
+        "внучки",
+        "внучке",
+        "внучку",
+        "фио",
+        "ф",
+        // students
+        "это",
+        "мне",
+        "учащийся",
+        "учащаяся",
+    ]
+    .into_iter()
+    .collect()
 });
+static CUE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    let mut stems = TITLES.to_vec();
+    stems.extend([
+        "классн",
+        "заместител",
+        "законн",
+        "опекун",
+        "родительск",
+        "учусь",
+        "одноклассни",
+    ]);
+    Stems::new(&stems)
+});
+
+/// Whether a cue can start at the folded word `w` (see [`CUE_WORDS`]).
+fn may_cue(w: &str) -> bool {
+    CUE_WORDS.contains(w) || CUE_STEMS.starts(w) || PARENT_WORDS.iter().any(|p| w.ends_with(p))
+}
 
 /// A staff title starting at `i`: the index after it.
 fn title(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
@@ -389,7 +504,7 @@ fn cues(toks: &[Token<'_>]) -> Cues {
     let mut c = Cues::default();
     for i in 0..t.len() {
         let w = t.word(i);
-        if w.is_empty() {
+        if w.is_empty() || !may_cue(w) {
             continue;
         }
         let (n1, n2) = (t.word(i + 1), t.word(i + 2));

@@ -431,6 +431,10 @@ fn normalize_space(s: &str) -> String {
 pub fn normalize_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
     for line in s.split('\n') {
+        // A CR before the LF is dropped like any control character; taken
+        // off first, it leaves most lines of a CRLF text with nothing to
+        // change.
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let start = out.len();
         // Runs of ordinary characters are copied whole; a line with
         // nothing to change (most lines) is, with no character decoding.

@@ -477,11 +477,7 @@ fn content(sentence: &str) -> Content {
     let mut c = Content::default();
     let mut first = true;
     let mut w = String::new();
-    for raw in sentence.split(|c: char| !(is_letter(c) || c == '-')) {
-        let raw = raw.trim_matches('-');
-        if raw.is_empty() {
-            continue;
-        }
+    for raw in words(sentence) {
         let is_first = first;
         first = false;
         w.clear();
@@ -509,6 +505,50 @@ fn content(sentence: &str) -> Content {
     c
 }
 
+/// The runs of letters and hyphens in `s`, without hyphens at their
+/// ends, none empty. Read by bytes: ASCII and Cyrillic (lead byte 0xD0 or
+/// 0xD1: U+0400..U+047F, all letters) without decoding.
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    // Whether the character at byte `i` (a character boundary) is part of
+    // a word, and its length.
+    let at = move |i: usize| match b[i] {
+        x if x < 0x80 => (x.is_ascii_alphabetic() || x == b'-', 1),
+        0xD0 | 0xD1 => (true, 2),
+        _ => {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            (is_letter(c), c.len_utf8())
+        }
+    };
+    std::iter::from_fn(move || {
+        loop {
+            while i < b.len() {
+                let (part, n) = at(i);
+                if part {
+                    break;
+                }
+                i += n;
+            }
+            if i >= b.len() {
+                return None;
+            }
+            let start = i;
+            while i < b.len() {
+                let (part, n) = at(i);
+                if !part {
+                    break;
+                }
+                i += n;
+            }
+            let w = s[start..i].trim_matches('-');
+            if !w.is_empty() {
+                return Some(w);
+            }
+        }
+    })
+}
+
 fn states_problem(sentence: &str) -> bool {
     // A sentence in capitals reads like one in lower case.
     let lowered;
@@ -532,20 +572,28 @@ fn states_problem(sentence: &str) -> bool {
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let mut start = 0;
-        let mut chars = line.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if matches!(c, '.' | '!' | '?' | '…' | ';') {
-                let next = chars.peek().map(|x| x.1);
-                if next.is_none_or(|n| n.is_whitespace() || n == ')' || n == '»' || n == '"') {
-                    let end = i + c.len_utf8();
-                    let s = line[start..end].trim();
-                    if !s.is_empty() {
-                        out.push(s);
-                    }
-                    start = end;
+        // The ends of sentences (. ! ? ; …) found by their bytes: ASCII
+        // bytes and the lead byte of «…» always start a character.
+        let b = line.as_bytes();
+        let (mut start, mut i) = (0, 0);
+        while i < b.len() {
+            let end = match b[i] {
+                b'.' | b'!' | b'?' | b';' => i + 1,
+                0xE2 if b[i..].starts_with("…".as_bytes()) => i + 3,
+                _ => {
+                    i += 1;
+                    continue;
                 }
+            };
+            let next = line[end..].chars().next();
+            if next.is_none_or(|n| n.is_whitespace() || n == ')' || n == '»' || n == '"') {
+                let s = line[start..end].trim();
+                if !s.is_empty() {
+                    out.push(s);
+                }
+                start = end;
             }
+            i = end;
         }
         let s = line[start..].trim();
         if !s.is_empty() {
@@ -646,6 +694,23 @@ fn cap(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_agree_with_splitting_on_characters() {
+        for s in [
+            "",
+            "Не могу зайти в дневник, пишет «Ошибка авторизации».",
+            "-кто-то- -- 5-й класс, e-mail: x@y.ru; Ӂук Ǆ ΣΑΣ 日本 ok-",
+            "Ёлки—палки…\u{00A0}что-то\tне так!!!",
+        ] {
+            let want: Vec<&str> = s
+                .split(|c: char| !(is_letter(c) || c == '-'))
+                .map(|w| w.trim_matches('-'))
+                .filter(|w| !w.is_empty())
+                .collect();
+            assert_eq!(words(s).collect::<Vec<_>>(), want, "{s}");
+        }
+    }
 
     #[test]
     fn identity_lines_are_not_problems() {

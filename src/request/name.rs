@@ -163,6 +163,20 @@ fn char_at(text: &str, i: usize) -> Option<char> {
     text.get(i..).and_then(|r| r.chars().next())
 }
 
+/// The length in bytes of the letter at byte `i` of `text`, or 0 when
+/// there is none. ASCII and Cyrillic (lead byte 0xD0 or 0xD1: U+0400..
+/// U+047F, all letters) are told by their first byte.
+fn letter_len(text: &str, i: usize) -> usize {
+    match text.as_bytes().get(i) {
+        Some(x) if x.is_ascii_alphabetic() => 1,
+        Some(0xD0 | 0xD1) => 2,
+        Some(&x) if x >= 0x80 => char_at(text, i)
+            .filter(|&c| is_letter(c))
+            .map_or(0, char::len_utf8),
+        _ => 0,
+    }
+}
+
 /// [`tokenize`] into `out` (cleared first): the buffer serves line after
 /// line.
 fn tokenize_into<'a>(text: &'a str, out: &mut Vec<Tok<'a>>) {
@@ -186,12 +200,15 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Vec<Tok<'a>>) {
         } else if is_letter(c) {
             let start = i;
             let mut n = 0;
-            while let Some(d) = at(i) {
-                let letter = is_letter(d) || d == '-' && at(i + 1).is_some_and(is_letter);
-                if !letter {
+            loop {
+                let len = letter_len(text, i);
+                if len > 0 {
+                    i += len;
+                } else if text.as_bytes().get(i) == Some(&b'-') && letter_len(text, i + 1) > 0 {
+                    i += 1;
+                } else {
                     break;
                 }
-                i += d.len_utf8();
                 n += 1;
             }
             // Initials: «Е.Н.», «Е. Н.», «О.К.»

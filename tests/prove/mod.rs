@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN, DIRECTOR, MailStack, SUPPORT, password};
+use crate::support::{MailStack, SUPPORT, password};
 
 /// Thursday 2021-09-09 08:30 Moscow: Бамбуркин and Макаренко on duty until 10:00.
 pub const DUTY_NOW: &str = "2021-09-09T08:30:00+03:00";
@@ -152,58 +152,23 @@ impl Daemon {
         std::fs::write(root.join("smtp.pw"), password(SUPPORT)).expect("write smtp.pw");
         let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
         let state = root.join("var/duty-desk.sqlite3");
-        let config = format!(
-            r#"[mailbox]
-kind = "imap"
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-username = "{SUPPORT}"
-password_file = "imap.pw"
-folder = "INBOX"
-idle = true
-poll_interval = "60s"
-
-[outbox]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtps}
-tls = "implicit"
-ca_file = "{ca}"
-username = "{SUPPORT}"
-password_file = "smtp.pw"
-from = "Поддержка ЭлЖур <{SUPPORT}>"
-
-[school]
-name = "Тестовая школа"
-timezone = "Europe/Moscow"
-supervisor = "Костина Т.В. <{DIRECTOR}>"
-fallback = ["{ADMIN}"]
-admin = "{ADMIN}"
-staff_domains = ["school.test"]
-staff_addresses = []
-
-[schedule]
-valid_from = "2021-09-01"
-valid_until = "2022-05-31"
-holidays = ["2021-11-04", "2021-11-05"]
-
-{specialists}[limits]
-auto_replies_per_sender_per_day = 5
-max_message_size = "40MB"
-
-[state]
-path = "var/duty-desk.sqlite3"
-
-[templates]
-dir = "{templates}"
-"#,
-            imap = stack.imap_port(),
-            smtps = stack.smtps_port(),
-            ca = stack.ca_file().display(),
-            specialists = crate::support::daemon::specialists_toml(),
-            templates = templates.display(),
-        );
+        let config = crate::support::daemon::DeskToml {
+            imap: format!("port = {}\ntls = \"none\"", stack.imap_port()),
+            imap_password_file: "imap.pw",
+            poll_interval: "60s",
+            smtp_host: "127.0.0.1",
+            smtp_port: stack.smtps_port(),
+            smtp_tls: "implicit",
+            smtp_password_file: "smtp.pw",
+            ca_file: &stack.ca_file(),
+            school_name: "Тестовая школа",
+            staff: "staff_domains = [\"school.test\"]\nstaff_addresses = []",
+            limits: "auto_replies_per_sender_per_day = 5\nmax_message_size = \"40MB\"".to_string(),
+            state_path: "var/duty-desk.sqlite3",
+            templates_dir: &templates,
+            extra: "",
+        }
+        .render();
         let config_path = root.join("duty-desk.toml");
         std::fs::write(&config_path, config).expect("write config");
         Daemon {

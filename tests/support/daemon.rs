@@ -58,6 +58,96 @@ pub fn specialists_toml() -> String {
         .collect()
 }
 
+/// What the harnesses' daemon configs differ in; [`DeskToml::render`] writes
+/// the rest (the school, the regulation's schedule and specialists) the same
+/// for all of them (this file, `support/svc.rs`, `prove/mod.rs`).
+pub struct DeskToml<'a> {
+    /// `[mailbox]` lines after `host`: `port`, `tls`, maybe `ca_file`.
+    pub imap: String,
+    pub imap_password_file: &'a str,
+    pub poll_interval: &'a str,
+    pub smtp_host: &'a str,
+    pub smtp_port: u16,
+    pub smtp_tls: &'a str,
+    pub smtp_password_file: &'a str,
+    pub ca_file: &'a Path,
+    pub school_name: &'a str,
+    /// `staff_domains` (and `staff_addresses`) lines of `[school]`.
+    pub staff: &'a str,
+    /// The lines of `[limits]`.
+    pub limits: String,
+    pub state_path: &'a str,
+    pub templates_dir: &'a Path,
+    /// TOML appended at the end (`[service]`, …).
+    pub extra: &'a str,
+}
+
+impl DeskToml<'_> {
+    pub fn render(&self) -> String {
+        format!(
+            r#"[mailbox]
+kind = "imap"
+host = "127.0.0.1"
+{imap}
+username = "{SUPPORT}"
+password_file = "{imap_pw}"
+folder = "INBOX"
+idle = true
+poll_interval = "{poll}"
+
+[outbox]
+kind = "smtp"
+host = "{smtp_host}"
+port = {smtp_port}
+tls = "{smtp_tls}"
+ca_file = "{ca}"
+username = "{SUPPORT}"
+password_file = "{smtp_pw}"
+from = "Поддержка ЭлЖур <{SUPPORT}>"
+
+[school]
+name = "{school}"
+timezone = "Europe/Moscow"
+supervisor = "Костина Т.В. <{DIRECTOR}>"
+fallback = ["{ADMIN}"]
+admin = "{ADMIN}"
+{staff}
+
+[schedule]
+valid_from = "2021-09-01"
+valid_until = "2022-05-31"
+holidays = ["2021-11-04", "2021-11-05"]
+
+{specialists}[limits]
+{limits}
+
+[state]
+path = "{state}"
+
+[templates]
+dir = "{templates}"
+
+{extra}
+"#,
+            imap = self.imap,
+            imap_pw = self.imap_password_file,
+            poll = self.poll_interval,
+            smtp_host = self.smtp_host,
+            smtp_port = self.smtp_port,
+            smtp_tls = self.smtp_tls,
+            ca = self.ca_file.display(),
+            smtp_pw = self.smtp_password_file,
+            school = self.school_name,
+            staff = self.staff,
+            specialists = specialists_toml(),
+            limits = self.limits,
+            state = self.state_path,
+            templates = self.templates_dir.display(),
+            extra = self.extra,
+        )
+    }
+}
+
 /// The address of the specialist called `name` in [`TIMETABLE`].
 pub fn specialist(name: &str) -> &'static str {
     let i = TIMETABLE
@@ -129,61 +219,26 @@ impl DaemonConfig {
             .templates_dir
             .clone()
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates"));
-        let specialists = specialists_toml();
-        let text = format!(
-            r#"# Written by tests/support/daemon.rs for one test.
-[mailbox]
-kind = "imap"
-host = "127.0.0.1"
-{imap}
-username = "{SUPPORT}"
-password_file = "imap.pw"
-folder = "INBOX"
-idle = true
-poll_interval = "2s"
-
-[outbox]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtps}
-tls = "implicit"
-ca_file = "{ca}"
-username = "{SUPPORT}"
-password_file = "smtp.pw"
-from = "Поддержка ЭлЖур <{SUPPORT}>"
-
-[school]
-name = "МБОУ УВК"
-timezone = "Europe/Moscow"
-supervisor = "Костина Т.В. <{DIRECTOR}>"
-fallback = ["{ADMIN}"]
-admin = "{ADMIN}"
-staff_domains = []
-staff_addresses = []
-
-[schedule]
-valid_from = "2021-09-01"
-valid_until = "2022-05-31"
-holidays = ["2021-11-04", "2021-11-05"]
-
-{specialists}
-[limits]
-auto_replies_per_sender_per_day = {limit}
-max_message_size = "30MB"
-
-[state]
-path = "state/duty-desk.sqlite3"
-
-[templates]
-dir = "{templates}"
-
-{extra}
-"#,
-            ca = ca.display(),
-            limit = self.auto_replies_per_sender_per_day,
-            templates = templates.display(),
-            extra = self.extra,
-        );
+        let text = DeskToml {
+            imap,
+            imap_password_file: "imap.pw",
+            poll_interval: "2s",
+            smtp_host: "127.0.0.1",
+            smtp_port: smtps,
+            smtp_tls: "implicit",
+            smtp_password_file: "smtp.pw",
+            ca_file: ca,
+            school_name: "МБОУ УВК",
+            staff: "staff_domains = []\nstaff_addresses = []",
+            limits: format!(
+                "auto_replies_per_sender_per_day = {}\nmax_message_size = \"30MB\"",
+                self.auto_replies_per_sender_per_day
+            ),
+            state_path: "state/duty-desk.sqlite3",
+            templates_dir: &templates,
+            extra: &self.extra,
+        }
+        .render();
         let path = dir.join("duty-desk.toml");
         std::fs::write(&path, text).expect("write the daemon config");
         path

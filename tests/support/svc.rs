@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN, DIRECTOR, MailStack, SUPPORT, password};
+use crate::support::{MailStack, SUPPORT, password};
 
 /// Thursday 9 September 2021, 08:30 in Moscow: Бамбуркин С.П. and Макаренко С.О. are
 /// on duty until 10:00.
@@ -55,58 +55,23 @@ impl Desk {
 
     /// The config text `new` writes.
     pub fn config_text(&self, stack: &MailStack, service: &str) -> String {
-        format!(
-            r#"[mailbox]
-kind = "imap"
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-username = "{SUPPORT}"
-password_file = "${{CREDENTIALS_DIRECTORY}}/imap"
-folder = "INBOX"
-idle = true
-poll_interval = "5s"
-
-[outbox]
-kind = "smtp"
-host = "localhost"
-port = {submission}
-tls = "starttls"
-ca_file = "{ca}"
-username = "{SUPPORT}"
-password_file = "${{CREDENTIALS_DIRECTORY}}/smtp"
-from = "Поддержка ЭлЖур <{SUPPORT}>"
-
-[school]
-name = "Тестовая школа"
-timezone = "Europe/Moscow"
-supervisor = "Костина Т.В. <{DIRECTOR}>"
-fallback = ["{ADMIN}"]
-admin = "{ADMIN}"
-staff_domains = ["school.test"]
-
-[schedule]
-valid_from = "2021-09-01"
-valid_until = "2022-05-31"
-holidays = ["2021-11-04", "2021-11-05"]
-
-{specialists}[limits]
-auto_replies_per_sender_per_day = 100
-
-[state]
-path = "state/duty-desk.sqlite3"
-
-[templates]
-dir = "templates"
-
-[service]
-{service}
-"#,
-            imap = stack.imap_port(),
-            submission = stack.submission_port(),
-            ca = stack.ca_file().display(),
-            specialists = crate::support::daemon::specialists_toml(),
-        )
+        crate::support::daemon::DeskToml {
+            imap: format!("port = {}\ntls = \"none\"", stack.imap_port()),
+            imap_password_file: "${CREDENTIALS_DIRECTORY}/imap",
+            poll_interval: "5s",
+            smtp_host: "localhost",
+            smtp_port: stack.submission_port(),
+            smtp_tls: "starttls",
+            smtp_password_file: "${CREDENTIALS_DIRECTORY}/smtp",
+            ca_file: &stack.ca_file(),
+            school_name: "Тестовая школа",
+            staff: "staff_domains = [\"school.test\"]",
+            limits: "auto_replies_per_sender_per_day = 100".to_string(),
+            state_path: "state/duty-desk.sqlite3",
+            templates_dir: Path::new("templates"),
+            extra: &format!("[service]\n{service}"),
+        }
+        .render()
     }
 
     /// Replaces the config file atomically (write + rename), as an admin's editor would.

@@ -4,8 +4,8 @@
 //! `cargo build --release --example understand_loop`, then for example
 //! `valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes
 //! target/release/examples/understand_loop 23 [bare]`; the difference of a
-//! 23-pass and a 3-pass run, divided by 20 × 129 letters, is the cost per
-//! letter without the one-time set-up (README, Performance).
+//! 23-pass and a 3-pass run, divided by 20 × the number of fixtures, is the
+//! cost per letter without the one-time set-up (README, Performance).
 use std::hint::black_box;
 
 fn main() -> anyhow::Result<()> {

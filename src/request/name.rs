@@ -891,7 +891,21 @@ struct Found {
     name: String,
     standing: Standing,
     order: usize,
+    /// A parent word follows the name («…, мама Ильи»).
+    parent_after: bool,
 }
+
+/// Words a parent calls themselves by, after their name.
+const PARENT_SELF: &[&str] = &[
+    "мама",
+    "мать",
+    "папа",
+    "отец",
+    "бабушка",
+    "дедушка",
+    "опекун",
+    "родитель",
+];
 
 fn scan(
     text: &str,
@@ -976,10 +990,16 @@ fn scan(
                 children.extend(run.iter().map(|t| t.low().to_string()));
                 continue;
             }
+            // «Петрова Анна, мама Ильи»: the writer names their own part.
+            let parent_after = toks[start + e..]
+                .iter()
+                .find(|t| t.kind == Kind::Word)
+                .is_some_and(|t| PARENT_SELF.contains(&t.low()));
             out.push(Found {
                 name,
                 standing: st,
                 order: out.len(),
+                parent_after,
             });
         }
     }
@@ -991,6 +1011,24 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
     let mut children = Vec::new();
     scan(&parts.new, role, false, &mut found, &mut children);
     scan(&parts.signature, role, true, &mut found, &mut children);
+    // A parent whose own words say mother or father («я мама», «Мама.» on
+    // a line of its own): a name of the other sex that merely opens the
+    // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
+    // is the child's, not theirs.
+    let sex = match role {
+        Some(Role::Parent) if !found.is_empty() => parent_sex(&parts.new, &parts.signature),
+        _ => None,
+    };
+    found.retain(|f| {
+        let childs = f.standing == Standing::Opening
+            && !f.parent_after
+            && sex.is_some()
+            && name_sex(&f.name).is_some_and(|g| Some(g) != sex);
+        if childs {
+            children.extend(f.name.split_whitespace().map(fold));
+        }
+        !childs
+    });
     // Strongest standing wins; the earliest among equals.
     if let Some(best) = found.iter().max_by(|a, b| {
         a.standing
@@ -1001,13 +1039,50 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         return Some(best.name.clone());
     }
     let display = display_name?;
-    from_display_name(display, &parts.new, role, &children)
+    from_display_name(display, &parts.new, &parts.signature, role, &children)
+}
+
+/// The parent's sex as their own words give it: «я мама», «мама ученика»,
+/// a line that starts with «мама» («Мама.», «мама Даши»); the same for
+/// fathers. `None` when the words say neither, or both.
+fn parent_sex(text: &str, signature: &str) -> Option<Gender> {
+    let t = fold(&format!("{text}\n{signature}"));
+    let says = |words: [&str; 3]| {
+        t.lines().any(|line| {
+            let first = line
+                .split(|c: char| !is_letter(c))
+                .find(|w| !w.is_empty())
+                .unwrap_or_default();
+            words.contains(&first)
+        }) || words.iter().any(|w| {
+            t.contains(&format!("я {w}"))
+                || t.contains(&format!("{w} ученик"))
+                || t.contains(&format!("{w} учениц"))
+        })
+    };
+    match (
+        says(["мама", "мать", "бабушка"]),
+        says(["папа", "отец", "дедушка"]),
+    ) {
+        (true, false) => Some(Gender::Female),
+        (false, true) => Some(Gender::Male),
+        _ => None,
+    }
+}
+
+/// The sex a full name's first name or patronymic gives.
+fn name_sex(name: &str) -> Option<Gender> {
+    tokenize(name).iter().find_map(|t| match classify(t) {
+        Part::First(g) | Part::Patronymic(g) => Some(g),
+        _ => None,
+    })
 }
 
 /// The From display name, when it has the shape of the writer's name.
 fn from_display_name(
     display: &str,
     text: &str,
+    signature: &str,
     role: Option<Role>,
     children: &[String],
 ) -> Option<String> {
@@ -1050,26 +1125,9 @@ fn from_display_name(
                 return None;
             }
         }
-        let t = fold(text);
-        let mother = [
-            "я мама",
-            "я мать",
-            "я бабушка",
-            "мама ученик",
-            "мама учениц",
-        ]
-        .iter()
-        .any(|p| t.contains(p));
-        let father = [
-            "я папа",
-            "я отец",
-            "я дедушка",
-            "папа ученик",
-            "папа учениц",
-        ]
-        .iter()
-        .any(|p| t.contains(p));
-        if mother && gender == Some(Gender::Male) || father && gender == Some(Gender::Female) {
+        if let (Some(sex), Some(g)) = (parent_sex(text, signature), gender)
+            && sex != g
+        {
             return None;
         }
     }
@@ -1127,6 +1185,57 @@ mod tests {
         assert_eq!(
             name("Я, Федорова Людмила Геннадьевна, бабушка ученика 1 «Г» класса Федорова Семёна.\n--\nЛюдмила Геннадьевна", None, p).as_deref(),
             Some("Федорова Людмила Геннадьевна")
+        );
+    }
+
+    #[test]
+    fn a_name_of_the_other_sex_opening_a_parents_letter_is_the_childs() {
+        let p = Some(Role::Parent);
+        // A mother (a line «Мама.», «я мама») opens with her son's name.
+        for text in [
+            "Петров Илья, 5А. Не могу зайти в дневник сына.\nМама.",
+            "Петров Илья 5А, не открывается дневник, я мама, помогите.",
+        ] {
+            assert_eq!(name(text, None, p), None, "{text}");
+        }
+        // A father, his daughter's name; and the From name is not taken for
+        // the child either.
+        assert_eq!(
+            name(
+                "Сидорова Мария, 3Б. Не открывается дневник.\nПапа",
+                Some("Сидорова Мария"),
+                p
+            ),
+            None
+        );
+        // The writer's own name: the same sex, or followed by their part.
+        assert_eq!(
+            name(
+                "Петров Илья, 5А. Не могу зайти в дневник сына.\nПапа.",
+                None,
+                p
+            )
+            .as_deref(),
+            Some("Петров Илья")
+        );
+        assert_eq!(
+            name(
+                "Петрова Анна, мама Ильи, 5А. Папа ученика тоже не может войти.",
+                None,
+                p
+            )
+            .as_deref(),
+            Some("Петрова Анна")
+        );
+        // Not a parent's letter: nothing changes.
+        assert_eq!(
+            name(
+                "Петров Илья, 5А. Не могу зайти в дневник.\nМама.",
+                None,
+                None
+            )
+            .as_deref(),
+            Some("Петров Илья")
         );
     }
 

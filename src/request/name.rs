@@ -895,18 +895,6 @@ struct Found {
     parent_after: bool,
 }
 
-/// Words a parent calls themselves by, after their name.
-const PARENT_SELF: &[&str] = &[
-    "мама",
-    "мать",
-    "папа",
-    "отец",
-    "бабушка",
-    "дедушка",
-    "опекун",
-    "родитель",
-];
-
 fn scan(
     text: &str,
     role: Option<Role>,
@@ -994,7 +982,10 @@ fn scan(
             let parent_after = toks[start + e..]
                 .iter()
                 .find(|t| t.kind == Kind::Word)
-                .is_some_and(|t| PARENT_SELF.contains(&t.low()));
+                .is_some_and(|t| {
+                    let w = t.low();
+                    super::role::PARENT_WORDS.contains(&w) || w == "родитель"
+                });
             out.push(Found {
                 name,
                 standing: st,

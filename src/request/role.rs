@@ -454,7 +454,8 @@ fn title(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
 
 const DASHES: &[char] = &[',', '—', '–', '-'];
 
-const PARENT_WORDS: &[&str] = &[
+/// Words a parent calls themselves by (name reads them after a name too).
+pub(crate) const PARENT_WORDS: &[&str] = &[
     "мама",
     "мать",
     "папа",

@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
-use super::{Stems, WordSet, fold, fold_into, is_letter};
+use super::{Stems, WordSet, char_at, fold, fold_into, letter_len};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -506,20 +506,16 @@ fn content(sentence: &str) -> Content {
 }
 
 /// The runs of letters and hyphens in `s`, without hyphens at their
-/// ends, none empty. Read by bytes: ASCII and Cyrillic (lead byte 0xD0 or
-/// 0xD1: U+0400..U+047F, all letters) without decoding.
+/// ends, none empty. Read by bytes (see `letter_len`).
 fn words(s: &str) -> impl Iterator<Item = &str> {
     let b = s.as_bytes();
     let mut i = 0;
     // Whether the character at byte `i` (a character boundary) is part of
     // a word, and its length.
-    let at = move |i: usize| match b[i] {
-        x if x < 0x80 => (x.is_ascii_alphabetic() || x == b'-', 1),
-        0xD0 | 0xD1 => (true, 2),
-        _ => {
-            let c = s[i..].chars().next().unwrap_or(' ');
-            (is_letter(c), c.len_utf8())
-        }
+    let at = move |i: usize| match letter_len(s, i) {
+        0 if b[i] == b'-' => (true, 1),
+        0 => (false, char_at(s, i).map_or(1, char::len_utf8)),
+        n => (true, n),
     };
     std::iter::from_fn(move || {
         loop {
@@ -694,6 +690,7 @@ fn cap(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::is_letter;
 
     #[test]
     fn words_agree_with_splitting_on_characters() {

@@ -508,6 +508,26 @@ impl Stems {
     }
 }
 
+/// The character at byte `i` of `text`, if any (`i` a character
+/// boundary: the byte-reading loops here only step over whole characters).
+pub(crate) fn char_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|r| r.chars().next())
+}
+
+/// The length in bytes of the letter ([`is_letter`]) at byte `i` of
+/// `text`, or 0 when there is none. ASCII and Cyrillic (lead byte 0xD0 or
+/// 0xD1: U+0400..U+047F, all letters) are told by their first byte.
+pub(crate) fn letter_len(text: &str, i: usize) -> usize {
+    match text.as_bytes().get(i) {
+        Some(x) if x.is_ascii_alphabetic() => 1,
+        Some(0xD0 | 0xD1) => 2,
+        Some(&x) if x >= 0x80 => char_at(text, i)
+            .filter(|&c| is_letter(c))
+            .map_or(0, char::len_utf8),
+        _ => 0,
+    }
+}
+
 /// `char::is_alphabetic` with fast paths for ASCII and Cyrillic.
 #[inline]
 pub(crate) fn is_letter(c: char) -> bool {

@@ -19,7 +19,7 @@ use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA
 use super::text::Parts;
 use std::borrow::Cow;
 
-use super::{Role, fold, is_cyr_upper, is_letter};
+use super::{Role, char_at, fold, fold_into, is_cyr_upper, is_letter, letter_len};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
@@ -155,26 +155,6 @@ fn tokenize(text: &str) -> Vec<Tok<'_>> {
     let mut out = Vec::new();
     tokenize_into(text, &mut out);
     out
-}
-
-/// The character at byte offset `i` of `text`, if any (`i` is always a
-/// character boundary here: it only steps over whole characters).
-fn char_at(text: &str, i: usize) -> Option<char> {
-    text.get(i..).and_then(|r| r.chars().next())
-}
-
-/// The length in bytes of the letter at byte `i` of `text`, or 0 when
-/// there is none. ASCII and Cyrillic (lead byte 0xD0 or 0xD1: U+0400..
-/// U+047F, all letters) are told by their first byte.
-fn letter_len(text: &str, i: usize) -> usize {
-    match text.as_bytes().get(i) {
-        Some(x) if x.is_ascii_alphabetic() => 1,
-        Some(0xD0 | 0xD1) => 2,
-        Some(&x) if x >= 0x80 => char_at(text, i)
-            .filter(|&c| is_letter(c))
-            .map_or(0, char::len_utf8),
-        _ => 0,
-    }
 }
 
 /// [`tokenize`] into `out` (cleared first): the buffer serves line after
@@ -1006,10 +986,16 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
     // a line of its own): a name of the other sex that merely opens the
     // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
     // is the child's, not theirs.
-    let sex = match role {
-        Some(Role::Parent) if !found.is_empty() => parent_sex(&parts.new, &parts.signature),
-        _ => None,
-    };
+    // Read only when something hangs on it: a name that merely opens the
+    // letter, or the From name when the text gives none.
+    let needs_sex = role == Some(Role::Parent)
+        && (found.is_empty() && display_name.is_some()
+            || found
+                .iter()
+                .any(|f| f.standing == Standing::Opening && !f.parent_after));
+    let sex = needs_sex
+        .then(|| parent_sex(&parts.new, &parts.signature))
+        .flatten();
     found.retain(|f| {
         let childs = f.standing == Standing::Opening
             && !f.parent_after
@@ -1030,51 +1016,85 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         return Some(best.name.clone());
     }
     let display = display_name?;
-    from_display_name(display, &parts.new, &parts.signature, role, &children)
+    from_display_name(display, role, sex, &children)
 }
 
 /// The parent's sex as their own words give it: «я мама», «мама ученика»,
 /// a line that starts with «мама» («Мама.», «мама Даши»); the same for
 /// fathers. `None` when the words say neither, or both.
 fn parent_sex(text: &str, signature: &str) -> Option<Gender> {
-    let t = fold(&format!("{text}\n{signature}"));
-    let says = |words: [&str; 3]| {
+    let mut t = String::with_capacity(text.len() + signature.len() + 1);
+    fold_into(text, &mut t);
+    t.push('\n');
+    fold_into(signature, &mut t);
+    let says = |(words, phrases): (&[&str], &[&str])| {
         t.lines().any(|line| {
             let first = line
                 .split(|c: char| !is_letter(c))
                 .find(|w| !w.is_empty())
                 .unwrap_or_default();
             words.contains(&first)
-        }) || words.iter().any(|w| {
-            t.contains(&format!("я {w}"))
-                || t.contains(&format!("{w} ученик"))
-                || t.contains(&format!("{w} учениц"))
-        })
+        }) || phrases.iter().any(|p| t.contains(p))
     };
-    match (
-        says(["мама", "мать", "бабушка"]),
-        says(["папа", "отец", "дедушка"]),
-    ) {
+    match (says(MOTHER), says(FATHER)) {
         (true, false) => Some(Gender::Female),
         (false, true) => Some(Gender::Male),
         _ => None,
     }
 }
 
+/// A mother's words for herself, and the phrases she uses them in.
+const MOTHER: (&[&str], &[&str]) = (
+    &["мама", "мать", "бабушка"],
+    &[
+        "я мама",
+        "я мать",
+        "я бабушка",
+        "мама ученик",
+        "мама учениц",
+        "мать ученик",
+        "мать учениц",
+        "бабушка ученик",
+        "бабушка учениц",
+    ],
+);
+
+/// A father's, the same.
+const FATHER: (&[&str], &[&str]) = (
+    &["папа", "отец", "дедушка"],
+    &[
+        "я папа",
+        "я отец",
+        "я дедушка",
+        "папа ученик",
+        "папа учениц",
+        "отец ученик",
+        "отец учениц",
+        "дедушка ученик",
+        "дедушка учениц",
+    ],
+);
+
 /// The sex a full name's first name or patronymic gives.
 fn name_sex(name: &str) -> Option<Gender> {
-    tokenize(name).iter().find_map(|t| match classify(t) {
-        Part::First(g) | Part::Patronymic(g) => Some(g),
+    let parts: Vec<Part> = tokenize(name).iter().map(classify).collect();
+    sex_of(&parts)
+}
+
+/// The sex the first first name or patronymic among `parts` gives.
+fn sex_of(parts: &[Part]) -> Option<Gender> {
+    parts.iter().find_map(|p| match p {
+        Part::First(g) | Part::Patronymic(g) => Some(*g),
         _ => None,
     })
 }
 
 /// The From display name, when it has the shape of the writer's name.
+/// `sex` is the parent's as their own words give it ([`parent_sex`]).
 fn from_display_name(
     display: &str,
-    text: &str,
-    signature: &str,
     role: Option<Role>,
+    sex: Option<Gender>,
     children: &[String],
 ) -> Option<String> {
     let toks = tokenize(display);
@@ -1102,10 +1122,7 @@ fn from_display_name(
         .zip(&parts)
         .find(|(_, p)| matches!(p, Part::First(_)))
         .map(|(t, _)| t.low().to_string());
-    let gender = parts.iter().find_map(|p| match p {
-        Part::First(g) | Part::Patronymic(g) => Some(*g),
-        _ => None,
-    });
+    let gender = sex_of(&parts);
     if role == Some(Role::Parent) {
         if let Some(f) = &first {
             let stem: String = f
@@ -1116,9 +1133,7 @@ fn from_display_name(
                 return None;
             }
         }
-        if let (Some(sex), Some(g)) = (parent_sex(text, signature), gender)
-            && sex != g
-        {
+        if sex.is_some() && gender.is_some() && sex != gender {
             return None;
         }
     }

@@ -60,7 +60,13 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// The header fields the rules read, by name (any case).
+/// The header fields the rules read, by name (any case), and where each
+/// stands in that list.
+const AUTO_SUBMITTED: usize = 0;
+const PRECEDENCE: usize = 1;
+const LIST_ID: usize = 2;
+/// The autoresponders' own fields, from here to the end.
+const AUTOREPLY: usize = 3;
 const FIELDS: [&str; 7] = [
     "Auto-Submitted",
     "Precedence",
@@ -90,7 +96,7 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
         }
     }
     let value = |k: usize| seen[k].flatten();
-    if let Some(v) = value(0) {
+    if let Some(v) = value(AUTO_SUBMITTED) {
         let v = v.trim();
         let kw = v
             .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
@@ -100,7 +106,7 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
             return Some(format!("Auto-Submitted: {}", kw.to_ascii_lowercase()));
         }
     }
-    if let Some(v) = value(1) {
+    if let Some(v) = value(PRECEDENCE) {
         let v = v.trim();
         if ["bulk", "junk", "list"]
             .iter()
@@ -109,10 +115,10 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
             return Some(format!("Precedence: {}", v.to_ascii_lowercase()));
         }
     }
-    if seen[2].is_some() {
+    if seen[LIST_ID].is_some() {
         return Some("List-Id header (mailing list)".to_string());
     }
-    for (k, name) in FIELDS.iter().enumerate().skip(3) {
+    for (k, name) in FIELDS.iter().enumerate().skip(AUTOREPLY) {
         if let Some(v) = value(k) {
             let v = v.trim();
             if !v.eq_ignore_ascii_case("no") && !v.eq_ignore_ascii_case("false") {

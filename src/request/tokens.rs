@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{fold, is_letter};
+use super::{char_at, fold, is_letter, letter_len};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -33,13 +33,11 @@ pub(crate) struct Token<'a> {
 pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut out = Vec::with_capacity(text.len() / 5 + 1);
     let mut line = 0u32;
-    // Read as bytes, with fast paths for ASCII and Cyrillic (lead byte
-    // 0xD0 or 0xD1: U+0400..U+047F, all letters); any other character
-    // is decoded. `i` only ever steps over whole characters.
+    // Read as bytes (see `letter_len`); `i` only ever steps over whole
+    // characters.
     let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        let c = char_at(text, i);
+    while let Some(c) = char_at(text, i) {
         let kind = if is_letter(c) {
             Kind::Word
         } else if c.is_ascii_digit() {
@@ -55,28 +53,21 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
             Kind::Punct(c)
         };
         let start = i;
-        // Whether `fold` would leave the word as it is.
+        // Whether `fold` would leave the word as it is: every letter
+        // ASCII lower case or а..я.
         let mut folded = true;
         match kind {
-            Kind::Word => {
-                while i < b.len() {
-                    let x = b[i];
-                    if x.is_ascii_alphabetic() {
-                        folded &= x.is_ascii_lowercase();
-                        i += 1;
-                    } else if x == 0xD0 || x == 0xD1 {
-                        let y = b.get(i + 1).copied().unwrap_or(0);
-                        folded &= matches!((x, y), (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F));
-                        i += 2;
-                    } else if x >= 0x80 && is_letter(char_at(text, i)) {
-                        // Not Russian, so not folded to itself.
-                        folded = false;
-                        i += char_at(text, i).len_utf8();
-                    } else {
-                        break;
-                    }
+            Kind::Word => loop {
+                let n = letter_len(text, i);
+                if n == 0 {
+                    break;
                 }
-            }
+                folded &= matches!(
+                    b[i..i + n],
+                    [b'a'..=b'z'] | [0xD0, 0xB0..=0xBF] | [0xD1, 0x80..=0x8F]
+                );
+                i += n;
+            },
             Kind::Num => {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
@@ -99,12 +90,6 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
         });
     }
     out
-}
-
-/// The character at byte `i` of `text`, a character boundary.
-fn char_at(text: &str, i: usize) -> char {
-    // Callers pass `i < text.len()` on a boundary, so there is one.
-    text.get(i..).and_then(|r| r.chars().next()).unwrap_or(' ')
 }
 
 /// Read access to a token list that answers "nothing" past its end.

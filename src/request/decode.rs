@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use mail_parser::{
-    Address, Encoding, HeaderName, HeaderValue, Message, MessagePart, MimeHeaders, PartType,
+    Address, Encoding, Header, HeaderName, HeaderValue, Message, MessagePart, MimeHeaders, PartType,
 };
 
 use super::Request;
@@ -83,18 +83,56 @@ pub fn header_block(raw: &[u8]) -> &[u8] {
     &head[..end]
 }
 
+/// The last occurrence of each top-level header field [`headers`] reads,
+/// found in one pass: what mail-parser's accessors (`Message::from`,
+/// `subject`, `header_raw`…) would each find with a reverse scan of its
+/// own over every field.
+#[derive(Default)]
+struct LastFields<'m, 'x> {
+    from: Option<&'m HeaderValue<'x>>,
+    sender: Option<&'m HeaderValue<'x>>,
+    return_path: Option<&'m Header<'x>>,
+    message_id: Option<&'m HeaderValue<'x>>,
+    in_reply_to: Option<&'m HeaderValue<'x>>,
+    references: Option<&'m HeaderValue<'x>>,
+    subject: Option<&'m HeaderValue<'x>>,
+    date: Option<&'m HeaderValue<'x>>,
+}
+
+impl<'m, 'x> LastFields<'m, 'x> {
+    fn of(msg: &'m Message<'x>) -> Self {
+        let mut last = LastFields::default();
+        for f in msg.headers() {
+            let v = Some(&f.value);
+            match f.name {
+                HeaderName::From => last.from = v,
+                HeaderName::Sender => last.sender = v,
+                HeaderName::ReturnPath => last.return_path = Some(f),
+                HeaderName::MessageId => last.message_id = v,
+                HeaderName::InReplyTo => last.in_reply_to = v,
+                HeaderName::References => last.references = v,
+                HeaderName::Subject => last.subject = v,
+                HeaderName::Date => last.date = v,
+                _ => {}
+            }
+        }
+        last
+    }
+}
+
 /// Decode the header fields we use.
 pub fn headers(msg: &Message<'_>) -> Headers {
     let mut h = Headers::default();
+    let last = LastFields::of(msg);
 
-    let from = first_addr(msg.from())
-        .or_else(|| first_addr(msg.sender()))
+    let from = first_addr(last.from.and_then(HeaderValue::as_address))
+        .or_else(|| first_addr(last.sender.and_then(HeaderValue::as_address)))
         .map(|(name, addr)| (name, addr.to_string()));
     let (name, addr) = match from {
         Some((name, addr)) => (name, Some(addr)),
         None => (None, None),
     };
-    let return_path = return_path(msg);
+    let return_path = last.return_path.and_then(|f| return_path(msg, f));
     h.null_return_path = return_path.as_deref().is_some_and(str::is_empty);
     h.sender = addr
         .map(|a| clean_address(&a))
@@ -106,15 +144,23 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         .map(|n| clean_display_name(&n))
         .filter(|n| !n.is_empty());
 
-    h.message_id = msg.message_id().map(strip_id).filter(|s| !s.is_empty());
-    h.in_reply_to = ids(msg.in_reply_to());
-    h.references = ids(msg.references());
-    h.subject = msg
-        .subject()
+    h.message_id = last
+        .message_id
+        .and_then(HeaderValue::as_text)
+        .map(strip_id)
+        .filter(|s| !s.is_empty());
+    h.in_reply_to = last.in_reply_to.map(ids).unwrap_or_default();
+    h.references = last.references.map(ids).unwrap_or_default();
+    h.subject = last
+        .subject
+        .and_then(HeaderValue::as_text)
         .map(|s| repair_header(msg, HeaderName::Subject, s))
         .map(|s| normalize_space(&s))
         .unwrap_or_default();
-    h.date = msg.date().and_then(to_chrono);
+    h.date = last
+        .date
+        .and_then(HeaderValue::as_datetime)
+        .and_then(to_chrono);
     h.ticket_tag = super::text::ticket_tag(&h.subject);
     h
 }
@@ -128,10 +174,14 @@ fn first_addr<'a>(a: Option<&'a Address<'a>>) -> Option<(Option<String>, &'a str
     ))
 }
 
-/// Return-Path address: `Some("")` for `<>`, `None` when absent.
-fn return_path(msg: &Message<'_>) -> Option<String> {
-    let raw = msg.header_raw(HeaderName::ReturnPath)?;
-    let v = raw
+/// Return-Path address: `Some("")` for `<>`, `None` when the field is
+/// not UTF-8.
+fn return_path(msg: &Message<'_>, field: &Header<'_>) -> Option<String> {
+    let raw = msg
+        .raw_message
+        .get(field.offset_start as usize..field.offset_end as usize)?;
+    let v = std::str::from_utf8(raw)
+        .ok()?
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
@@ -421,9 +471,17 @@ pub fn russian_score(s: &str) -> i64 {
     score
 }
 
-/// Collapse runs of white space (headers).
-fn normalize_space(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Collapse runs of white space to one space, none at either end
+/// (headers, subjects).
+pub(crate) fn normalize_space(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Line ends to `\n`, no-break and odd spaces to a space, invisible

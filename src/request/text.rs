@@ -208,6 +208,10 @@ static TAG: LazyLock<Regex> =
 
 /// N from «[Заявка #N]» in a subject.
 pub fn ticket_tag(subject: &str) -> Option<u64> {
+    // The tag opens with a bracket; most subjects have none.
+    if !subject.contains('[') {
+        return None;
+    }
     TAG.captures(subject)?.get(1)?.as_str().parse().ok()
 }
 
@@ -218,14 +222,19 @@ pub fn has_reply_prefix(subject: &str) -> bool {
 
 /// A subject without `Re:`/`Fwd:` prefixes and the ticket tag.
 pub fn clean_subject(subject: &str) -> String {
-    let mut s = TAG.replace_all(subject, " ").into_owned();
+    // The tag opens with a bracket; most subjects have none.
+    let untagged = match subject.contains('[') {
+        true => TAG.replace_all(subject, " "),
+        false => std::borrow::Cow::Borrowed(subject),
+    };
+    let mut s: &str = &untagged;
     for _ in 0..10 {
-        match REPLY_PREFIX.find(&s) {
-            Some(m) => s = s[m.end()..].to_string(),
+        match REPLY_PREFIX.find(s) {
+            Some(m) => s = &s[m.end()..],
             None => break,
         }
     }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    super::decode::normalize_space(s)
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ fn to_chrono(d: &mail_parser::DateTime) -> Option<chrono::DateTime<chrono::Fixed
 /// A header that mail-parser decoded with U+FFFD (raw 8-bit, no encoded
 /// words) is decoded again from its bytes as the best Cyrillic candidate.
 fn repair_header(msg: &Message<'_>, name: HeaderName<'_>, decoded: &str) -> String {
-    if !decoded.contains('\u{FFFD}') {
+    if !decoded.contains("\u{FFFD}") {
         return decoded.to_string();
     }
     let root = msg.root_part();
@@ -348,19 +348,22 @@ fn repair_part<'a>(msg: &Message<'_>, part: &MessagePart<'_>, decoded: &'a str) 
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
         .map(|s| s.trim().to_string());
-    let suspicious = decoded.contains('\u{FFFD}')
+    // Searched for as a string: a `char` pattern scans for U+FFFD's last
+    // byte, which Cyrillic text is full of («н» is D0 BD).
+    let replaced = decoded.contains("\u{FFFD}");
+    let suspicious = replaced
         || declared.as_deref().is_none_or(is_cyrillic_single_byte)
         || declared
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case("us-ascii"));
-    if !suspicious || decoded.is_ascii() && !decoded.contains('\u{FFFD}') {
+    if !suspicious || decoded.is_ascii() && !replaced {
         return Cow::Borrowed(decoded);
     }
     // Read with the right single-byte charset, Russian is nearly all
     // lower case; read with the wrong one (KOI8-R as windows-1251 or the
     // other way round) the cases swap. A text that already reads right
     // need not be decoded three more times.
-    if !decoded.contains('\u{FFFD}') && reads_as_russian(decoded) {
+    if !replaced && reads_as_russian(decoded) {
         return Cow::Borrowed(decoded);
     }
     let raw = msg.raw_message();
@@ -525,6 +528,15 @@ pub fn normalize_text(s: &str) -> String {
 /// controls, U+00A0 and U+00AD after C2; U+2002…U+200D and U+202F after
 /// E2 80; U+FEFF as EF BB BF).
 fn needs_normalizing(line: &[u8]) -> bool {
+    // First a branch-free look, 16 bytes at a time, for any byte that can
+    // start one (most lines have none); then the exact test.
+    let may_start = |b: u8| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2 || b == 0xEF;
+    if !line
+        .chunks(16)
+        .any(|chunk| chunk.iter().fold(false, |any, &b| any | may_start(b)))
+    {
+        return false;
+    }
     line.iter().enumerate().any(|(i, &b)| match b {
         0x00..=0x1F | 0x7F => true,
         0xC2 => line

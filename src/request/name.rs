@@ -17,11 +17,10 @@
 
 use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
-use std::borrow::Cow;
 
 use super::{Role, char_at, fold, fold_into, is_cyr_upper, is_letter, letter_len};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Word,
     Initials,
@@ -30,15 +29,48 @@ enum Kind {
     Break,
 }
 
-#[derive(Clone, Debug)]
-struct Tok<'a> {
-    /// The token as written: a slice of the line, or built (initials with
-    /// their dots, a re-cased word).
-    text: Cow<'a, str>,
+/// Where a piece of a token's text is: a byte range of the line, or of
+/// one of the buffers of the [`Line`] (which one depends on the piece,
+/// see [`Tok`]).
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    in_line: bool,
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `start..end` of the line (`in_line`) or of a buffer. The offsets
+    /// fit in `u32`: a line is read up to its first 50 000 characters,
+    /// and a buffer holds at most a few copies of it.
+    fn new(in_line: bool, start: usize, end: usize) -> Span {
+        Span {
+            in_line,
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The text of the span: in `line`, or in `buffer`.
+    fn of<'s>(&self, line: &'s str, buffer: &'s str) -> &'s str {
+        let text = if self.in_line { line } else { buffer };
+        &text[self.start as usize..self.end as usize]
+    }
+}
+
+/// One token of a line. Its text is not stored in it but pointed to (see
+/// [`Line::written`] and [`Line::low`]), so making a token allocates
+/// nothing.
+#[derive(Clone, Copy, Debug)]
+struct Tok {
     kind: Kind,
-    /// `text` lower-cased with ё → е, computed once; borrowed when the
-    /// text is already in that form (most words).
-    low: Cow<'a, str>,
+    /// The token as written: a slice of the line, or of [`Line::made`]
+    /// (initials with their dots, a re-cased word).
+    text: Span,
+    /// The text lower-cased with ё → е, computed once: the same slice of
+    /// the line when the text is already in that form (most words), else
+    /// a slice of [`Line::folds`].
+    low: Span,
     /// A capitalised Cyrillic word, computed once.
     name_word: bool,
     /// A word of two or more Cyrillic letters all of one case (hyphens
@@ -46,41 +78,104 @@ struct Tok<'a> {
     one_case: Option<bool>,
 }
 
-impl<'a> Tok<'a> {
-    fn new(text: Cow<'a, str>, kind: Kind) -> Tok<'a> {
-        if kind != Kind::Word {
-            // Marks, digits and line breaks fold to themselves; initials
-            // are built, and folded.
-            let low = match text {
-                Cow::Borrowed(s) if kind != Kind::Initials => Cow::Borrowed(s),
-                ref t => Cow::Owned(fold(t)),
-            };
-            return Tok {
-                text,
-                kind,
-                low,
-                name_word: false,
-                one_case: None,
-            };
-        }
-        let shape = Shape::of(&text);
-        let low = match text {
-            Cow::Borrowed(s) if shape.folded => Cow::Borrowed(s),
-            ref t => Cow::Owned(fold(t)),
-        };
-        Tok {
-            text,
-            kind,
-            low,
-            name_word: !shape.folded && shape.capitalised,
-            one_case: (shape.letters >= 2 && (shape.lower || shape.upper)).then_some(shape.lower),
-        }
-    }
-    fn low(&self) -> &str {
-        &self.low
-    }
+impl Tok {
     fn is_name_word(&self) -> bool {
         self.name_word
+    }
+}
+
+/// A line cut into tokens, with the text they point into. Its buffers
+/// serve line after line ([`tokenize_into`]), so a letter's lines are
+/// tokenised with no allocation once they have grown.
+#[derive(Debug, Default)]
+struct Line<'a> {
+    /// The line as given (up to its first 50 000 characters).
+    line: &'a str,
+    /// Text made while tokenising: initials with their dots («Е. Н.»
+    /// from «Е. Н.Петрова» is as written, «М.П.» from «М.П» is not),
+    /// re-cased words ([`recase`]).
+    made: String,
+    /// The folded forms of the tokens that do not fold to themselves.
+    folds: String,
+    toks: Vec<Tok>,
+}
+
+impl<'a> Line<'a> {
+    /// The token as written.
+    fn written(&self, t: &Tok) -> &str {
+        t.text.of(self.line, &self.made)
+    }
+
+    /// The token lower-cased with ё → е.
+    fn low(&self, t: &Tok) -> &str {
+        t.low.of(self.line, &self.folds)
+    }
+
+    /// A token that folds to itself and has no shape to speak of: a mark,
+    /// a number, a line break (`start..end` of the line).
+    fn push_plain(&mut self, kind: Kind, start: usize, end: usize) {
+        let span = Span::new(true, start, end);
+        self.toks.push(Tok {
+            kind,
+            text: span,
+            low: span,
+            name_word: false,
+            one_case: None,
+        });
+    }
+
+    /// The word at `start..end` of the line, of that shape.
+    fn push_word(&mut self, start: usize, end: usize, shape: Shape) {
+        let word = &self.line[start..end];
+        let low = if shape.folded {
+            Span::new(true, start, end)
+        } else {
+            let from = self.folds.len();
+            fold_into(word, &mut self.folds);
+            Span::new(false, from, self.folds.len())
+        };
+        self.toks.push(Tok {
+            kind: Kind::Word,
+            text: Span::new(true, start, end),
+            low,
+            name_word: shape.name_word(),
+            one_case: shape.one_case(),
+        });
+    }
+
+    /// Initials written at `from..` of [`Line::made`] (the end of it).
+    fn push_initials(&mut self, from: usize) {
+        let text = &self.made[from..];
+        let low = self.folds.len();
+        fold_into(text, &mut self.folds);
+        self.toks.push(Tok {
+            kind: Kind::Initials,
+            text: Span::new(false, from, self.made.len()),
+            low: Span::new(false, low, self.folds.len()),
+            name_word: false,
+            one_case: None,
+        });
+    }
+
+    /// Token `k`, a word, written again in title case («иванова» →
+    /// «Иванова»); its folded form stays as it is, as title case changes
+    /// nothing that folding keeps.
+    fn title_case(&mut self, k: usize) {
+        let t = self.toks[k];
+        // Already re-cased: title case again would give the same text.
+        if !t.text.in_line {
+            return;
+        }
+        let from = self.made.len();
+        title_case_into(t.text.of(self.line, ""), &mut self.made);
+        let shape = Shape::of(&self.made[from..]);
+        self.toks[k] = Tok {
+            kind: Kind::Word,
+            text: Span::new(false, from, self.made.len()),
+            low: t.low,
+            name_word: shape.name_word(),
+            one_case: shape.one_case(),
+        };
     }
 }
 
@@ -149,17 +244,88 @@ impl Shape {
         s.capitalised &= chars >= 2;
         s
     }
+
+    /// A capitalised Cyrillic word ([`Tok::name_word`]).
+    fn name_word(&self) -> bool {
+        !self.folded && self.capitalised
+    }
+
+    /// Two or more letters all of one case ([`Tok::one_case`]).
+    fn one_case(&self) -> Option<bool> {
+        (self.letters >= 2 && (self.lower || self.upper)).then_some(self.lower)
+    }
 }
 
-fn tokenize(text: &str) -> Vec<Tok<'_>> {
-    let mut out = Vec::new();
-    tokenize_into(text, &mut out);
-    out
+/// The word that starts at byte `start` of `text` (a letter there):
+/// letters, and hyphens between them. Gives where it ends, and its shape
+/// (what [`Shape::of`] gives for the word) from the same pass over its
+/// bytes.
+fn word_at(text: &str, start: usize) -> (usize, Shape) {
+    let b = text.as_bytes();
+    let mut s = Shape {
+        folded: true,
+        lower: true,
+        upper: true,
+        letters: 0,
+        capitalised: true,
+    };
+    let (mut i, mut after_hyphen) = (start, false);
+    loop {
+        let x = b.get(i).copied().unwrap_or(0);
+        // (is lower Cyrillic, is upper Cyrillic, folds to itself, length)
+        let (lo, up, same, n) = if x & 0xFE == 0xD0 {
+            // U+0400..U+047F, all letters: the offset in that block.
+            let y = b.get(i + 1).copied().unwrap_or(0);
+            let u = (u32::from(x & 1) << 6) | u32::from(y & 0x3F);
+            // а..я, the only letters that fold to themselves; then ё, and
+            // А..Я and Ё.
+            let plain = (0x30..0x50).contains(&u);
+            (
+                plain || u == 0x51,
+                (0x10..0x30).contains(&u) || u == 0x01,
+                plain,
+                2,
+            )
+        } else if x.is_ascii_alphabetic() {
+            (false, false, x.is_ascii_lowercase(), 1)
+        } else if x == b'-' && letter_len(text, i + 1) > 0 {
+            after_hyphen = true;
+            i += 1;
+            continue;
+        } else if x >= 0x80 && letter_len(text, i) > 0 {
+            (false, false, false, letter_len(text, i))
+        } else {
+            break;
+        };
+        s.folded &= same;
+        s.lower &= lo;
+        s.upper &= up;
+        s.capitalised &= if i == start {
+            up
+        } else if after_hyphen {
+            lo || up
+        } else {
+            lo
+        };
+        after_hyphen = false;
+        s.letters += 1;
+        i += n;
+    }
+    // A word with a hyphen has a letter on each side of it.
+    s.capitalised &= s.letters >= 2;
+    (i, s)
 }
 
-/// [`tokenize`] into `out` (cleared first): the buffer serves line after
-/// line.
-fn tokenize_into<'a>(text: &'a str, out: &mut Vec<Tok<'a>>) {
+/// A line cut into tokens.
+fn tokenize(text: &str) -> Line<'_> {
+    let mut line = Line::default();
+    tokenize_into(text, &mut line);
+    line
+}
+
+/// [`tokenize`] into `out`, whose buffers are cleared first: they serve
+/// line after line.
+fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
     // A line is read up to its first 50 000 characters.
     let text = match text.len() > 50_000 {
         true => text
@@ -168,76 +334,101 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Vec<Tok<'a>>) {
             .map_or(text, |(i, _)| &text[..i]),
         false => text,
     };
-    out.clear();
+    out.line = text;
+    out.made.clear();
+    out.folds.clear();
+    out.toks.clear();
     let at = |k: usize| char_at(text, k);
+    let b = text.as_bytes();
     let mut i = 0;
-    while let Some(c) = at(i) {
-        if c == '\n' {
-            out.push(Tok::new(Cow::Borrowed("\n"), Kind::Break));
-            i += 1;
-        } else if c.is_whitespace() {
-            i += c.len_utf8();
-        } else if is_letter(c) {
-            let start = i;
-            let mut n = 0;
-            loop {
-                let len = letter_len(text, i);
-                if len > 0 {
-                    i += len;
-                } else if text.as_bytes().get(i) == Some(&b'-') && letter_len(text, i + 1) > 0 {
+    while let Some(&x) = b.get(i) {
+        // ASCII told by its byte; other characters are decoded.
+        match x {
+            b'\n' => {
+                out.push_plain(Kind::Break, i, i + 1);
+                i += 1;
+                continue;
+            }
+            // `char::is_whitespace` in ASCII.
+            b'\t' | b'\x0B' | b'\x0C' | b'\r' | b' ' => {
+                i += 1;
+                continue;
+            }
+            b'0'..=b'9' => {
+                let start = i;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
                     i += 1;
+                }
+                out.push_plain(Kind::Num, start, i);
+                continue;
+            }
+            ..0x80 if !x.is_ascii_alphabetic() => {
+                out.push_plain(Kind::Punct(char::from(x)), i, i + 1);
+                i += 1;
+                continue;
+            }
+            // A letter of ASCII or of U+0400..U+047F.
+            ..0x80 | 0xD0 | 0xD1 => {}
+            _ => {
+                let Some(c) = at(i) else { break };
+                if c.is_whitespace() {
+                    i += c.len_utf8();
+                    continue;
+                }
+                if !is_letter(c) {
+                    let n = c.len_utf8();
+                    out.push_plain(Kind::Punct(c), i, i + n);
+                    i += n;
+                    continue;
+                }
+            }
+        }
+        // A word: letters, and hyphens between them.
+        let start = i;
+        let (end, shape) = word_at(text, start);
+        i = end;
+        // Initials: «Е.Н.», «Е. Н.», «О.К.»
+        let initial = (shape.letters == 1)
+            .then(|| at(start))
+            .flatten()
+            .filter(|&c| is_cyr_upper(c) && b.get(i) == Some(&b'.'));
+        if let Some(c) = initial {
+            let from = out.made.len();
+            out.made.push(c);
+            out.made.push('.');
+            let mut dots = 1;
+            i += 1;
+            loop {
+                let mut j = i;
+                while b.get(j) == Some(&b' ') {
+                    j += 1;
+                }
+                let Some(d) = at(j).filter(|&d| is_cyr_upper(d) && dots < 3) else {
+                    break;
+                };
+                let dot = j + d.len_utf8();
+                if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
+                    out.made.push_str(&text[i..dot + 1]);
+                    dots += 1;
+                    i = dot + 1;
                 } else {
                     break;
                 }
-                n += 1;
             }
-            // Initials: «Е.Н.», «Е. Н.», «О.К.»
-            if n == 1 && is_cyr_upper(c) && at(i) == Some('.') {
-                let mut initials = format!("{c}.");
-                let mut dots = 1;
-                i += 1;
-                loop {
-                    let mut j = i;
-                    while at(j) == Some(' ') {
-                        j += 1;
-                    }
-                    let Some(d) = at(j).filter(|&d| is_cyr_upper(d) && dots < 3) else {
-                        break;
-                    };
-                    let dot = j + d.len_utf8();
-                    if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
-                        initials.push_str(&text[i..dot + 1]);
-                        dots += 1;
-                        i = dot + 1;
-                    } else {
-                        break;
-                    }
+            // «Иванова М.П» — the last dot forgotten.
+            if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
+                && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
+            {
+                out.made.push(d);
+                out.made.push('.');
+                i += d.len_utf8();
+                if at(i) == Some('.') {
+                    i += 1;
                 }
-                // «Иванова М.П» — the last dot forgotten.
-                if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
-                    && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
-                {
-                    initials.push(d);
-                    initials.push('.');
-                    i += d.len_utf8();
-                    if at(i) == Some('.') {
-                        i += 1;
-                    }
-                }
-                out.push(Tok::new(Cow::Owned(initials), Kind::Initials));
-            } else {
-                out.push(Tok::new(Cow::Borrowed(&text[start..i]), Kind::Word));
             }
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while at(i).is_some_and(|c| c.is_ascii_digit()) {
-                i += 1;
-            }
-            out.push(Tok::new(Cow::Borrowed(&text[start..i]), Kind::Num));
+            out.push_initials(from);
         } else {
-            let n = c.len_utf8();
-            out.push(Tok::new(Cow::Borrowed(&text[i..i + n]), Kind::Punct(c)));
-            i += n;
+            out.push_word(start, i, shape);
         }
     }
 }
@@ -248,7 +439,7 @@ enum Gender {
     Male,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Part {
     First(Gender),
     Patronymic(Gender),
@@ -318,11 +509,11 @@ fn oblique_patronymic(folded: &str) -> bool {
     .any(|e| folded.ends_with(e))
 }
 
-fn classify(t: &Tok) -> Part {
+fn classify(l: &Line, t: &Tok) -> Part {
     if t.kind == Kind::Initials {
-        return Part::Initials(t.text.chars().filter(|c| *c == '.').count());
+        return Part::Initials(l.written(t).chars().filter(|c| *c == '.').count());
     }
-    let f = t.low();
+    let f = l.low(t);
     if let Some(g) = patronymic_gender(f) {
         return Part::Patronymic(g);
     }
@@ -345,8 +536,8 @@ fn surname_gender(folded: &str) -> Option<Gender> {
     }
 }
 
-fn plausible_surname(t: &Tok) -> bool {
-    let f = t.low();
+fn plausible_surname(l: &Line, t: &Tok) -> bool {
+    let f = l.low(t);
     t.is_name_word()
         && !NOT_SURNAMES_SET.contains(f)
         && !oblique_patronymic(f)
@@ -356,12 +547,13 @@ fn plausible_surname(t: &Tok) -> bool {
 /// A full name from a span of name tokens, surname first, or `None`.
 /// `parts` are the tokens classified, one each; `strong` accepts two
 /// unknown capitalised words (a labelled field).
-fn interpret(span: &[Tok], parts: &[Part], strong: bool) -> Option<String> {
-    let unisex = span.iter().any(|t| UNISEX.contains(&t.low()));
-    let agrees = |s: &Tok, g: Gender| unisex || surname_gender(s.low()).is_none_or(|sg| sg == g);
+fn interpret(l: &Line, span: &[Tok], parts: &[Part], strong: bool) -> Option<String> {
+    let unisex = span.iter().any(|t| UNISEX.contains(&l.low(t)));
+    let agrees = |s: &Tok, g: Gender| unisex || surname_gender(l.low(s)).is_none_or(|sg| sg == g);
+    let plausible_surname = |t: &Tok| plausible_surname(l, t);
     let join = |idx: &[usize]| {
         idx.iter()
-            .map(|&i| span[i].text.as_ref())
+            .map(|&i| l.written(&span[i]))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -396,24 +588,38 @@ fn interpret(span: &[Tok], parts: &[Part], strong: bool) -> Option<String> {
         // Лев» might be): take the order as written when the second is a
         // first name.
         [Part::First(_), Part::First(g)] => (plausible_surname(&span[0])
-            && surname_gender(span[0].low()).is_some_and(|sg| sg == *g))
+            && surname_gender(l.low(&span[0])).is_some_and(|sg| sg == *g))
         .then(|| join(&[0, 1])),
         _ => None,
     }
 }
 
+/// The most name tokens in a row [`scan`] reads as one run.
+const MAX_RUN: usize = 5;
+
 /// Every way to read a run of name tokens: the whole run, then its
 /// three- and two-token windows (a greeting or a title may be glued on).
-fn readings(run: &[Tok], strong: bool) -> Option<(String, usize, usize)> {
+/// `run` has at most [`MAX_RUN`] tokens (more are not read).
+fn readings(l: &Line, run: &[Tok], strong: bool) -> Option<(String, usize, usize)> {
+    // A lone word has no window to read (most runs: a capital opening a
+    // sentence), and needs no classifying.
+    if run.len() < 2 {
+        return None;
+    }
     // Each token classified once for all the windows.
-    let parts: Vec<Part> = run.iter().map(|t| classify(t)).collect();
+    let run = &run[..run.len().min(MAX_RUN)];
+    let mut parts = [Part::Other; MAX_RUN];
+    for (p, t) in parts.iter_mut().zip(run) {
+        *p = classify(l, t);
+    }
+    let parts = &parts[..run.len()];
     for len in [3usize, 2] {
         if run.len() < len {
             continue;
         }
         for start in 0..=run.len() - len {
             let w = start..start + len;
-            if let Some(n) = interpret(&run[w.clone()], &parts[w], strong) {
+            if let Some(n) = interpret(l, &run[w.clone()], &parts[w], strong) {
                 return Some((n, start, start + len));
             }
         }
@@ -560,7 +766,7 @@ const GREETINGS: &[&str] = &[
     "приветствую",
 ];
 
-fn is_class_token(t: &Tok) -> bool {
+fn is_class_token(l: &Line, t: &Tok) -> bool {
     match &t.kind {
         Kind::Num => true,
         Kind::Punct(c) => matches!(
@@ -568,8 +774,8 @@ fn is_class_token(t: &Tok) -> bool {
             '«' | '»' | '"' | '(' | ')' | '—' | '–' | '-' | '“' | '”' | '\'' | ':'
         ),
         Kind::Word => {
-            let f = t.low();
-            (t.text.chars().count() == 1 && f != "я")
+            let f = l.low(t);
+            (l.written(t).chars().count() == 1 && f != "я")
                 || matches!(f, "класса" | "класс" | "классе" | "кл")
         }
         _ => false,
@@ -611,8 +817,9 @@ pub(crate) fn verbish(w: &str) -> bool {
         && !["учитель", "родитель", "мать"].contains(&w)
 }
 
-fn title_case(w: &str) -> String {
-    let mut out = String::with_capacity(w.len());
+/// `w` in title case («римская-корсакова» → «Римская-Корсакова»),
+/// appended to `out`.
+fn title_case_into(w: &str, out: &mut String) {
     let mut start = true;
     for c in w.chars() {
         if start {
@@ -622,45 +829,44 @@ fn title_case(w: &str) -> String {
         }
         start = c == '-';
     }
-    out
 }
 
 /// People in a hurry write «иванова мария петровна» or «ИВАНОВА МАРИЯ».
 /// Give such a run capitals when it has the shape of a name: a known
 /// first name next to a patronymic (or, on a labelled line, next to any
 /// word).
-fn recase(toks: &mut [Tok], labelled: bool) {
+fn recase(l: &mut Line, labelled: bool) {
     let cyr = |t: &Tok| t.one_case == Some(true);
     let caps = |t: &Tok| t.one_case == Some(false);
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
         let mut i = 0;
-        while i < toks.len() {
-            if !same_case(&toks[i]) {
+        while i < l.toks.len() {
+            if !same_case(&l.toks[i]) {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < toks.len() && same_case(&toks[i]) && i - start < 3 {
+            while i < l.toks.len() && same_case(&l.toks[i]) && i - start < 3 {
                 i += 1;
             }
-            let run = &toks[start..i];
+            let run = &l.toks[start..i];
             // The cheap tests first: most runs are ordinary words with no
             // patronymic, and need no look-up in the first-name lists.
             if run.len() < 2
-                || !labelled && !run.iter().any(|t| patronymic_gender(t.low()).is_some())
+                || !labelled && !run.iter().any(|t| patronymic_gender(l.low(t)).is_some())
             {
                 continue;
             }
-            let first = run.iter().any(|t| first_name_gender(t.low()).is_some());
+            let first = run.iter().any(|t| first_name_gender(l.low(t)).is_some());
             let others = run
                 .iter()
                 .filter(|t| {
-                    first_name_gender(t.low()).is_none() && patronymic_gender(t.low()).is_none()
+                    first_name_gender(l.low(t)).is_none() && patronymic_gender(l.low(t)).is_none()
                 })
                 .count();
             if first && others <= 1 {
-                for t in &mut toks[start..i] {
-                    *t = Tok::new(Cow::Owned(title_case(&t.text)), Kind::Word);
+                for k in start..i {
+                    l.title_case(k);
                 }
             }
         }
@@ -677,7 +883,8 @@ enum Standing {
     Labelled = 6,
 }
 
-fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<bool>) -> Standing {
+fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) -> Standing {
+    let toks = &l.toks;
     // Labelled line: the writer's unless the label names the child.
     if let Some(child) = labelled {
         return if child && role != Some(Role::Student) {
@@ -697,24 +904,24 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
         };
         k = i;
         let t = &toks[i];
-        if t.kind == Kind::Word && !is_class_token(t) {
+        if t.kind == Kind::Word && !is_class_token(l, t) {
             break Some(t);
         }
         if t.kind == Kind::Punct(',') {
             skipped_comma = true;
             // A comma ends the look-back for child triggers but not for «я,».
             let before = i.checked_sub(1).map(|j| &toks[j]);
-            if before.is_some_and(|b| b.kind == Kind::Word && SELF_TRIGGERS.contains(&b.low())) {
+            if before.is_some_and(|b| b.kind == Kind::Word && SELF_TRIGGERS.contains(&l.low(b))) {
                 return Standing::SelfIntro;
             }
             break None;
         }
-        if !is_class_token(t) {
+        if !is_class_token(l, t) {
             break None;
         }
     };
     if let Some(w) = prev_word {
-        let f = w.low();
+        let f = l.low(w);
         if SELF_TRIGGERS.contains(&f) && !skipped_comma {
             return Standing::SelfIntro;
         }
@@ -744,9 +951,9 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             let patronymic = toks[start..]
                 .iter()
                 .take(4)
-                .any(|t| t.kind == Kind::Word && patronymic_gender(t.low()) == parent_gender);
+                .any(|t| t.kind == Kind::Word && patronymic_gender(l.low(t)) == parent_gender);
             if parent_gender.is_some()
-                && parent_gender == span_gender(toks, start)
+                && parent_gender == span_gender(l, start)
                 && (dashed || patronymic)
             {
                 return Standing::SelfIntro;
@@ -768,7 +975,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
             break;
         }
         if t.kind == Kind::Word {
-            let f = t.low();
+            let f = l.low(t);
             if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
             {
                 // «учителю Смирновой О.В.», «классного руководителя …»: an
@@ -776,7 +983,7 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
                 let oblique = ["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"]
                     .iter()
                     .any(|e| f.ends_with(e))
-                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(toks, j);
+                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(l, j);
                 if oblique {
                     return Standing::Rejected;
                 }
@@ -793,19 +1000,19 @@ fn standing(toks: &[Tok], start: usize, role: Option<Role>, labelled: Option<boo
     match prev {
         None => Standing::Opening,
         Some(t) if is_clause_break(t) || matches!(t.kind, Kind::Punct(')')) => Standing::Opening,
-        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&t.low()) => Standing::Opening,
+        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&l.low(t)) => Standing::Opening,
         _ => Standing::Rejected,
     }
 }
 
 /// The gender of the nominative first name or patronymic in the run of
 /// name tokens starting at `start`.
-fn span_gender(toks: &[Tok], start: usize) -> Option<Gender> {
-    toks[start..]
+fn span_gender(l: &Line, start: usize) -> Option<Gender> {
+    l.toks[start..]
         .iter()
         .take_while(|t| t.is_name_word() || t.kind == Kind::Initials)
         .take(4)
-        .find_map(|t| match classify(t) {
+        .find_map(|t| match classify(l, t) {
             Part::First(g) | Part::Patronymic(g) => Some(g),
             _ => None,
         })
@@ -813,9 +1020,9 @@ fn span_gender(toks: &[Tok], start: usize) -> Option<Gender> {
 
 /// «зам. директора», «заместитель директора»: a genitive title word that
 /// belongs to a nominative title just before it.
-fn nominative_title_before(toks: &[Tok], j: usize) -> bool {
-    toks[j.saturating_sub(3)..j].iter().any(|t| {
-        let f = t.low();
+fn nominative_title_before(l: &Line, j: usize) -> bool {
+    l.toks[j.saturating_sub(3)..j].iter().any(|t| {
+        let f = l.low(t);
         matches!(
             f,
             "зам" | "заместитель" | "замдиректора" | "заместительница"
@@ -875,18 +1082,23 @@ struct Found {
     parent_after: bool,
 }
 
-fn scan(
-    text: &str,
+/// Names in `text`, line by line, into `out`; the names read as a
+/// child's into `children`. `line` is the buffer each line is tokenised
+/// into.
+fn scan<'a>(
+    text: &'a str,
+    line: &mut Line<'a>,
     role: Option<Role>,
     in_signature: bool,
     out: &mut Vec<Found>,
     children: &mut Vec<String>,
 ) {
-    let mut toks = Vec::new();
-    for line in text.lines() {
-        let label = line_label(line);
-        tokenize_into(line, &mut toks);
-        recase(&mut toks, label.is_some());
+    for text in text.lines() {
+        let label = line_label(text);
+        tokenize_into(text, line);
+        recase(line, label.is_some());
+        let l = &*line;
+        let toks = &l.toks;
         let mut i = 0;
         while i < toks.len() {
             if !(toks[i].is_name_word() || toks[i].kind == Kind::Initials) {
@@ -896,28 +1108,28 @@ fn scan(
             let start = i;
             while i < toks.len()
                 && (toks[i].is_name_word() || toks[i].kind == Kind::Initials)
-                && i - start < 5
+                && i - start < MAX_RUN
             {
                 i += 1;
             }
             let run = &toks[start..i];
             let strong = label.is_some();
-            let Some((name, s, e)) = readings(run, strong) else {
+            let Some((name, s, e)) = readings(l, run, strong) else {
                 // Not a full name; remember child-looking names all the same.
                 if run.iter().any(|t| t.kind == Kind::Word) {
-                    let st = standing(&toks, start, role, label);
+                    let st = standing(l, start, role, label);
                     if st == Standing::Rejected {
-                        children.extend(run.iter().map(|t| t.low().to_string()));
+                        children.extend(run.iter().map(|t| l.low(t).to_string()));
                     }
                 }
                 continue;
             };
-            let mut st = standing(&toks, start + s, role, label);
+            let mut st = standing(l, start + s, role, label);
             // «Петрова Анна Ивановна сказала…»: a third person acting.
             if label.is_none()
                 && toks
                     .get(start + e)
-                    .is_some_and(|t| t.kind == Kind::Word && verbish(t.low()))
+                    .is_some_and(|t| t.kind == Kind::Word && verbish(l.low(t)))
             {
                 st = Standing::Rejected;
             }
@@ -931,7 +1143,7 @@ fn scan(
                     .filter(|t| t.kind == Kind::Word)
                     .take(2)
                     .any(|t| {
-                        let f = t.low();
+                        let f = l.low(t);
                         STAFF_STEMS.iter().any(|st| f.starts_with(st))
                             && !f.starts_with("класса")
                             && f != "класс"
@@ -955,7 +1167,7 @@ fn scan(
                 st = Standing::Signature;
             }
             if st == Standing::Rejected {
-                children.extend(run.iter().map(|t| t.low().to_string()));
+                children.extend(run.iter().map(|t| l.low(t).to_string()));
                 continue;
             }
             // «Петрова Анна, мама Ильи»: the writer names their own part.
@@ -963,7 +1175,7 @@ fn scan(
                 .iter()
                 .find(|t| t.kind == Kind::Word)
                 .is_some_and(|t| {
-                    let w = t.low();
+                    let w = l.low(t);
                     super::role::PARENT_WORDS.contains(&w) || w == "родитель"
                 });
             out.push(Found {
@@ -980,8 +1192,23 @@ fn scan(
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
     let mut found = Vec::new();
     let mut children = Vec::new();
-    scan(&parts.new, role, false, &mut found, &mut children);
-    scan(&parts.signature, role, true, &mut found, &mut children);
+    let mut line = Line::default();
+    scan(
+        &parts.new,
+        &mut line,
+        role,
+        false,
+        &mut found,
+        &mut children,
+    );
+    scan(
+        &parts.signature,
+        &mut line,
+        role,
+        true,
+        &mut found,
+        &mut children,
+    );
     // A parent whose own words say mother or father («я мама», «Мама.» on
     // a line of its own): a name of the other sex that merely opens the
     // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
@@ -1077,7 +1304,8 @@ const FATHER: (&[&str], &[&str]) = (
 
 /// The sex a full name's first name or patronymic gives.
 fn name_sex(name: &str) -> Option<Gender> {
-    let parts: Vec<Part> = tokenize(name).iter().map(classify).collect();
+    let l = tokenize(name);
+    let parts: Vec<Part> = l.toks.iter().map(|t| classify(&l, t)).collect();
     sex_of(&parts)
 }
 
@@ -1097,12 +1325,14 @@ fn from_display_name(
     sex: Option<Gender>,
     children: &[String],
 ) -> Option<String> {
-    let toks = tokenize(display);
-    if toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
+    let l = tokenize(display);
+    if l.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
         return None;
     }
-    let run: Vec<Tok> = toks
-        .into_iter()
+    let run: Vec<Tok> = l
+        .toks
+        .iter()
+        .copied()
         .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
         .collect();
     if run.len() < 2 || run.len() > 3 {
@@ -1114,14 +1344,14 @@ fn from_display_name(
     {
         return None;
     }
-    let parts: Vec<Part> = run.iter().map(|t| classify(t)).collect();
-    let name = interpret(&run, &parts, false)?;
+    let parts: Vec<Part> = run.iter().map(|t| classify(&l, t)).collect();
+    let name = interpret(&l, &run, &parts, false)?;
     // Not the child's account: a parent writing from the child's mailbox.
     let first = run
         .iter()
         .zip(&parts)
         .find(|(_, p)| matches!(p, Part::First(_)))
-        .map(|(t, _)| t.low().to_string());
+        .map(|(t, _)| l.low(t).to_string());
     let gender = sex_of(&parts);
     if role == Some(Role::Parent) {
         if let Some(f) = &first {
@@ -1144,7 +1374,7 @@ fn from_display_name(
 mod tests {
     use super::*;
     use crate::request::text::split;
-    use crate::request::{folds_to_itself, is_cyr_lower};
+    use crate::request::{folds_to_itself, is_cyr_lower, letter_len};
 
     fn name(body: &str, display: Option<&str>, role: Option<Role>) -> Option<String> {
         find(&split(body), display, role)
@@ -1301,6 +1531,37 @@ mod tests {
             "Щ-Щ",
         ] {
             assert_eq!(Shape::of(w), reference(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn words_found_with_their_shape_as_letter_by_letter() {
+        // The word's end as the letters and hyphens give it, and its shape
+        // as `Shape::of` gives it.
+        fn reference(text: &str, start: usize) -> (usize, Shape) {
+            let mut i = start;
+            loop {
+                if letter_len(text, i) > 0 {
+                    i += letter_len(text, i);
+                } else if text.as_bytes().get(i) == Some(&b'-') && letter_len(text, i + 1) > 0 {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            (i, Shape::of(&text[start..i]))
+        }
+        let text = "Ёлкина-Петрова ИВАНОВА иванова-- Ivanov-x ЭлЖур ёж Ѐѐ Ӂук Жӂ \
+                    Дʼарк Петров2 Щ-Щ Оля- а-б-в Ab ЁЖ Ю -Ю Я.";
+        for (start, c) in text.char_indices() {
+            if is_letter(c) {
+                assert_eq!(
+                    word_at(text, start),
+                    reference(text, start),
+                    "{}",
+                    &text[start..]
+                );
+            }
         }
     }
 

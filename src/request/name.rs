@@ -131,7 +131,7 @@ impl<'a> Line<'a> {
             Span::new(true, start, end)
         } else {
             let from = self.folds.len();
-            fold_into(word, &mut self.folds);
+            fold_word_into(word, &shape, &mut self.folds);
             Span::new(false, from, self.folds.len())
         };
         self.toks.push(Tok {
@@ -168,7 +168,8 @@ impl<'a> Line<'a> {
         }
         let from = self.made.len();
         title_case_into(t.text.of(self.line, ""), &mut self.made);
-        let shape = Shape::of(&self.made[from..]);
+        // The text made is one word, like the one it came from.
+        let (_, shape) = word_at(&self.made, from);
         self.toks[k] = Tok {
             kind: Kind::Word,
             text: Span::new(false, from, self.made.len()),
@@ -192,59 +193,11 @@ struct Shape {
     /// «Иванова», «Римская-Корсакова»: a capital then lower-case
     /// Cyrillic (either case after a hyphen), two characters or more.
     capitalised: bool,
+    /// Every character after the first folds to itself.
+    tail_folded: bool,
 }
 
 impl Shape {
-    fn of(w: &str) -> Shape {
-        let mut s = Shape {
-            folded: true,
-            lower: true,
-            upper: true,
-            letters: 0,
-            capitalised: true,
-        };
-        // Read as bytes: ASCII and the Russian alphabet (lead 0xD0/0xD1)
-        // without decoding; `i` steps over whole characters only.
-        let b = w.as_bytes();
-        let (mut i, mut chars, mut after_hyphen) = (0, 0, false);
-        while i < b.len() {
-            let (x, y) = (b[i], b.get(i + 1).copied().unwrap_or(0));
-            // (is lower Cyrillic, is upper Cyrillic, folds to itself, length)
-            let (lo, up, same, n) = match (x, y) {
-                (b'-', _) => {
-                    after_hyphen = true;
-                    chars += 1;
-                    i += 1;
-                    continue;
-                }
-                (..0x80, _) => (false, false, !x.is_ascii_uppercase(), 1),
-                (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => (true, false, true, 2),
-                (0xD1, 0x91) => (true, false, false, 2),
-                (0xD0, 0x90..=0xAF) | (0xD0, 0x81) => (false, true, false, 2),
-                _ => {
-                    let n = w[i..].chars().next().map_or(1, char::len_utf8);
-                    (false, false, false, n)
-                }
-            };
-            s.folded &= same;
-            s.lower &= lo;
-            s.upper &= up;
-            s.capitalised &= if chars == 0 {
-                up
-            } else if after_hyphen {
-                lo || up
-            } else {
-                lo
-            };
-            after_hyphen = false;
-            s.letters += 1;
-            chars += 1;
-            i += n;
-        }
-        s.capitalised &= chars >= 2;
-        s
-    }
-
     /// A capitalised Cyrillic word ([`Tok::name_word`]).
     fn name_word(&self) -> bool {
         !self.folded && self.capitalised
@@ -256,64 +209,97 @@ impl Shape {
     }
 }
 
-/// The word that starts at byte `start` of `text` (a letter there):
-/// letters, and hyphens between them. Gives where it ends, and its shape
-/// (what [`Shape::of`] gives for the word) from the same pass over its
-/// bytes.
-fn word_at(text: &str, start: usize) -> (usize, Shape) {
+/// A letter's class for [`word_at`], in bits: it folds to itself.
+const PLAIN: u8 = 1;
+/// Lower-case Cyrillic (а..я, ё).
+const LOWER: u8 = 2;
+/// Upper-case Cyrillic (А..Я, Ё).
+const UPPER: u8 = 4;
+
+/// The class and the length in bytes of the letter at byte `i` of
+/// `text`; the length is 0 when there is no letter there.
+#[inline]
+fn letter_class(text: &str, i: usize) -> (u8, usize) {
     let b = text.as_bytes();
-    let mut s = Shape {
-        folded: true,
-        lower: true,
-        upper: true,
-        letters: 0,
-        capitalised: true,
-    };
-    let (mut i, mut after_hyphen) = (start, false);
-    loop {
-        let x = b.get(i).copied().unwrap_or(0);
-        // (is lower Cyrillic, is upper Cyrillic, folds to itself, length)
-        let (lo, up, same, n) = if x & 0xFE == 0xD0 {
+    match b.get(i) {
+        Some(&x @ (0xD0 | 0xD1)) => {
             // U+0400..U+047F, all letters: the offset in that block.
             let y = b.get(i + 1).copied().unwrap_or(0);
             let u = (u32::from(x & 1) << 6) | u32::from(y & 0x3F);
-            // а..я, the only letters that fold to themselves; then ё, and
-            // А..Я and Ё.
-            let plain = (0x30..0x50).contains(&u);
-            (
-                plain || u == 0x51,
-                (0x10..0x30).contains(&u) || u == 0x01,
-                plain,
-                2,
-            )
-        } else if x.is_ascii_alphabetic() {
-            (false, false, x.is_ascii_lowercase(), 1)
-        } else if x == b'-' && letter_len(text, i + 1) > 0 {
-            after_hyphen = true;
-            i += 1;
-            continue;
-        } else if x >= 0x80 && letter_len(text, i) > 0 {
-            (false, false, false, letter_len(text, i))
-        } else {
+            let class = match u {
+                0x30..=0x4F => PLAIN | LOWER, // а..я
+                0x51 => LOWER,                // ё
+                0x10..=0x2F | 0x01 => UPPER,  // А..Я, Ё
+                _ => 0,
+            };
+            (class, 2)
+        }
+        Some(x) if x.is_ascii_lowercase() => (PLAIN, 1),
+        Some(x) if x.is_ascii_uppercase() => (0, 1),
+        Some(&x) if x >= 0x80 => (0, letter_len(text, i)),
+        _ => (0, 0),
+    }
+}
+
+/// The word that starts at byte `start` of `text` (a letter there):
+/// letters, and hyphens between them. Gives where it ends, and its shape
+/// from the same pass over its bytes.
+fn word_at(text: &str, start: usize) -> (usize, Shape) {
+    let (first, n) = letter_class(text, start);
+    let mut i = start + n;
+    // The classes of the letters after the first, and-ed.
+    let mut tail = PLAIN | LOWER | UPPER;
+    // Each letter after the first is lower-case, or of either case after
+    // a hyphen.
+    let (mut capital_tail, mut need) = (true, LOWER);
+    let mut letters = usize::from(n > 0);
+    loop {
+        let (class, n) = letter_class(text, i);
+        if n == 0 {
+            if text.as_bytes().get(i) == Some(&b'-') && letter_len(text, i + 1) > 0 {
+                need = LOWER | UPPER;
+                i += 1;
+                continue;
+            }
             break;
-        };
-        s.folded &= same;
-        s.lower &= lo;
-        s.upper &= up;
-        s.capitalised &= if i == start {
-            up
-        } else if after_hyphen {
-            lo || up
-        } else {
-            lo
-        };
-        after_hyphen = false;
-        s.letters += 1;
+        }
+        tail &= class;
+        capital_tail &= class & need != 0;
+        need = LOWER;
+        letters += 1;
         i += n;
     }
-    // A word with a hyphen has a letter on each side of it.
-    s.capitalised &= s.letters >= 2;
-    (i, s)
+    let all = first & tail;
+    let shape = Shape {
+        folded: all & PLAIN != 0,
+        lower: all & LOWER != 0,
+        upper: all & UPPER != 0,
+        letters,
+        // A word with a hyphen has a letter on each side of it.
+        capitalised: first & UPPER != 0 && capital_tail && letters >= 2,
+        tail_folded: tail & PLAIN != 0,
+    };
+    (i, shape)
+}
+
+/// The folded form of `word`, a word of that shape ([`word_at`]), appended
+/// to `out`: most such words are a capital and then lower-case letters,
+/// and need only the capital lower-cased.
+fn fold_word_into(word: &str, shape: &Shape, out: &mut String) {
+    if shape.capitalised && shape.tail_folded {
+        // A capitalised word starts with А..Я or Ё, two bytes.
+        let capital = match word.chars().next() {
+            Some('Ё') => Some('е'),
+            Some(c) => char::from_u32(u32::from(c) + 0x20),
+            None => None,
+        };
+        if let (Some(c), Some(tail)) = (capital, word.get(2..)) {
+            out.push(c);
+            out.push_str(tail);
+            return;
+        }
+    }
+    fold_into(word, out);
 }
 
 /// A line cut into tokens.
@@ -1475,10 +1461,64 @@ mod tests {
         );
     }
 
+    /// The shape letter by letter, for [`word_at`] to agree with.
+    fn shape_of(w: &str) -> Shape {
+        let mut s = Shape {
+            folded: true,
+            lower: true,
+            upper: true,
+            letters: 0,
+            capitalised: true,
+            tail_folded: true,
+        };
+        // Read as bytes: ASCII and the Russian alphabet (lead 0xD0/0xD1)
+        // without decoding; `i` steps over whole characters only.
+        let b = w.as_bytes();
+        let (mut i, mut chars, mut after_hyphen) = (0, 0, false);
+        while i < b.len() {
+            let (x, y) = (b[i], b.get(i + 1).copied().unwrap_or(0));
+            // (is lower Cyrillic, is upper Cyrillic, folds to itself, length)
+            let (lo, up, same, n) = match (x, y) {
+                (b'-', _) => {
+                    after_hyphen = true;
+                    chars += 1;
+                    i += 1;
+                    continue;
+                }
+                (..0x80, _) => (false, false, !x.is_ascii_uppercase(), 1),
+                (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => (true, false, true, 2),
+                (0xD1, 0x91) => (true, false, false, 2),
+                (0xD0, 0x90..=0xAF) | (0xD0, 0x81) => (false, true, false, 2),
+                _ => {
+                    let n = w[i..].chars().next().map_or(1, char::len_utf8);
+                    (false, false, false, n)
+                }
+            };
+            s.folded &= same;
+            s.tail_folded &= same || chars == 0;
+            s.lower &= lo;
+            s.upper &= up;
+            s.capitalised &= if chars == 0 {
+                up
+            } else if after_hyphen {
+                lo || up
+            } else {
+                lo
+            };
+            after_hyphen = false;
+            s.letters += 1;
+            chars += 1;
+            i += n;
+        }
+        s.capitalised &= chars >= 2;
+        s
+    }
+
     #[test]
     fn word_shape_agrees_with_character_tests() {
         // The definitions, character by character.
         fn reference(w: &str) -> Shape {
+            let tail_folded = w.chars().skip(1).all(folds_to_itself);
             let letters: Vec<char> = w.chars().filter(|&c| c != '-').collect();
             let mut chars = w.chars();
             let capitalised =
@@ -1501,6 +1541,7 @@ mod tests {
                 upper: letters.iter().all(|&c| is_cyr_upper(c)),
                 letters: letters.len(),
                 capitalised,
+                tail_folded,
             }
         }
         for w in [
@@ -1530,14 +1571,14 @@ mod tests {
             "Петров2",
             "Щ-Щ",
         ] {
-            assert_eq!(Shape::of(w), reference(w), "{w}");
+            assert_eq!(shape_of(w), reference(w), "{w}");
         }
     }
 
     #[test]
     fn words_found_with_their_shape_as_letter_by_letter() {
         // The word's end as the letters and hyphens give it, and its shape
-        // as `Shape::of` gives it.
+        // as `shape_of` gives it, and its folded form.
         fn reference(text: &str, start: usize) -> (usize, Shape) {
             let mut i = start;
             loop {
@@ -1549,7 +1590,7 @@ mod tests {
                     break;
                 }
             }
-            (i, Shape::of(&text[start..i]))
+            (i, shape_of(&text[start..i]))
         }
         let text = "Ёлкина-Петрова ИВАНОВА иванова-- Ivanov-x ЭлЖур ёж Ѐѐ Ӂук Жӂ \
                     Дʼарк Петров2 Щ-Щ Оля- а-б-в Ab ЁЖ Ю -Ю Я.";
@@ -1561,6 +1602,10 @@ mod tests {
                     "{}",
                     &text[start..]
                 );
+                let (end, shape) = word_at(text, start);
+                let mut folded = String::new();
+                fold_word_into(&text[start..end], &shape, &mut folded);
+                assert_eq!(folded, fold(&text[start..end]));
             }
         }
     }

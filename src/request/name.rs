@@ -98,6 +98,9 @@ struct Line<'a> {
     /// The folded forms of the tokens that do not fold to themselves.
     folds: String,
     toks: Vec<Tok>,
+    /// Where the first mark a label may end with is (':', '-', '–', '—',
+    /// a hyphen in a word too), for [`line_label`].
+    mark: Option<usize>,
 }
 
 impl<'a> Line<'a> {
@@ -169,7 +172,7 @@ impl<'a> Line<'a> {
         let from = self.made.len();
         title_case_into(t.text.of(self.line, ""), &mut self.made);
         // The text made is one word, like the one it came from.
-        let (_, shape) = word_at(&self.made, from);
+        let (_, shape, _) = word_at(&self.made, from);
         self.toks[k] = Tok {
             kind: Kind::Word,
             text: Span::new(false, from, self.made.len()),
@@ -181,7 +184,7 @@ impl<'a> Line<'a> {
 }
 
 /// What one pass over a word's bytes tells of it.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Shape {
     /// [`fold`] leaves it as it is.
     folded: bool,
@@ -242,9 +245,10 @@ fn letter_class(text: &str, i: usize) -> (u8, usize) {
 }
 
 /// The word that starts at byte `start` of `text` (a letter there):
-/// letters, and hyphens between them. Gives where it ends, and its shape
-/// from the same pass over its bytes.
-fn word_at(text: &str, start: usize) -> (usize, Shape) {
+/// letters, and hyphens between them. Gives where it ends, its shape
+/// from the same pass over its bytes, and where its first hyphen is.
+#[inline]
+fn word_at(text: &str, start: usize) -> (usize, Shape, Option<usize>) {
     let (first, n) = letter_class(text, start);
     let mut i = start + n;
     // The classes of the letters after the first, and-ed.
@@ -253,10 +257,12 @@ fn word_at(text: &str, start: usize) -> (usize, Shape) {
     // a hyphen.
     let (mut capital_tail, mut need) = (true, LOWER);
     let mut letters = usize::from(n > 0);
+    let mut hyphen = None;
     loop {
         let (class, n) = letter_class(text, i);
         if n == 0 {
             if text.as_bytes().get(i) == Some(&b'-') && letter_len(text, i + 1) > 0 {
+                hyphen = hyphen.or(Some(i));
                 need = LOWER | UPPER;
                 i += 1;
                 continue;
@@ -279,7 +285,7 @@ fn word_at(text: &str, start: usize) -> (usize, Shape) {
         capitalised: first & UPPER != 0 && capital_tail && letters >= 2,
         tail_folded: tail & PLAIN != 0,
     };
-    (i, shape)
+    (i, shape, hyphen)
 }
 
 /// The folded form of `word`, a word of that shape ([`word_at`]), appended
@@ -324,6 +330,7 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
     out.made.clear();
     out.folds.clear();
     out.toks.clear();
+    out.mark = None;
     let at = |k: usize| char_at(text, k);
     let b = text.as_bytes();
     let mut i = 0;
@@ -349,6 +356,9 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
                 continue;
             }
             ..0x80 if !x.is_ascii_alphabetic() => {
+                if x == b':' || x == b'-' {
+                    out.mark = out.mark.or(Some(i));
+                }
                 out.push_plain(Kind::Punct(char::from(x)), i, i + 1);
                 i += 1;
                 continue;
@@ -362,6 +372,9 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
                     continue;
                 }
                 if !is_letter(c) {
+                    if c == '–' || c == '—' {
+                        out.mark = out.mark.or(Some(i));
+                    }
                     let n = c.len_utf8();
                     out.push_plain(Kind::Punct(c), i, i + n);
                     i += n;
@@ -371,7 +384,8 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
         }
         // A word: letters, and hyphens between them.
         let start = i;
-        let (end, shape) = word_at(text, start);
+        let (end, shape, hyphen) = word_at(text, start);
+        out.mark = out.mark.or(hyphen);
         i = end;
         // Initials: «Е.Н.», «Е. Н.», «О.К.»
         let initial = (shape.letters == 1)
@@ -1017,15 +1031,21 @@ fn nominative_title_before(l: &Line, j: usize) -> bool {
 }
 
 /// «ФИО: …» and the like at the start of a line: `Some(true)` when the
-/// label is about the child.
-fn line_label(line: &str) -> Option<bool> {
-    let line = line.trim_start();
+/// label is about the child. `mark` is where the first mark a label may
+/// end with is in `line` ([`Line::mark`]): most lines have none, or none
+/// in their first 40 characters, and need no more reading.
+fn line_label(line: &str, mark: Option<usize>) -> Option<bool> {
+    let trimmed = line.trim_start();
+    // A mark is not a space: it is in the trimmed line.
+    let mark = mark?.checked_sub(line.len() - trimmed.len())?;
+    let line = trimmed;
+    if line.get(..mark)?.chars().count() >= 40 {
+        return None;
+    }
     let head = match line.char_indices().nth(40) {
         Some((i, _)) => &line[..i],
         None => line,
     };
-    // Most lines have no label: look for its mark before folding.
-    head.find([':', '-', '–', '—'])?;
     let head = fold(head);
     let colon = head.find([':', '-', '–', '—'])?;
     let label = head[..colon].trim();
@@ -1080,8 +1100,8 @@ fn scan<'a>(
     children: &mut Vec<String>,
 ) {
     for text in text.lines() {
-        let label = line_label(text);
         tokenize_into(text, line);
+        let label = line_label(text, line.mark);
         recase(line, label.is_some());
         let l = &*line;
         let toks = &l.toks;
@@ -1596,13 +1616,14 @@ mod tests {
                     Дʼарк Петров2 Щ-Щ Оля- а-б-в Ab ЁЖ Ю -Ю Я.";
         for (start, c) in text.char_indices() {
             if is_letter(c) {
+                let (end, shape, hyphen) = word_at(text, start);
                 assert_eq!(
-                    word_at(text, start),
+                    (end, shape.clone()),
                     reference(text, start),
                     "{}",
                     &text[start..]
                 );
-                let (end, shape) = word_at(text, start);
+                assert_eq!(hyphen, text[start..end].find('-').map(|h| start + h));
                 let mut folded = String::new();
                 fold_word_into(&text[start..end], &shape, &mut folded);
                 assert_eq!(folded, fold(&text[start..end]));

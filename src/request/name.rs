@@ -247,7 +247,6 @@ fn letter_class(text: &str, i: usize) -> (u8, usize) {
 /// The word that starts at byte `start` of `text` (a letter there):
 /// letters, and hyphens between them. Gives where it ends, its shape
 /// from the same pass over its bytes, and where its first hyphen is.
-#[inline]
 fn word_at(text: &str, start: usize) -> (usize, Shape, Option<usize>) {
     let (first, n) = letter_class(text, start);
     let mut i = start + n;
@@ -1088,8 +1087,8 @@ struct Found {
     parent_after: bool,
 }
 
-/// Names in `text`, line by line, into `out`; the names read as a
-/// child's into `children`. `line` is the buffer each line is tokenised
+/// Names in `text`, line by line, into `out`; the words of names read as
+/// a child's into `children` ([`add_children`]). `line` is the buffer each line is tokenised
 /// into.
 fn scan<'a>(
     text: &'a str,
@@ -1097,7 +1096,7 @@ fn scan<'a>(
     role: Option<Role>,
     in_signature: bool,
     out: &mut Vec<Found>,
-    children: &mut Vec<String>,
+    children: &mut String,
 ) {
     for text in text.lines() {
         tokenize_into(text, line);
@@ -1125,7 +1124,7 @@ fn scan<'a>(
                 if run.iter().any(|t| t.kind == Kind::Word) {
                     let st = standing(l, start, role, label);
                     if st == Standing::Rejected {
-                        children.extend(run.iter().map(|t| l.low(t).to_string()));
+                        add_children(children, run.iter().map(|t| l.low(t)));
                     }
                 }
                 continue;
@@ -1173,7 +1172,7 @@ fn scan<'a>(
                 st = Standing::Signature;
             }
             if st == Standing::Rejected {
-                children.extend(run.iter().map(|t| l.low(t).to_string()));
+                add_children(children, run.iter().map(|t| l.low(t)));
                 continue;
             }
             // «Петрова Анна, мама Ильи»: the writer names their own part.
@@ -1194,10 +1193,19 @@ fn scan<'a>(
     }
 }
 
+/// Words of a child's name (folded) added to `children`, one a line:
+/// one buffer for all of them.
+fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>) {
+    for w in words {
+        children.push_str(w);
+        children.push('\n');
+    }
+}
+
 /// The writer's full name, or `None` when the letter does not give one.
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
     let mut found = Vec::new();
-    let mut children = Vec::new();
+    let mut children = String::new();
     let mut line = Line::default();
     scan(
         &parts.new,
@@ -1235,7 +1243,10 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
             && sex.is_some()
             && name_sex(&f.name).is_some_and(|g| Some(g) != sex);
         if childs {
-            children.extend(f.name.split_whitespace().map(fold));
+            for w in f.name.split_whitespace() {
+                fold_into(w, &mut children);
+                children.push('\n');
+            }
         }
         !childs
     });
@@ -1324,12 +1335,13 @@ fn sex_of(parts: &[Part]) -> Option<Gender> {
 }
 
 /// The From display name, when it has the shape of the writer's name.
-/// `sex` is the parent's as their own words give it ([`parent_sex`]).
+/// `sex` is the parent's as their own words give it ([`parent_sex`]);
+/// `children` the words of names read as a child's, one a line.
 fn from_display_name(
     display: &str,
     role: Option<Role>,
     sex: Option<Gender>,
-    children: &[String],
+    children: &str,
 ) -> Option<String> {
     let l = tokenize(display);
     if l.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
@@ -1365,7 +1377,7 @@ fn from_display_name(
                 .chars()
                 .take(4.min(f.chars().count().saturating_sub(1)).max(2))
                 .collect();
-            if children.iter().any(|c| c.starts_with(&stem)) {
+            if children.lines().any(|c| c.starts_with(&stem)) {
                 return None;
             }
         }

@@ -12,13 +12,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{fold, fold_into, is_letter};
+use super::{char_at, fold, fold_into, is_letter, letter_len};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
 struct Candidate {
     class: String,
     strength: u8,
+    /// Byte offset of its first digit (`usize::MAX`: the ordinal spelling).
     pos: usize,
 }
 
@@ -58,58 +59,79 @@ fn is_close_quote(c: char) -> bool {
     matches!(c, '»' | '"' | '”' | '\'' | '’' | '`' | '“')
 }
 
-/// The word after position `i` (skipping spaces, quotes, brackets and
-/// dashes), folded.
-fn word_after(chars: &[char], mut i: usize) -> String {
-    while i < chars.len()
-        && (chars[i].is_whitespace()
-            || is_close_quote(chars[i])
-            || matches!(chars[i], ')' | '-' | '–' | '—' | ':'))
-    {
-        i += 1;
+/// The first `max` characters of `text` (all of it when shorter).
+fn first_chars(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
     }
-    let n = chars[i..]
-        .iter()
-        .take_while(|c| is_letter(**c) || **c == '.')
-        .take(24)
-        .count();
-    fold_chars(&chars[i..i + n])
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
-/// `chars` folded (see [`fold`]) into one new string.
-fn fold_chars(chars: &[char]) -> String {
-    let mut out = String::with_capacity(chars.len() * 2);
-    for c in chars {
-        fold_into(c.encode_utf8(&mut [0; 4]), &mut out);
-    }
-    out
-}
-
-/// The words before position `i` (nearest first), folded.
-fn words_before(chars: &[char], i: usize, n: usize) -> Vec<String> {
-    // Within 60 characters; a word is a run of letters and dots, read
-    // backwards so that only the `n` nearest are folded.
-    let window = &chars[i.saturating_sub(60)..i];
-    let in_word = |c: char| is_letter(c) || c == '.';
-    let mut ws = Vec::with_capacity(n);
-    let mut end = window.len();
-    while ws.len() < n {
-        while end > 0 && !in_word(window[end - 1]) {
-            end -= 1;
-        }
-        if end == 0 {
+/// The word after byte `i` of `text` (skipping spaces, quotes, brackets
+/// and dashes), at most 24 characters, folded into `buf` (cleared first).
+fn word_after<'b>(text: &str, i: usize, buf: &'b mut String) -> &'b str {
+    let rest = text.get(i..).unwrap_or_default();
+    let skip = rest
+        .char_indices()
+        .find(|&(_, c)| {
+            !(c.is_whitespace() || is_close_quote(c) || matches!(c, ')' | '-' | '–' | '—' | ':'))
+        })
+        .map_or(rest.len(), |(k, _)| k);
+    let word = &rest[skip..];
+    let mut end = 0;
+    for (k, c) in word.char_indices().take(24) {
+        if !(is_letter(c) || c == '.') {
             break;
         }
-        let mut start = end;
-        while start > 0 && in_word(window[start - 1]) {
-            start -= 1;
-        }
-        let mut w = fold_chars(&window[start..end]);
-        w.truncate(w.trim_end_matches('.').len());
-        ws.push(w);
-        end = start;
+        end = k + c.len_utf8();
     }
-    ws
+    buf.clear();
+    fold_into(&word[..end], buf);
+    buf
+}
+
+/// The three words before byte `i` of `text` (nearest first) within 60
+/// characters, folded into `buf` (cleared first) with their trailing dots
+/// trimmed; `""` for a word that is not there.
+fn words_before<'b>(text: &str, i: usize, buf: &'b mut String) -> [&'b str; 3] {
+    // A word is a run of letters and dots, read backwards over at most 60
+    // characters (a word that the window cuts counts from its edge).
+    let in_word = |c: char| is_letter(c) || c == '.';
+    let mut spans = [(0, 0); 3];
+    let mut n = 0;
+    let mut word: Option<(usize, usize)> = None;
+    for (k, c) in text[..i].char_indices().rev().take(60) {
+        if in_word(c) {
+            let end = word.map_or(k + c.len_utf8(), |(_, e)| e);
+            word = Some((k, end));
+        } else if let Some(w) = word.take() {
+            spans[n] = w;
+            n += 1;
+            if n == spans.len() {
+                break;
+            }
+        }
+    }
+    if let Some(w) = word
+        && n < spans.len()
+    {
+        spans[n] = w;
+        n += 1;
+    }
+    // Fold them, each trimmed, one after the other.
+    buf.clear();
+    let mut bounds = [(0, 0); 3];
+    for (b, &(s, e)) in bounds.iter_mut().zip(&spans[..n]) {
+        let from = buf.len();
+        fold_into(&text[s..e], buf);
+        let kept = buf[from..].trim_end_matches('.').len();
+        buf.truncate(from + kept);
+        *b = (from, buf.len());
+    }
+    let buf: &'b str = buf;
+    bounds.map(|(s, e)| &buf[s..e])
 }
 
 /// «класс», «класса», «классе», «кл.», «классу»… in the singular.
@@ -158,53 +180,106 @@ fn is_ordinal_suffix(s: &str) -> bool {
     )
 }
 
-fn student_word_before(before: &[String]) -> bool {
-    before.first().is_some_and(|w| {
-        matches!(
-            w.as_str(),
-            "из" | "в"
-                | "ученик"
-                | "ученица"
-                | "ученика"
-                | "ученицы"
-                | "учусь"
-                | "учится"
-                | "руководитель"
-        )
-    })
+/// The word before a lower-case class letter that makes it one («из 8 б»).
+fn student_word_before(w: &str) -> bool {
+    matches!(
+        w,
+        "из" | "в"
+            | "ученик"
+            | "ученица"
+            | "ученика"
+            | "ученицы"
+            | "учусь"
+            | "учится"
+            | "руководитель"
+    )
+}
+
+/// The index of the first ASCII digit of `b` at or after `from`. Letters
+/// are long and digits few: blocks of 16 bytes are tested whole, without
+/// a branch per byte, and only a block with a digit is searched.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    let rest = b.get(from..)?;
+    let (blocks, tail) = rest.as_chunks::<16>();
+    for (n, block) in blocks.iter().enumerate() {
+        if block.iter().fold(false, |any, x| any | x.is_ascii_digit()) {
+            return block
+                .iter()
+                .position(u8::is_ascii_digit)
+                .map(|k| from + 16 * n + k);
+        }
+    }
+    tail.iter()
+        .position(u8::is_ascii_digit)
+        .map(|k| from + 16 * blocks.len() + k)
+}
+
+/// Whether the number at byte `start` of `text` follows «класс» («класс
+/// 5», «в классе номер 5») or a «Класс:» label (see [`label_before`]).
+/// `buf` holds the folded words read.
+fn context_before(text: &str, start: usize, buf: &mut String) -> bool {
+    let before = words_before(text, start, buf);
+    is_class_word_singular(before[0])
+        || is_class_word_singular(before[1]) && matches!(before[0], "в" | "номер" | "это")
+        || label_before(text, start)
+}
+
+/// «Класс: 5А» / «Класс - 5 А»: the line holding the number at byte
+/// `start` of `text` opens with a «класс» label. Look back at most 40
+/// characters: a label is short, and a long line full of digits must not
+/// cost quadratic time.
+fn label_before(text: &str, start: usize) -> bool {
+    let mut line_start = start;
+    for (k, c) in text[..start].char_indices().rev().take(40) {
+        if c == '\n' {
+            break;
+        }
+        line_start = k;
+    }
+    let head = &text[line_start..start];
+    // Only a head that starts with «к» can be a label: fold no other.
+    head.chars()
+        .find(|c| !c.is_whitespace())
+        .is_some_and(|c| matches!(c, 'к' | 'К'))
+        && {
+            let h = fold(head);
+            let h = h.trim();
+            h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
+        }
 }
 
 /// Scan text for class candidates.
 fn candidates(text: &str) -> Vec<Candidate> {
     // Every candidate starts with a digit.
-    if !text.bytes().any(|b| b.is_ascii_digit()) {
+    if next_digit(text.as_bytes(), 0).is_none() {
         return Vec::new();
     }
-    let chars: Vec<char> = text.chars().take(100_000).collect();
+    // Read as bytes: every index below is a character boundary (a digit,
+    // or an index stepped to over whole characters).
+    let text = first_chars(text, 100_000);
+    let b = text.as_bytes();
+    // Folded words, reused from candidate to candidate.
+    let (mut before_buf, mut run_buf, mut after_buf) =
+        (String::new(), String::new(), String::new());
     let mut out = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
+    while let Some(start) = next_digit(b, i) {
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
         // One or two digits, no leading zero, 1–11.
-        let digits = &chars[start..i];
-        if digits.len() > 2 || digits[0] == '0' {
+        let digits = &b[start..i];
+        if digits.len() > 2 || digits[0] == b'0' {
             continue;
         }
-        let num = digits
-            .iter()
-            .fold(0, |n, d| n * 10 + d.to_digit(10).unwrap_or(0));
+        let num = digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'));
         if !(1..=11).contains(&num) {
             continue;
         }
         // Not part of a number, date, time, phone or school number.
-        if let Some(&p) = start.checked_sub(1).and_then(|k| chars.get(k))
+        let head = &text[..start];
+        if let Some(p) = head.chars().next_back()
             && (p.is_alphanumeric()
                 || matches!(
                     p,
@@ -213,113 +288,86 @@ fn candidates(text: &str) -> Vec<Candidate> {
         {
             continue;
         }
-        if chars[start.saturating_sub(3)..start]
-            .iter()
-            .any(|c| matches!(c, '№' | '#'))
-        {
+        if head.chars().rev().take(3).any(|c| matches!(c, '№' | '#')) {
             continue;
         }
-        if let Some(&n) = chars.get(i)
+        if let Some(n) = char_at(text, i)
             && matches!(n, '.' | ',' | ':' | '/' | '%' | '*' | '×' | 'x')
-            && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())
+            && b.get(i + n.len_utf8()).is_some_and(u8::is_ascii_digit)
         {
             continue;
         }
-        let before = words_before(&chars, start, 3);
-        let class_before = before.first().is_some_and(|w| is_class_word_singular(w))
-            || before.get(1).is_some_and(|w| is_class_word_singular(w))
-                && before
-                    .first()
-                    .is_some_and(|w| w == "в" || w == "номер" || w == "это");
-        let label_before = {
-            // «Класс: 5А» / «Класс - 5 А» at the start of a line.
-            // Look back at most 40 characters: a label is short, and a
-            // long line full of digits must not cost quadratic time.
-            let window = start.saturating_sub(40);
-            let line_start = chars[window..start]
-                .iter()
-                .rposition(|c| *c == '\n')
-                .map_or(window, |p| window + p + 1);
-            let head = &chars[line_start..start];
-            // Only a head that starts with «к» can be a label: fold no other.
-            head.iter()
-                .find(|c| !c.is_whitespace())
-                .is_some_and(|c| matches!(c, 'к' | 'К'))
-                && {
-                    let h = fold_chars(head);
-                    let h = h.trim();
-                    h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
-                }
-        };
-
         // What follows the number: separator, quotes, a letter?
         let mut j = i;
         let mut spaces = 0;
         let mut hyphen = false;
-        while j < chars.len() && j - i < 4 {
-            match chars[j] {
-                ' ' | '\u{a0}' => spaces += 1,
-                '-' | '–' | '—' => hyphen = true,
+        for _ in 0..4 {
+            match char_at(text, j) {
+                Some(' ' | '\u{a0}') => spaces += 1,
+                Some('-' | '–' | '—') => hyphen = true,
                 _ => break,
             }
-            j += 1;
+            j += char_at(text, j).map_or(0, char::len_utf8);
         }
         let mut quoted = false;
-        if j < chars.len() && is_open_quote(chars[j]) {
+        if let Some(q) = char_at(text, j).filter(|&q| is_open_quote(q)) {
             quoted = true;
-            j += 1;
+            j += q.len_utf8();
         }
         // The run of letters right after.
-        let letters_end = {
-            let mut k = j;
-            while k < chars.len() && is_letter(chars[k]) {
-                k += 1;
+        let (mut letters_end, mut run_len) = (j, 0);
+        loop {
+            let n = letter_len(text, letters_end);
+            if n == 0 {
+                break;
             }
-            k
-        };
-        let run_len = letters_end - j;
+            letters_end += n;
+            run_len += 1;
+        }
         // The run of letters, folded once for the tests below.
-        let run = fold_chars(&chars[j..letters_end]);
+        run_buf.clear();
+        fold_into(&text[j..letters_end], &mut run_buf);
+        let run = run_buf.as_str();
         let mut lettered: Option<(char, bool)> = None; // (letter, was upper)
         let mut after = letters_end;
-        if run_len == 1 {
-            let c = chars[j];
-            let closes = !quoted || chars.get(letters_end).is_some_and(|c| is_close_quote(*c));
-            if closes {
+        if run_len == 1
+            && let Some(c) = char_at(text, j)
+        {
+            let close = char_at(text, letters_end).filter(|&q| is_close_quote(q));
+            if !quoted || close.is_some() {
                 if quoted {
-                    after += 1;
+                    after += close.map_or(0, char::len_utf8);
                 }
                 // «5-й», «в 10м классе»: an ordinal ending, not a letter.
                 let ordinal_glued = !hyphen
                     && spaces == 0
                     && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
-                    && is_class_word_singular(&word_after(&chars, letters_end));
-                if (hyphen && is_ordinal_suffix(&run) || ordinal_glued) && !c.is_uppercase() {
+                    && is_class_word_singular(word_after(text, letters_end, &mut after_buf));
+                if (hyphen && is_ordinal_suffix(run) || ordinal_glued) && !c.is_uppercase() {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
                     lettered = Some((l, c.is_uppercase()));
                 }
             }
-        } else if hyphen && run_len <= 3 && is_ordinal_suffix(&run) {
+        } else if hyphen && run_len <= 3 && is_ordinal_suffix(run) {
             // «5-го класса», «8-х классов»: an ordinal; the word after decides.
             after = letters_end;
         }
-        let next_word = if lettered.is_none() && run_len > 1 && !(hyphen && is_ordinal_suffix(&run))
+        let next_word = if lettered.is_none() && run_len > 1 && !(hyphen && is_ordinal_suffix(run))
         {
             run
         } else {
-            word_after(&chars, after)
+            word_after(text, after, &mut after_buf)
         };
-        let class_after = is_class_word_singular(&next_word);
-        let plural_after = is_class_word_plural(&next_word);
-        let class_ctx = class_before || class_after || label_before;
-
+        let class_after = is_class_word_singular(next_word);
+        let plural_after = is_class_word_plural(next_word);
         if let Some((letter, upper)) = lettered {
             if plural_after {
                 continue;
             }
+            let class_ctx = class_after || context_before(text, start, &mut before_buf);
             let adjacent = spaces == 0;
-            let latin = chars[j].is_ascii_alphabetic();
+            let latin = b[j].is_ascii_alphabetic();
             // «1С» is the accounting program, «4G»/«3D» are not classes.
             let strength = if class_ctx {
                 3
@@ -333,16 +381,18 @@ fn candidates(text: &str) -> Vec<Candidate> {
             } else if spaces > 0 && upper && !latin {
                 // «6 В» with a capital: a class letter, not a preposition.
                 1
-            } else if spaces > 0 && student_word_before(&before) && {
-                // Lower-case «б», «г», «д» after «из», «в», «ученик»; «а»
-                // only when nothing follows it («из 8 а,»); prepositions
-                // («в», «с», «к»…) never without «класс».
-                let ends = chars
-                    .get(after)
-                    .is_none_or(|c| matches!(c, ',' | '.' | ')' | '\n' | ';' | '!' | '?'));
-                !matches!(letter, 'В' | 'И' | 'С' | 'К' | 'О' | 'У' | 'Я' | 'А')
-                    || letter == 'А' && ends
-            } {
+            } else if spaces > 0
+                && student_word_before(words_before(text, start, &mut before_buf)[0])
+                && {
+                    // Lower-case «б», «г», «д» after «из», «в», «ученик»; «а»
+                    // only when nothing follows it («из 8 а,»); prepositions
+                    // («в», «с», «к»…) never without «класс».
+                    let ends = char_at(text, after)
+                        .is_none_or(|c| matches!(c, ',' | '.' | ')' | '\n' | ';' | '!' | '?'));
+                    !matches!(letter, 'В' | 'И' | 'С' | 'К' | 'О' | 'У' | 'Я' | 'А')
+                        || letter == 'А' && ends
+                }
+            {
                 1
             } else {
                 0
@@ -358,7 +408,9 @@ fn candidates(text: &str) -> Vec<Candidate> {
             }
         }
         // A bare number next to «класс».
-        if (class_after || (label_before || class_before) && run_len == 0) && !plural_after {
+        if (class_after || run_len == 0 && context_before(text, start, &mut before_buf))
+            && !plural_after
+        {
             out.push(Candidate {
                 class: num.to_string(),
                 strength: 1,
@@ -465,10 +517,8 @@ pub fn find(text: &str) -> Option<String> {
     let after = if bare.pos == usize::MAX {
         folded.get(ordinal_end..).unwrap_or_default()
     } else {
-        let digits = bare.class.len();
-        text.char_indices()
-            .nth(bare.pos + digits)
-            .map_or("", |(i, _)| &text[i..])
+        // `pos` is a byte offset, and digits are one byte each.
+        text.get(bare.pos + bare.class.len()..).unwrap_or_default()
     };
     Some(match named_letter(after) {
         Some(l) => format!("{}{l}", bare.class),
@@ -486,18 +536,53 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find, words_before};
+    use super::{find, next_digit, word_after, words_before};
+
+    #[test]
+    fn next_digit_in_and_across_blocks() {
+        // Every position, near and across the 16-byte blocks, agrees with
+        // a byte-by-byte search.
+        for len in [0, 1, 15, 16, 17, 40] {
+            for at in 0..=len {
+                let mut b = vec![b'x'; len];
+                if at < len {
+                    b[at] = b'7';
+                }
+                for from in 0..=len + 1 {
+                    let want = b
+                        .get(from..)
+                        .and_then(|r| r.iter().position(u8::is_ascii_digit))
+                        .map(|k| from + k);
+                    assert_eq!(next_digit(&b, from), want, "{len} {at} {from}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn nearest_words_first() {
-        let chars: Vec<char> = "Ученица кл. ... Школы №5, ДОЧЬ в 7".chars().collect();
-        let at = chars.len() - 1;
-        assert_eq!(words_before(&chars, at, 3), vec!["в", "дочь", "школы"]);
+        let text = "Ученица кл. ... Школы №5, ДОЧЬ в 7";
+        let at = text.len() - 1;
+        let mut buf = String::new();
+        assert_eq!(words_before(text, at, &mut buf), ["в", "дочь", "школы"]);
+        assert_eq!(words_before("кл. ... 7", 10, &mut buf), ["", "кл", ""]);
+        assert_eq!(words_before(text, 0, &mut buf), ["", "", ""]);
+        // Only the last 60 characters count; a word the window cuts is
+        // read from the window's edge.
+        let long = format!("Класса{} 7", " ".repeat(56));
         assert_eq!(
-            words_before(&chars, at, 5),
-            vec!["в", "дочь", "школы", "", "кл"]
+            words_before(&long, long.len() - 1, &mut buf),
+            ["сса", "", ""]
         );
-        assert!(words_before(&chars, 0, 3).is_empty());
+    }
+
+    #[test]
+    fn word_after_skips_marks_and_stops_at_24() {
+        let mut buf = String::new();
+        assert_eq!(word_after("5» – Класс.а", 1, &mut buf), "класс.а");
+        let long = "б".repeat(30);
+        assert_eq!(word_after(&long, 0, &mut buf).chars().count(), 24);
+        assert_eq!(word_after("", 0, &mut buf), "");
     }
 
     #[test]

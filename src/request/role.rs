@@ -17,12 +17,12 @@
 
 use std::sync::LazyLock;
 
-use super::tokens::{Kind, Token, Tokens, tokenize};
-use super::{Role, Stems, WordSet, fold, is_cyr_lower, is_cyr_upper};
+use super::tokens::{Tokens, tokenize};
+use super::{Role, Stems, WordSet, is_cyr_lower, is_cyr_upper};
 
-/// Words that follow a title used of a third person («учитель говорит»).
+/// Words that follow a title used of a third person («учитель говорит»);
+/// `w` is folded.
 fn third_person_verb(w: &str) -> bool {
-    let w = fold(w);
     [
         "говор",
         "сказал",
@@ -62,7 +62,7 @@ fn third_person_verb(w: &str) -> bool {
 }
 
 /// A title at `i` opens a sentence or a line, or follows a greeting.
-fn at_head(t: Tokens<'_, '_>, i: usize) -> bool {
+fn at_head(t: &Tokens<'_>, i: usize) -> bool {
     if i == 0 || t.line_start(i) || matches!(t.punct(i - 1), Some('.' | '!' | '?' | ':')) {
         return true;
     }
@@ -82,7 +82,7 @@ fn at_head(t: Tokens<'_, '_>, i: usize) -> bool {
 
 /// The white-space-separated chunk of text from the token at `i`, cut at
 /// any of `stops`: its end (exclusive).
-fn chunk(t: Tokens<'_, '_>, i: usize, stops: &[char]) -> usize {
+fn chunk(t: &Tokens<'_>, i: usize, stops: &[char]) -> usize {
     let mut j = i + 1;
     while j < t.len() && t.glued(j) && !t.punct(j).is_some_and(|c| stops.contains(&c)) {
         j += 1;
@@ -93,19 +93,19 @@ fn chunk(t: Tokens<'_, '_>, i: usize, stops: &[char]) -> usize {
 /// The chunk after the one ending at `end`, when white space parts them
 /// and it does not start with a stop («учитель математики» → «математики»):
 /// its folded text and end.
-fn next_chunk(text: &str, t: Tokens<'_, '_>, end: usize) -> Option<(String, usize)> {
+fn next_chunk<'t>(t: &'t Tokens<'_>, end: usize) -> Option<(&'t str, usize)> {
     const STOPS: &[char] = &[',', '.', '!', '?', ';', ':'];
     if end >= t.len() || t.glued(end) || t.punct(end).is_some_and(|c| STOPS.contains(&c)) {
         return None;
     }
     let e = chunk(t, end, STOPS);
-    Some((fold(t.span(text, end, e)), e))
+    Some((t.low_span(end, e), e))
 }
 
 /// A staff title at the head of a sentence (`i..end`): the writer's own
 /// («Учитель математики.», «Классный руководитель 6В»), not a third
 /// person's («Учитель поставила…», «учителю»).
-fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
+fn own_title(t: &Tokens<'_>, i: usize, end: usize) -> bool {
     // A verb after the title in the same sentence: a third person
     // («Учитель математики Иванова поставила…»). Chunks of the text as
     // written, up to the end of the clause; the title's first word is not
@@ -115,13 +115,14 @@ fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
     let mut seen = 0;
     while k < t.len()
         && seen < 7
-        && t.0[k].line == t.0[i].line
+        && t.line(k) == t.line(i)
         && !t.punct(k).is_some_and(|c| CLAUSE.contains(&c))
     {
         let e = chunk(t, k, CLAUSE);
-        if e == k + 1 && t.0[k].kind == Kind::Word {
-            let w = t.0[k].text;
-            if super::name::verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(w)
+        if e == k + 1 && t.is_word(k) {
+            let w = t.written(k);
+            if super::name::verbish(w)
+                || w.chars().all(char::is_lowercase) && third_person_verb(t.word(k))
             {
                 return false;
             }
@@ -129,7 +130,7 @@ fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
         seen += 1;
         k = e;
     }
-    let title = fold(t.span(text, i, end));
+    let title = t.low_span(i, end);
     // Dative/genitive titles («учителю», «учителя») are third persons.
     if title.ends_with("ю")
         || title.ends_with("ем")
@@ -140,10 +141,10 @@ fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
     {
         return false;
     }
-    let Some((n, e)) = next_chunk(text, t, end) else {
+    let Some((n, e)) = next_chunk(t, end) else {
         return true;
     };
-    if third_person_verb(&n) {
+    if third_person_verb(n) {
         return false;
     }
     // A subject («математики»), «по УВР», a class, a name: a
@@ -159,40 +160,39 @@ fn own_title(text: &str, t: Tokens<'_, '_>, i: usize, end: usize) -> bool {
         || n == "начальных"
         || n == "гимназии"
         || n == "школы";
-    let verb_after = next_chunk(text, t, e).is_some_and(|(n2, _)| third_person_verb(&n2));
+    let verb_after = next_chunk(t, e).is_some_and(|(n2, _)| third_person_verb(n2));
     subj && !verb_after
 }
 
 /// «Иванова», as written: a capital and lower-case Cyrillic letters.
-fn capitalised(t: Tokens<'_, '_>, i: usize) -> bool {
-    let Some(tok) = t.0.get(i).filter(|x| x.kind == Kind::Word) else {
+fn capitalised(t: &Tokens<'_>, i: usize) -> bool {
+    if !t.is_word(i) {
         return false;
-    };
-    let mut cs = tok.text.chars();
-    cs.next().is_some_and(is_cyr_upper) && tok.text.len() > 2 && cs.all(is_cyr_lower)
+    }
+    let w = t.written(i);
+    let mut cs = w.chars();
+    cs.next().is_some_and(is_cyr_upper) && w.len() > 2 && cs.all(is_cyr_lower)
 }
 
 /// «М.П.» / «М. П» at `i`: the index after.
-fn initials(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+fn initials(t: &Tokens<'_>, i: usize) -> Option<usize> {
     let single_cap = |k: usize| {
-        t.0.get(k).is_some_and(|x| {
-            x.kind == Kind::Word && {
-                let mut cs = x.text.chars();
-                cs.next().is_some_and(is_cyr_upper) && cs.next().is_none()
-            }
-        })
+        t.is_word(k) && {
+            let mut cs = t.written(k).chars();
+            cs.next().is_some_and(is_cyr_upper) && cs.next().is_none()
+        }
     };
     (single_cap(i) && t.punct(i + 1) == Some('.') && single_cap(i + 2))
         .then(|| t.skip(i + 3, &['.']))
 }
 
 /// «Иванова Мария Петровна, учитель…», «Белова Т.С. — завуч».
-fn title_after_name(text: &str, t: Tokens<'_, '_>) -> bool {
+fn title_after_name(t: &Tokens<'_>) -> bool {
     (0..t.len()).filter(|&i| capitalised(t, i)).any(|i| {
         let mut j = i + 1;
         for _ in 0..=2 {
             if matches!(t.punct(j), Some(',' | '—' | '–' | '-'))
-                && title(t, j + 1).is_some_and(|e| !fold(t.span(text, j + 1, e)).ends_with('ю'))
+                && title(t, j + 1).is_some_and(|e| !t.low_span(j + 1, e).ends_with('ю'))
             {
                 return true;
             }
@@ -209,17 +209,17 @@ fn title_after_name(text: &str, t: Tokens<'_, '_>) -> bool {
 }
 
 /// A line that is only a title: «учитель математики» under a letter.
-fn title_line(text: &str, t: Tokens<'_, '_>) -> bool {
+fn title_line(t: &Tokens<'_>) -> bool {
     let mut i = 0;
     while i < t.len() {
-        let line = t.0[i].line;
+        let line = t.line(i);
         let mut end = i;
-        while end < t.len() && t.0[end].line == line {
+        while end < t.len() && t.line(end) == line {
             end += 1;
         }
         let chunks = (i..end).filter(|&k| k == i || !t.glued(k)).count();
         if (1..=6).contains(&chunks)
-            && title(t, i).is_some_and(|e| !fold(t.span(text, i, e)).ends_with('ю'))
+            && title(t, i).is_some_and(|e| !t.low_span(i, e).ends_with('ю'))
             && !(i..end)
                 .filter(|&k| k == i || !t.glued(k))
                 .any(|k| third_person_verb(t.word(k)) && !t.word(k).is_empty())
@@ -232,16 +232,15 @@ fn title_line(text: &str, t: Tokens<'_, '_>) -> bool {
     false
 }
 
-/// `text` is the writer's own text, `toks` its tokens, `c` what [`cues`]
-/// found in them.
-fn staff(text: &str, toks: &[Token<'_>], c: &Cues) -> bool {
+/// `t` are the tokens of the writer's own text, `c` what [`cues`] found in
+/// them.
+fn staff(t: &Tokens<'_>, c: &Cues) -> bool {
     if !c.any_title {
         return false;
     }
     if c.staff_self {
         return true;
     }
-    let t = Tokens(toks);
     // Titles at the head of a sentence; the search goes on after the title
     // and the two chunks read with it.
     let mut i = 0;
@@ -250,15 +249,15 @@ fn staff(text: &str, toks: &[Token<'_>], c: &Cues) -> bool {
             i += 1;
             continue;
         };
-        if own_title(text, t, i, end) {
+        if own_title(t, i, end) {
             return true;
         }
-        i = match next_chunk(text, t, end) {
-            Some((_, e)) => next_chunk(text, t, e).map_or(e, |(_, e2)| e2),
+        i = match next_chunk(t, end) {
+            Some((_, e)) => next_chunk(t, e).map_or(e, |(_, e2)| e2),
             None => end,
         };
     }
-    title_after_name(text, t) || title_line(text, t)
+    title_after_name(t) || title_line(t)
 }
 
 /// What the writer's words say about them, found in one pass over the
@@ -423,7 +422,7 @@ fn may_cue(w: &str) -> bool {
 }
 
 /// A staff title starting at `i`: the index after it.
-fn title(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+fn title(t: &Tokens<'_>, i: usize) -> Option<usize> {
     let w = t.word(i);
     if w.is_empty() {
         return None;
@@ -485,13 +484,13 @@ fn longer(w: &str, stem: &str) -> bool {
 }
 
 /// «законный представитель» at `i`: the index after it.
-fn legal_guardian(t: Tokens<'_, '_>, i: usize) -> Option<usize> {
+fn legal_guardian(t: &Tokens<'_>, i: usize) -> Option<usize> {
     (longer(t.word(i), "законн") && longer(t.word(i + 1), "представител")).then_some(i + 2)
 }
 
 /// «я» at `i`, an optional comma, then one to three Cyrillic words: the
 /// indexes just after each possible run of words.
-fn after_me_words<'t>(t: Tokens<'t, '_>, i: usize) -> impl Iterator<Item = usize> + 't {
+fn after_me_words<'t>(t: &'t Tokens<'_>, i: usize) -> impl Iterator<Item = usize> + 't {
     let j = t.skip(i + 1, &[',']);
     (1..=3)
         .take_while(move |k| t.cyrillic(j + k - 1))
@@ -500,8 +499,7 @@ fn after_me_words<'t>(t: Tokens<'t, '_>, i: usize) -> impl Iterator<Item = usize
 
 /// Every role cue in the writer's tokens, in one pass: at each word, the
 /// cues that can start there.
-fn cues(toks: &[Token<'_>]) -> Cues {
-    let t = Tokens(toks);
+fn cues(t: &Tokens<'_>) -> Cues {
     let mut c = Cues::default();
     for i in 0..t.len() {
         let w = t.word(i);
@@ -522,12 +520,10 @@ fn cues(toks: &[Token<'_>]) -> Cues {
         // «мама Даши» (any word ending in a parent word, as written).
         if PARENT_WORDS.iter().any(|p| w.ends_with(p)) {
             let j = t.skip(i + 1, &['-', '–', '—', ':']);
-            if t.0.get(j).is_some_and(|n| {
-                let mut cs = n.text.chars();
-                n.kind == Kind::Word
-                    && cs.next().is_some_and(is_cyr_upper)
-                    && cs.next().is_some_and(is_cyr_lower)
-            }) {
+            if t.is_word(j) && {
+                let mut cs = t.written(j).chars();
+                cs.next().is_some_and(is_cyr_upper) && cs.next().is_some_and(is_cyr_lower)
+            } {
                 c.parent_of_named = true;
             }
         }
@@ -822,7 +818,7 @@ fn cues(toks: &[Token<'_>]) -> Cues {
 
 /// After «я Имя Фамилия,»: «[ученик] 8 [-«]В[»] класс» / «8В,» / «8 кл.»
 /// or the end of the text.
-fn student_class_after(t: Tokens<'_, '_>, mut j: usize) -> bool {
+fn student_class_after(t: &Tokens<'_>, mut j: usize) -> bool {
     if t.word(j).starts_with("ученик") {
         j += 1;
     }
@@ -842,9 +838,9 @@ fn student_class_after(t: Tokens<'_, '_>, mut j: usize) -> bool {
 
 /// The writer's role from their own text (new text and signature).
 pub fn detect(text: &str) -> Option<Role> {
-    let toks = tokenize(text);
-    let c = cues(&toks);
-    if staff(text, &toks, &c) {
+    let t = tokenize(text);
+    let c = cues(&t);
+    if staff(&t, &c) {
         return Some(Role::Staff);
     }
     let parent = c.parent || c.kin || c.parent_line || c.parent_of_named;

@@ -1,10 +1,13 @@
 //! Words, numbers and punctuation of a text, each with its folded form
-//! and its line: one pass over the characters that word-level matchers
-//! read instead of running their own patterns over the text.
+//! and its line: one pass over the bytes that word-level matchers read
+//! instead of running their own patterns over the text.
+//!
+//! The pass folds the whole text (see [`fold`](super::fold)) into one
+//! buffer as it goes, and a token is four offsets into the text and that
+//! buffer: no allocation per word, and any run of tokens can be read
+//! folded ([`Tokens::low_span`]) without folding it again.
 
-use std::borrow::Cow;
-
-use super::{char_at, fold, is_letter, letter_len};
+use super::{char_at, folds_to_itself, is_letter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -16,112 +19,230 @@ pub(crate) enum Kind {
     Punct(char),
 }
 
-#[derive(Clone, Debug)]
-pub(crate) struct Token<'a> {
-    /// As written.
-    pub(crate) text: &'a str,
-    /// Lower case with ё → е; borrowed when the text already is.
-    pub(crate) low: Cow<'a, str>,
-    pub(crate) kind: Kind,
+/// One token: where it is in the text and in the folded text.
+#[derive(Clone, Copy, Debug)]
+struct Token {
+    /// Byte range in the text.
+    start: u32,
+    end: u32,
+    /// Byte range of its folded form in [`Tokens::low`].
+    low_start: u32,
+    low_end: u32,
+    kind: Kind,
     /// Line number, from 0.
-    pub(crate) line: u32,
-    /// Byte offset in the text.
-    pub(crate) start: usize,
+    line: u32,
 }
 
-/// The tokens of `text`, in order.
-pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
-    let mut out = Vec::with_capacity(text.len() / 5 + 1);
+/// The tokens of a text, with read access that answers "nothing" past
+/// their end.
+pub(crate) struct Tokens<'a> {
+    /// The text as written.
+    text: &'a str,
+    /// The whole text folded.
+    low: String,
+    toks: Vec<Token>,
+}
+
+/// The fold of the text being tokenised, built as the bytes are read: a
+/// character that folds to itself is not copied one by one, but with the
+/// run it belongs to when the next one that changes comes (or at the end).
+struct Folder {
+    low: String,
+    /// The text before this byte is in `low`.
+    copied: usize,
+}
+
+impl Folder {
+    /// Where byte `i` of the text (not yet copied) lands in `low`.
+    fn at(&self, i: usize) -> usize {
+        self.low.len() + (i - self.copied)
+    }
+
+    /// The character `c` at byte `i` of `text` folds to `f`.
+    fn replace(&mut self, text: &str, i: usize, c: char, f: char) {
+        self.low.push_str(&text[self.copied..i]);
+        self.low.push(f);
+        self.copied = i + c.len_utf8();
+    }
+
+    /// The character `c` at byte `i` of `text`, which is neither ASCII nor
+    /// а..я, folded as [`fold`](super::fold) does.
+    fn other(&mut self, text: &str, i: usize, c: char) {
+        if matches!(c, 'ё' | 'Ё') {
+            self.replace(text, i, c, 'е');
+        } else if !folds_to_itself(c) {
+            self.low.push_str(&text[self.copied..i]);
+            self.low.extend(c.to_lowercase());
+            self.copied = i + c.len_utf8();
+        }
+    }
+}
+
+/// The tokens of `text`, in order. (Offsets are 32-bit: a text over
+/// 4 GiB is read up to there; `understand` caps texts far below that.)
+pub(crate) fn tokenize(text: &str) -> Tokens<'_> {
+    let text = &text[..text.floor_char_boundary(u32::MAX as usize)];
+    let mut toks = Vec::with_capacity(text.len() / 5 + 1);
+    let mut f = Folder {
+        low: String::with_capacity(text.len() + 16),
+        copied: 0,
+    };
     let mut line = 0u32;
-    // Read as bytes (see `letter_len`); `i` only ever steps over whole
-    // characters.
+    // Read as bytes; `i` only ever steps over whole characters, and ASCII
+    // and the Russian alphabet (lead byte 0xD0 or 0xD1) are told and
+    // folded by their bytes.
     let b = text.as_bytes();
     let mut i = 0;
-    while let Some(c) = char_at(text, i) {
-        let kind = if is_letter(c) {
-            Kind::Word
-        } else if c.is_ascii_digit() {
-            Kind::Num
-        } else if c == '\n' {
-            line += 1;
-            i += 1;
-            continue;
-        } else if c.is_whitespace() {
-            i += c.len_utf8();
-            continue;
-        } else {
-            Kind::Punct(c)
+    while let Some(&x) = b.get(i) {
+        let kind = match x {
+            b'\n' => {
+                line += 1;
+                i += 1;
+                continue;
+            }
+            b'\t' | 0x0B | 0x0C | b'\r' | b' ' => {
+                i += 1;
+                continue;
+            }
+            b'0'..=b'9' => Kind::Num,
+            // Every character with lead byte 0xD0 or 0xD1 (U+0400..U+047F)
+            // is a letter.
+            b'a'..=b'z' | b'A'..=b'Z' | 0xD0 | 0xD1 => Kind::Word,
+            0..=0x7F => Kind::Punct(char::from(x)),
+            _ => {
+                // Invariant: `i` is a character boundary below the end.
+                let c = char_at(text, i).unwrap_or(' ');
+                if is_letter(c) {
+                    Kind::Word
+                } else if c.is_whitespace() {
+                    i += c.len_utf8();
+                    continue;
+                } else {
+                    Kind::Punct(c)
+                }
+            }
         };
         let start = i;
-        // Whether `fold` would leave the word as it is: every letter
-        // ASCII lower case or а..я.
-        let mut folded = true;
+        let low_start = f.at(start);
         match kind {
-            Kind::Word => loop {
-                let n = letter_len(text, i);
-                if n == 0 {
-                    break;
-                }
-                folded &= matches!(
-                    b[i..i + n],
-                    [b'a'..=b'z'] | [0xD0, 0xB0..=0xBF] | [0xD1, 0x80..=0x8F]
-                );
-                i += n;
-            },
+            Kind::Word => i = word_end(text, i, &mut f),
             Kind::Num => {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
             }
-            Kind::Punct(c) => i += c.len_utf8(),
+            Kind::Punct(c) => {
+                if !c.is_ascii() {
+                    f.other(text, i, c);
+                }
+                i += c.len_utf8();
+            }
         }
-        let text = &text[start..i];
-        let low = if folded {
-            Cow::Borrowed(text)
-        } else {
-            Cow::Owned(fold(text))
-        };
-        out.push(Token {
-            text,
-            low,
+        toks.push(Token {
+            start: start as u32,
+            end: i as u32,
+            low_start: low_start as u32,
+            low_end: f.at(i) as u32,
             kind,
             line,
-            start,
         });
     }
-    out
+    f.low.push_str(&text[f.copied..]);
+    Tokens {
+        text,
+        low: f.low,
+        toks,
+    }
 }
 
-/// Read access to a token list that answers "nothing" past its end.
-#[derive(Clone, Copy)]
-pub(crate) struct Tokens<'t, 'a>(pub(crate) &'t [Token<'a>]);
+/// The end of the word that starts at byte `i` of `text`, its letters
+/// folded into `f` on the way.
+fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
+    let b = text.as_bytes();
+    loop {
+        match (b.get(i), b.get(i + 1)) {
+            (Some(b'a'..=b'z'), _) => i += 1,
+            (Some(&x @ b'A'..=b'Z'), _) => {
+                f.replace(text, i, char::from(x), char::from(x + 32));
+                i += 1;
+            }
+            // а..п, р..я: as they are.
+            (Some(0xD0), Some(0xB0..=0xBF)) | (Some(0xD1), Some(0x80..=0x8F)) => i += 2,
+            // А..Я → а..я: U+0410.. → U+0430..
+            (Some(0xD0), Some(&y @ 0x90..=0xAF)) => {
+                let up = char::from_u32(0x410 + u32::from(y - 0x90)).unwrap_or(' ');
+                let low = char::from_u32(0x430 + u32::from(y - 0x90)).unwrap_or(' ');
+                f.replace(text, i, up, low);
+                i += 2;
+            }
+            (Some(&x), _) if x >= 0x80 => {
+                // Invariant: `i` is a character boundary below the end.
+                let c = char_at(text, i).unwrap_or(' ');
+                if !is_letter(c) {
+                    return i;
+                }
+                f.other(text, i, c);
+                i += c.len_utf8();
+            }
+            _ => return i,
+        }
+    }
+}
 
-impl Tokens<'_, '_> {
+impl<'a> Tokens<'a> {
+    fn get(&self, i: usize) -> Option<&Token> {
+        self.toks.get(i)
+    }
+
+    /// The number of tokens.
+    pub(crate) fn len(&self) -> usize {
+        self.toks.len()
+    }
+
+    /// The token at `i` as written, or `""` past the end.
+    pub(crate) fn written(&self, i: usize) -> &'a str {
+        self.get(i)
+            .and_then(|t| self.text.get(t.start as usize..t.end as usize))
+            .unwrap_or("")
+    }
+
+    /// The kind of the token at `i`.
+    pub(crate) fn kind(&self, i: usize) -> Option<Kind> {
+        self.get(i).map(|t| t.kind)
+    }
+
+    /// Whether the token at `i` is a word.
+    pub(crate) fn is_word(&self, i: usize) -> bool {
+        self.kind(i) == Some(Kind::Word)
+    }
+
+    /// The line of the token at `i`.
+    pub(crate) fn line(&self, i: usize) -> Option<u32> {
+        self.get(i).map(|t| t.line)
+    }
+
     /// The folded word at `i`, or `""` when that is not a word.
     pub(crate) fn word(&self, i: usize) -> &str {
-        match self.0.get(i) {
-            Some(t) if t.kind == Kind::Word => &t.low,
+        match self.get(i) {
+            Some(t) if t.kind == Kind::Word => self
+                .low
+                .get(t.low_start as usize..t.low_end as usize)
+                .unwrap_or(""),
             _ => "",
         }
     }
 
     /// The punctuation mark at `i`.
     pub(crate) fn punct(&self, i: usize) -> Option<char> {
-        match self.0.get(i) {
-            Some(Token {
-                kind: Kind::Punct(c),
-                ..
-            }) => Some(*c),
+        match self.kind(i) {
+            Some(Kind::Punct(c)) => Some(c),
             _ => None,
         }
     }
 
     /// The digits at `i`.
-    pub(crate) fn num(&self, i: usize) -> Option<&str> {
-        match self.0.get(i) {
-            Some(t) if t.kind == Kind::Num => Some(t.text),
-            _ => None,
-        }
+    pub(crate) fn num(&self, i: usize) -> Option<&'a str> {
+        (self.kind(i) == Some(Kind::Num)).then(|| self.written(i))
     }
 
     /// `i + 1` when the token at `i` is one of the marks `set`, else `i`:
@@ -141,34 +262,33 @@ impl Tokens<'_, '_> {
 
     /// Whether the token at `i` starts a line.
     pub(crate) fn line_start(&self, i: usize) -> bool {
-        i == 0 || self.0.get(i).map(|t| t.line) != self.0.get(i - 1).map(|t| t.line)
+        i == 0 || self.line(i) != self.line(i - 1)
     }
 
     /// Whether a line ends after the token at `i` (or the text does).
     pub(crate) fn line_end(&self, i: usize) -> bool {
-        match (self.0.get(i), self.0.get(i + 1)) {
+        match (self.get(i), self.get(i + 1)) {
             (Some(a), Some(b)) => b.line != a.line,
             _ => true,
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// Whether the token at `i` follows the one before with no space
     /// between (`5А`, `(математика`, `Иванова:`).
     pub(crate) fn glued(&self, i: usize) -> bool {
-        match (i.checked_sub(1).and_then(|p| self.0.get(p)), self.0.get(i)) {
-            (Some(a), Some(b)) => a.start + a.text.len() == b.start,
+        match (i.checked_sub(1).and_then(|p| self.get(p)), self.get(i)) {
+            (Some(a), Some(b)) => a.end == b.start,
             _ => false,
         }
     }
 
-    /// The text from the token at `a` to the one before `b`, as written.
-    pub(crate) fn span<'s>(&self, text: &'s str, a: usize, b: usize) -> &'s str {
-        match (self.0.get(a), b.checked_sub(1).and_then(|l| self.0.get(l))) {
-            (Some(x), Some(y)) if b > a => text.get(x.start..y.start + y.text.len()).unwrap_or(""),
+    /// The text from the token at `a` to the one before `b`, folded.
+    pub(crate) fn low_span(&self, a: usize, b: usize) -> &str {
+        match (self.get(a), b.checked_sub(1).and_then(|l| self.get(l))) {
+            (Some(x), Some(y)) if b > a => self
+                .low
+                .get(x.low_start as usize..y.low_end as usize)
+                .unwrap_or(""),
             _ => "",
         }
     }
@@ -176,13 +296,24 @@ impl Tokens<'_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fold;
     use super::*;
 
     #[test]
     fn words_numbers_marks_and_lines() {
         let text = "Я, мама Ёлкиной\nученицы 5-«А» (x2)";
-        let toks = tokenize(text);
-        let got: Vec<(&str, Kind, u32)> = toks.iter().map(|t| (&*t.low, t.kind, t.line)).collect();
+        let t = tokenize(text);
+        let got: Vec<(&str, Kind, u32)> = (0..t.len())
+            .map(|i| {
+                let k = t.kind(i).unwrap();
+                let w = if k == Kind::Word {
+                    t.word(i)
+                } else {
+                    t.written(i)
+                };
+                (w, k, t.line(i).unwrap())
+            })
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -202,11 +333,11 @@ mod tests {
                 (")", Kind::Punct(')'), 1),
             ]
         );
-        assert_eq!(toks[3].text, "Ёлкиной");
-        let t = Tokens(&toks);
+        assert_eq!(t.written(3), "Ёлкиной");
         assert_eq!(t.word(0), "я");
         assert_eq!(t.word(1), "");
         assert_eq!(t.word(99), "");
+        assert_eq!(t.written(99), "");
         assert_eq!(t.num(5), Some("5"));
         assert_eq!(t.skip(1, &[',']), 2);
         assert_eq!(t.skip(2, &[',']), 2);
@@ -214,6 +345,78 @@ mod tests {
         assert!(t.line_end(3) && !t.line_end(4) && t.line_end(13));
         assert!(t.cyrillic(2) && !t.cyrillic(11));
         assert!(t.glued(1) && !t.glued(2) && t.glued(6) && !t.glued(10));
-        assert_eq!(t.span(text, 5, 10), "5-«А»");
+        assert_eq!(t.low_span(5, 10), "5-«а»");
+        assert_eq!(t.low_span(10, 5), "");
+    }
+
+    /// The folded text is `fold` of the text, and every token's folded
+    /// form is `fold` of it as written: over every character of the
+    /// Basic Multilingual Plane and some beyond, alone and between
+    /// Russian words, capitals and marks.
+    #[test]
+    fn folds_as_fold_does() {
+        let chars = (0..0x1_0000u32)
+            .chain([0x1_0400, 0x1_0428, 0x1_E900, 0x1_F600])
+            .filter_map(char::from_u32);
+        for c in chars {
+            for text in [
+                c.to_string(),
+                format!("Ёж{c}Мама, {c}x ПАПА{c}\n{c}5 ё"),
+                format!("{c}{c}Я"),
+            ] {
+                let t = tokenize(&text);
+                assert_eq!(t.low, fold(&text), "{c:?} {text:?}");
+                for i in 0..t.len() {
+                    assert_eq!(t.low_span(i, i + 1), fold(t.written(i)), "{c:?} {i}");
+                    if t.is_word(i) {
+                        assert_eq!(t.word(i), fold(t.written(i)), "{c:?} {i}");
+                    }
+                }
+                let got: Vec<_> = (0..t.len())
+                    .map(|i| {
+                        let tok = t.toks[i];
+                        let at = (tok.start as usize, tok.end as usize);
+                        (at, t.low_span(i, i + 1).to_string(), tok.kind, tok.line)
+                    })
+                    .collect();
+                assert_eq!(got, by_chars(&text), "{c:?} {text:?}");
+            }
+        }
+    }
+
+    /// The tokens of `text` by the definition, character by character:
+    /// (byte range, folded, kind, line).
+    fn by_chars(text: &str) -> Vec<((usize, usize), String, Kind, u32)> {
+        let mut out = Vec::new();
+        let mut line = 0;
+        let mut cs = text.char_indices().peekable();
+        while let Some((i, c)) = cs.next() {
+            let kind = if is_letter(c) {
+                Kind::Word
+            } else if c.is_ascii_digit() {
+                Kind::Num
+            } else if c == '\n' {
+                line += 1;
+                continue;
+            } else if c.is_whitespace() {
+                continue;
+            } else {
+                Kind::Punct(c)
+            };
+            let same = |d: char| match kind {
+                Kind::Word => is_letter(d),
+                Kind::Num => d.is_ascii_digit(),
+                Kind::Punct(_) => false,
+            };
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = cs.peek()
+                && same(d)
+            {
+                end = j + d.len_utf8();
+                cs.next();
+            }
+            out.push(((i, end), fold(&text[i..end]), kind, line));
+        }
+        out
     }
 }

@@ -464,8 +464,15 @@ fn named_letter(after: &str) -> Option<char> {
 pub fn find(text: &str) -> Option<String> {
     let mut cands = candidates(text);
     // The folded text serves the ordinal spelling («в пятом классе»),
-    // which needs the word «класс»: fold only a text that has it.
-    let folded = if text.contains("ласс") || text.contains("ЛАСС") {
+    // which needs the word «класс»: fold only a text that has it. A
+    // lettered class in digits of the first tier below wins over any
+    // ordinal (which, found last, would come last in it), so then the
+    // ordinal is not looked for.
+    let lettered_in_digits = cands
+        .iter()
+        .any(|c| c.strength >= 3 && c.class.chars().any(|ch| !ch.is_ascii_digit()));
+    let folded = if !lettered_in_digits && (text.contains("ласс") || text.contains("ЛАСС"))
+    {
         fold(text)
     } else {
         String::new()
@@ -612,6 +619,10 @@ mod tests {
             ("сын учится в 6-й класс, буква В.", "6В"),
             ("ученица 9 класса (литера «а»)", "9А"),
             ("дочь в седьмом классе, буква Г", "7Г"),
+            // A «класс»-marked lettered class beats the ordinal; a plain
+            // one does not.
+            ("Класс: 7Б, учится в пятом «в» классе", "7Б"),
+            ("7Б, учится в пятом «в» классе", "5В"),
         ] {
             assert_eq!(find(t).as_deref(), Some(want), "{t}");
         }

@@ -15,10 +15,11 @@
 //! letter's role costs a few microseconds and leaves the CPU caches to the
 //! steps after it.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::tokens::{Tokens, tokenize};
-use super::{Role, Stems, WordSet, is_cyr_lower, is_cyr_upper};
+use super::{Role, Stems, WordHash, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»);
 /// `w` is folded.
@@ -306,119 +307,266 @@ const TITLES: &[&str] = &[
 
 static TITLE_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(TITLES));
 
-/// Every word that a cue in [`cues`] can start at, and the stems such
-/// words start with (besides the titles and a parent word at the end):
+/// Every word that a cue in [`cues`] can start at, besides the words that
+/// start with one of [`CUE_STEMS`] and those that end in a parent word:
 /// any other word starts none, and `cues` passes over it. Kept beside
 /// `cues`: a cue keyed on a new word needs the word here too.
-static CUE_WORDS: LazyLock<WordSet> = LazyLock::new(|| {
-    [
-        // titles
-        "кл",
-        "зам",
-        // «я …» and the staff's self-presentations
-        "я",
-        "являюсь",
-        "работаю",
-        "пишет",
-        "пишу",
-        "обращается",
-        "беспокоит",
-        "беспокоят",
-        "на",
-        "детей",
-        "дети",
-        "ученики",
-        "учеников",
-        "ученикам",
-        "ученица",
-        "ученик",
-        "ученика",
-        "ученицы",
-        "родители",
-        "родителей",
-        "в",
-        "мой",
-        "у",
-        "веду",
-        "мои",
-        "моих",
-        "моим",
-        // parents
-        "родитель",
-        "мамой",
-        "папой",
-        "матерью",
-        "отцом",
-        "моего",
-        "моему",
-        "моем",
-        "наш",
-        "нашего",
-        "нашему",
-        "моя",
-        "моей",
-        "мою",
-        "наша",
-        "нашей",
-        "сын",
-        "сына",
-        "сыну",
-        "сыном",
-        "сыне",
-        "сынок",
-        "сыночек",
-        "сынишка",
-        "сыночка",
-        "дочь",
-        "дочери",
-        "дочерью",
-        "дочка",
-        "дочки",
-        "дочке",
-        "дочку",
-        "дочкой",
-        "доча",
-        "дочурка",
-        "ребенок",
-        "ребенка",
-        "ребенку",
-        "ребенком",
-        "ребенке",
-        "внук",
-        "внука",
-        "внуку",
-        "внучка",
-        "внучки",
-        "внучке",
-        "внучку",
-        "фио",
-        "ф",
-        // students
-        "это",
-        "мне",
-        "учащийся",
-        "учащаяся",
-    ]
-    .into_iter()
-    .collect()
-});
-static CUE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    let mut stems = TITLES.to_vec();
-    stems.extend([
-        "классн",
-        "заместител",
-        "законн",
-        "опекун",
-        "родительск",
-        "учусь",
-        "одноклассни",
-    ]);
-    Stems::new(&stems)
+const CUE_WORDS: &[&str] = &[
+    // titles
+    "кл",
+    "зам",
+    // «я …» and the staff's self-presentations
+    "я",
+    "являюсь",
+    "работаю",
+    "пишет",
+    "пишу",
+    "обращается",
+    "беспокоит",
+    "беспокоят",
+    "на",
+    "детей",
+    "дети",
+    "ученики",
+    "учеников",
+    "ученикам",
+    "ученица",
+    "ученик",
+    "ученика",
+    "ученицы",
+    "родители",
+    "родителей",
+    "в",
+    "мой",
+    "у",
+    "веду",
+    "мои",
+    "моих",
+    "моим",
+    // parents
+    "родитель",
+    "мамой",
+    "папой",
+    "матерью",
+    "отцом",
+    "моего",
+    "моему",
+    "моем",
+    "наш",
+    "нашего",
+    "нашему",
+    "моя",
+    "моей",
+    "мою",
+    "наша",
+    "нашей",
+    "сын",
+    "сына",
+    "сыну",
+    "сыном",
+    "сыне",
+    "сынок",
+    "сыночек",
+    "сынишка",
+    "сыночка",
+    "дочь",
+    "дочери",
+    "дочерью",
+    "дочка",
+    "дочки",
+    "дочке",
+    "дочку",
+    "дочкой",
+    "доча",
+    "дочурка",
+    "ребенок",
+    "ребенка",
+    "ребенку",
+    "ребенком",
+    "ребенке",
+    "внук",
+    "внука",
+    "внуку",
+    "внучка",
+    "внучки",
+    "внучке",
+    "внучку",
+    "фио",
+    "ф",
+    // students
+    "это",
+    "мне",
+    "учащийся",
+    "учащаяся",
+];
+
+/// A parent calling themselves («мама», «родитель», «мамой»…), before
+/// «ученика», «ребенка»…
+const PARENT_NOUNS: &[&str] = &[
+    "мама",
+    "мать",
+    "папа",
+    "отец",
+    "бабушка",
+    "дедушка",
+    "родитель",
+    "мамой",
+    "папой",
+    "матерью",
+    "отцом",
+];
+
+/// Possessives before a child («мой сын», «у нашей дочки»).
+const POSSESSIVES: &[&str] = &[
+    "мой",
+    "моего",
+    "моему",
+    "моим",
+    "моем",
+    "наш",
+    "нашего",
+    "нашему",
+    "у",
+    "моя",
+    "моей",
+    "мою",
+    "наша",
+    "нашей",
+];
+
+/// A child, in any case: the writer's kin.
+const KIN_WORDS: &[&str] = &[
+    "сын",
+    "сына",
+    "сыну",
+    "сыном",
+    "сыне",
+    "сынок",
+    "сыночек",
+    "сынишка",
+    "сыночка",
+    "дочь",
+    "дочери",
+    "дочерью",
+    "дочка",
+    "дочки",
+    "дочке",
+    "дочку",
+    "дочкой",
+    "доча",
+    "дочурка",
+    "ребенок",
+    "ребенка",
+    "ребенку",
+    "ребенком",
+    "ребенке",
+    "внук",
+    "внука",
+    "внуку",
+    "внучка",
+    "внучки",
+    "внучке",
+    "внучку",
+];
+
+/// A child who does something («сын учится», «дочь в 5…»).
+const CHILD_SUBJECTS: &[&str] = &["сын", "дочь", "дочка", "ребенок", "внук", "внучка"];
+
+/// A child something is done to («сыну поставили»).
+const CHILD_DATIVES: &[&str] = &["сыну", "дочери", "дочке", "ребенку", "внуку", "внучке"];
+
+/// A child's («сына, …», «дочери (5А)»).
+const CHILD_GENITIVES: &[&str] = &["сына", "дочери", "дочки", "ребенка"];
+
+/// A child presented («сын — ученик…»).
+const CHILD_NOUNS: &[&str] = &["сын", "дочь", "дочка", "ребенок"];
+
+/// What a folded word is to [`cues`]: bits, all found by one look-up per
+/// word ([`word_flags`]). The low eight are the tags of [`CUE_STEMS`].
+type Flags = u32;
+
+/// Starts with a title ([`TITLES`]).
+const TITLE: Flags = 1;
+/// «классн…» (классный руководитель).
+const CLASS_TEACHER: Flags = 1 << 1;
+/// «заместител…».
+const DEPUTY: Flags = 1 << 2;
+/// «законн…» (законный представитель).
+const LEGAL: Flags = 1 << 3;
+/// «опекун…».
+const GUARDIAN: Flags = 1 << 4;
+/// «родительск…».
+const PARENTAL: Flags = 1 << 5;
+/// «учусь…», «одноклассни…».
+const STUDENT_STEM: Flags = 1 << 6;
+/// One of [`CUE_WORDS`].
+const CUE: Flags = 1 << 8;
+/// One of [`PARENT_WORDS`].
+const PARENT: Flags = 1 << 9;
+/// One of [`PARENT_NOUNS`].
+const PARENT_NOUN: Flags = 1 << 10;
+/// One of [`POSSESSIVES`].
+const POSSESSIVE: Flags = 1 << 11;
+/// One of [`KIN_WORDS`].
+const KIN: Flags = 1 << 12;
+/// One of [`CHILD_SUBJECTS`].
+const CHILD_SUBJECT: Flags = 1 << 13;
+/// One of [`CHILD_DATIVES`].
+const CHILD_DATIVE: Flags = 1 << 14;
+/// One of [`CHILD_GENITIVES`].
+const CHILD_GENITIVE: Flags = 1 << 15;
+/// One of [`CHILD_NOUNS`].
+const CHILD_NOUN: Flags = 1 << 16;
+/// Ends in one of [`PARENT_WORDS`] («мама», «прабабушка»).
+const PARENT_END: Flags = 1 << 17;
+
+/// The word lists [`cues`] reads, each with its flag.
+const WORD_LISTS: &[(&[&str], Flags)] = &[
+    (CUE_WORDS, CUE),
+    (PARENT_WORDS, PARENT),
+    (PARENT_NOUNS, PARENT_NOUN),
+    (POSSESSIVES, POSSESSIVE),
+    (KIN_WORDS, KIN),
+    (CHILD_SUBJECTS, CHILD_SUBJECT),
+    (CHILD_DATIVES, CHILD_DATIVE),
+    (CHILD_GENITIVES, CHILD_GENITIVE),
+    (CHILD_NOUNS, CHILD_NOUN),
+];
+
+/// Every word of [`WORD_LISTS`] with the flags of the lists it is in.
+static WORD_FLAGS: LazyLock<HashMap<&'static str, Flags, WordHash>> = LazyLock::new(|| {
+    let mut map = HashMap::default();
+    for (words, flag) in WORD_LISTS {
+        for w in *words {
+            *map.entry(*w).or_insert(0) |= flag;
+        }
+    }
+    map
 });
 
-/// Whether a cue can start at the folded word `w` (see [`CUE_WORDS`]).
-fn may_cue(w: &str) -> bool {
-    CUE_WORDS.contains(w) || CUE_STEMS.starts(w) || PARENT_WORDS.iter().any(|p| w.ends_with(p))
+/// The stems [`cues`] reads, tagged with their flags.
+static CUE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
+    Stems::tagged(&[
+        (TITLES, TITLE as u8),
+        (&["классн"], CLASS_TEACHER as u8),
+        (&["заместител"], DEPUTY as u8),
+        (&["законн"], LEGAL as u8),
+        (&["опекун"], GUARDIAN as u8),
+        (&["родительск"], PARENTAL as u8),
+        (&["учусь", "одноклассни"], STUDENT_STEM as u8),
+    ])
+});
+
+/// The last letters of [`PARENT_WORDS`]: a word that ends in another
+/// cannot end in one of them.
+const PARENT_WORD_LAST: &[char] = &['а', 'ь', 'ц', 'н'];
+
+/// What the folded word `w` is to [`cues`]; 0: no cue starts at it.
+fn word_flags(w: &str) -> Flags {
+    let exact = WORD_FLAGS.get(w).copied().unwrap_or(0);
+    let stems = Flags::from(CUE_STEMS.tags(w));
+    let ends_parent = w.ends_with(PARENT_WORD_LAST) && PARENT_WORDS.iter().any(|p| w.ends_with(p));
+    exact | stems | if ends_parent { PARENT_END } else { 0 }
 }
 
 /// A staff title starting at `i`: the index after it.
@@ -503,14 +651,20 @@ fn cues(t: &Tokens<'_>) -> Cues {
     let mut c = Cues::default();
     for i in 0..t.len() {
         let w = t.word(i);
-        if w.is_empty() || !may_cue(w) {
+        let f = if w.is_empty() { 0 } else { word_flags(w) };
+        if f == 0 {
             continue;
         }
         let (n1, n2) = (t.word(i + 1), t.word(i + 2));
-        if !c.any_title && title(t, i).is_some() {
+        // A title starts with a title stem, «классн…», «заместител…», or
+        // is «кл.»/«зам.» (see `title`).
+        if !c.any_title
+            && (f & (TITLE | CLASS_TEACHER | DEPUTY) != 0 || matches!(w, "кл" | "зам"))
+            && title(t, i).is_some()
+        {
             c.any_title = true;
         }
-        if PARENT_WORDS.contains(&w) || w == "родитель" {
+        if f & PARENT != 0 || w == "родитель" {
             c.parent_word = true;
         }
         if w == "мама" && n1.starts_with("сказала") || w == "папа" && n1.starts_with("сказал")
@@ -518,7 +672,7 @@ fn cues(t: &Tokens<'_>) -> Cues {
             c.parent_said = true;
         }
         // «мама Даши» (any word ending in a parent word, as written).
-        if PARENT_WORDS.iter().any(|p| w.ends_with(p)) {
+        if f & PARENT_END != 0 {
             let j = t.skip(i + 1, &['-', '–', '—', ':']);
             if t.is_word(j) && {
                 let mut cs = t.written(j).chars();
@@ -527,7 +681,7 @@ fn cues(t: &Tokens<'_>) -> Cues {
                 c.parent_of_named = true;
             }
         }
-        if legal_guardian(t, i).is_some() {
+        if f & LEGAL != 0 && legal_guardian(t, i).is_some() {
             c.parent = true;
         }
         // Cues keyed by their first word: «я …» (staff, parent or
@@ -610,24 +764,12 @@ fn cues(t: &Tokens<'_>) -> Cues {
         }
         // Parents: a parent word before «ученика», a possessive before a
         // child, a child doing something, «родительский доступ».
-        let parent_noun = matches!(
-            w,
-            "мама"
-                | "мать"
-                | "папа"
-                | "отец"
-                | "бабушка"
-                | "дедушка"
-                | "родитель"
-                | "мамой"
-                | "папой"
-                | "матерью"
-                | "отцом"
-        ) || w.starts_with("опекун");
-        let after_parent = if parent_noun {
+        let after_parent = if f & (PARENT_NOUN | GUARDIAN) != 0 {
             Some(i + 1)
-        } else {
+        } else if f & LEGAL != 0 {
             legal_guardian(t, i)
+        } else {
+            None
         };
         if let Some(k) = after_parent {
             let wk = t.word(k);
@@ -640,28 +782,12 @@ fn cues(t: &Tokens<'_>) -> Cues {
                 c.parent = true;
             }
         }
-        if matches!(
-            w,
-            "мой"
-                | "моего"
-                | "моему"
-                | "моим"
-                | "моем"
-                | "наш"
-                | "нашего"
-                | "нашему"
-                | "у"
-                | "моя"
-                | "моей"
-                | "мою"
-                | "наша"
-                | "нашей"
-        ) && kin_stem(n1)
+        if f & POSSESSIVE != 0 && kin_stem(n1)
             || w == "у" && matches!(n1, "моего" | "моей" | "нашего" | "нашей") && kin_stem(n2)
         {
             c.parent = true;
         }
-        if matches!(w, "сын" | "дочь" | "дочка" | "ребенок" | "внук" | "внучка")
+        if f & CHILD_SUBJECT != 0
             && (["учится", "обучается", "ходит"]
                 .iter()
                 .any(|p| n1.starts_with(p))
@@ -669,29 +795,26 @@ fn cues(t: &Tokens<'_>) -> Cues {
         {
             c.parent = true;
         }
-        if matches!(
-            w,
-            "сыну" | "дочери" | "дочке" | "ребенку" | "внуку" | "внучке"
-        ) && (n1 == "не"
-            || ["поставил", "выставили", "пришл", "нужн", "выдали"]
-                .iter()
-                .any(|p| n1.starts_with(p)))
+        if f & CHILD_DATIVE != 0
+            && (n1 == "не"
+                || ["поставил", "выставили", "пришл", "нужн", "выдали"]
+                    .iter()
+                    .any(|p| n1.starts_with(p)))
         {
             c.parent = true;
         }
-        if matches!(w, "сына" | "дочери" | "дочки" | "ребенка")
-            && matches!(t.punct(i + 1), Some(',' | '('))
-        {
+        if f & CHILD_GENITIVE != 0 && matches!(t.punct(i + 1), Some(',' | '(')) {
             c.parent = true;
         }
-        if matches!(w, "сын" | "дочь" | "дочка" | "ребенок")
+        if f & CHILD_NOUN != 0
             && ["ученик", "ученица"]
                 .iter()
                 .any(|p| t.word(t.skip(i + 1, DASHES)).starts_with(p))
         {
             c.parent = true;
         }
-        if longer(w, "родительск")
+        if f & PARENTAL != 0
+            && longer(w, "родительск")
             && [
                 "аккаунт",
                 "доступ",
@@ -706,44 +829,11 @@ fn cues(t: &Tokens<'_>) -> Cues {
         {
             c.parent = true;
         }
-        if matches!(
-            w,
-            "сын"
-                | "сына"
-                | "сыну"
-                | "сыном"
-                | "сыне"
-                | "сынок"
-                | "сыночек"
-                | "сынишка"
-                | "сыночка"
-                | "дочь"
-                | "дочери"
-                | "дочерью"
-                | "дочка"
-                | "дочки"
-                | "дочке"
-                | "дочку"
-                | "дочкой"
-                | "доча"
-                | "дочурка"
-                | "ребенок"
-                | "ребенка"
-                | "ребенку"
-                | "ребенком"
-                | "ребенке"
-                | "внук"
-                | "внука"
-                | "внуку"
-                | "внучка"
-                | "внучки"
-                | "внучке"
-                | "внучку"
-        ) {
+        if f & KIN != 0 {
             c.kin = true;
         }
         // A line that is a parent word and at most three more words.
-        if t.line_start(i) && PARENT_WORDS.contains(&w) {
+        if f & PARENT != 0 && t.line_start(i) {
             let mut e = i;
             for k in 0..=3 {
                 if k > 0 {
@@ -787,7 +877,7 @@ fn cues(t: &Tokens<'_>) -> Cues {
             }
         }
         // Students.
-        if w.starts_with("учусь") || w.starts_with("одноклассни") {
+        if f & STUDENT_STEM != 0 {
             c.student = true;
         }
         if w == "это" && t.cyrillic(i + 1) && n2 == "из" && t.num(i + 3).is_some() {
@@ -854,6 +944,40 @@ pub fn detect(text: &str) -> Option<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The flags say what the lists say: a word has a list's flag exactly
+    /// when it is in that list, every listed word can start a cue (as it
+    /// did when `cues` asked the lists one by one), and the stems and the
+    /// parent-word endings are told apart.
+    #[test]
+    fn word_flags_agree_with_the_lists() {
+        for (words, _) in WORD_LISTS {
+            for w in *words {
+                let f = word_flags(w);
+                for (list, flag) in WORD_LISTS {
+                    assert_eq!(f & flag != 0, list.contains(w), "{w} {flag:b}");
+                }
+                assert!(f & (CUE | PARENT_END) != 0, "{w}");
+                let ends = PARENT_WORDS.iter().any(|p| w.ends_with(p));
+                assert_eq!(f & PARENT_END != 0, ends, "{w}");
+            }
+        }
+        for p in PARENT_WORDS {
+            assert!(p.ends_with(PARENT_WORD_LAST), "{p}");
+        }
+        assert_eq!(word_flags("прабабушка"), PARENT_END);
+        assert_eq!(word_flags("учителя"), TITLE);
+        assert_eq!(word_flags("классного"), CLASS_TEACHER);
+        assert_eq!(word_flags("заместителем"), DEPUTY);
+        assert_eq!(word_flags("законного"), LEGAL);
+        assert_eq!(word_flags("опекуна"), GUARDIAN);
+        assert_eq!(word_flags("опекун"), GUARDIAN | PARENT | PARENT_END);
+        assert_eq!(word_flags("родительский"), PARENTAL);
+        assert_eq!(word_flags("одноклассники"), STUDENT_STEM);
+        assert_eq!(word_flags("учусь"), STUDENT_STEM);
+        assert_eq!(word_flags("дневник"), 0);
+        assert_eq!(word_flags(""), 0);
+    }
 
     #[test]
     fn roles() {

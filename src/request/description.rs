@@ -422,6 +422,17 @@ impl Entry {
         let t = self.text.as_bytes();
         if self.whole { w == t } else { w.starts_with(t) }
     }
+
+    /// [`Entry::matches`] for an entry of the bucket of `w`'s key: their
+    /// first eight bytes (or all, when shorter) are known to be the same.
+    fn matches_past_key(&self, w: &[u8]) -> bool {
+        let t = self.text.as_bytes();
+        if self.whole {
+            w.len() == t.len() && w.get(8..) == t.get(8..)
+        } else {
+            w.len() >= t.len() && w.get(8..t.len()) == t.get(8..)
+        }
+    }
 }
 
 /// The lists of words and stems, bucketed by [`key`].
@@ -467,11 +478,9 @@ impl Lexicon {
     fn flags(&self, w: &str) -> u8 {
         let w = w.as_bytes();
         let listed = self.by_key.get(&key(w)).map_or(&[][..], Vec::as_slice);
-        listed
-            .iter()
-            .chain(&self.short_stems)
-            .filter(|e| e.matches(w))
-            .fold(0, |acc, e| acc | e.flag)
+        let by_key = listed.iter().filter(|e| e.matches_past_key(w));
+        let short = self.short_stems.iter().filter(|e| e.matches(w));
+        by_key.chain(short).fold(0, |acc, e| acc | e.flag)
     }
 }
 
@@ -582,32 +591,65 @@ struct Content {
     contact: bool,
 }
 
-/// The words of a sentence that carry content, and the markers in it.
-/// `folded` is a buffer for the folded words, kept between calls.
-fn content(sentence: &str, folded: &mut String) -> Content {
-    let mut c = Content::default();
-    let mut first = true;
-    let mut words = Words::new(sentence, folded);
-    while let Some(shape) = words.next_word() {
-        let is_first = first;
-        first = false;
-        let w = words.folded();
+impl Content {
+    /// Counts in one word of the sentence: `w` folded, its shape, and
+    /// whether it is the sentence's first.
+    fn add(&mut self, w: &str, shape: &Shape, is_first: bool) {
         let f = flags(w);
-        c.strong |= f & STRONG != 0;
-        c.weak |= f & WEAK != 0;
-        c.contact |= f & CONTACT != 0;
+        self.strong |= f & STRONG != 0;
+        self.weak |= f & WEAK != 0;
+        self.contact |= f & CONTACT != 0;
         if shape.chars < 3 || f & FILLER != 0 {
-            continue;
+            return;
         }
         if shape.chars <= 5 && !shape.lower {
-            continue; // УВР, МАОУ, ЭлЖур-like abbreviations
+            return; // УВР, МАОУ, ЭлЖур-like abbreviations
         }
         if shape.capital && (!is_first || is_name_like(w)) && shape.russian_lower {
-            continue; // names
+            return; // names
         }
-        c.words += 1;
+        self.words += 1;
+    }
+
+    /// Whether the sentence `sentence`, whose words gave this, states a
+    /// problem.
+    fn states_problem(&self, sentence: &str) -> bool {
+        // «Можно с вами связаться?», «Перезвоните мне»: asking to be
+        // contacted says nothing yet about what is wrong — when the request
+        // is short; a longer sentence goes on to the problem.
+        if !self.strong && self.contact && sentence.split_whitespace().count() <= 8 {
+            return false;
+        }
+        let n = self.words;
+        n >= 4
+            || n >= 2 && (self.strong || self.weak)
+            || n >= 1 && self.strong && sentence.contains('?')
+    }
+}
+
+/// The words of `text` that carry content, and the markers in it, all
+/// read as one sentence. `folded` is a buffer for the folded words, kept
+/// between calls.
+fn content(text: &str, folded: &mut String) -> Content {
+    let mut c = Content::default();
+    let mut first = true;
+    let mut words = Words::new(text, folded);
+    while let Some(step) = words.step() {
+        if let Step::Word(shape) = step {
+            c.add(words.folded(), &shape, first);
+            first = false;
+        }
     }
     c
+}
+
+/// What [`Words::step`] read.
+enum Step {
+    /// A word: its shape (the word itself is in [`Words::folded`]).
+    Word(Shape),
+    /// The end of a sentence, before this byte: a line ends, or `. ! ? ;
+    /// …` comes before a space, `)`, `»`, `"` or the line's end.
+    SentenceEnd(usize),
 }
 
 /// The case of a word's letters, as [`content`] asks about them.
@@ -651,21 +693,40 @@ impl<'t, 'b> Words<'t, 'b> {
         self.folded
     }
 
-    /// Reads the next word: its shape, or `None` at the end of the text.
-    fn next_word(&mut self) -> Option<Shape> {
+    /// Reads on to the next word or sentence end; `None` at the end of
+    /// the text.
+    fn step(&mut self) -> Option<Step> {
         let (text, b) = (self.text, self.text.as_bytes());
         let cyrillic = &*CYRILLIC;
         // To the first letter (hyphens before it are not part of the word),
-        // and whether it is upper case.
+        // and whether it is upper case; or to the end of a sentence.
         let mut i = self.at;
+        let sentence_end = |end: usize| {
+            char_at(text, end).is_none_or(|n| n.is_whitespace() || matches!(n, ')' | '»' | '"'))
+        };
         let capital = loop {
-            let x = *b.get(i)?;
+            let Some(&x) = b.get(i) else {
+                self.at = i;
+                return None;
+            };
             match x {
                 b'A'..=b'Z' => break true,
                 b'a'..=b'z' => break false,
                 0xD0 | 0xD1 => break cyrillic[cyrillic_index(x, b, i)].0 & UPPER != 0,
+                b'\n' => {
+                    self.at = i + 1;
+                    return Some(Step::SentenceEnd(i));
+                }
+                b'.' | b'!' | b'?' | b';' if sentence_end(i + 1) => {
+                    self.at = i + 1;
+                    return Some(Step::SentenceEnd(i + 1));
+                }
                 0x00..=0x7F => i += 1,
                 _ => {
+                    if text[i..].starts_with('…') && sentence_end(i + 3) {
+                        self.at = i + 3;
+                        return Some(Step::SentenceEnd(i + 3));
+                    }
                     let c = char_at(text, i).unwrap_or(' ');
                     if is_letter(c) {
                         break c.is_uppercase();
@@ -728,12 +789,12 @@ impl<'t, 'b> Words<'t, 'b> {
         }
         self.folded.push_str(&text[run..end]);
         self.at = i;
-        Some(Shape {
+        Some(Step::Word(Shape {
             chars,
             capital,
             lower: case & LOWER != 0,
             russian_lower: case & RUSSIAN_LOWER != 0,
-        })
+        }))
     }
 }
 
@@ -788,8 +849,8 @@ static CYRILLIC: LazyLock<[(u8, char); 128]> = LazyLock::new(|| {
     table
 });
 
-/// Whether `sentence` states a problem. `folded` is a buffer for
-/// [`content`], kept between calls.
+/// Whether `sentence` states a problem, read on its own. `folded` is a
+/// buffer for [`content`], kept between calls.
 fn states_problem(sentence: &str, folded: &mut String) -> bool {
     // A sentence in capitals reads like one in lower case.
     let lowered;
@@ -799,69 +860,82 @@ fn states_problem(sentence: &str, folded: &mut String) -> bool {
         lowered = sentence.to_lowercase();
         &lowered
     };
-    let c = content(sentence, folded);
-    // «Можно с вами связаться?», «Перезвоните мне»: asking to be
-    // contacted says nothing yet about what is wrong — when the request is
-    // short; a longer sentence goes on to the problem.
-    if !c.strong && c.contact && sentence.split_whitespace().count() <= 8 {
-        return false;
-    }
-    let n = c.words;
-    n >= 4 || n >= 2 && (c.strong || c.weak) || n >= 1 && c.strong && sentence.contains('?')
+    content(sentence, folded).states_problem(sentence)
 }
 
-/// Bytes that may end a sentence: `. ! ? ;` and the lead byte of «…».
-const SENTENCE_END: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'.' as usize] = true;
-    t[b'!' as usize] = true;
-    t[b'?' as usize] = true;
-    t[b';' as usize] = true;
-    t[0xE2] = true;
-    t
-};
+/// The sentences of a text, read with their words in one pass over its
+/// bytes ([`Words`]).
+struct Sentences<'t, 'b> {
+    words: Words<'t, 'b>,
+}
 
-/// The sentences of `text`, trimmed, none empty: a line ends one, and so
-/// does `. ! ? ; …` before a space, `)`, `»`, `"` or the line's end.
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().flat_map(|line| {
-        // The ends of sentences found by their bytes: ASCII bytes and the
-        // lead byte of «…» always start a character.
-        let b = line.as_bytes();
-        let (mut start, mut i) = (0, 0);
-        std::iter::from_fn(move || {
-            while start <= b.len() {
-                let Some(at) = b[i..].iter().position(|&x| SENTENCE_END[usize::from(x)]) else {
-                    // The rest of the line.
-                    let s = line[start..].trim();
-                    start = b.len() + 1;
-                    if s.is_empty() {
-                        return None;
-                    }
-                    return Some(s);
-                };
-                i += at;
-                let end = match b[i] {
-                    0xE2 if b[i..].starts_with("…".as_bytes()) => i + 3,
-                    0xE2 => {
-                        i += 1;
-                        continue;
-                    }
-                    _ => i + 1,
-                };
-                i = end;
-                let next = line[end..].chars().next();
-                if next.is_none_or(|n| n.is_whitespace() || n == ')' || n == '»' || n == '"') {
-                    let s = line[start..end].trim();
-                    start = end;
-                    if !s.is_empty() {
-                        return Some(s);
-                    }
+impl<'t, 'b> Sentences<'t, 'b> {
+    /// `folded` is a buffer for the folded words.
+    fn new(text: &'t str, folded: &'b mut String) -> Self {
+        Sentences {
+            words: Words::new(text, folded),
+        }
+    }
+
+    /// The next sentence that states a problem, trimmed (see
+    /// [`states_problem`]); `None` when no more do.
+    fn next_problem(&mut self) -> Option<&'t str> {
+        loop {
+            let s = self.next_sentence()?;
+            // A sentence without words states nothing (lowering it makes no
+            // letters: see the tests); one with no lower-case letter is read
+            // again, lowered; any other reads as its words did.
+            let states = if !s.words {
+                false
+            } else if s.lower {
+                s.content.states_problem(s.text)
+            } else {
+                states_problem(s.text, self.words.folded)
+            };
+            if states {
+                return Some(s.text);
+            }
+        }
+    }
+
+    /// The next sentence; `None` at the end of the text.
+    fn next_sentence(&mut self) -> Option<Sentence<'t>> {
+        let text = self.words.text;
+        let start = self.words.at;
+        if start >= text.len() {
+            return None;
+        }
+        let mut content = Content::default();
+        let (mut words, mut lower) = (false, false);
+        let end = loop {
+            match self.words.step() {
+                None => break text.len(),
+                Some(Step::SentenceEnd(end)) => break end,
+                Some(Step::Word(shape)) => {
+                    content.add(self.words.folded(), &shape, !words);
+                    words = true;
+                    lower |= shape.lower;
                 }
             }
-            None
+        };
+        Some(Sentence {
+            text: text[start..end].trim(),
+            content,
+            words,
+            lower,
         })
-    })
+    }
+}
+
+/// One sentence as [`Sentences`] reads it.
+struct Sentence<'t> {
+    /// Its text, trimmed (maybe empty).
+    text: &'t str,
+    /// What its words say.
+    content: Content,
+    /// It has words; one of them has a lower-case letter.
+    words: bool,
+    lower: bool,
 }
 
 /// Our own boilerplate quoted back at us: never the writer's problem.
@@ -920,10 +994,9 @@ pub fn find(
 ) -> Option<String> {
     let mut folded = String::new();
     let mut picked = Picked::default();
-    for s in sentences(new_text) {
-        if states_problem(s, &mut folded) {
-            picked.push(strip_greeting(s));
-        }
+    let mut sentences = Sentences::new(new_text, &mut folded);
+    while let Some(s) = sentences.next_problem() {
+        picked.push(strip_greeting(s));
     }
     if let Some(d) = picked.description() {
         return Some(d);
@@ -934,8 +1007,9 @@ pub fn find(
     if is_reply && gives_fields {
         let mut picked = Picked::default();
         let mut boilerplate = String::new();
-        for s in sentences(quoted) {
-            if !is_our_boilerplate(s, &mut boilerplate) && states_problem(s, &mut folded) {
+        let mut sentences = Sentences::new(quoted, &mut folded);
+        while let Some(s) = sentences.next_problem() {
+            if !is_our_boilerplate(s, &mut boilerplate) {
                 picked.push(s);
             }
         }
@@ -995,8 +1069,10 @@ mod tests {
         let mut folded = String::from("left over");
         let mut words = Words::new(s, &mut folded);
         let mut out = Vec::new();
-        while let Some(shape) = words.next_word() {
-            out.push((words.folded().to_string(), shape));
+        while let Some(step) = words.step() {
+            if let Step::Word(shape) = step {
+                out.push((words.folded().to_string(), shape));
+            }
         }
         out
     }
@@ -1044,6 +1120,64 @@ mod tests {
         texts.push(all.iter().collect());
         for s in texts {
             assert_eq!(read(&s), read_by_definition(&s), "{s}");
+        }
+    }
+
+    /// The sentences of `text` by the definition: its lines, each cut
+    /// after `. ! ? ; …` where a space, `)`, `»`, `"` or the line's end
+    /// follows; trimmed, empty ones dropped.
+    fn sentences_by_definition(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let (mut start, mut i) = (0, 0);
+            let chars: Vec<(usize, char)> = line.char_indices().collect();
+            for (k, &(at, c)) in chars.iter().enumerate() {
+                if at < i || !matches!(c, '.' | '!' | '?' | ';' | '…') {
+                    continue;
+                }
+                let end = at + c.len_utf8();
+                let next = chars.get(k + 1).map(|&(_, n)| n);
+                if next.is_none_or(|n| n.is_whitespace() || matches!(n, ')' | '»' | '"')) {
+                    out.push(line[start..end].trim());
+                    start = end;
+                }
+                i = end;
+            }
+            out.push(line[start..].trim());
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    #[test]
+    fn sentences_agree_with_splitting_lines() {
+        for text in [
+            "",
+            "\n\n",
+            "Здравствуйте! Не могу зайти.Пароль не подходит… Что делать?!\r\nСпасибо",
+            "Сын (5А). Дочь «Ок!» и \"да.\" ...; ;; ? конец…\n  \n\t. x.y …z",
+            "e.g. 3.14 т.е. ЭлЖур!!!\r\rА\r\nБ\n\r\nВ.\u{00A0}Г?\u{2028}Д",
+        ] {
+            let mut folded = String::new();
+            let mut sentences = Sentences::new(text, &mut folded);
+            let mut got = Vec::new();
+            while let Some(s) = sentences.next_sentence() {
+                if !s.text.is_empty() {
+                    got.push(s.text);
+                }
+            }
+            assert_eq!(got, sentences_by_definition(text), "{text:?}");
+        }
+    }
+
+    /// A sentence without letters is skipped unread: lowering it would not
+    /// give it any.
+    #[test]
+    fn lowering_makes_no_letters() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if !is_letter(c) {
+                assert!(!c.to_lowercase().any(is_letter), "{c:?}");
+            }
         }
     }
 

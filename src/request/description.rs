@@ -477,10 +477,20 @@ impl Lexicon {
     /// See [`flags`].
     fn flags(&self, w: &str) -> u8 {
         let w = w.as_bytes();
-        let listed = self.by_key.get(&key(w)).map_or(&[][..], Vec::as_slice);
-        let by_key = listed.iter().filter(|e| e.matches_past_key(w));
-        let short = self.short_stems.iter().filter(|e| e.matches(w));
-        by_key.chain(short).fold(0, |acc, e| acc | e.flag)
+        let mut flags = 0;
+        if let Some(bucket) = self.by_key.get(&key(w)) {
+            for e in bucket {
+                if e.matches_past_key(w) {
+                    flags |= e.flag;
+                }
+            }
+        }
+        for e in &self.short_stems {
+            if e.matches(w) {
+                flags |= e.flag;
+            }
+        }
+        flags
     }
 }
 
@@ -488,10 +498,11 @@ impl Lexicon {
 /// [`Lexicon`] (a folded word has no zero bytes, so a word up to eight
 /// bytes long is its own key).
 fn key(w: &[u8]) -> u64 {
-    let mut k = [0u8; 8];
-    let n = w.len().min(8);
-    k[..n].copy_from_slice(&w[..n]);
-    u64::from_le_bytes(k)
+    match w.first_chunk::<8>() {
+        Some(&head) => u64::from_le_bytes(head),
+        // Shorter: byte `i` at bits 8i.., as above.
+        None => w.iter().rev().fold(0, |k, &b| k << 8 | u64::from(b)),
+    }
 }
 
 /// Builds [`KeyHasher`]s for [`Lexicon`].
@@ -594,6 +605,7 @@ struct Content {
 impl Content {
     /// Counts in one word of the sentence: `w` folded, its shape, and
     /// whether it is the sentence's first.
+    #[inline(always)]
     fn add(&mut self, w: &str, shape: &Shape, is_first: bool) {
         let f = flags(w);
         self.strong |= f & STRONG != 0;
@@ -695,6 +707,7 @@ impl<'t, 'b> Words<'t, 'b> {
 
     /// Reads on to the next word or sentence end; `None` at the end of
     /// the text.
+    #[inline(always)]
     fn step(&mut self) -> Option<Step> {
         let (text, b) = (self.text, self.text.as_bytes());
         let cyrillic = &*CYRILLIC;

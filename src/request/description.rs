@@ -371,10 +371,12 @@ const STRONG_STEMS: &[&str] = &[
     "неактивн",
 ];
 
+/// The flags of a word ([`flags`]): a strong marker ([`STRONG_WORDS`],
+/// [`STRONG_STEMS`]), a weak one, a request to be contacted
+/// ([`CONTACT_STEMS`]), a filler word ([`FILLER_WORDS`]).
 const STRONG: u8 = 1;
 const WEAK: u8 = 2;
 const CONTACT: u8 = 4;
-/// A [`FILLER_WORDS`] word (a flag of [`LEXICON`] only, never of a stem).
 const FILLER: u8 = 8;
 
 /// Whole words that say something is wrong (negations, «нельзя»,
@@ -500,7 +502,7 @@ impl Lexicon {
 fn key(w: &[u8]) -> u64 {
     match w.first_chunk::<8>() {
         Some(&head) => u64::from_le_bytes(head),
-        // Shorter: byte `i` at bits 8i.., as above.
+        // Shorter: byte `i` in bits 8i to 8i + 7, as `from_le_bytes` puts it.
         None => w.iter().rev().fold(0, |k, &b| k << 8 | u64::from(b)),
     }
 }
@@ -678,9 +680,9 @@ struct Shape {
 }
 
 /// The words of a text — runs of letters and hyphens, without hyphens at
-/// their ends — read one after another in one pass over its bytes: each
-/// word's [`Shape`], and the word folded (as [`fold_into`] would) into a
-/// buffer. ASCII and Cyrillic (two bytes, lead 0xD0 or 0xD1: U+0400 to
+/// their ends — and the ends of its sentences ([`Step`]), read one after
+/// another in one pass over its bytes: each word's [`Shape`], and the word
+/// folded (as [`fold_into`] would) into a buffer. ASCII and Cyrillic (two bytes, lead 0xD0 or 0xD1: U+0400 to
 /// U+047F, all letters, see [`CYRILLIC`]) are told by their bytes; any
 /// other character is decoded and asked.
 struct Words<'t, 'b> {

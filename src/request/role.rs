@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::tokens::{Tokens, tokenize};
+use super::tokens::{Tokens, is_cyr_lower_bytes, tokenize};
 use super::{Role, Stems, WordHash, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»);
@@ -544,29 +544,100 @@ static WORD_FLAGS: LazyLock<HashMap<&'static str, Flags, WordHash>> = LazyLock::
     map
 });
 
-/// The stems [`cues`] reads, tagged with their flags.
-static CUE_STEMS: LazyLock<Stems> = LazyLock::new(|| {
-    Stems::tagged(&[
-        (TITLES, TITLE as u8),
-        (&["классн"], CLASS_TEACHER as u8),
-        (&["заместител"], DEPUTY as u8),
-        (&["законн"], LEGAL as u8),
-        (&["опекун"], GUARDIAN as u8),
-        (&["родительск"], PARENTAL as u8),
-        (&["учусь", "одноклассни"], STUDENT_STEM as u8),
-    ])
+/// The stems [`cues`] reads, each list with its flag.
+const CUE_STEM_LISTS: &[(&[&str], u8)] = &[
+    (TITLES, TITLE as u8),
+    (&["классн"], CLASS_TEACHER as u8),
+    (&["заместител"], DEPUTY as u8),
+    (&["законн"], LEGAL as u8),
+    (&["опекун"], GUARDIAN as u8),
+    (&["родительск"], PARENTAL as u8),
+    (&["учусь", "одноклассни"], STUDENT_STEM as u8),
+];
+
+/// [`CUE_STEM_LISTS`], tagged with their flags.
+static CUE_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::tagged(CUE_STEM_LISTS));
+
+/// A set of pairs of Russian letters (а..я), one bit each: the first (or
+/// last) two letters of listed words, so that most words are told to be
+/// none of them by one well-predicted bit test.
+struct LetterPairs([u64; 16]);
+
+impl LetterPairs {
+    /// The index of a letter а..я (folded) from its two bytes (told
+    /// without a branch on which half of the alphabet it is in).
+    fn letter(b: &[u8]) -> Option<usize> {
+        let [x, y] = *b else {
+            return None;
+        };
+        let cp = (usize::from(x & 0x1F) << 6) | usize::from(y & 0x3F);
+        is_cyr_lower_bytes(x, y).then(|| cp - 0x430)
+    }
+
+    /// The bit of the two letters in the four bytes `b`.
+    fn bit(b: &[u8]) -> Option<usize> {
+        Some(Self::letter(b.get(..2)?)? * 32 + Self::letter(b.get(2..4)?)?)
+    }
+
+    /// The pairs that the words start with (`last`: end with).
+    fn of(words: &[&[&str]], last: bool) -> LetterPairs {
+        let mut set = LetterPairs([0; 16]);
+        for w in words.iter().flat_map(|ws| ws.iter()) {
+            let b = w.as_bytes();
+            let pair = if last {
+                b.len().checked_sub(4).and_then(|k| Self::bit(&b[k..]))
+            } else {
+                Self::bit(b)
+            };
+            // Invariant: the lists are Russian words of two letters or
+            // more, except the one-letter ones, which `may_start` lets by.
+            if let Some(k) = pair {
+                set.0[k / 64] |= 1 << (k % 64);
+            }
+        }
+        set
+    }
+
+    fn has(&self, k: usize) -> bool {
+        self.0[k / 64] & 1 << (k % 64) != 0
+    }
+
+    /// Whether the folded word `w` may start with one of the pairs: it
+    /// does, or it does not start with two letters а..я.
+    fn may_start(&self, w: &str) -> bool {
+        Self::bit(w.as_bytes()).is_none_or(|k| self.has(k))
+    }
+
+    /// Whether the folded word `w` ends with one of the pairs.
+    fn ends(&self, w: &str) -> bool {
+        let b = w.as_bytes();
+        b.len()
+            .checked_sub(4)
+            .and_then(|k| Self::bit(&b[k..]))
+            .is_some_and(|k| self.has(k))
+    }
+}
+
+/// The first two letters of every word and stem [`word_flags`] knows.
+static CUE_STARTS: LazyLock<LetterPairs> = LazyLock::new(|| {
+    let mut lists: Vec<&[&str]> = WORD_LISTS.iter().map(|(words, _)| *words).collect();
+    lists.extend(CUE_STEM_LISTS.iter().map(|(stems, _)| *stems));
+    LetterPairs::of(&lists, false)
 });
 
-/// The last letters of [`PARENT_WORDS`]: a word that ends in another
-/// cannot end in one of them.
-const PARENT_WORD_LAST: &[char] = &['а', 'ь', 'ц', 'н'];
+/// The last two letters of [`PARENT_WORDS`].
+static PARENT_ENDS: LazyLock<LetterPairs> =
+    LazyLock::new(|| LetterPairs::of(&[PARENT_WORDS], true));
 
 /// What the folded word `w` is to [`cues`]; 0: no cue starts at it.
 fn word_flags(w: &str) -> Flags {
+    let ends_parent = PARENT_ENDS.ends(w) && PARENT_WORDS.iter().any(|p| w.ends_with(p));
+    let end = if ends_parent { PARENT_END } else { 0 };
+    if !CUE_STARTS.may_start(w) {
+        return end;
+    }
     let exact = WORD_FLAGS.get(w).copied().unwrap_or(0);
-    let stems = Flags::from(CUE_STEMS.tags(w));
-    let ends_parent = w.ends_with(PARENT_WORD_LAST) && PARENT_WORDS.iter().any(|p| w.ends_with(p));
-    exact | stems | if ends_parent { PARENT_END } else { 0 }
+    exact | Flags::from(CUE_STEMS.tags(w)) | end
 }
 
 /// A staff title starting at `i`: the index after it.
@@ -962,9 +1033,19 @@ mod tests {
                 assert_eq!(f & PARENT_END != 0, ends, "{w}");
             }
         }
-        for p in PARENT_WORDS {
-            assert!(p.ends_with(PARENT_WORD_LAST), "{p}");
+        // The letter pairs let by every word that the lists have.
+        let lists = WORD_LISTS.iter().map(|(words, _)| *words);
+        for w in lists
+            .chain(CUE_STEM_LISTS.iter().map(|(stems, _)| *stems))
+            .flatten()
+        {
+            assert!(CUE_STARTS.may_start(w), "{w}");
         }
+        for p in PARENT_WORDS {
+            assert!(PARENT_ENDS.ends(p), "{p}");
+        }
+        assert!(!CUE_STARTS.may_start("дневник") && CUE_STARTS.may_start("x"));
+        assert!(!PARENT_ENDS.ends("школа") && !PARENT_ENDS.ends("а"));
         assert_eq!(word_flags("прабабушка"), PARENT_END);
         assert_eq!(word_flags("учителя"), TITLE);
         assert_eq!(word_flags("классного"), CLASS_TEACHER);

@@ -155,27 +155,42 @@ pub(crate) fn tokenize(text: &str) -> Tokens<'_> {
     }
 }
 
+/// Whether the bytes `x`, `y` are a lower-case Russian letter а..я (not
+/// ё), told without a branch: in Russian text the letters' lead bytes
+/// (0xD0 for а..п, 0xD1 for р..я) alternate unpredictably.
+#[inline]
+pub(crate) fn is_cyr_lower_bytes(x: u8, y: u8) -> bool {
+    // The code point a two-byte sequence led by 0xD0 or 0xD1 encodes.
+    let cp = (u32::from(x & 0x1F) << 6) | u32::from(y & 0x3F);
+    (x & 0xFE == 0xD0) & (y & 0xC0 == 0x80) & (cp.wrapping_sub(0x430) < 32)
+}
+
 /// The end of the word that starts at byte `i` of `text`, its letters
 /// folded into `f` on the way.
 fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
     let b = text.as_bytes();
     loop {
-        match (b.get(i), b.get(i + 1)) {
-            (Some(b'a'..=b'z'), _) => i += 1,
-            (Some(&x @ b'A'..=b'Z'), _) => {
+        let x = b.get(i).copied().unwrap_or(0);
+        let y = b.get(i + 1).copied().unwrap_or(0);
+        // а..я: as they are (most letters).
+        if is_cyr_lower_bytes(x, y) {
+            i += 2;
+            continue;
+        }
+        match (x, y) {
+            (b'a'..=b'z', _) => i += 1,
+            (b'A'..=b'Z', _) => {
                 f.replace(text, i, char::from(x), char::from(x + 32));
                 i += 1;
             }
-            // а..п, р..я: as they are.
-            (Some(0xD0), Some(0xB0..=0xBF)) | (Some(0xD1), Some(0x80..=0x8F)) => i += 2,
             // А..Я → а..я: U+0410.. → U+0430..
-            (Some(0xD0), Some(&y @ 0x90..=0xAF)) => {
+            (0xD0, 0x90..=0xAF) => {
                 let up = char::from_u32(0x410 + u32::from(y - 0x90)).unwrap_or(' ');
                 let low = char::from_u32(0x430 + u32::from(y - 0x90)).unwrap_or(' ');
                 f.replace(text, i, up, low);
                 i += 2;
             }
-            (Some(&x), _) if x >= 0x80 => {
+            _ if x >= 0x80 => {
                 // Invariant: `i` is a character boundary below the end.
                 let c = char_at(text, i).unwrap_or(' ');
                 if !is_letter(c) {
@@ -213,7 +228,7 @@ impl<'a> Tokens<'a> {
 
     /// Whether the token at `i` is a word.
     pub(crate) fn is_word(&self, i: usize) -> bool {
-        self.kind(i) == Some(Kind::Word)
+        matches!(self.kind(i), Some(Kind::Word))
     }
 
     /// The line of the token at `i`.
@@ -224,7 +239,7 @@ impl<'a> Tokens<'a> {
     /// The folded word at `i`, or `""` when that is not a word.
     pub(crate) fn word(&self, i: usize) -> &str {
         match self.get(i) {
-            Some(t) if t.kind == Kind::Word => self
+            Some(t) if matches!(t.kind, Kind::Word) => self
                 .low
                 .get(t.low_start as usize..t.low_end as usize)
                 .unwrap_or(""),
@@ -242,7 +257,7 @@ impl<'a> Tokens<'a> {
 
     /// The digits at `i`.
     pub(crate) fn num(&self, i: usize) -> Option<&'a str> {
-        (self.kind(i) == Some(Kind::Num)).then(|| self.written(i))
+        matches!(self.kind(i), Some(Kind::Num)).then(|| self.written(i))
     }
 
     /// `i + 1` when the token at `i` is one of the marks `set`, else `i`:
@@ -347,6 +362,16 @@ mod tests {
         assert!(t.glued(1) && !t.glued(2) && t.glued(6) && !t.glued(10));
         assert_eq!(t.low_span(5, 10), "5-«а»");
         assert_eq!(t.low_span(10, 5), "");
+    }
+
+    #[test]
+    fn cyr_lower_bytes_are_a_to_ya() {
+        for x in 0..=255u8 {
+            for y in 0..=255u8 {
+                let want = matches!((x, y), (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F));
+                assert_eq!(is_cyr_lower_bytes(x, y), want, "{x:x} {y:x}");
+            }
+        }
     }
 
     /// The folded text is `fold` of the text, and every token's folded

@@ -92,12 +92,11 @@ fn word_after<'b>(text: &str, i: usize, buf: &'b mut String) -> &'b str {
     buf
 }
 
-/// The three words before byte `i` of `text` (nearest first) within 60
-/// characters, folded into `buf` (cleared first) with their trailing dots
-/// trimmed; `""` for a word that is not there.
-fn words_before<'b>(text: &str, i: usize, buf: &'b mut String) -> [&'b str; 3] {
-    // A word is a run of letters and dots, read backwards over at most 60
-    // characters (a word that the window cuts counts from its edge).
+/// Where the three words before byte `i` of `text` are (nearest first,
+/// `0..0` for a word that is not there), within 60 characters. A word is
+/// a run of letters and dots; one that the window cuts counts from its
+/// edge.
+fn words_before(text: &str, i: usize) -> [(usize, usize); 3] {
     let in_word = |c: char| is_letter(c) || c == '.';
     let mut spans = [(0, 0); 3];
     let mut n = 0;
@@ -118,20 +117,16 @@ fn words_before<'b>(text: &str, i: usize, buf: &'b mut String) -> [&'b str; 3] {
         && n < spans.len()
     {
         spans[n] = w;
-        n += 1;
     }
-    // Fold them, each trimmed, one after the other.
+    spans
+}
+
+/// The word of `text` at `span` (see [`words_before`]) folded into `buf`
+/// (cleared first), its trailing dots trimmed.
+fn folded_word<'b>(text: &str, (s, e): (usize, usize), buf: &'b mut String) -> &'b str {
     buf.clear();
-    let mut bounds = [(0, 0); 3];
-    for (b, &(s, e)) in bounds.iter_mut().zip(&spans[..n]) {
-        let from = buf.len();
-        fold_into(&text[s..e], buf);
-        let kept = buf[from..].trim_end_matches('.').len();
-        buf.truncate(from + kept);
-        *b = (from, buf.len());
-    }
-    let buf: &'b str = buf;
-    bounds.map(|(s, e)| &buf[s..e])
+    fold_into(&text[s..e], buf);
+    buf.trim_end_matches('.')
 }
 
 /// «класс», «класса», «классе», «кл.», «классу»… in the singular.
@@ -218,9 +213,12 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
 /// 5», «в классе номер 5») or a «Класс:» label (see [`label_before`]).
 /// `buf` holds the folded words read.
 fn context_before(text: &str, start: usize, buf: &mut String) -> bool {
-    let before = words_before(text, start, buf);
-    is_class_word_singular(before[0])
-        || is_class_word_singular(before[1]) && matches!(before[0], "в" | "номер" | "это")
+    let before = words_before(text, start);
+    let first = folded_word(text, before[0], buf);
+    // The second word only after «в», «номер», «это».
+    is_class_word_singular(first)
+        || matches!(first, "в" | "номер" | "это")
+            && is_class_word_singular(folded_word(text, before[1], buf))
         || label_before(text, start)
 }
 
@@ -382,7 +380,11 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 // «6 В» with a capital: a class letter, not a preposition.
                 1
             } else if spaces > 0
-                && student_word_before(words_before(text, start, &mut before_buf)[0])
+                && student_word_before(folded_word(
+                    text,
+                    words_before(text, start)[0],
+                    &mut before_buf,
+                ))
                 && {
                     // Lower-case «б», «г», «д» after «из», «в», «ученик»; «а»
                     // only when nothing follows it («из 8 а,»); prepositions
@@ -543,7 +545,7 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find, next_digit, word_after, words_before};
+    use super::{find, folded_word, next_digit, word_after, words_before};
 
     #[test]
     fn next_digit_in_and_across_blocks() {
@@ -568,19 +570,18 @@ mod tests {
 
     #[test]
     fn nearest_words_first() {
+        let read = |text: &str, at: usize| {
+            let mut buf = String::new();
+            words_before(text, at).map(|span| folded_word(text, span, &mut buf).to_string())
+        };
         let text = "Ученица кл. ... Школы №5, ДОЧЬ в 7";
-        let at = text.len() - 1;
-        let mut buf = String::new();
-        assert_eq!(words_before(text, at, &mut buf), ["в", "дочь", "школы"]);
-        assert_eq!(words_before("кл. ... 7", 10, &mut buf), ["", "кл", ""]);
-        assert_eq!(words_before(text, 0, &mut buf), ["", "", ""]);
+        assert_eq!(read(text, text.len() - 1), ["в", "дочь", "школы"]);
+        assert_eq!(read("кл. ... 7", 10), ["", "кл", ""]);
+        assert_eq!(read(text, 0), ["", "", ""]);
         // Only the last 60 characters count; a word the window cuts is
         // read from the window's edge.
         let long = format!("Класса{} 7", " ".repeat(56));
-        assert_eq!(
-            words_before(&long, long.len() - 1, &mut buf),
-            ["сса", "", ""]
-        );
+        assert_eq!(read(&long, long.len() - 1), ["сса", "", ""]);
     }
 
     #[test]

@@ -643,7 +643,8 @@ fn word_flags(w: &str) -> Flags {
 /// A staff title starting at `i`: the index after it.
 fn title(t: &Tokens<'_>, i: usize) -> Option<usize> {
     let w = t.word(i);
-    if w.is_empty() {
+    // Every title starts like a stem or word of the cues' lists.
+    if w.is_empty() || !CUE_STARTS.may_start(w) {
         return None;
     }
     if w.starts_with("классн") && t.word(i + 1).starts_with("руководител") {

@@ -256,7 +256,14 @@ pub fn check_all(texts: &[&str]) -> Option<String> {
         crate::request::fold_into(t, &mut folded);
         folded.push('\n');
     }
-    if !SUSPECT.is_match(&folded) {
+    check_all_folded(texts, &folded)
+}
+
+/// [`check_all`] for a caller that has the texts folded already: `folded`
+/// must be each of `texts` folded (`request::fold`) and followed by a line
+/// break, one after another.
+pub(crate) fn check_all_folded(texts: &[&str], folded: &str) -> Option<String> {
+    if !SUSPECT.is_match(folded) {
         return None;
     }
     texts.iter().find_map(|t| look_closer(t))

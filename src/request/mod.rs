@@ -273,16 +273,27 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
 
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
 
-    // Etiquette looks at what this writer wrote now: new text, signature
-    // and subject, never at the letters they quote.
-    let rude = crate::etiquette::check_all(&[&parts.new, &parts.signature, &subject]);
-
+    // What this writer wrote now, tokenised and folded once for role and
+    // etiquette.
     let own = format!("{}\n{}", parts.new, parts.signature);
+    let own_tokens = tokens::tokenize(&own);
+
+    // Etiquette looks at what this writer wrote now: new text, signature
+    // and subject, never at the letters they quote. The fold of `own` is
+    // that of the new text and the signature with a line break between.
+    let mut folded = String::with_capacity(own.len() + subject.len() + 2);
+    folded.push_str(own_tokens.folded());
+    folded.push('\n');
+    fold_into(&subject, &mut folded);
+    folded.push('\n');
+    let rude =
+        crate::etiquette::check_all_folded(&[&parts.new, &parts.signature, &subject], &folded);
+
     let staff_by_address = req.sender.as_deref().is_some_and(|s| ctx.is_staff(s));
     let role = if staff_by_address {
         Some(Role::Staff)
     } else {
-        role::detect(&own)
+        role::detect_in(&own_tokens)
     };
     req.role = role;
     req.full_name = name::find(&parts, req.sender_name.as_deref(), role);

@@ -1000,8 +1000,12 @@ fn student_class_after(t: &Tokens<'_>, mut j: usize) -> bool {
 
 /// The writer's role from their own text (new text and signature).
 pub fn detect(text: &str) -> Option<Role> {
-    let t = tokenize(text);
-    let c = cues(&t);
+    detect_in(&tokenize(text))
+}
+
+/// [`detect`] over the text's tokens, when the caller has them already.
+pub(crate) fn detect_in(t: &Tokens<'_>) -> Option<Role> {
+    let c = cues(t);
     if staff(&t, &c) {
         return Some(Role::Staff);
     }

@@ -210,6 +210,11 @@ impl<'a> Tokens<'a> {
     }
 
     /// The number of tokens.
+    /// The whole text folded (as [`fold`](super::fold) would fold it).
+    pub(crate) fn folded(&self) -> &str {
+        &self.low
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.toks.len()
     }
@@ -390,7 +395,7 @@ mod tests {
                 format!("{c}{c}Я"),
             ] {
                 let t = tokenize(&text);
-                assert_eq!(t.low, fold(&text), "{c:?} {text:?}");
+                assert_eq!(t.folded(), fold(&text), "{c:?} {text:?}");
                 for i in 0..t.len() {
                     assert_eq!(t.low_span(i, i + 1), fold(t.written(i)), "{c:?} {i}");
                     if t.is_word(i) {

@@ -104,6 +104,16 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// Buffers sized for a letter's lines (few have more tokens, or more
+    /// words to fold): they are allocated once, not grown token by token.
+    fn for_letter() -> Line<'a> {
+        Line {
+            toks: Vec::with_capacity(64),
+            folds: String::with_capacity(256),
+            ..Line::default()
+        }
+    }
+
     /// The token as written.
     fn written(&self, t: &Tok) -> &str {
         t.text.of(self.line, &self.made)
@@ -1206,7 +1216,7 @@ fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>)
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
     let mut found = Vec::new();
     let mut children = String::new();
-    let mut line = Line::default();
+    let mut line = Line::for_letter();
     scan(
         &parts.new,
         &mut line,

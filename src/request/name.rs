@@ -1098,15 +1098,15 @@ struct Found {
 }
 
 /// Names in `text`, line by line, into `out`; the words of names read as
-/// a child's into `children` ([`add_children`]). `line` is the buffer each line is tokenised
-/// into.
+/// a child's into `children` ([`add_children`]) when something reads them.
+/// `line` is the buffer each line is tokenised into.
 fn scan<'a>(
     text: &'a str,
     line: &mut Line<'a>,
     role: Option<Role>,
     in_signature: bool,
     out: &mut Vec<Found>,
-    children: &mut String,
+    mut children: Option<&mut String>,
 ) {
     for text in text.lines() {
         tokenize_into(text, line);
@@ -1131,11 +1131,11 @@ fn scan<'a>(
             let strong = label.is_some();
             let Some((name, s, e)) = readings(l, run, strong) else {
                 // Not a full name; remember child-looking names all the same.
-                if run.iter().any(|t| t.kind == Kind::Word) {
-                    let st = standing(l, start, role, label);
-                    if st == Standing::Rejected {
-                        add_children(children, run.iter().map(|t| l.low(t)));
-                    }
+                if let Some(children) = children.as_deref_mut()
+                    && run.iter().any(|t| t.kind == Kind::Word)
+                    && standing(l, start, role, label) == Standing::Rejected
+                {
+                    add_children(children, run.iter().map(|t| l.low(t)));
                 }
                 continue;
             };
@@ -1182,7 +1182,9 @@ fn scan<'a>(
                 st = Standing::Signature;
             }
             if st == Standing::Rejected {
-                add_children(children, run.iter().map(|t| l.low(t)));
+                if let Some(children) = children.as_deref_mut() {
+                    add_children(children, run.iter().map(|t| l.low(t)));
+                }
                 continue;
             }
             // «Петрова Анна, мама Ильи»: the writer names their own part.
@@ -1216,6 +1218,8 @@ fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>)
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
     let mut found = Vec::new();
     let mut children = String::new();
+    // Only a parent's From name is checked against the child's names.
+    let want_children = role == Some(Role::Parent) && display_name.is_some();
     let mut line = Line::for_letter();
     scan(
         &parts.new,
@@ -1223,7 +1227,7 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         role,
         false,
         &mut found,
-        &mut children,
+        want_children.then_some(&mut children),
     );
     scan(
         &parts.signature,
@@ -1231,7 +1235,7 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         role,
         true,
         &mut found,
-        &mut children,
+        want_children.then_some(&mut children),
     );
     // A parent whose own words say mother or father («я мама», «Мама.» on
     // a line of its own): a name of the other sex that merely opens the

@@ -101,6 +101,9 @@ struct Line<'a> {
     /// Where the first mark a label may end with is (':', '-', '–', '—',
     /// a hyphen in a word too), for [`line_label`].
     mark: Option<usize>,
+    /// A word of one case that is a patronymic: without one, [`recase`]
+    /// has nothing to do on a line with no label.
+    one_case_patronymic: bool,
 }
 
 impl<'a> Line<'a> {
@@ -147,6 +150,8 @@ impl<'a> Line<'a> {
             fold_word_into(word, &shape, &mut self.folds);
             Span::new(false, from, self.folds.len())
         };
+        self.one_case_patronymic |= shape.one_case().is_some()
+            && patronymic_gender(low.of(self.line, &self.folds)).is_some();
         self.toks.push(Tok {
             kind: Kind::Word,
             text: Span::new(true, start, end),
@@ -340,6 +345,7 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
     out.folds.clear();
     out.toks.clear();
     out.mark = None;
+    out.one_case_patronymic = false;
     let at = |k: usize| char_at(text, k);
     let b = text.as_bytes();
     let mut i = 0;
@@ -845,6 +851,9 @@ fn title_case_into(w: &str, out: &mut String) {
 /// first name next to a patronymic (or, on a labelled line, next to any
 /// word).
 fn recase(l: &mut Line, labelled: bool) {
+    if !labelled && !l.one_case_patronymic {
+        return;
+    }
     let cyr = |t: &Tok| t.one_case == Some(true);
     let caps = |t: &Tok| t.one_case == Some(false);
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {

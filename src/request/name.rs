@@ -1309,13 +1309,19 @@ fn parent_sex(text: &str, signature: &str) -> Option<Gender> {
     t.push('\n');
     fold_into(signature, &mut t);
     let says = |(words, phrases): (&[&str], &[&str])| {
-        t.lines().any(|line| {
-            let first = line
-                .split(|c: char| !is_letter(c))
-                .find(|w| !w.is_empty())
-                .unwrap_or_default();
-            words.contains(&first)
-        }) || phrases.iter().any(|p| t.contains(p))
+        // Every phrase holds one of the words: a text without them says
+        // neither (most letters, for one parent or the other).
+        let first_on_a_line = || {
+            t.lines().any(|line| {
+                let first = line
+                    .split(|c: char| !is_letter(c))
+                    .find(|w| !w.is_empty())
+                    .unwrap_or_default();
+                words.contains(&first)
+            })
+        };
+        words.iter().any(|w| t.contains(w))
+            && (first_on_a_line() || phrases.iter().any(|p| t.contains(p)))
     };
     match (says(MOTHER), says(FATHER)) {
         (true, false) => Some(Gender::Female),
@@ -1676,6 +1682,16 @@ mod tests {
                 let mut folded = String::new();
                 fold_word_into(&text[start..end], &shape, &mut folded);
                 assert_eq!(folded, fold(&text[start..end]));
+            }
+        }
+    }
+
+    #[test]
+    fn every_parent_phrase_holds_a_parent_word() {
+        // parent_sex reads no phrase in a text without the words.
+        for (words, phrases) in [MOTHER, FATHER] {
+            for p in phrases {
+                assert!(words.iter().any(|w| p.contains(w)), "{p}");
             }
         }
     }

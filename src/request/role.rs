@@ -481,6 +481,112 @@ const CHILD_GENITIVES: &[&str] = &["сына", "дочери", "дочки", "р
 /// A child presented («сын — ученик…»).
 const CHILD_NOUNS: &[&str] = &["сын", "дочь", "дочка", "ребенок"];
 
+/// Which of the cues keyed on one word (see [`KEYED_WORDS`]) a folded word
+/// starts, so that [`cues`] branches once on it instead of comparing the
+/// word with each of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Key {
+    /// No cue is keyed on the word.
+    #[default]
+    None,
+    /// «я …»: staff, parent or student.
+    Me,
+    /// «являюсь», «работаю» before a title.
+    WorksAs,
+    /// «пишет», «обращается» before a title.
+    Writes,
+    /// «на связи» before a title.
+    On,
+    /// «детей», «ученики», «родители»… before «моего класса».
+    ClassPeople,
+    /// «ученик», «ученица»: before «моего класса» (staff) or a class or a
+    /// school (student).
+    Pupil,
+    /// «учащийся», «учащаяся» before a class or a school.
+    Learner,
+    /// «в моем классе».
+    In,
+    /// «мой класс 5», «мой классный руководитель».
+    My,
+    /// «наш классный руководитель».
+    Our,
+    /// «моему», «нашему» before «классному».
+    ToMy,
+    /// «моя», «наша» before «классная».
+    MyFem,
+    /// «у меня в классе», «у моего сына».
+    At,
+    /// «веду урок…».
+    Teach,
+    /// «мои ученики», «мои оценки».
+    MyPlural,
+    /// «моих учеников», «моих оценок».
+    OfMy,
+    /// «моим ученикам».
+    ToMyPlural,
+    /// «мне поставили».
+    ToMe,
+    /// «кл.», «зам.»: short titles.
+    ShortTitle,
+    /// «родитель».
+    Parent,
+    /// «мама сказала».
+    Mom,
+    /// «папа сказал».
+    Dad,
+    /// «ФИО …».
+    Fio,
+    /// «Ф.И.О. …».
+    F,
+    /// «это Даша из 8 б».
+    This,
+}
+
+/// The words each [`Key`] is read from.
+const KEYED_WORDS: &[(Key, &[&str])] = &[
+    (Key::Me, &["я"]),
+    (Key::WorksAs, &["являюсь", "работаю"]),
+    (
+        Key::Writes,
+        &["пишет", "пишу", "обращается", "беспокоит", "беспокоят"],
+    ),
+    (Key::On, &["на"]),
+    (
+        Key::ClassPeople,
+        &[
+            "детей",
+            "дети",
+            "ученики",
+            "учеников",
+            "ученикам",
+            "ученика",
+            "ученицы",
+            "родители",
+            "родителей",
+        ],
+    ),
+    (Key::Pupil, &["ученик", "ученица"]),
+    (Key::Learner, &["учащийся", "учащаяся"]),
+    (Key::In, &["в"]),
+    (Key::My, &["мой"]),
+    (Key::Our, &["наш"]),
+    (Key::ToMy, &["моему", "нашему"]),
+    (Key::MyFem, &["моя", "наша"]),
+    (Key::At, &["у"]),
+    (Key::Teach, &["веду"]),
+    (Key::MyPlural, &["мои"]),
+    (Key::OfMy, &["моих"]),
+    (Key::ToMyPlural, &["моим"]),
+    (Key::ToMe, &["мне"]),
+    (Key::ShortTitle, &["кл", "зам"]),
+    (Key::Parent, &["родитель"]),
+    (Key::Mom, &["мама"]),
+    (Key::Dad, &["папа"]),
+    (Key::Fio, &["фио"]),
+    (Key::F, &["ф"]),
+    (Key::This, &["это"]),
+];
+
 /// What a folded word is to [`cues`]: bits, all found by one look-up per
 /// word ([`word_flags`]). The low eight are the tags of [`CUE_STEMS`].
 type Flags = u32;
@@ -533,12 +639,27 @@ const WORD_LISTS: &[(&[&str], Flags)] = &[
     (CHILD_NOUNS, CHILD_NOUN),
 ];
 
-/// Every word of [`WORD_LISTS`] with the flags of the lists it is in.
-static WORD_FLAGS: LazyLock<HashMap<&'static str, Flags, WordHash>> = LazyLock::new(|| {
-    let mut map = HashMap::default();
+/// What [`cues`] knows of a folded word: its flags and its key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Word {
+    /// The lists and stems the word is in.
+    flags: Flags,
+    /// The cue keyed on the word, if any.
+    key: Key,
+}
+
+/// Every word of [`WORD_LISTS`] and [`KEYED_WORDS`] with the flags of the
+/// lists it is in and its key.
+static WORD_FLAGS: LazyLock<HashMap<&'static str, Word, WordHash>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, Word, WordHash> = HashMap::default();
     for (words, flag) in WORD_LISTS {
         for w in *words {
-            *map.entry(*w).or_insert(0) |= flag;
+            map.entry(*w).or_default().flags |= flag;
+        }
+    }
+    for (key, words) in KEYED_WORDS {
+        for w in *words {
+            map.entry(*w).or_default().key = *key;
         }
     }
     map
@@ -629,15 +750,27 @@ static CUE_STARTS: LazyLock<LetterPairs> = LazyLock::new(|| {
 static PARENT_ENDS: LazyLock<LetterPairs> =
     LazyLock::new(|| LetterPairs::of(&[PARENT_WORDS], true));
 
-/// What the folded word `w` is to [`cues`]; 0: no cue starts at it.
-fn word_flags(w: &str) -> Flags {
+/// What the folded word `w` is to [`cues`]; flags 0: no cue starts at it.
+fn word_info(w: &str) -> Word {
     let ends_parent = PARENT_ENDS.ends(w) && PARENT_WORDS.iter().any(|p| w.ends_with(p));
     let end = if ends_parent { PARENT_END } else { 0 };
     if !CUE_STARTS.may_start(w) {
-        return end;
+        return Word {
+            flags: end,
+            key: Key::None,
+        };
     }
-    let exact = WORD_FLAGS.get(w).copied().unwrap_or(0);
-    exact | Flags::from(CUE_STEMS.tags(w)) | end
+    let exact = WORD_FLAGS.get(w).copied().unwrap_or_default();
+    Word {
+        flags: exact.flags | Flags::from(CUE_STEMS.tags(w)) | end,
+        key: exact.key,
+    }
+}
+
+/// The flags of the folded word `w` ([`word_info`]).
+#[cfg(test)]
+fn word_flags(w: &str) -> Flags {
+    word_info(w).flags
 }
 
 /// A staff title starting at `i`: the index after it.
@@ -718,264 +851,359 @@ fn after_me_words<'t>(t: &'t Tokens<'_>, i: usize) -> impl Iterator<Item = usize
 }
 
 /// Every role cue in the writer's tokens, in one pass: at each word, the
-/// cues that can start there.
+/// cues that can start there. (Not inlined: it runs once a letter, and a
+/// profile shows it apart from `detect`.)
+#[inline(never)]
 fn cues(t: &Tokens<'_>) -> Cues {
     let mut c = Cues::default();
     for i in 0..t.len() {
         let w = t.word(i);
-        let f = if w.is_empty() { 0 } else { word_flags(w) };
+        if w.is_empty() {
+            continue;
+        }
+        let Word { flags: f, key } = word_info(w);
         if f == 0 {
             continue;
         }
         let (n1, n2) = (t.word(i + 1), t.word(i + 2));
-        // A title starts with a title stem, «классн…», «заместител…», or
-        // is «кл.»/«зам.» (see `title`).
-        if !c.any_title
-            && (f & (TITLE | CLASS_TEACHER | DEPUTY) != 0 || matches!(w, "кл" | "зам"))
-            && title(t, i).is_some()
-        {
-            c.any_title = true;
-        }
-        if f & PARENT != 0 || w == "родитель" {
-            c.parent_word = true;
-        }
-        if w == "мама" && n1.starts_with("сказала") || w == "папа" && n1.starts_with("сказал")
-        {
-            c.parent_said = true;
-        }
-        // «мама Даши» (any word ending in a parent word, as written).
-        if f & PARENT_END != 0 {
-            let j = t.skip(i + 1, &['-', '–', '—', ':']);
-            if t.is_word(j) && {
-                let mut cs = t.written(j).chars();
-                cs.next().is_some_and(is_cyr_upper) && cs.next().is_some_and(is_cyr_lower)
-            } {
-                c.parent_of_named = true;
-            }
-        }
-        if f & LEGAL != 0 && legal_guardian(t, i).is_some() {
-            c.parent = true;
-        }
         // Cues keyed by their first word: «я …» (staff, parent or
-        // student), then the staff's own self-presentations.
-        match w {
-            "я" => {
-                let j = t.skip(i + 1, DASHES);
-                let wj = t.word(j);
-                if title(t, j).is_some() || n1 == "как" && title(t, i + 2).is_some() {
+        // student), the staff's own self-presentations, the students'.
+        match key {
+            Key::None => {}
+            Key::Me => me_cues(t, i, &mut c),
+            Key::WorksAs => {
+                if title(t, i + 1).is_some() {
                     c.staff_self = true;
                 }
-                if PARENT_WORDS
-                    .iter()
-                    .chain(&["родитель", "мачеха", "отчим", "тетя", "дядя"])
-                    .any(|p| wj.starts_with(p))
-                    || legal_guardian(t, j).is_some()
+            }
+            Key::Writes => {
+                if title(t, t.skip(i + 1, DASHES)).is_some() {
+                    c.staff_self = true;
+                }
+            }
+            Key::On => {
+                if n1 == "связи" && title(t, t.skip(i + 2, DASHES)).is_some() {
+                    c.staff_self = true;
+                }
+            }
+            Key::ClassPeople => {
+                if n1 == "моего" && n2.starts_with("класса") {
+                    c.staff_self = true;
+                }
+            }
+            Key::Pupil | Key::Learner => {
+                if key == Key::Pupil && n1 == "моего" && n2.starts_with("класса") {
+                    c.staff_self = true;
+                }
+                if t.num(i + 1).is_some()
+                    || n1.starts_with("класса")
+                    || t.cyrillic(i + 1) && n2.starts_with("класса")
+                    || n1.starts_with("школы")
+                    || n1.starts_with("гимназии")
+                {
+                    c.student = true;
+                }
+            }
+            Key::In => {
+                if n1 == "моем" && n2.starts_with("классе") {
+                    c.staff_self = true;
+                }
+            }
+            Key::My | Key::Our => {
+                if key == Key::My && n1 == "класс" && t.num(i + 2).is_some() {
+                    c.staff_self = true;
+                }
+                if n1 == "классный" && n2.starts_with("руководитель") {
+                    c.student = true;
+                }
+            }
+            Key::ToMy => {
+                if n1.starts_with("классному") {
+                    c.student = true;
+                }
+            }
+            Key::MyFem => {
+                if n1.starts_with("классная") {
+                    c.student = true;
+                }
+            }
+            Key::At => {
+                if n1 == "меня" && n2 == "в" && t.word(i + 3).starts_with("классе") {
+                    c.staff_self = true;
+                }
+                if matches!(n1, "моего" | "моей" | "нашего" | "нашей") && kin_stem(n2)
                 {
                     c.parent = true;
                 }
-                if student_self(wj) || wj.starts_with("студент") {
-                    c.student = true;
-                }
-                // «я из 5…», «я Даша из 5…», «я Даша Петрова из 5…»
-                if n1 == "из" && t.num(i + 2).is_some() {
-                    c.student = true;
-                }
-                if t.cyrillic(i + 1) {
-                    for k in [i + 2, i + 3] {
-                        if t.word(k) == "из" && t.num(k + 1).is_some() {
-                            c.student = true;
-                        }
-                        if !t.cyrillic(k) {
-                            break;
-                        }
-                    }
-                }
-                for e in after_me_words(t, i) {
-                    // «я, Соколова Алина, ученица»
-                    let s = t.skip(e, DASHES);
-                    if s > e && student_self(t.word(s)) {
-                        c.student = true;
-                    }
-                    // «я Саша Иванов, 8 В класс»
-                    if t.punct(e) == Some(',') && student_class_after(t, e + 1) {
-                        c.student = true;
-                    }
-                }
             }
-            "являюсь" | "работаю" if title(t, i + 1).is_some() => c.staff_self = true,
-            "пишет" | "пишу" | "обращается" | "беспокоит" | "беспокоят"
-                if title(t, t.skip(i + 1, DASHES)).is_some() =>
-            {
-                c.staff_self = true
-            }
-            "на" if n1 == "связи" && title(t, t.skip(i + 2, DASHES)).is_some() => {
-                c.staff_self = true
-            }
-            "детей" | "дети" | "ученики" | "учеников" | "ученикам" | "ученица" | "ученик"
-            | "ученика" | "ученицы" | "родители" | "родителей"
-                if n1 == "моего" && n2.starts_with("класса") =>
-            {
-                c.staff_self = true
-            }
-            "в" if n1 == "моем" && n2.starts_with("классе") => c.staff_self = true,
-            "мой" if n1 == "класс" && t.num(i + 2).is_some() => c.staff_self = true,
-            "у" if n1 == "меня" && n2 == "в" && t.word(i + 3).starts_with("классе") => {
-                c.staff_self = true
-            }
-            "веду"
+            Key::Teach => {
                 if ["урок", "предмет", "журнал"]
                     .iter()
-                    .any(|p| n1.starts_with(p)) =>
-            {
-                c.staff_self = true
-            }
-            "мои" if n1.starts_with("ученики") => c.staff_self = true,
-            "моих" if n1.starts_with("учеников") => c.staff_self = true,
-            "моим" if n1.starts_with("ученикам") => c.staff_self = true,
-            _ => {}
-        }
-        // Parents: a parent word before «ученика», a possessive before a
-        // child, a child doing something, «родительский доступ».
-        let after_parent = if f & (PARENT_NOUN | GUARDIAN) != 0 {
-            Some(i + 1)
-        } else if f & LEGAL != 0 {
-            legal_guardian(t, i)
-        } else {
-            None
-        };
-        if let Some(k) = after_parent {
-            let wk = t.word(k);
-            if wk.starts_with("ученик")
-                || wk.starts_with("ученицы")
-                || longer(wk, "учащ")
-                || wk.starts_with("ребенка")
-                || longer(wk, "обучающ")
-            {
-                c.parent = true;
-            }
-        }
-        if f & POSSESSIVE != 0 && kin_stem(n1)
-            || w == "у" && matches!(n1, "моего" | "моей" | "нашего" | "нашей") && kin_stem(n2)
-        {
-            c.parent = true;
-        }
-        if f & CHILD_SUBJECT != 0
-            && (["учится", "обучается", "ходит"]
-                .iter()
-                .any(|p| n1.starts_with(p))
-                || n1 == "в" && t.num(i + 2).is_some())
-        {
-            c.parent = true;
-        }
-        if f & CHILD_DATIVE != 0
-            && (n1 == "не"
-                || ["поставил", "выставили", "пришл", "нужн", "выдали"]
-                    .iter()
-                    .any(|p| n1.starts_with(p)))
-        {
-            c.parent = true;
-        }
-        if f & CHILD_GENITIVE != 0 && matches!(t.punct(i + 1), Some(',' | '(')) {
-            c.parent = true;
-        }
-        if f & CHILD_NOUN != 0
-            && ["ученик", "ученица"]
-                .iter()
-                .any(|p| t.word(t.skip(i + 1, DASHES)).starts_with(p))
-        {
-            c.parent = true;
-        }
-        if f & PARENTAL != 0
-            && longer(w, "родительск")
-            && [
-                "аккаунт",
-                "доступ",
-                "учетн",
-                "профил",
-                "кабинет",
-                "логин",
-                "пароль",
-            ]
-            .iter()
-            .any(|p| n1.starts_with(p))
-        {
-            c.parent = true;
-        }
-        if f & KIN != 0 {
-            c.kin = true;
-        }
-        // A line that is a parent word and at most three more words.
-        if f & PARENT != 0 && t.line_start(i) {
-            let mut e = i;
-            for k in 0..=3 {
-                if k > 0 {
-                    if !t.cyrillic(i + k) {
-                        break;
-                    }
-                    e = i + k;
+                    .any(|p| n1.starts_with(p))
+                {
+                    c.staff_self = true;
                 }
-                let end = if matches!(t.punct(e + 1), Some('.' | '!')) {
-                    e + 1
-                } else {
-                    e
-                };
-                if t.line_end(end) || t.line_end(e) {
+            }
+            Key::MyPlural => {
+                if n1.starts_with("ученики") {
+                    c.staff_self = true;
+                }
+                if n1.starts_with("оценки") {
+                    c.student = true;
+                }
+            }
+            Key::OfMy => {
+                if n1.starts_with("учеников") {
+                    c.staff_self = true;
+                }
+                if n1.starts_with("оценок") {
+                    c.student = true;
+                }
+            }
+            Key::ToMyPlural => {
+                if n1.starts_with("ученикам") {
+                    c.staff_self = true;
+                }
+            }
+            Key::ToMe => {
+                if n1.starts_with("поставил") || n1.starts_with("выставили") {
+                    c.student = true;
+                }
+            }
+            // «кл.», «зам.» (see `title`).
+            Key::ShortTitle => {
+                if !c.any_title && title(t, i).is_some() {
+                    c.any_title = true;
+                }
+            }
+            Key::Parent => c.parent_word = true,
+            Key::Mom => {
+                if n1.starts_with("сказала") {
+                    c.parent_said = true;
+                }
+            }
+            Key::Dad => {
+                if n1.starts_with("сказал") {
+                    c.parent_said = true;
+                }
+            }
+            // «ФИО родителя», «Ф.И.О. законного представителя».
+            Key::Fio => {
+                if parent_after_fio(t, i + 1) {
                     c.parent_line = true;
                 }
             }
-        }
-        // «ФИО родителя», «Ф.И.О. законного представителя».
-        let after_fio = if w == "фио" {
-            Some(i + 1)
-        } else if w == "ф"
-            && t.punct(i + 1) == Some('.')
-            && t.word(i + 2) == "и"
-            && t.punct(i + 3) == Some('.')
-            && t.word(i + 4) == "о"
-        {
-            Some(t.skip(i + 5, &['.']))
-        } else {
-            None
-        };
-        if let Some(j) = after_fio {
-            let wj = t.word(j);
-            if wj.starts_with("родителя")
-                || wj == "законного" && t.word(j + 1).starts_with("представителя")
-                || wj == "заявителя"
-                    && t.punct(j + 1) == Some('-')
-                    && t.word(j + 2).starts_with("родителя")
-            {
-                c.parent_line = true;
+            Key::F => {
+                if t.punct(i + 1) == Some('.')
+                    && t.word(i + 2) == "и"
+                    && t.punct(i + 3) == Some('.')
+                    && t.word(i + 4) == "о"
+                    && parent_after_fio(t, t.skip(i + 5, &['.']))
+                {
+                    c.parent_line = true;
+                }
             }
+            Key::This => {
+                if t.cyrillic(i + 1) && n2 == "из" && t.num(i + 3).is_some() {
+                    c.student = true;
+                }
+            }
+        }
+        // The common case: a keyed word in no list («в», «на», «я»).
+        if f == CUE {
+            continue;
+        }
+        // A title starts with a title stem, «классн…», «заместител…», or
+        // is «кл.»/«зам.» (above).
+        if f & (TITLE | CLASS_TEACHER | DEPUTY) != 0 && !c.any_title && title(t, i).is_some() {
+            c.any_title = true;
         }
         // Students.
         if f & STUDENT_STEM != 0 {
             c.student = true;
         }
-        if w == "это" && t.cyrillic(i + 1) && n2 == "из" && t.num(i + 3).is_some() {
-            c.student = true;
+        if f & PARENT_CUES != 0 {
+            parent_cues(t, i, f, &mut c);
         }
-        if match w {
-            "мой" => n1 == "классный" && n2.starts_with("руководитель"),
-            "наш" => n1 == "классный" && n2.starts_with("руководитель"),
-            "моему" | "нашему" => n1.starts_with("классному"),
-            "моя" | "наша" => n1.starts_with("классная"),
-            "мне" => n1.starts_with("поставил") || n1.starts_with("выставили"),
-            "моих" => n1.starts_with("оценок"),
-            "мои" => n1.starts_with("оценки"),
-            "ученик" | "ученица" | "учащийся" | "учащаяся" => {
-                t.num(i + 1).is_some()
-                    || n1.starts_with("класса")
-                    || t.cyrillic(i + 1) && n2.starts_with("класса")
-                    || n1.starts_with("школы")
-                    || n1.starts_with("гимназии")
-            }
-            _ => false,
-        } {
-            c.student = true;
+        if f & CHILD_CUES != 0 {
+            child_cues(t, i, f, &mut c);
         }
     }
     c
+}
+
+/// The flags of the words that [`parent_cues`] reads.
+const PARENT_CUES: Flags = PARENT | PARENT_END | LEGAL | PARENT_NOUN | GUARDIAN | PARENTAL;
+
+/// A parent word (or a word ending in one), «законный представитель»,
+/// «опекун», «родительский …» at `i`, whose flags are `f`: the cues of
+/// [`cues`] that start there.
+fn parent_cues(t: &Tokens<'_>, i: usize, f: Flags, c: &mut Cues) {
+    if f & PARENT != 0 {
+        c.parent_word = true;
+    }
+    // «мама Даши» (any word ending in a parent word, as written).
+    if f & PARENT_END != 0 {
+        let j = t.skip(i + 1, &['-', '–', '—', ':']);
+        if t.is_word(j) && {
+            let mut cs = t.written(j).chars();
+            cs.next().is_some_and(is_cyr_upper) && cs.next().is_some_and(is_cyr_lower)
+        } {
+            c.parent_of_named = true;
+        }
+    }
+    // «законный представитель» (before «ученика» or not).
+    if f & LEGAL != 0 && legal_guardian(t, i).is_some() {
+        c.parent = true;
+    }
+    // A parent word before «ученика».
+    if f & (PARENT_NOUN | GUARDIAN) != 0 {
+        let wk = t.word(i + 1);
+        if wk.starts_with("ученик")
+            || wk.starts_with("ученицы")
+            || longer(wk, "учащ")
+            || wk.starts_with("ребенка")
+            || longer(wk, "обучающ")
+        {
+            c.parent = true;
+        }
+    }
+    // «родительский доступ».
+    if f & PARENTAL != 0
+        && longer(t.word(i), "родительск")
+        && [
+            "аккаунт",
+            "доступ",
+            "учетн",
+            "профил",
+            "кабинет",
+            "логин",
+            "пароль",
+        ]
+        .iter()
+        .any(|p| t.word(i + 1).starts_with(p))
+    {
+        c.parent = true;
+    }
+    // A line that is a parent word and at most three more words.
+    if f & PARENT != 0 && t.line_start(i) {
+        let mut e = i;
+        for k in 0..=3 {
+            if k > 0 {
+                if !t.cyrillic(i + k) {
+                    break;
+                }
+                e = i + k;
+            }
+            let end = if matches!(t.punct(e + 1), Some('.' | '!')) {
+                e + 1
+            } else {
+                e
+            };
+            if t.line_end(end) || t.line_end(e) {
+                c.parent_line = true;
+            }
+        }
+    }
+}
+
+/// The flags of the words that [`child_cues`] reads.
+const CHILD_CUES: Flags =
+    POSSESSIVE | KIN | CHILD_SUBJECT | CHILD_DATIVE | CHILD_GENITIVE | CHILD_NOUN;
+
+/// A possessive or a child at `i`, whose flags are `f`: the cues of
+/// [`cues`] that start there (a possessive before a child, a child doing
+/// something or something done to a child).
+fn child_cues(t: &Tokens<'_>, i: usize, f: Flags, c: &mut Cues) {
+    let n1 = t.word(i + 1);
+    if f & KIN != 0 {
+        c.kin = true;
+    }
+    if f & POSSESSIVE != 0 && kin_stem(n1) {
+        c.parent = true;
+    }
+    if f & CHILD_SUBJECT != 0
+        && (["учится", "обучается", "ходит"]
+            .iter()
+            .any(|p| n1.starts_with(p))
+            || n1 == "в" && t.num(i + 2).is_some())
+    {
+        c.parent = true;
+    }
+    if f & CHILD_DATIVE != 0
+        && (n1 == "не"
+            || ["поставил", "выставили", "пришл", "нужн", "выдали"]
+                .iter()
+                .any(|p| n1.starts_with(p)))
+    {
+        c.parent = true;
+    }
+    if f & CHILD_GENITIVE != 0 && matches!(t.punct(i + 1), Some(',' | '(')) {
+        c.parent = true;
+    }
+    if f & CHILD_NOUN != 0
+        && ["ученик", "ученица"]
+            .iter()
+            .any(|p| t.word(t.skip(i + 1, DASHES)).starts_with(p))
+    {
+        c.parent = true;
+    }
+}
+
+/// After «ФИО» / «Ф.И.О.», the word at `j`: «родителя», «законного
+/// представителя», «заявителя-родителя».
+fn parent_after_fio(t: &Tokens<'_>, j: usize) -> bool {
+    let wj = t.word(j);
+    wj.starts_with("родителя")
+        || wj == "законного" && t.word(j + 1).starts_with("представителя")
+        || wj == "заявителя" && t.punct(j + 1) == Some('-') && t.word(j + 2).starts_with("родителя")
+}
+
+/// «я» at `i`: «я учитель», «я мама», «я ученица», «я из 5…», «я Даша из
+/// 5…», «я, Соколова Алина, ученица», «я Саша Иванов, 8 В класс».
+fn me_cues(t: &Tokens<'_>, i: usize, c: &mut Cues) {
+    let n1 = t.word(i + 1);
+    let j = t.skip(i + 1, DASHES);
+    let wj = t.word(j);
+    if title(t, j).is_some() || n1 == "как" && title(t, i + 2).is_some() {
+        c.staff_self = true;
+    }
+    if PARENT_WORDS
+        .iter()
+        .chain(&["родитель", "мачеха", "отчим", "тетя", "дядя"])
+        .any(|p| wj.starts_with(p))
+        || legal_guardian(t, j).is_some()
+    {
+        c.parent = true;
+    }
+    if student_self(wj) || wj.starts_with("студент") {
+        c.student = true;
+    }
+    // «я из 5…», «я Даша из 5…», «я Даша Петрова из 5…»
+    if n1 == "из" && t.num(i + 2).is_some() {
+        c.student = true;
+    }
+    if t.cyrillic(i + 1) {
+        for k in [i + 2, i + 3] {
+            if t.word(k) == "из" && t.num(k + 1).is_some() {
+                c.student = true;
+            }
+            if !t.cyrillic(k) {
+                break;
+            }
+        }
+    }
+    for e in after_me_words(t, i) {
+        // «я, Соколова Алина, ученица»
+        let s = t.skip(e, DASHES);
+        if s > e && student_self(t.word(s)) {
+            c.student = true;
+        }
+        // «я Саша Иванов, 8 В класс»
+        if t.punct(e) == Some(',') && student_class_after(t, e + 1) {
+            c.student = true;
+        }
+    }
 }
 
 /// After «я Имя Фамилия,»: «[ученик] 8 [-«]В[»] класс» / «8В,» / «8 кл.»
@@ -1062,6 +1290,17 @@ mod tests {
         assert_eq!(word_flags("одноклассники"), STUDENT_STEM);
         assert_eq!(word_flags("учусь"), STUDENT_STEM);
         assert_eq!(word_flags("дневник"), 0);
+        // Every keyed word gets its key, and flags (so `cues` reads it);
+        // «мама», «папа» are parent words, the others cue words alone.
+        for (key, words) in KEYED_WORDS {
+            for w in *words {
+                let Word { flags, key: k } = word_info(w);
+                assert_eq!(k, *key, "{w}");
+                let listed = CUE_WORDS.contains(w) || PARENT_WORDS.contains(w);
+                assert!(listed && flags != 0, "{w}");
+            }
+        }
+        assert_eq!(word_info("учителя").key, Key::None);
         assert_eq!(word_flags(""), 0);
     }
 

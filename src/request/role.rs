@@ -1234,7 +1234,7 @@ pub fn detect(text: &str) -> Option<Role> {
 /// [`detect`] over the text's tokens, when the caller has them already.
 pub(crate) fn detect_in(t: &Tokens<'_>) -> Option<Role> {
     let c = cues(t);
-    if staff(&t, &c) {
+    if staff(t, &c) {
         return Some(Role::Staff);
     }
     let parent = c.parent || c.kin || c.parent_line || c.parent_of_named;

@@ -5,17 +5,19 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 03:32 and 03:56 (2 shared cores, 129 fixtures,
-//! 223 KB; six runs): ratio 0.28, 0.30, 0.29, 0.30, 0.28, 0.28, median 0.29
-//! (aim 0.5; 0.16 at the start of that night). Each letter 50 times in a
-//! row: 0.36, 0.34, 0.36. Per letter, in pipeline order (the machine's speed
-//! varied 1.9× between runs): MIME parse 9.8–18.3 µs, headers 1.7–3.1, body
-//! 1.5–2.7, split 1.7–3.1, etiquette 2.4–3.9, role 3.6–6.1, name 4.9–7.9,
-//! class 2.8–4.9, description 4.6–7.5. Under callgrind `understand` is
-//! 192.3k instructions per letter against 90.1k for the bare parse (0.47 in
-//! instructions), with about 4× its L1i misses, 14× its L1d read misses and
-//! 3× its mispredicted branches: for 0.5 our steps need fewer decisions per
-//! word, not fewer instructions (see README, Performance).
+//! Measured on 2026-11-29 06:54 (2 cores, quiet machine, 130 fixtures,
+//! 224 KB; three runs): ratio 0.38, 0.38, 0.37, median 0.38 (aim 0.5;
+//! 0.29 at 03:56, 0.16 at the start of that night). Each letter 50 times in
+//! a row: 0.48, 0.47, 0.47. Per letter, in pipeline order: MIME parse
+//! 9.8–10.8 µs, headers 1.1–1.2, body 1.4–1.5, split 1.5–1.8, etiquette
+//! 2.6–2.8, role 2.8–3.0, name 3.0–3.2, class 1.5–1.7, description 2.4–2.7.
+//! (Here etiquette folds and role tokenises the text each on its own;
+//! `understand` does both once for the two.) Under callgrind `understand`
+//! is 152.7k instructions per letter against 89.9k for the bare parse (0.59
+//! in instructions; 194.6k at 04:56), with about 3.5× its L1i misses, 11×
+//! its L1d read misses and 2× its mispredicted branches: for 0.5 our steps
+//! need fewer decisions per word and a smaller code footprint (see README,
+//! Performance).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

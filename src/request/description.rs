@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
-use super::{char_at, fold_into, is_letter};
+use super::{char_at, cyrillic_offset, fold_into, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
 /// identity words (who is writing, the class), school subjects after a
@@ -818,8 +818,7 @@ impl<'t, 'b> Words<'t, 'b> {
 #[inline]
 fn cyrillic_index(x: u8, b: &[u8], i: usize) -> usize {
     // Valid UTF-8: a continuation byte follows the lead byte.
-    let y = b.get(i + 1).copied().unwrap_or(0x80);
-    usize::from((x & 1) << 6 | (y & 0x3F))
+    cyrillic_offset(x, b.get(i + 1).copied().unwrap_or(0x80))
 }
 
 /// Case bits of a character ([`case_of`], [`CYRILLIC`]).

@@ -519,6 +519,15 @@ impl Stems {
     }
 }
 
+/// The offset in U+0400..U+047F (the Cyrillic characters written with
+/// lead byte 0xD0 or 0xD1) of the character whose two UTF-8 bytes are
+/// `lead` and `next`: an index into a table of that block, read without
+/// a branch on which lead byte it is.
+#[inline]
+pub(crate) fn cyrillic_offset(lead: u8, next: u8) -> usize {
+    (usize::from(lead & 1) << 6) | usize::from(next & 0x3F)
+}
+
 /// The character at byte `i` of `text`, if any (`i` a character
 /// boundary: the byte-reading loops here only step over whole characters).
 pub(crate) fn char_at(text: &str, i: usize) -> Option<char> {

@@ -18,7 +18,7 @@
 use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
 use super::text::Parts;
 
-use super::{Role, char_at, fold, fold_into, is_cyr_upper, is_letter, letter_len};
+use super::{Role, char_at, cyrillic_offset, fold, fold_into, is_cyr_upper, is_letter, letter_len};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -260,8 +260,7 @@ fn letter_class(text: &str, i: usize) -> (u8, usize) {
         Some(&x @ (0xD0 | 0xD1)) => {
             // U+0400..U+047F, all letters: the offset in that block.
             let y = b.get(i + 1).copied().unwrap_or(0);
-            let u = (usize::from(x & 1) << 6) | usize::from(y & 0x3F);
-            (CYRILLIC_CLASSES[u], 2)
+            (CYRILLIC_CLASSES[cyrillic_offset(x, y)], 2)
         }
         Some(x) if x.is_ascii_lowercase() => (PLAIN, 1),
         Some(x) if x.is_ascii_uppercase() => (0, 1),

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::tokens::{Tokens, is_cyr_lower_bytes, tokenize};
-use super::{Role, Stems, WordHash, is_cyr_lower, is_cyr_upper};
+use super::{Role, Stems, WordHash, cyrillic_offset, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»);
 /// `w` is folded.
@@ -648,8 +648,8 @@ impl LetterPairs {
         let [x, y] = *b else {
             return None;
         };
-        let cp = (usize::from(x & 0x1F) << 6) | usize::from(y & 0x3F);
-        is_cyr_lower_bytes(x, y).then(|| cp - 0x430)
+        // а is at offset 0x30 of the block.
+        is_cyr_lower_bytes(x, y).then(|| cyrillic_offset(x, y) - 0x30)
     }
 
     /// The bit of the two letters in the four bytes `b`.
@@ -722,12 +722,6 @@ fn word_info(w: &str) -> Word {
         flags: exact.flags | Flags::from(CUE_STEMS.tags(w)) | end,
         key: exact.key,
     }
-}
-
-/// The flags of the folded word `w` ([`word_info`]).
-#[cfg(test)]
-fn word_flags(w: &str) -> Flags {
-    word_info(w).flags
 }
 
 /// A staff title starting at `i`: the index after it.
@@ -1205,6 +1199,11 @@ pub(crate) fn detect_in(t: &Tokens<'_>) -> Option<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The flags of the folded word `w` ([`word_info`]).
+    fn word_flags(w: &str) -> Flags {
+        word_info(w).flags
+    }
 
     /// The flags say what the lists say: a word has a list's flag exactly
     /// when it is in that list, every listed word can start a cue (as it

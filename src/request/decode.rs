@@ -48,9 +48,11 @@ impl Headers {
 
 /// The parser `understand` reads letters with: mail-parser parsing only
 /// the header fields we read (MIME, From, Sender, Subject, Date and the
-/// message ids) and keeping every other field raw. `Received`, `To`, `Cc`
-/// and the rest are never looked at, so their full parsers need not run;
-/// `header_raw` still finds them all.
+/// message ids) and skipping every other field: `Received`, `To`, `Cc`,
+/// `DKIM-Signature` and the rest are only passed over (no copy, no UTF-8
+/// check). They stay in `Message::headers` with their offsets, so a field
+/// read by name (`Return-Path`, the robot rules' fields) is read from the
+/// raw bytes, not with `header_raw`, which finds no value for them.
 pub fn parser() -> &'static mail_parser::MessageParser {
     static PARSER: LazyLock<mail_parser::MessageParser> = LazyLock::new(|| {
         mail_parser::MessageParser::new()
@@ -60,7 +62,7 @@ pub fn parser() -> &'static mail_parser::MessageParser {
             .header_address(HeaderName::Sender)
             .header_text(HeaderName::Subject)
             .header_date(HeaderName::Date)
-            .default_header_raw()
+            .default_header_ignore()
     });
     &PARSER
 }

@@ -24,16 +24,114 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("valid regex")
 }
 
+/// A case-insensitive pattern anchored at the start of a line (after
+/// blanks), with the heads its matches can open with. Most lines open with
+/// none of them, so they never reach the regex engine, whose every call
+/// costs far more than a look at a few characters.
+struct LinePattern {
+    /// The start of each alternative of the pattern, in lower case (ASCII
+    /// and а..я only; a blank stands for any blank).
+    opens: &'static [&'static str],
+    regex: LazyLock<Regex>,
+}
+
+impl LinePattern {
+    fn is_match(&self, line: &str) -> bool {
+        self.may_open(line) && self.regex.is_match(line)
+    }
+
+    fn find<'t>(&self, line: &'t str) -> Option<regex::Match<'t>> {
+        self.may_open(line).then(|| self.regex.find(line)).flatten()
+    }
+
+    /// Whether `line` opens (after blanks) with one of the heads.
+    fn may_open(&self, line: &str) -> bool {
+        let line = line.trim_start();
+        let Some(first) = line.chars().next() else {
+            return false;
+        };
+        let Some(first) = lower(first) else {
+            return true;
+        };
+        // The first characters compared as chars: `str::starts_with` would
+        // call `memcmp` for a byte or two.
+        self.opens
+            .iter()
+            .any(|head| head.chars().next().is_some_and(|h| h == first) && opens_with(line, head))
+    }
+}
+
+/// A character of a line as it compares with a head (see
+/// [`LinePattern::opens`]): upper-case A..Z and А..Я are the only
+/// characters of ASCII and the Cyrillic block that fold to a letter of a
+/// head. `None` for a character outside those blocks: case-insensitive
+/// matching also takes a few rare characters (the Kelvin sign, the long s,
+/// old Cyrillic letter forms) for letters, so the regex decides those.
+fn lower(c: char) -> Option<char> {
+    match c {
+        'A'..='Z' => Some(c.to_ascii_lowercase()),
+        // А..Я and а..я are 32 code points apart.
+        'А'..='Я' => char::from_u32(c as u32 + 32),
+        c if c.is_ascii() || ('\u{400}'..='\u{4FF}').contains(&c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Whether `line` starts with `head` (see [`LinePattern::opens`]), case
+/// aside, or may (see [`lower`]).
+fn opens_with(line: &str, head: &str) -> bool {
+    let mut chars = line.chars();
+    for h in head.chars() {
+        let Some(c) = chars.next() else {
+            return false;
+        };
+        if h == ' ' {
+            if c.is_whitespace() {
+                continue;
+            }
+            return false;
+        }
+        match lower(c) {
+            Some(c) if c != h => return false,
+            Some(_) => {}
+            None => return true,
+        }
+    }
+    true
+}
+
 /// Separator lines that open a quoted or forwarded letter.
-static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^\s*(?:[-_=*]{2,}\s*)?(?:original message|исходное сообщение|исходное письмо|пересылаемое сообщение|пересланное сообщение|пересланное письмо|forwarded message|forwarded e-?mail|переадресованное сообщение|перенаправленное сообщение|begin forwarded message|начало переадресованного сообщения|начало пересылаемого сообщения|конец пересылаемого сообщения|reply message|ответное сообщение)\s*:?\s*(?:[-_=*]{2,})?\s*$",
-    )
-});
+static SEPARATOR: LinePattern = LinePattern {
+    opens: &[
+        "-",
+        "_",
+        "=",
+        "*",
+        "original",
+        "исходное",
+        "пересылаемое",
+        "пересланное",
+        "forwarded",
+        "переадресованное",
+        "перенаправленное",
+        "begin",
+        "начало",
+        "конец",
+        "reply",
+        "ответное",
+    ],
+    regex: LazyLock::new(|| {
+        re(
+            r"(?i)^\s*(?:[-_=*]{2,}\s*)?(?:original message|исходное сообщение|исходное письмо|пересылаемое сообщение|пересланное сообщение|пересланное письмо|forwarded message|forwarded e-?mail|переадресованное сообщение|перенаправленное сообщение|begin forwarded message|начало переадресованного сообщения|начало пересылаемого сообщения|конец пересылаемого сообщения|reply message|ответное сообщение)\s*:?\s*(?:[-_=*]{2,})?\s*$",
+        )
+    }),
+};
 
 /// `From:`-like line of an Outlook / mail client header block.
-static HDR_FROM: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\s*\*?(?:от|from|отправитель|кому|to)\s*\*?\s*:\s*\S"));
+static HDR_FROM: LinePattern = LinePattern {
+    opens: &["*", "от", "from", "кому", "to"],
+    regex: LazyLock::new(|| re(r"(?i)^\s*\*?(?:от|from|отправитель|кому|to)\s*\*?\s*:\s*\S")),
+};
 static HDR_OTHER: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^\s*\*?(?:кому|to|тема|subject|копия|cc|от|from)\s*\*?\s*:"));
 static HDR_DATE: LazyLock<Regex> =
@@ -54,18 +152,44 @@ static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Phone and web-mail footers: the line is dropped.
-static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$",
-    )
-});
+static FOOTER: LinePattern = LinePattern {
+    opens: &[
+        "отправлен",
+        "sent",
+        "послано",
+        "получено",
+        "создано",
+        "написано",
+        "get outlook for",
+        "скачайте",
+        "загрузите",
+        "download",
+        "--",
+    ],
+    regex: LazyLock::new(|| {
+        re(
+            r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$",
+        )
+    }),
+};
 
 /// «С уважением», «Best regards»…: the rest is a signature.
-static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)|с\s+благодарностью|заранее\s+(?:спасибо|благодарю|благодарна|благодарен)|best regards|kind regards|regards|respectfully)(?:[\s,.!:;-]+|$)",
-    )
-});
+static CLOSING: LinePattern = LinePattern {
+    opens: &[
+        "с ",
+        "всего ",
+        "заранее ",
+        "best regards",
+        "kind regards",
+        "regards",
+        "respectfully",
+    ],
+    regex: LazyLock::new(|| {
+        re(
+            r"(?i)^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)|с\s+благодарностью|заранее\s+(?:спасибо|благодарю|благодарна|благодарен)|best regards|kind regards|regards|respectfully)(?:[\s,.!:;-]+|$)",
+        )
+    }),
+};
 
 /// Does the body contain a quote header at line `i`?
 fn quote_header_at(lines: &[&str], i: usize) -> bool {
@@ -195,13 +319,28 @@ pub fn split(body: &str) -> Parts {
     parts
 }
 
-static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)^\s*(?:(?:re|на|ответ|aw|sv|rv)\s*(?:\[[0-9]+\])?\s*:|(?:fwd?|fw|пересл|пересылка|пересылаемое)\s*:)",
-    )
-});
-static FWD_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\s*(?:fwd?|fw|пересл|пересылка)\s*:"));
+static REPLY_PREFIX: LinePattern = LinePattern {
+    opens: &[
+        "re",
+        "на",
+        "ответ",
+        "aw",
+        "sv",
+        "rv",
+        "fw",
+        "пересл",
+        "пересы",
+    ],
+    regex: LazyLock::new(|| {
+        re(
+            r"(?i)^\s*(?:(?:re|на|ответ|aw|sv|rv)\s*(?:\[[0-9]+\])?\s*:|(?:fwd?|fw|пересл|пересылка|пересылаемое)\s*:)",
+        )
+    }),
+};
+static FWD_PREFIX: LinePattern = LinePattern {
+    opens: &["fw", "пересл", "пересы"],
+    regex: LazyLock::new(|| re(r"(?i)^\s*(?:fwd?|fw|пересл|пересылка)\s*:")),
+};
 /// «[Заявка #N]», the tag our replies carry in their subject.
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\[\s*заявка\s*(?:№|#|N)\s*([0-9]{1,18})\s*\]"));
@@ -269,6 +408,132 @@ mod tests {
         let p = split("Текст\n-- \nДаниил\n");
         assert_eq!(p.new.trim(), "Текст");
         assert_eq!(p.signature.trim(), "Даниил");
+    }
+
+    /// A line a pattern matches opens with one of its heads, or with a
+    /// character the regex may take for a letter of one: the heads only
+    /// spare the regex engine lines it would not match. Each pattern's lines
+    /// cover its alternatives; each line is also tried with every one of its
+    /// first characters replaced by each character of a wide set, upper-
+    /// cased, and after blanks.
+    #[test]
+    fn line_patterns_open_with_their_heads() {
+        let cases: [(&LinePattern, &[&str]); 6] = [
+            (
+                &SEPARATOR,
+                &[
+                    "-----Original Message-----",
+                    "== Исходное сообщение ==",
+                    "__исходное письмо__",
+                    "Пересылаемое сообщение",
+                    "Пересланное сообщение:",
+                    "пересланное письмо",
+                    "---------- Forwarded message ---------",
+                    "** Forwarded e-mail **",
+                    "Переадресованное сообщение",
+                    "Перенаправленное сообщение",
+                    "Begin forwarded message:",
+                    "Начало переадресованного сообщения:",
+                    "Начало пересылаемого сообщения",
+                    "Конец пересылаемого сообщения",
+                    "Reply message",
+                    "Ответное сообщение",
+                ],
+            ),
+            (
+                &HDR_FROM,
+                &[
+                    "От: Иван",
+                    "From: x@y.ru",
+                    "Отправитель: a",
+                    "Кому: b",
+                    "To: c",
+                    "*From:* x",
+                    "*От:* Техподдержка",
+                ],
+            ),
+            (
+                &FOOTER,
+                &[
+                    "Отправлено с iPhone",
+                    "Отправлена из Почты Mail.ru",
+                    "Sent from my iPhone",
+                    "Послано с телефона",
+                    "Получено через Яндекс",
+                    "Создано с помощью",
+                    "Написано с iPad",
+                    "Get Outlook for Android",
+                    "Скачайте приложение",
+                    "Загрузите Почту",
+                    "Download the app",
+                    "-- Отправлено из мобильной Почты",
+                    "--sent via app",
+                    "Отправлено со смартфона",
+                ],
+            ),
+            (
+                &CLOSING,
+                &[
+                    "С уважением, Иван",
+                    "С\tнаилучшими пожеланиями",
+                    "Всего доброго",
+                    "Всего хорошего!",
+                    "С благодарностью",
+                    "Заранее спасибо",
+                    "Заранее благодарю",
+                    "заранее благодарна",
+                    "Заранее благодарен",
+                    "Best regards",
+                    "Kind regards,",
+                    "Regards",
+                    "Respectfully",
+                ],
+            ),
+            (
+                &REPLY_PREFIX,
+                &[
+                    "Re: x",
+                    "На: x",
+                    "Ответ: x",
+                    "AW: x",
+                    "SV: x",
+                    "RV: x",
+                    "Re[2]: x",
+                    "Fwd: x",
+                    "FW: x",
+                    "Пересл: x",
+                    "Пересылка: x",
+                    "Пересылаемое: x",
+                ],
+            ),
+            (
+                &FWD_PREFIX,
+                &["Fwd: x", "Fw: x", "Пересл: x", "Пересылка: x"],
+            ),
+        ];
+        let mut chars: Vec<char> = (' '..='~').chain('А'..='я').collect();
+        chars.extend("ёЁ\t\u{a0}\u{2003}\u{212a}\u{17f}\u{1c80}\u{1c82}\u{1c83}\u{1c84}".chars());
+        for (pattern, lines) in cases {
+            for line in lines {
+                assert!(pattern.regex.is_match(line), "{line}");
+                let upper = line.to_uppercase();
+                let blanks = format!("  {line}");
+                for line in [line, upper.as_str(), blanks.as_str()] {
+                    assert!(pattern.is_match(line), "{line}");
+                    let old: Vec<char> = line.chars().collect();
+                    for at in 0..old.len().min(16) {
+                        for &c in &chars {
+                            let mut new = old.clone();
+                            new[at] = c;
+                            let new: String = new.into_iter().collect();
+                            if pattern.regex.is_match(&new) {
+                                assert!(pattern.may_open(&new), "{new}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

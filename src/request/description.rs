@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
+use super::pattern::LinePattern;
 use super::{char_at, cyrillic_offset, fold_into, is_letter};
 
 /// Words that carry no problem: function words, greetings, pleas,
@@ -981,11 +982,14 @@ fn is_our_boilerplate(s: &str, folded: &mut String) -> bool {
 
 const MAX_CHARS: usize = 1000;
 
-static GREETING: LazyLock<regex::Regex> = LazyLock::new(|| {
-    // Invariant: a literal pattern that compiles.
-    regex::Regex::new(r"(?i)^(?:здравствуйте|здрасте|добрый\s+(?:день|вечер)|доброе\s+утро|привет|приветствую)[\s,.!]*")
-        .expect("valid regex")
-});
+static GREETING: LinePattern = LinePattern {
+    opens: &["здра", "добр", "привет"],
+    regex: LazyLock::new(|| {
+        // Invariant: a literal pattern that compiles.
+        regex::Regex::new(r"(?i)^(?:здравствуйте|здрасте|добрый\s+(?:день|вечер)|доброе\s+утро|привет|приветствую)[\s,.!]*")
+            .expect("valid regex")
+    }),
+};
 
 /// «Здравствуйте, у сына …» → «у сына …».
 fn strip_greeting(s: &str) -> &str {
@@ -1077,6 +1081,23 @@ fn cap(mut s: String) -> String {
 mod tests {
     use super::*;
     use crate::request::{WordSet, fold, is_letter};
+
+    /// Every greeting the pattern strips opens with one of its heads.
+    #[test]
+    fn greetings_open_with_their_heads() {
+        crate::request::pattern::tests::assert_heads_cover(
+            &GREETING,
+            &[
+                "Здравствуйте, у сына",
+                "Здрасте!",
+                "Добрый день.",
+                "Добрый  вечер",
+                "Доброе утро,",
+                "Привет",
+                "Приветствую.",
+            ],
+        );
+    }
 
     /// The words of `s` as [`Words`] reads them: folded, with their shapes.
     fn read(s: &str) -> Vec<(String, Shape)> {

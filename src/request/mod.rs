@@ -25,6 +25,7 @@ pub mod decode;
 pub mod description;
 pub mod name;
 mod names_data;
+mod pattern;
 pub mod robot;
 pub mod role;
 pub mod text;

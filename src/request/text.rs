@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::pattern::LinePattern;
+
 /// A body split into its pieces.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parts {
@@ -22,82 +24,6 @@ pub struct Parts {
 fn re(p: &str) -> Regex {
     // Invariant: every pattern in this module is a literal that compiles.
     Regex::new(p).expect("valid regex")
-}
-
-/// A case-insensitive pattern anchored at the start of a line (after
-/// blanks), with the heads its matches can open with. Most lines open with
-/// none of them, so they never reach the regex engine, whose every call
-/// costs far more than a look at a few characters.
-struct LinePattern {
-    /// The start of each alternative of the pattern, in lower case (ASCII
-    /// and а..я only; a blank stands for any blank).
-    opens: &'static [&'static str],
-    regex: LazyLock<Regex>,
-}
-
-impl LinePattern {
-    fn is_match(&self, line: &str) -> bool {
-        self.may_open(line) && self.regex.is_match(line)
-    }
-
-    fn find<'t>(&self, line: &'t str) -> Option<regex::Match<'t>> {
-        self.may_open(line).then(|| self.regex.find(line)).flatten()
-    }
-
-    /// Whether `line` opens (after blanks) with one of the heads.
-    fn may_open(&self, line: &str) -> bool {
-        let line = line.trim_start();
-        let Some(first) = line.chars().next() else {
-            return false;
-        };
-        let Some(first) = lower(first) else {
-            return true;
-        };
-        // The first characters compared as chars: `str::starts_with` would
-        // call `memcmp` for a byte or two.
-        self.opens
-            .iter()
-            .any(|head| head.chars().next().is_some_and(|h| h == first) && opens_with(line, head))
-    }
-}
-
-/// A character of a line as it compares with a head (see
-/// [`LinePattern::opens`]): upper-case A..Z and А..Я are the only
-/// characters of ASCII and the Cyrillic block that fold to a letter of a
-/// head. `None` for a character outside those blocks: case-insensitive
-/// matching also takes a few rare characters (the Kelvin sign, the long s,
-/// old Cyrillic letter forms) for letters, so the regex decides those.
-fn lower(c: char) -> Option<char> {
-    match c {
-        'A'..='Z' => Some(c.to_ascii_lowercase()),
-        // А..Я and а..я are 32 code points apart.
-        'А'..='Я' => char::from_u32(c as u32 + 32),
-        c if c.is_ascii() || ('\u{400}'..='\u{4FF}').contains(&c) => Some(c),
-        _ => None,
-    }
-}
-
-/// Whether `line` starts with `head` (see [`LinePattern::opens`]), case
-/// aside, or may (see [`lower`]).
-fn opens_with(line: &str, head: &str) -> bool {
-    let mut chars = line.chars();
-    for h in head.chars() {
-        let Some(c) = chars.next() else {
-            return false;
-        };
-        if h == ' ' {
-            if c.is_whitespace() {
-                continue;
-            }
-            return false;
-        }
-        match lower(c) {
-            Some(c) if c != h => return false,
-            Some(_) => {}
-            None => return true,
-        }
-    }
-    true
 }
 
 /// Separator lines that open a quoted or forwarded letter.
@@ -410,12 +336,9 @@ mod tests {
         assert_eq!(p.signature.trim(), "Даниил");
     }
 
-    /// A line a pattern matches opens with one of its heads, or with a
-    /// character the regex may take for a letter of one: the heads only
-    /// spare the regex engine lines it would not match. Each pattern's lines
-    /// cover its alternatives; each line is also tried with every one of its
-    /// first characters replaced by each character of a wide set, upper-
-    /// cased, and after blanks.
+    /// A line a pattern matches opens with one of its heads: see
+    /// `pattern::tests::assert_heads_cover`. Each pattern's lines cover its
+    /// alternatives.
     #[test]
     fn line_patterns_open_with_their_heads() {
         let cases: [(&LinePattern, &[&str]); 6] = [
@@ -511,28 +434,8 @@ mod tests {
                 &["Fwd: x", "Fw: x", "Пересл: x", "Пересылка: x"],
             ),
         ];
-        let mut chars: Vec<char> = (' '..='~').chain('А'..='я').collect();
-        chars.extend("ёЁ\t\u{a0}\u{2003}\u{212a}\u{17f}\u{1c80}\u{1c82}\u{1c83}\u{1c84}".chars());
         for (pattern, lines) in cases {
-            for line in lines {
-                assert!(pattern.regex.is_match(line), "{line}");
-                let upper = line.to_uppercase();
-                let blanks = format!("  {line}");
-                for line in [line, upper.as_str(), blanks.as_str()] {
-                    assert!(pattern.is_match(line), "{line}");
-                    let old: Vec<char> = line.chars().collect();
-                    for at in 0..old.len().min(16) {
-                        for &c in &chars {
-                            let mut new = old.clone();
-                            new[at] = c;
-                            let new: String = new.into_iter().collect();
-                            if pattern.regex.is_match(&new) {
-                                assert!(pattern.may_open(&new), "{new}");
-                            }
-                        }
-                    }
-                }
-            }
+            crate::request::pattern::tests::assert_heads_cover(pattern, lines);
         }
     }
 

@@ -423,10 +423,44 @@ fn candidates(text: &str) -> Vec<Candidate> {
     out
 }
 
+/// The stems of the ordinals 1–11 («пят-ом», «пят-иклассник»).
+const ORDINAL_STEMS: [&str; 11] = [
+    "перв",
+    "втор",
+    "трет",
+    "четверт",
+    "пят",
+    "шест",
+    "седьм",
+    "восьм",
+    "девят",
+    "десят",
+    "одиннадцат",
+];
+
 static ORDINAL_CLASS: LazyLock<Regex> = LazyLock::new(|| {
+    let stems = ORDINAL_STEMS.join("|");
     // Invariant: a literal pattern that compiles.
-    Regex::new(r#"(?:^|[^а-яёА-ЯЁa-zA-Z])(перв|втор|трет|четверт|пят|шест|седьм|восьм|девят|десят|одиннадцат)(?:ый|ой|ий|ого|ом|ая|ую|ье|ьего|ьем|ий|ем|его|ому|ьему)\s+(?:[«"'(]?\s*([а-я])\s*[»"')]?\s+)?(класс|класса|классе|классу)(?:[^а-яёА-ЯЁa-zA-Z]|$)|(?:^|[^а-яёА-ЯЁa-zA-Z])(перво|второ|третье|четверто|пяти|шести|седьмо|восьми|девяти|десяти|одиннадцати)классни"#).expect("valid regex")
+    Regex::new(&format!(r#"(?:^|[^а-яёА-ЯЁa-zA-Z])({stems})(?:ый|ой|ий|ого|ом|ая|ую|ье|ьего|ьем|ий|ем|его|ому|ьему)\s+(?:[«"'(]?\s*([а-я])\s*[»"')]?\s+)?(класс|класса|классе|классу)(?:[^а-яёА-ЯЁa-zA-Z]|$)|(?:^|[^а-яёА-ЯЁa-zA-Z])(перво|второ|третье|четверто|пяти|шести|седьмо|восьми|девяти|десяти|одиннадцати)классни"#)).expect("valid regex")
 });
+
+/// Whether an ordinal may stand before some «класс» in `folded`: one of
+/// the two words before it (runs of the letters [`ORDINAL_CLASS`] knows)
+/// opens with an ordinal stem. Every match of the pattern passes: its
+/// ordinal is the word right before «класс» (or before a lone class
+/// letter there), or the start of the word «класс» opens («пятиклассник»).
+/// Most texts that say «класс» have no ordinal, and skip the regex engine.
+fn ordinal_may_precede_class(folded: &str) -> bool {
+    let plain_letter =
+        |c: char| matches!(c, 'а'..='я' | 'ё' | 'А'..='Я' | 'Ё' | 'a'..='z' | 'A'..='Z');
+    folded.match_indices("класс").any(|(k, _)| {
+        folded[..k]
+            .rsplit(|c: char| !plain_letter(c))
+            .filter(|w| !w.is_empty())
+            .take(2)
+            .any(|w| ORDINAL_STEMS.iter().any(|s| w.starts_with(s)))
+    })
+}
 
 fn ordinal_number(stem: &str) -> Option<u32> {
     Some(match stem {
@@ -458,6 +492,10 @@ static NAMED_LETTER: LazyLock<Regex> = LazyLock::new(|| {
 fn named_letter(after: &str) -> Option<char> {
     let head: String = after.chars().take(60).collect();
     let f = fold(&head);
+    // The pattern needs «буква», «литера» or «лит.»; most texts have none.
+    if !f.contains("буква") && !f.contains("лит") {
+        return None;
+    }
     let c = NAMED_LETTER.captures(&f)?.get(1)?.as_str().chars().next()?;
     class_letter(c)
 }
@@ -480,8 +518,7 @@ pub fn find(text: &str) -> Option<String> {
         String::new()
     };
     // The fast search first; the capturing one only over its match.
-    let ordinal = folded
-        .contains("класс")
+    let ordinal = ordinal_may_precede_class(&folded)
         .then(|| ORDINAL_CLASS.find(&folded))
         .flatten()
         .and_then(|m| {
@@ -545,7 +582,70 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{find, folded_word, next_digit, word_after, words_before};
+    use super::{
+        ORDINAL_CLASS, ORDINAL_STEMS, find, folded_word, next_digit, ordinal_may_precede_class,
+        word_after, words_before,
+    };
+
+    /// Every text the ordinal pattern matches passes the cheap look before
+    /// it: each stem with each ending, with and without a class letter
+    /// (quoted or not) and blanks of every kind, at the start, after
+    /// punctuation and after other words; the compound «…классник»; and a
+    /// «класс» with no ordinal before it does not pass.
+    #[test]
+    fn ordinals_before_class_pass_the_look() {
+        let endings = [
+            "ый", "ой", "ий", "ого", "ом", "ая", "ую", "ье", "ьего", "ьем", "ем", "его", "ому",
+            "ьему",
+        ];
+        let middles = [" ", "  \t", " б ", " «в» ", " (г) ", "\n\"а\"\u{a0}"];
+        let compounds = [
+            "перво",
+            "второ",
+            "третье",
+            "четверто",
+            "пяти",
+            "шести",
+            "седьмо",
+            "восьми",
+            "девяти",
+            "десяти",
+            "одиннадцати",
+        ];
+        let mut texts = Vec::new();
+        for stem in ORDINAL_STEMS {
+            for ending in endings {
+                for middle in middles {
+                    for class in ["класс", "класса", "классе", "классу"] {
+                        for before in ["", "учится в ", "сын (", "5 класс, а "] {
+                            texts.push(format!("{before}{stem}{ending}{middle}{class}."));
+                        }
+                    }
+                }
+            }
+        }
+        for stem in compounds {
+            for before in ["", "мой ", "«"] {
+                texts.push(format!("{before}{stem}классник"));
+            }
+        }
+        let mut matched = 0;
+        for t in &texts {
+            if ORDINAL_CLASS.is_match(t) {
+                matched += 1;
+                assert!(ordinal_may_precede_class(t), "{t}");
+            }
+        }
+        assert!(matched > texts.len() / 2, "{matched} of {}", texts.len());
+        for t in [
+            "классный руководитель 5 класса",
+            "в классе",
+            "пятница, класс",
+        ] {
+            assert!(!ORDINAL_CLASS.is_match(t));
+        }
+        assert!(!ordinal_may_precede_class("классный руководитель 5 класса"));
+    }
 
     #[test]
     fn next_digit_in_and_across_blocks() {

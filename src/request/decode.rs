@@ -13,7 +13,8 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use mail_parser::{
-    Address, Encoding, Header, HeaderName, HeaderValue, Message, MessagePart, MimeHeaders, PartType,
+    Addr, Address, Encoding, Header, HeaderName, HeaderValue, Message, MessagePart, MimeHeaders,
+    PartType,
 };
 
 use super::Request;
@@ -128,21 +129,20 @@ pub fn headers(msg: &Message<'_>) -> Headers {
     let last = LastFields::of(msg);
 
     let from = first_addr(last.from.and_then(HeaderValue::as_address))
-        .or_else(|| first_addr(last.sender.and_then(HeaderValue::as_address)))
-        .map(|(name, addr)| (name, addr.to_string()));
+        .or_else(|| first_addr(last.sender.and_then(HeaderValue::as_address)));
     let (name, addr) = match from {
         Some((name, addr)) => (name, Some(addr)),
         None => (None, None),
     };
     let return_path = last.return_path.and_then(|f| return_path(msg, f));
-    h.null_return_path = return_path.as_deref().is_some_and(str::is_empty);
+    h.null_return_path = return_path.is_some_and(|a| address_core(a).is_empty());
     h.sender = addr
-        .map(|a| clean_address(&a))
+        .map(clean_address)
         .filter(|a| !a.is_empty())
-        .or_else(|| return_path.filter(|a| !a.is_empty()));
+        .or_else(|| return_path.map(clean_address).filter(|a| !a.is_empty()));
 
     h.sender_name = name
-        .map(|n| repair_header(msg, HeaderName::From, &n))
+        .map(|n| repair_header(msg, HeaderName::From, n))
         .map(|n| clean_display_name(&n))
         .filter(|n| !n.is_empty());
 
@@ -167,18 +167,23 @@ pub fn headers(msg: &Message<'_>) -> Headers {
     h
 }
 
-fn first_addr<'a>(a: Option<&'a Address<'a>>) -> Option<(Option<String>, &'a str)> {
-    let a = a?;
-    let addr = a.iter().find(|x| x.address.is_some())?;
-    Some((
-        addr.name.as_deref().map(str::to_string),
-        addr.address.as_deref()?,
-    ))
+/// The display name and address of the first entry with an address, in
+/// a list or in groups (walked here: `Address::iter` boxes its iterator).
+fn first_addr<'a>(a: Option<&'a Address<'a>>) -> Option<(Option<&'a str>, &'a str)> {
+    let has_address = |x: &&Addr<'_>| x.address.is_some();
+    let addr = match a? {
+        Address::List(list) => list.iter().find(has_address),
+        Address::Group(groups) => groups
+            .iter()
+            .flat_map(|g| g.addresses.iter())
+            .find(has_address),
+    }?;
+    Some((addr.name.as_deref(), addr.address.as_deref()?))
 }
 
-/// Return-Path address: `Some("")` for `<>`, `None` when the field is
-/// not UTF-8.
-fn return_path(msg: &Message<'_>, field: &Header<'_>) -> Option<String> {
+/// Return-Path's address as written, without its angle brackets (`""`
+/// for `<>`); `None` when the field is not UTF-8.
+fn return_path<'m>(msg: &'m Message<'_>, field: &Header<'_>) -> Option<&'m str> {
     let raw = msg
         .raw_message
         .get(field.offset_start as usize..field.offset_end as usize)?;
@@ -188,14 +193,19 @@ fn return_path(msg: &Message<'_>, field: &Header<'_>) -> Option<String> {
         .trim_start_matches('<')
         .trim_end_matches('>')
         .trim();
-    Some(clean_address(v))
+    Some(v)
 }
 
-fn clean_address(a: &str) -> String {
+/// An address without the blanks, brackets and quotes around it.
+fn address_core(a: &str) -> &str {
     a.trim()
         .trim_matches(|c| c == '<' || c == '>' || c == '"' || c == '\'')
         .trim()
-        .to_lowercase()
+}
+
+/// An address as [`Headers::sender`] holds it: its core, lower case.
+fn clean_address(a: &str) -> String {
+    address_core(a).to_lowercase()
 }
 
 fn clean_display_name(n: &str) -> String {
@@ -235,27 +245,37 @@ fn to_chrono(d: &mail_parser::DateTime) -> Option<chrono::DateTime<chrono::Fixed
 }
 
 /// A header that mail-parser decoded with U+FFFD (raw 8-bit, no encoded
-/// words) is decoded again from its bytes as the best Cyrillic candidate.
-fn repair_header(msg: &Message<'_>, name: HeaderName<'_>, decoded: &str) -> String {
-    if !decoded.contains("\u{FFFD}") {
-        return decoded.to_string();
+/// words) is decoded again from its bytes as the best Cyrillic candidate;
+/// any other is returned as it is.
+fn repair_header<'a>(msg: &Message<'_>, name: HeaderName<'_>, decoded: &'a str) -> Cow<'a, str> {
+    if !has_replacement_char(decoded) {
+        return Cow::Borrowed(decoded);
     }
     let root = msg.root_part();
     let Some(hdr) = root.headers.iter().find(|h| h.name == name) else {
-        return decoded.to_string();
+        return Cow::Borrowed(decoded);
     };
     let raw = msg.raw_message();
     let Some(bytes) = raw.get(hdr.offset_start as usize..hdr.offset_end as usize) else {
-        return decoded.to_string();
+        return Cow::Borrowed(decoded);
     };
     let text = best_decoding(bytes, None).0;
     let text = normalize_space(&text);
     if name == HeaderName::From {
         // The display name is what comes before the address.
         let before = text.split('<').next().unwrap_or_default();
-        return before.trim().trim_matches('"').trim().to_string();
+        return Cow::Owned(before.trim().trim_matches('"').trim().to_string());
     }
-    text
+    Cow::Owned(text)
+}
+
+/// Whether `s` holds U+FFFD, the mark of a failed decoding. Its UTF-8
+/// (EF BF BD) is first looked for by its first byte, which Cyrillic text
+/// hardly ever has (a `char` pattern scans for the last byte, BD, which
+/// Cyrillic text is full of: «н» is D0 BD).
+fn has_replacement_char(s: &str) -> bool {
+    let has_ef = s.as_bytes().iter().fold(false, |any, &b| any | (b == 0xEF));
+    has_ef && s.contains("\u{FFFD}")
 }
 
 /// The readable content of a letter.
@@ -278,25 +298,30 @@ pub fn body(msg: &Message<'_>) -> Body {
         has_attachments: msg.attachment_count() > 0,
         ..Body::default()
     };
+    // The text parts are joined by line breaks and normalized; as
+    // `normalize_text` works line by line, each part is normalized
+    // straight into the text instead, with no joined copy.
+    let mut any_text = false;
     for id in msg.text_body.iter().take(16) {
         let Some(part) = msg.parts.get(*id as usize) else {
             continue;
         };
         let t = part_text(msg, part);
         if !t.trim().is_empty() {
-            if !out.text.is_empty() {
-                out.text.push('\n');
-            }
-            out.text.push_str(&t);
+            normalize_text_into(&t, &mut out.text);
+            any_text = true;
         }
     }
-    // A letter with only an HTML body mail-parser did not list as text.
-    if out.text.trim().is_empty() {
+    // A letter with only an HTML body mail-parser did not list as text:
+    // its parts are joined with nothing between them.
+    if !any_text {
+        let mut html = String::new();
         for id in msg.html_body.iter().take(16) {
             if let Some(part) = msg.parts.get(*id as usize) {
-                out.text.push_str(&part_text(msg, part));
+                html.push_str(&part_text(msg, part));
             }
         }
+        normalize_text_into(&html, &mut out.text);
     }
     for id in msg.attachments.iter().take(16) {
         if let Some(MessagePart {
@@ -311,54 +336,58 @@ pub fn body(msg: &Message<'_>) -> Body {
             out.attached.push_str(&inner_body.text);
         }
     }
-    out.text = normalize_text(&out.text);
     out.attached = normalize_text(&out.attached);
     out
 }
 
-fn part_text(msg: &Message<'_>, part: &MessagePart<'_>) -> String {
+/// A text part's text, repaired; an HTML part's, as plain text.
+fn part_text<'m>(msg: &Message<'_>, part: &'m MessagePart<'_>) -> Cow<'m, str> {
     match &part.body {
-        PartType::Text(t) => repair_part(msg, part, t).into_owned(),
-        PartType::Html(h) => html_to_text(&repair_part(msg, part, h)),
-        _ => String::new(),
+        PartType::Text(t) => repair_part(msg, part, t),
+        PartType::Html(h) => Cow::Owned(html_to_text(&repair_part(msg, part, h))),
+        _ => Cow::Borrowed(""),
     }
 }
 
 /// Charsets that are often declared wrongly for Russian text.
+const CYRILLIC_SINGLE_BYTE: &[&str] = &[
+    "koi8-r",
+    "koi8-u",
+    "koi8r",
+    "windows-1251",
+    "cp1251",
+    "win-1251",
+    "x-cp1251",
+    "iso-8859-5",
+    "ibm866",
+    "cp866",
+    "x-mac-cyrillic",
+];
+
+/// Whether a charset is one of [`CYRILLIC_SINGLE_BYTE`], in any case.
 fn is_cyrillic_single_byte(cs: &str) -> bool {
-    matches!(
-        cs.to_ascii_lowercase().as_str(),
-        "koi8-r"
-            | "koi8-u"
-            | "koi8r"
-            | "windows-1251"
-            | "cp1251"
-            | "win-1251"
-            | "x-cp1251"
-            | "iso-8859-5"
-            | "ibm866"
-            | "cp866"
-            | "x-mac-cyrillic"
-    )
+    CYRILLIC_SINGLE_BYTE
+        .iter()
+        .any(|name| cs.eq_ignore_ascii_case(name))
 }
 
 /// Re-decode a text part from its bytes when mail-parser's decoding looks
 /// wrong (U+FFFD, or a single-byte Cyrillic charset that may be the wrong
 /// one, or no charset at all for 8-bit text).
 fn repair_part<'a>(msg: &Message<'_>, part: &MessagePart<'_>, decoded: &'a str) -> Cow<'a, str> {
+    // ASCII text holds no U+FFFD and reads the same in every candidate.
+    if decoded.is_ascii() {
+        return Cow::Borrowed(decoded);
+    }
     let declared = part
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
-        .map(|s| s.trim().to_string());
-    // Searched for as a string: a `char` pattern scans for U+FFFD's last
-    // byte, which Cyrillic text is full of («н» is D0 BD).
-    let replaced = decoded.contains("\u{FFFD}");
+        .map(str::trim);
+    let replaced = has_replacement_char(decoded);
     let suspicious = replaced
-        || declared.as_deref().is_none_or(is_cyrillic_single_byte)
-        || declared
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case("us-ascii"));
-    if !suspicious || decoded.is_ascii() && !replaced {
+        || declared.is_none_or(is_cyrillic_single_byte)
+        || declared.is_some_and(|c| c.eq_ignore_ascii_case("us-ascii"));
+    if !suspicious {
         return Cow::Borrowed(decoded);
     }
     // Read with the right single-byte charset, Russian is nearly all
@@ -389,7 +418,7 @@ fn repair_part<'a>(msg: &Message<'_>, part: &MessagePart<'_>, decoded: &'a str) 
         },
         Encoding::None => Cow::Borrowed(bytes),
     };
-    let (best, best_score) = best_decoding(&bytes, declared.as_deref());
+    let (best, best_score) = best_decoding(&bytes, declared);
     if best_score > russian_score(decoded) {
         Cow::Owned(best)
     } else {
@@ -425,14 +454,20 @@ pub fn best_decoding(bytes: &[u8], declared: Option<&str>) -> (String, i64) {
 
 /// Cyrillic text in which lower-case letters outnumber capitals four to
 /// one: the shape of Russian prose, never of its single-byte mojibake.
+/// The letters are counted by their UTF-8, with no decoding: а…п are
+/// D0 B0…BF, р…я D1 80…8F, ё D1 91; А…Я are D0 90…AF, Ё D0 81 (D0 and
+/// D1 only ever lead a character, so each pair is one).
 fn reads_as_russian(s: &str) -> bool {
     let (mut lower, mut upper) = (0usize, 0usize);
-    for c in s.chars() {
-        match c {
-            'а'..='я' | 'ё' => lower += 1,
-            'А'..='Я' | 'Ё' => upper += 1,
-            _ => {}
-        }
+    // Counted with `&` and `|`, not branches, so that the loop runs on
+    // SIMD lanes.
+    for pair in s.as_bytes().windows(2) {
+        let (lead, next) = (pair[0], pair[1]);
+        let is_lower = ((lead == 0xD0) & (next >= 0xB0))
+            | ((lead == 0xD1) & ((next <= 0x8F) | (next == 0x91)));
+        let is_upper = (lead == 0xD0) & (((next >= 0x90) & (next <= 0xAF)) | (next == 0x81));
+        lower += usize::from(is_lower);
+        upper += usize::from(is_upper);
     }
     lower >= 20 && lower >= 4 * upper
 }
@@ -477,82 +512,188 @@ pub fn russian_score(s: &str) -> i64 {
 }
 
 /// Collapse runs of white space to one space, none at either end
-/// (headers, subjects).
+/// (headers, subjects): the words of `str::split_whitespace` joined by
+/// spaces, found by their bytes.
 pub(crate) fn normalize_space(s: &str) -> String {
+    if is_space_normal(s) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
-    for w in s.split_whitespace() {
+    // Where the word being read began, if one is.
+    let mut word_start = None;
+    let mut i = 0;
+    while i < s.len() {
+        let blank = whitespace_len_at(s, i);
+        if blank == 0 {
+            word_start.get_or_insert(i);
+            i += 1;
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&s[start..i]);
+        }
+        i += blank;
+    }
+    if let Some(start) = word_start {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(&s[start..]);
     }
     out
+}
+
+/// Whether `normalize_space` would leave `s` as it is, told by its bytes
+/// with no branch per byte: no space at either end, no two in a row, and
+/// no other white space (none of its bytes: 09…0D, nor C2, E1, E2, E3,
+/// which lead U+0085, U+00A0, U+1680, U+2000…U+205F and U+3000, but also
+/// «, » or —, which then take the long way).
+fn is_space_normal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let odd = |x: u8| (x.wrapping_sub(0x09) < 5) | (x == 0xC2) | (x.wrapping_sub(0xE1) < 3);
+    let any_odd = b.iter().fold(false, |any, &x| any | odd(x));
+    let two_spaces = b
+        .windows(2)
+        .fold(false, |any, w| any | ((w[0] == b' ') & (w[1] == b' ')));
+    !any_odd && !two_spaces && b.first() != Some(&b' ') && b.last() != Some(&b' ')
+}
+
+/// The length in bytes of the white space character (`char::is_whitespace`)
+/// that starts at byte `i` of `s`, or 0 when none does. Only ASCII blanks
+/// and the lead bytes C2, E1, E2 and E3 can start one (U+0085, U+00A0,
+/// U+1680, U+2000…U+205F, U+3000); a word's other bytes are passed over
+/// without decoding. A 0 also stands at every byte inside a character, so
+/// white space always ends on a character boundary.
+fn whitespace_len_at(s: &str, i: usize) -> usize {
+    match s.as_bytes().get(i) {
+        Some(b' ' | b'\t'..=b'\r') => 1,
+        Some(0xC2 | 0xE1 | 0xE2 | 0xE3) => s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .filter(|c| c.is_whitespace())
+            .map_or(0, char::len_utf8),
+        _ => 0,
+    }
 }
 
 /// Line ends to `\n`, no-break and odd spaces to a space, invisible
-/// characters dropped, trailing blanks trimmed.
+/// characters dropped, trailing blanks trimmed: every line of `s`
+/// (between `\n`s) comes out ended by `\n`.
 pub fn normalize_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
-    for line in s.split('\n') {
-        // A CR before the LF is dropped like any control character; taken
-        // off first, it leaves most lines of a CRLF text with nothing to
-        // change.
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let start = out.len();
-        // Runs of ordinary characters are copied whole; a line with
-        // nothing to change (most lines) is, with no character decoding.
-        let mut run = 0;
-        if needs_normalizing(line.as_bytes()) {
-            for (i, c) in line.char_indices() {
-                let replace = match c {
-                    '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => None,
-                    '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{2002}' | '\u{2003}'
-                    | '\t' => Some(' '),
-                    c if c.is_control() => None,
-                    _ => continue,
-                };
-                out.push_str(&line[run..i]);
-                out.extend(replace);
-                run = i + c.len_utf8();
-            }
-        }
-        out.push_str(&line[run..]);
-        let kept = out[start..].trim_end().len();
-        out.truncate(start + kept);
-        out.push('\n');
-    }
+    normalize_text_into(s, &mut out);
     out
 }
 
-/// Whether `normalize_text` would change anything in `line` but its
-/// trailing blanks: a control character, or one of the spaces and
-/// invisible characters it replaces (found by their UTF-8 bytes: C1
-/// controls, U+00A0 and U+00AD after C2; U+2002…U+200D and U+202F after
-/// E2 80; U+FEFF as EF BB BF).
-fn needs_normalizing(line: &[u8]) -> bool {
-    // First a branch-free look, 16 bytes at a time, for any byte that can
-    // start one (most lines have none); then the exact test.
-    let may_start = |b: u8| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2 || b == 0xEF;
-    if !line
-        .chunks(16)
-        .any(|chunk| chunk.iter().fold(false, |any, &b| any | may_start(b)))
-    {
-        return false;
-    }
-    line.iter().enumerate().any(|(i, &b)| match b {
-        0x00..=0x1F | 0x7F => true,
-        0xC2 => line
-            .get(i + 1)
-            .is_some_and(|&n| matches!(n, 0x80..=0x9F | 0xA0 | 0xAD)),
-        0xE2 => {
-            line.get(i + 1) == Some(&0x80)
-                && line
-                    .get(i + 2)
-                    .is_some_and(|&n| matches!(n, 0x82 | 0x83 | 0x87 | 0x89 | 0x8B..=0x8D | 0xAF))
+/// [`normalize_text`] of `s`, added to `out`. Since it works line by
+/// line, the text of parts joined by `\n` is that of each part in turn.
+fn normalize_text_into(s: &str, out: &mut String) {
+    let bytes = s.as_bytes();
+    out.reserve(s.len() + 1);
+    // Where the current line begins in `out`, and how far `s` is copied.
+    let mut line_start = out.len();
+    let mut copied = 0;
+    let mut i = 0;
+    // Runs of ordinary characters are copied whole, found by their bytes
+    // with no character decoding. Each index `i` a slice of `s` ends at
+    // is that of an ASCII byte or of a lead byte (C2, E2, EF): a
+    // character boundary.
+    loop {
+        i = next_to_check(bytes, i);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
+        // A line ends; its CR, if any, is dropped with the LF.
+        let line_end = match b {
+            b'\n' => 1,
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => 2,
+            _ => 0,
+        };
+        if line_end > 0 {
+            out.push_str(&s[copied..i]);
+            end_line(out, line_start);
+            line_start = out.len();
+            i += line_end;
+            copied = i;
+            continue;
         }
-        0xEF => line.get(i + 1) == Some(&0xBB) && line.get(i + 2) == Some(&0xBF),
-        _ => false,
-    })
+        match change_at(bytes, i) {
+            Some((len, replacement)) => {
+                out.push_str(&s[copied..i]);
+                out.extend(replacement);
+                i += len;
+                copied = i;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&s[copied..]);
+    end_line(out, line_start);
+}
+
+/// Ends the line that begins at `line_start` in `out`: trailing blanks
+/// trimmed, `\n` added.
+fn end_line(out: &mut String, line_start: usize) {
+    let kept = out[line_start..].trim_end().len();
+    out.truncate(line_start + kept);
+    out.push('\n');
+}
+
+/// Whether byte `b` can start a character that [`normalize_text`]
+/// changes, or a line break: a control character, or the lead byte of
+/// one of the spaces and invisible characters it replaces.
+fn may_change(b: u8) -> bool {
+    // `|`, not `||`: no branches, so that a chunk of bytes is tested at
+    // once (SIMD).
+    (b < 0x20) | (b == 0x7F) | (b == 0xC2) | (b == 0xE2) | (b == 0xEF)
+}
+
+/// The index of the first byte from `i` on that [`may_change`], or the
+/// length of `bytes`. Most of a text has none: it is looked through 16
+/// bytes at a time, with no branch inside (a bit for each byte).
+fn next_to_check(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        let marks = chunk.iter().enumerate().fold(0u32, |marks, (k, &b)| {
+            marks | (u32::from(may_change(b)) << k)
+        });
+        if marks != 0 {
+            return i + marks.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    let rest = bytes.get(i..).unwrap_or_default();
+    rest.iter()
+        .position(|&b| may_change(b))
+        .map_or(bytes.len(), |p| i + p)
+}
+
+/// What [`normalize_text`] does with the character that starts at byte
+/// `i` (a line break aside): `None` when it is kept, else its length in
+/// bytes and what takes its place (a space, or nothing). By their UTF-8:
+/// C1 controls, U+00A0 and U+00AD after C2; U+2002…U+200D and U+202F
+/// after E2 80; U+FEFF as EF BB BF.
+fn change_at(bytes: &[u8], i: usize) -> Option<(usize, Option<char>)> {
+    let at = |k: usize| bytes.get(i + k).copied();
+    match at(0)? {
+        b'\t' => Some((1, Some(' '))),
+        // `\r` among them: a CRLF line end loses its CR.
+        0x00..=0x1F | 0x7F => Some((1, None)),
+        0xC2 => match at(1)? {
+            0xA0 => Some((2, Some(' '))),
+            0x80..=0x9F | 0xAD => Some((2, None)),
+            _ => None,
+        },
+        0xE2 if at(1) == Some(0x80) => match at(2)? {
+            0x82 | 0x83 | 0x87 | 0x89 | 0xAF => Some((3, Some(' '))),
+            0x8B..=0x8D => Some((3, None)),
+            _ => None,
+        },
+        0xEF if at(1) == Some(0xBB) && at(2) == Some(0xBF) => Some((3, None)),
+        _ => None,
+    }
 }
 
 /// HTML → plain text: block elements and `<br>` become line breaks,
@@ -590,22 +731,17 @@ pub fn html_to_text(html: &str) -> String {
             let tag = &html[i + 1..i + close];
             i += close + 1;
             let closing = tag.starts_with('/');
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
-                .take(16)
-                .collect::<String>()
-                .to_ascii_lowercase();
-            match name.as_str() {
-                "head" | "style" | "script" | "title" => {
+            let mut name_buf = [0u8; 16];
+            let name = tag_name(tag, &mut name_buf);
+            match name {
+                b"head" | b"style" | b"script" | b"title" => {
                     if closing {
                         skip_depth = skip_depth.saturating_sub(1);
                     } else if !tag.ends_with('/') {
                         skip_depth += 1;
                     }
                 }
-                "blockquote" => {
+                b"blockquote" => {
                     if closing {
                         quote_depth = quote_depth.saturating_sub(1);
                     } else {
@@ -613,17 +749,17 @@ pub fn html_to_text(html: &str) -> String {
                     }
                     newline(&mut out, &mut at_line_start, &mut pending_space);
                 }
-                "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
-                | "table" | "ul" | "ol" | "hr" | "pre" | "dd" | "dt" | "o:p" | "section"
-                | "article" | "header" | "footer" => {
-                    if name == "o:p" {
+                b"br" | b"p" | b"div" | b"tr" | b"li" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5"
+                | b"h6" | b"table" | b"ul" | b"ol" | b"hr" | b"pre" | b"dd" | b"dt" | b"o:p"
+                | b"section" | b"article" | b"header" | b"footer" => {
+                    if name == b"o:p" {
                         continue;
                     }
-                    if name == "br" || !at_line_start || closing {
+                    if name == b"br" || !at_line_start || closing {
                         newline(&mut out, &mut at_line_start, &mut pending_space);
                     }
                 }
-                "td" | "th" => pending_space = true,
+                b"td" | b"th" => pending_space = true,
                 _ => {}
             }
             continue;
@@ -655,6 +791,21 @@ pub fn html_to_text(html: &str) -> String {
     out
 }
 
+/// The name of an HTML tag (what follows `<` or `</`: ASCII letters,
+/// digits and `:`, at most 16), lower case, written into `buf`.
+fn tag_name<'b>(tag: &str, buf: &'b mut [u8; 16]) -> &'b [u8] {
+    let name = tag
+        .trim_start_matches('/')
+        .bytes()
+        .take_while(|&b| b.is_ascii_alphanumeric() || b == b':');
+    let mut len = 0;
+    for (slot, b) in buf.iter_mut().zip(name) {
+        *slot = b.to_ascii_lowercase();
+        len += 1;
+    }
+    &buf[..len]
+}
+
 /// Decode HTML entities (`&nbsp;`, `&laquo;`, `&#171;`, `&#xAB;`…).
 fn decode_entities(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
@@ -673,9 +824,7 @@ fn decode_entities(s: &str) -> Cow<'_, str> {
         match end {
             Some(e) if e > 1 => {
                 let token = &after[..=e];
-                let mut tmp = String::new();
-                mail_parser::decoders::html::add_html_token(&mut tmp, token.as_bytes(), false);
-                out.push_str(&tmp);
+                mail_parser::decoders::html::add_html_token(&mut out, token.as_bytes(), false);
                 rest = &after[e + 1..];
             }
             _ => {
@@ -740,27 +889,166 @@ mod tests {
         assert_eq!(normalize_text(""), "\n");
     }
 
+    /// The characters `normalize_text` changes, as it first defined them,
+    /// one character at a time: `None` to keep, else what replaces it.
+    fn old_change(c: char) -> Option<Option<char>> {
+        match c {
+            '\r' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => Some(None),
+            '\u{00A0}' | '\u{2007}' | '\u{202F}' | '\u{2009}' | '\u{2002}' | '\u{2003}' | '\t' => {
+                Some(Some(' '))
+            }
+            c if c.is_control() => Some(None),
+            _ => None,
+        }
+    }
+
+    /// `normalize_text` as first written: line by line, character by
+    /// character.
+    fn old_normalize_text(s: &str) -> String {
+        let mut out = String::new();
+        for line in s.split('\n') {
+            let start = out.len();
+            for c in line.chars() {
+                match old_change(c) {
+                    None => out.push(c),
+                    Some(replacement) => out.extend(replacement),
+                }
+            }
+            let kept = out[start..].trim_end().len();
+            out.truncate(start + kept);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Strings made of pieces that `normalize_text` and `normalize_space`
+    /// treat each in its own way, in many orders and at many offsets
+    /// from a 16-byte boundary.
+    fn mixed_texts() -> Vec<String> {
+        let pieces = [
+            "Не могу войти",
+            "abc",
+            " ",
+            "  ",
+            "\r\n",
+            "\n",
+            "\r",
+            "\t",
+            "\u{00A0}",
+            "\u{00AD}",
+            "\u{0085}",
+            "\u{2003}",
+            "\u{200B}",
+            "\u{2028}",
+            "\u{3000}",
+            "\u{1680}",
+            "\u{FEFF}",
+            "\u{FEFE}",
+            "\u{2010}",
+            "«ё»",
+            "\u{0007}",
+            "\u{007F}",
+            "x\u{00A1}",
+        ];
+        let mut texts: Vec<String> = pieces.iter().map(|p| p.to_string()).collect();
+        // A small linear congruential generator: the same texts every run.
+        let mut state: u32 = 12345;
+        for _ in 0..3000 {
+            let mut t = String::new();
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            for _ in 0..(state >> 16) % 12 {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                t.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            }
+            texts.push(t);
+        }
+        texts
+    }
+
     #[test]
-    fn lines_with_nothing_to_change_are_told_by_their_bytes() {
-        // Every character normalize_text changes marks its line…
-        for c in [
-            '\r', '\t', '\u{0007}', '\u{007F}', '\u{0085}', '\u{00A0}', '\u{00AD}', '\u{2002}',
-            '\u{2003}', '\u{2007}', '\u{2009}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{202F}',
-            '\u{FEFF}',
-        ] {
-            let line = format!("Не могу{c}войти");
-            assert!(needs_normalizing(line.as_bytes()), "{:?}", c);
-            assert_ne!(normalize_text(&line), format!("{line}\n"));
+    fn changed_characters_are_told_by_their_bytes() {
+        // Every character, as `change_at` reads its UTF-8, is changed as
+        // the character-by-character definition says; the bytes that
+        // start a changed character are all ones `next_to_check` stops at.
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| c != '\n')
+        {
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let want = old_change(c).map(|replacement| (c.len_utf8(), replacement));
+            assert_eq!(change_at(bytes, 0), want, "{c:?}");
+            if want.is_some() {
+                assert!(may_change(bytes[0]), "{c:?}");
+            }
         }
-        // …and a line of other characters, neighbours of those in UTF-8
-        // included, comes out as it went in.
-        for line in [
-            "Иванова «Мария» — 5А, №12… ё",
-            "\u{00A1}\u{00AC}\u{2001}\u{2010}\u{2030}\u{FEFE}\u{FFFD} x",
-        ] {
-            assert!(!needs_normalizing(line.as_bytes()), "{line}");
-            assert_eq!(normalize_text(line), format!("{line}\n"));
+    }
+
+    #[test]
+    fn normalize_text_agrees_with_its_char_by_char_definition() {
+        for t in mixed_texts() {
+            assert_eq!(normalize_text(&t), old_normalize_text(&t), "{t:?}");
         }
+        // Parts joined by a line break normalize as each part in turn.
+        let texts = mixed_texts();
+        for pair in texts.windows(2).take(500) {
+            let mut parts = String::new();
+            normalize_text_into(&pair[0], &mut parts);
+            normalize_text_into(&pair[1], &mut parts);
+            let joined = format!("{}\n{}", pair[0], pair[1]);
+            assert_eq!(parts, normalize_text(&joined), "{joined:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_space_agrees_with_split_whitespace() {
+        let old = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let s = format!("{c}a{c}{c}б {c}");
+            assert_eq!(normalize_space(&s), old(&s), "{c:?}");
+        }
+        for t in mixed_texts() {
+            assert_eq!(normalize_space(&t), old(&t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn russian_letters_are_counted_by_their_bytes() {
+        let old = |s: &str| {
+            let (mut lower, mut upper) = (0usize, 0usize);
+            for c in s.chars() {
+                match c {
+                    'а'..='я' | 'ё' => lower += 1,
+                    'А'..='Я' | 'Ё' => upper += 1,
+                    _ => {}
+                }
+            }
+            lower >= 20 && lower >= 4 * upper
+        };
+        // Each character of the Cyrillic block and its neighbours counts as
+        // a lower-case letter (20 of it alone), as a capital (against 20
+        // lower-case «о») or not at all, as it did.
+        for c in (0x300..=0x600).filter_map(char::from_u32) {
+            let alone = c.to_string().repeat(20);
+            assert_eq!(reads_as_russian(&alone), old(&alone), "{c:?}");
+            let against = format!("{}{}", "о".repeat(20), c.to_string().repeat(6));
+            assert_eq!(reads_as_russian(&against), old(&against), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn tag_names() {
+        let mut buf = [0u8; 16];
+        assert_eq!(tag_name("/DIV class=x", &mut buf), b"div");
+        assert_eq!(tag_name("o:p", &mut buf), b"o:p");
+        assert_eq!(tag_name("br/", &mut buf), b"br");
+        assert_eq!(tag_name("Дiv", &mut buf), b"");
+        assert_eq!(
+            tag_name("abcdefghijklmnopqrstuvwxyz", &mut buf),
+            b"abcdefghijklmnop"
+        );
+        assert!(is_cyrillic_single_byte("Windows-1251"));
+        assert!(!is_cyrillic_single_byte("utf-8"));
     }
 
     #[test]

@@ -32,22 +32,21 @@ fn robot_local_part(local: &str) -> Option<&'static str> {
         }
     }
     // The local part with only its ASCII letters and digits, lower case:
-    // «no-reply», «No_Reply» and «noreply» all read «noreply».
+    // «no-reply», «No_Reply» and «noreply» all read «noreply». Only its
+    // first and last few are compared, so only those are kept.
     let compact = || {
         local
             .bytes()
             .filter(u8::is_ascii_alphanumeric)
             .map(|b| b.to_ascii_lowercase())
     };
-    for p in [
-        "noreply",
-        "donotreply",
-        "dontreply",
-        "norespond",
-        "noresponse",
-    ] {
-        let starts = compact().take(p.len()).eq(p.bytes());
-        if starts || compact().rev().take(p.len()).eq(p.bytes().rev()) {
+    let mut head = [0u8; NO_REPLY_LONGEST];
+    let head = fill(&mut head, compact());
+    let mut tail = [0u8; NO_REPLY_LONGEST];
+    let tail = fill(&mut tail, compact().rev());
+    tail.reverse();
+    for p in NO_REPLY {
+        if head.starts_with(p.as_bytes()) || tail.ends_with(p.as_bytes()) {
             return Some("no-reply sender");
         }
     }
@@ -60,6 +59,29 @@ fn robot_local_part(local: &str) -> Option<&'static str> {
         return Some("bounce sender");
     }
     None
+}
+
+/// What a no-reply sender's local part begins or ends with, once only its
+/// letters and digits are kept.
+const NO_REPLY: [&str; 5] = [
+    "noreply",
+    "donotreply",
+    "dontreply",
+    "norespond",
+    "noresponse",
+];
+
+/// The length of the longest of [`NO_REPLY`].
+const NO_REPLY_LONGEST: usize = 10;
+
+/// `buf` filled from `bytes` as far as either goes; the part filled.
+fn fill(buf: &mut [u8], bytes: impl Iterator<Item = u8>) -> &mut [u8] {
+    let mut len = 0;
+    for (slot, b) in buf.iter_mut().zip(bytes) {
+        *slot = b;
+        len += 1;
+    }
+    &mut buf[..len]
 }
 
 /// Whether `s` starts with `prefix`, ASCII letters in any case.
@@ -328,6 +350,10 @@ mod tests {
 
     #[test]
     fn robot_local_parts() {
+        assert_eq!(
+            NO_REPLY_LONGEST,
+            NO_REPLY.iter().map(|p| p.len()).max().unwrap_or(0)
+        );
         for (local, why) in [
             ("MAILER-DAEMON", Some("MAILER-DAEMON sender")),
             ("Bounces", Some("bounce sender")),

@@ -555,9 +555,11 @@ fn is_space_normal(s: &str) -> bool {
     let b = s.as_bytes();
     let odd = |x: u8| (x.wrapping_sub(0x09) < 5) | (x == 0xC2) | (x.wrapping_sub(0xE1) < 3);
     let any_odd = b.iter().fold(false, |any, &x| any | odd(x));
+    let next = b.get(1..).unwrap_or_default();
     let two_spaces = b
-        .windows(2)
-        .fold(false, |any, w| any | ((w[0] == b' ') & (w[1] == b' ')));
+        .iter()
+        .zip(next)
+        .fold(false, |any, (&x, &y)| any | ((x == b' ') & (y == b' ')));
     !any_odd && !two_spaces && b.first() != Some(&b' ') && b.last() != Some(&b' ')
 }
 
@@ -653,14 +655,12 @@ fn may_change(b: u8) -> bool {
 
 /// The index of the first byte from `i` on that [`may_change`], or the
 /// length of `bytes`. Most of a text has none: it is looked through 16
-/// bytes at a time, with no branch inside (a bit for each byte).
+/// bytes at a time, with no branch inside, up to the first 16 that hold
+/// one.
 fn next_to_check(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..i + 16) {
-        let marks = chunk.iter().enumerate().fold(0u32, |marks, (k, &b)| {
-            marks | (u32::from(may_change(b)) << k)
-        });
-        if marks != 0 {
-            return i + marks.trailing_zeros() as usize;
+        if chunk.iter().fold(false, |any, &b| any | may_change(b)) {
+            break;
         }
         i += 16;
     }

@@ -458,16 +458,29 @@ pub fn best_decoding(bytes: &[u8], declared: Option<&str>) -> (String, i64) {
 /// D0 B0…BF, р…я D1 80…8F, ё D1 91; А…Я are D0 90…AF, Ё D0 81 (D0 and
 /// D1 only ever lead a character, so each pair is one).
 fn reads_as_russian(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    // Each byte beside the one after it (a letter's two bytes).
+    let leads = bytes
+        .get(..bytes.len().saturating_sub(1))
+        .unwrap_or_default();
+    let nexts = bytes.get(1..).unwrap_or_default();
     let (mut lower, mut upper) = (0usize, 0usize);
-    // Counted with `&` and `|`, not branches, so that the loop runs on
-    // SIMD lanes.
-    for pair in s.as_bytes().windows(2) {
-        let (lead, next) = (pair[0], pair[1]);
-        let is_lower = ((lead == 0xD0) & (next >= 0xB0))
-            | ((lead == 0xD1) & ((next <= 0x8F) | (next == 0x91)));
-        let is_upper = (lead == 0xD0) & (((next >= 0x90) & (next <= 0xAF)) | (next == 0x81));
-        lower += usize::from(is_lower);
-        upper += usize::from(is_upper);
+    // Counted with `&` and `|`, not branches, in blocks short enough for
+    // 16-bit counts: the loop runs on SIMD lanes, eight at a time.
+    for (leads, nexts) in leads
+        .chunks(u16::MAX as usize)
+        .zip(nexts.chunks(u16::MAX as usize))
+    {
+        let (mut block_lower, mut block_upper) = (0u16, 0u16);
+        for (&lead, &next) in leads.iter().zip(nexts) {
+            let is_lower = ((lead == 0xD0) & (next >= 0xB0))
+                | ((lead == 0xD1) & ((next <= 0x8F) | (next == 0x91)));
+            let is_upper = (lead == 0xD0) & (((next >= 0x90) & (next <= 0xAF)) | (next == 0x81));
+            block_lower += u16::from(is_lower);
+            block_upper += u16::from(is_upper);
+        }
+        lower += usize::from(block_lower);
+        upper += usize::from(block_upper);
     }
     lower >= 20 && lower >= 4 * upper
 }

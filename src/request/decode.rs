@@ -475,7 +475,7 @@ fn reads_as_russian(s: &str) -> bool {
         for (&lead, &next) in leads.iter().zip(nexts) {
             let is_lower = ((lead == 0xD0) & (next >= 0xB0))
                 | ((lead == 0xD1) & ((next <= 0x8F) | (next == 0x91)));
-            let is_upper = (lead == 0xD0) & (((next >= 0x90) & (next <= 0xAF)) | (next == 0x81));
+            let is_upper = (lead == 0xD0) & ((0x90..=0xAF).contains(&next) | (next == 0x81));
             block_lower += u16::from(is_lower);
             block_upper += u16::from(is_upper);
         }

@@ -277,7 +277,15 @@ pub fn ticket_tag(subject: &str) -> Option<u64> {
     if !subject.contains('[') {
         return None;
     }
-    TAG.captures(subject)?.get(1)?.as_str().parse().ok()
+    // The tag's only ASCII digits are its number (at most 18 of them, so
+    // it fits): a plain search, many times cheaper than a capturing one.
+    let tag = TAG.find(subject)?;
+    tag.as_str()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
 }
 
 /// Whether a subject starts with `Re:` (or a translation of it).
@@ -448,6 +456,11 @@ mod tests {
         assert_eq!(ticket_tag("Re: Оценки [заявка № 42]"), Some(42));
         assert_eq!(ticket_tag("Re: [Заявка #1] принята"), Some(1));
         assert_eq!(ticket_tag("Заявка 42"), None);
+        assert_eq!(
+            ticket_tag("[x] 7 [ЗАЯВКА N 123456789012345678 ]"),
+            Some(123_456_789_012_345_678)
+        );
+        assert_eq!(ticket_tag("[Заявка #1234567890123456789]"), None);
         assert!(has_reply_prefix("Re: x"));
         assert!(!has_reply_prefix("Fwd: x"));
     }

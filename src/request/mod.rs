@@ -276,7 +276,10 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
 
     // What this writer wrote now, tokenised and folded once for role and
     // etiquette.
-    let own = format!("{}\n{}", parts.new, parts.signature);
+    let mut own = String::with_capacity(parts.new.len() + 1 + parts.signature.len());
+    own.push_str(&parts.new);
+    own.push('\n');
+    own.push_str(&parts.signature);
     let own_tokens = tokens::tokenize(&own);
 
     // Etiquette looks at what this writer wrote now: new text, signature

@@ -5,19 +5,20 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 06:54 (2 cores, quiet machine, 130 fixtures,
-//! 224 KB; three runs): ratio 0.38, 0.38, 0.37, median 0.38 (aim 0.5;
-//! 0.29 at 03:56, 0.16 at the start of that night). Each letter 50 times in
-//! a row: 0.48, 0.47, 0.47. Per letter, in pipeline order: MIME parse
-//! 9.8–10.8 µs, headers 1.1–1.2, body 1.4–1.5, split 1.5–1.8, etiquette
-//! 2.6–2.8, role 2.8–3.0, name 3.0–3.2, class 1.5–1.7, description 2.4–2.7.
-//! (Here etiquette folds and role tokenises the text each on its own;
-//! `understand` does both once for the two.) Under callgrind `understand`
-//! is 152.7k instructions per letter against 89.9k for the bare parse (0.59
-//! in instructions; 194.6k at 04:56), with about 3.5× its L1i misses, 11×
-//! its L1d read misses and 2× its mispredicted branches: for 0.5 our steps
-//! need fewer decisions per word and a smaller code footprint (see README,
-//! Performance).
+//! Measured on 2026-11-29 09:20–09:24 (2 cores, load average 0.8–1.5,
+//! 130 fixtures, 224 KB; 16 runs): ratio median 0.43 (0.40–0.48; aim 0.5;
+//! the previous build, run 7 times between them, 0.38). Each letter 50
+//! times in a row: 0.51 (0.49–0.54). Per letter, in pipeline order, on
+//! that busier machine: MIME parse 15.3–16.5 µs, headers 1.2–1.4, body
+//! 1.4–1.5, split 2.4–2.9, etiquette 3.3–3.8, role 4.3–4.7, name 4.3–4.9,
+//! class 2.2–2.5, description 3.5–3.9. (Here etiquette folds and role
+//! tokenises the text each on its own; `understand` does both once for the
+//! two.) Under callgrind `understand` is 139.6k instructions per letter
+//! against 89.9k for the bare parse, with about 3.3× its L1i misses, 9×
+//! its L1d read misses and 1.9× its mispredicted branches. Sampled with
+//! `perf record -e cpu-clock`, a regex call costs far more time than its
+//! instructions say: the steps call the engine only where a cheap exact
+//! look says it may match (see README, Performance).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@
 //! next to the word «класс» in the singular, and a number is never read out
 //! of a longer run of digits, a date or a time.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -502,6 +503,13 @@ fn named_letter(after: &str) -> Option<char> {
 
 /// The writer's class from the letter's own text, normalised.
 pub fn find(text: &str) -> Option<String> {
+    find_folded(text, || Cow::Owned(fold(text)))
+}
+
+/// [`find`] for a caller that has `text` folded already
+/// ([`fold`](super::fold)): `folded` gives it, and is asked only when the
+/// ordinal spelling must be looked for.
+pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>) -> Option<String> {
     let mut cands = candidates(text);
     // The folded text serves the ordinal spelling («в пятом классе»),
     // which needs the word «класс»: fold only a text that has it. A
@@ -513,9 +521,9 @@ pub fn find(text: &str) -> Option<String> {
         .any(|c| c.strength >= 3 && c.class.chars().any(|ch| !ch.is_ascii_digit()));
     let folded = if !lettered_in_digits && (text.contains("ласс") || text.contains("ЛАСС"))
     {
-        fold(text)
+        folded()
     } else {
-        String::new()
+        Cow::Borrowed("")
     };
     // The fast search first; the capturing one only over its match.
     let ordinal = ordinal_may_precede_class(&folded)

@@ -31,6 +31,8 @@ pub mod role;
 pub mod text;
 mod tokens;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// What `understand` needs to know about the installation.
@@ -266,10 +268,10 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     let body_text = cap_chars(&body.text, MAX_TEXT_CHARS);
     let parts = text::split(body_text);
     let quoted = if body.attached.is_empty() {
-        std::borrow::Cow::Borrowed(parts.quoted.as_str())
+        Cow::Borrowed(parts.quoted.as_str())
     } else {
         let attached = cap_chars(&body.attached, MAX_TEXT_CHARS);
-        std::borrow::Cow::Owned(format!("{}\n{attached}", parts.quoted))
+        Cow::Owned(format!("{}\n{attached}", parts.quoted))
     };
 
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
@@ -301,11 +303,12 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     };
     req.role = role;
     req.full_name = name::find(&parts, req.sender_name.as_deref(), role);
-    req.class = class::find(&own).or_else(|| class::find_in_subject(&subject));
+    req.class = class::find_folded(&own, || Cow::Borrowed(own_tokens.folded()))
+        .or_else(|| class::find_in_subject(&subject));
     let gives_fields = req.full_name.is_some() || req.class.is_some();
     req.description =
         description::find(&parts.new, &subject, &quoted, req.is_reply(), gives_fields);
-    req.new_text = parts.new.trim().to_string();
+    req.new_text = trimmed(parts.new);
 
     req.missing = missing_fields(
         req.role,
@@ -347,6 +350,14 @@ impl Request {
             || self.ticket_tag.is_some()
             || text::has_reply_prefix(&self.subject)
     }
+}
+
+/// `s` without the blanks around it, trimmed in place: no copy.
+fn trimmed(mut s: String) -> String {
+    s.truncate(s.trim_end().len());
+    let blanks = s.len() - s.trim_start().len();
+    s.drain(..blanks);
+    s
 }
 
 /// The longest prefix of `s` with at most `max` characters.
@@ -582,6 +593,21 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    #[test]
+    fn trimmed_in_place_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "\n\t ",
+            "a",
+            "  Илья \n",
+            "\u{a0}x y\u{2003}",
+            "x\n\n",
+        ] {
+            assert_eq!(trimmed(s.to_string()), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

@@ -204,6 +204,30 @@ fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
     }
 }
 
+/// The first eight bytes of `w` as a little-endian number, zeros past
+/// its end: a word of eight bytes or fewer (four Russian letters) is told
+/// by it alone, a longer one by it and the rest. (Out of line: for a word
+/// of the text, [`Tokens::word_keys`] calls it only near the text's end.)
+#[cold]
+#[inline(never)]
+pub(crate) fn head_key(w: &str) -> u64 {
+    w.bytes()
+        .take(8)
+        .enumerate()
+        .fold(0, |k, (n, x)| k | u64::from(x) << (8 * n))
+}
+
+/// The last eight bytes of `w` as a little-endian number (the last byte
+/// highest), zeros above a shorter word: [`head_key`] from the other end.
+#[cold]
+#[inline(never)]
+pub(crate) fn tail_key(w: &str) -> u64 {
+    w.bytes()
+        .rev()
+        .take(8)
+        .fold(0, |k, x| k << 8 | u64::from(x))
+}
+
 impl<'a> Tokens<'a> {
     fn get(&self, i: usize) -> Option<&Token> {
         self.toks.get(i)
@@ -250,6 +274,29 @@ impl<'a> Tokens<'a> {
                 .unwrap_or(""),
             _ => "",
         }
+    }
+
+    /// The folded word at `i` with its [`head_key`] and [`tail_key`], or
+    /// `None` when that is not a word. The keys are read from the folded
+    /// text eight bytes at a time (the bytes around the word masked off),
+    /// not byte by byte: word tables look a word up by them.
+    pub(crate) fn word_keys(&self, i: usize) -> Option<(&str, u64, u64)> {
+        let t = self.get(i).filter(|t| t.kind == Kind::Word)?;
+        let (a, b) = (t.low_start as usize, t.low_end as usize);
+        let w = self.low.get(a..b)?;
+        let low = self.low.as_bytes();
+        // The bits of the eight bytes that lie outside a shorter word (a
+        // word has a letter, so this is at most 56).
+        let outside = 8usize.saturating_sub(w.len()) * 8;
+        let head = match low.get(a..).and_then(|r| r.first_chunk::<8>()) {
+            Some(c) => u64::from_le_bytes(*c) & (u64::MAX >> outside),
+            None => head_key(w),
+        };
+        let tail = match low.get(..b).and_then(|r| r.last_chunk::<8>()) {
+            Some(c) => u64::from_le_bytes(*c) >> outside,
+            None => tail_key(w),
+        };
+        Some((w, head, tail))
     }
 
     /// The punctuation mark at `i`.
@@ -369,6 +416,31 @@ mod tests {
         assert_eq!(t.low_span(10, 5), "");
     }
 
+    /// The keys are the word's first and last eight bytes, whether the
+    /// text around it is long enough to read eight bytes at once or not.
+    #[test]
+    fn word_keys_are_the_ends_of_the_word() {
+        assert_eq!(head_key("ab"), 0x6261);
+        assert_eq!(tail_key("ab"), 0x6261);
+        assert_eq!(head_key("abcdefghij"), u64::from_le_bytes(*b"abcdefgh"));
+        assert_eq!(tail_key("abcdefghij"), u64::from_le_bytes(*b"cdefghij"));
+        for text in [
+            "я",
+            "Я мама",
+            "мама",
+            "Прабабушка, я\nx",
+            "a bcdefghij k",
+            "ПАПА!",
+        ] {
+            let t = tokenize(text);
+            for i in 0..t.len() {
+                let w = t.word(i);
+                let want = t.is_word(i).then(|| (w, head_key(w), tail_key(w)));
+                assert_eq!(t.word_keys(i), want, "{text:?} {i}");
+            }
+        }
+    }
+
     #[test]
     fn cyr_lower_bytes_are_a_to_ya() {
         for x in 0..=255u8 {
@@ -400,6 +472,11 @@ mod tests {
                     assert_eq!(t.low_span(i, i + 1), fold(t.written(i)), "{c:?} {i}");
                     if t.is_word(i) {
                         assert_eq!(t.word(i), fold(t.written(i)), "{c:?} {i}");
+                        let w = t.word(i);
+                        let keys = Some((w, head_key(w), tail_key(w)));
+                        assert_eq!(t.word_keys(i), keys, "{c:?} {i}");
+                    } else {
+                        assert_eq!(t.word_keys(i), None, "{c:?} {i}");
                     }
                 }
                 let got: Vec<_> = (0..t.len())

@@ -58,9 +58,7 @@ impl Folder {
         self.low.len() + (i - self.copied)
     }
 
-    /// The character `c` at byte `i` of `text` folds to `f`. (Out of line:
-    /// the capitals of both alphabets share one copy.)
-    #[inline(never)]
+    /// The character `c` at byte `i` of `text` folds to `f`.
     fn replace(&mut self, text: &str, i: usize, c: char, f: char) {
         self.low.push_str(&text[self.copied..i]);
         self.low.push(f);

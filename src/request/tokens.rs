@@ -7,7 +7,7 @@
 //! buffer: no allocation per word, and any run of tokens can be read
 //! folded ([`Tokens::low_span`]) without folding it again.
 
-use super::{char_at, cyrillic_offset, folds_to_itself, is_letter};
+use super::{char_at, folds_to_itself, is_letter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -210,13 +210,6 @@ fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
                 let up = char::from_u32(0x410 + u32::from(y - 0x90)).unwrap_or(' ');
                 let low = char::from_u32(0x430 + u32::from(y - 0x90)).unwrap_or(' ');
                 f.replace(text, i, up, low);
-                i += 2;
-            }
-            // The rest of U+0400..U+047F (ё, Ё, Є…): letters, folded by
-            // `other`.
-            (0xD0 | 0xD1, 0x80..=0xBF) => {
-                let c = char::from_u32(0x400 + cyrillic_offset(x, y) as u32).unwrap_or(' ');
-                f.other(text, i, c);
                 i += 2;
             }
             _ if x >= 0x80 => {

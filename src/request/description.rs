@@ -6,7 +6,6 @@
 //! reply, the quoted original may supply the problem when the new text
 //! only adds the name or class.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::names_data::{FEMALE_SET, MALE_SET};
@@ -426,7 +425,7 @@ impl Entry {
         if self.whole { w == t } else { w.starts_with(t) }
     }
 
-    /// [`Entry::matches`] for an entry of the bucket of `w`'s key: their
+    /// [`Entry::matches`] for an entry of the group of `w`'s key: their
     /// first eight bytes (or all, when shorter) are known to be the same.
     fn matches_past_key(&self, w: &[u8]) -> bool {
         let t = self.text.as_bytes();
@@ -438,23 +437,49 @@ impl Entry {
     }
 }
 
-/// The lists of words and stems, bucketed by [`key`].
+/// The number of slots of [`Lexicon::slots`]: a power of two, over five
+/// times the number of keys (about 370), so that a search seldom goes
+/// past its first slot.
+const SLOTS: usize = 2048;
+
+/// The lists of words and stems, grouped by [`key`] and found through a
+/// small open-addressing table: a word's key picks a slot ([`slot_of`]);
+/// an empty slot says no entry has that key, a taken one names a group,
+/// and a group with another key sends the search on to the next slot.
 struct Lexicon {
-    /// The entries, by the key of their text. A stem at least eight bytes
-    /// long (four Cyrillic letters) shares its key with every word that
-    /// starts with it, and a whole word has its own.
-    by_key: HashMap<u64, Vec<Entry>, KeyHash>,
+    /// For each slot, 0 when empty, else one more than the index of a
+    /// group in `groups`.
+    slots: Vec<u16>,
+    /// The entries that share a key.
+    groups: Vec<Group>,
+    /// The entries longer than eight bytes, those of each group side by
+    /// side.
+    long: Vec<Entry>,
     /// Stems shorter than eight bytes, which a key cannot find: tried on
     /// every word (there are none today).
     short_stems: Vec<Entry>,
 }
 
+/// The entries of [`Lexicon`] that share one key, with what their key
+/// alone tells: a word of up to eight bytes is its key (it has no zero
+/// bytes), and a stem of eight bytes is matched by every word with its
+/// key.
+struct Group {
+    key: u64,
+    /// The flags of a word of up to eight bytes with this key: those of
+    /// the entries as long as it (each is that word).
+    short: u8,
+    /// The flags of every longer word with this key: those of its
+    /// eight-byte stems.
+    long: u8,
+    /// Its entries longer than eight bytes: their range in
+    /// [`Lexicon::long`], tried one by one on a longer word.
+    start: u16,
+    end: u16,
+}
+
 impl Lexicon {
     fn new() -> Lexicon {
-        let mut lexicon = Lexicon {
-            by_key: HashMap::default(),
-            short_stems: Vec::new(),
-        };
         let lists = [
             (FILLER_WORDS, true, FILLER),
             (STRONG_WORDS, true, STRONG),
@@ -463,14 +488,57 @@ impl Lexicon {
             (WEAK_STEMS, false, WEAK),
             (CONTACT_STEMS, false, CONTACT),
         ];
+        // The entries by key, in the lists' order within a key.
+        let mut by_key: Vec<(u64, Entry)> = Vec::new();
+        let mut short_stems = Vec::new();
         for (list, whole, flag) in lists {
             for &text in list {
                 let entry = Entry { text, whole, flag };
                 if whole || text.len() >= 8 {
-                    let bucket = lexicon.by_key.entry(key(text.as_bytes())).or_default();
-                    bucket.push(entry);
+                    by_key.push((key(text.as_bytes()), entry));
                 } else {
-                    lexicon.short_stems.push(entry);
+                    short_stems.push(entry);
+                }
+            }
+        }
+        by_key.sort_by_key(|&(k, _)| k);
+        let mut lexicon = Lexicon {
+            slots: vec![0; SLOTS],
+            groups: Vec::new(),
+            long: Vec::new(),
+            short_stems,
+        };
+        for (k, entry) in by_key {
+            // Invariant: the lists hold far fewer than 65,535 entries.
+            let at = u16::try_from(lexicon.long.len()).expect("the lists fit a u16");
+            if lexicon.groups.last().is_none_or(|group| group.key != k) {
+                lexicon.groups.push(Group {
+                    key: k,
+                    short: 0,
+                    long: 0,
+                    start: at,
+                    end: at,
+                });
+                let mut s = slot_of(k);
+                while lexicon.slots[s] != 0 {
+                    s = (s + 1) % SLOTS;
+                }
+                // Invariant: as above, and fewer groups than entries.
+                lexicon.slots[s] = u16::try_from(lexicon.groups.len()).expect("fits a u16");
+            }
+            // Invariant: a group was pushed just above if there was none.
+            let group = lexicon.groups.last_mut().expect("a group");
+            match entry.text.len() {
+                ..8 => group.short |= entry.flag,
+                8 => {
+                    group.short |= entry.flag;
+                    if !entry.whole {
+                        group.long |= entry.flag;
+                    }
+                }
+                _ => {
+                    lexicon.long.push(entry);
+                    group.end = at + 1;
                 }
             }
         }
@@ -480,14 +548,18 @@ impl Lexicon {
     /// See [`flags`].
     fn flags(&self, w: &str) -> u8 {
         let w = w.as_bytes();
-        let mut flags = 0;
-        if let Some(bucket) = self.by_key.get(&key(w)) {
-            for e in bucket {
-                if e.matches_past_key(w) {
-                    flags |= e.flag;
-                }
+        let mut flags = self.group(key(w)).map_or(0, |group| {
+            if w.len() <= 8 {
+                return group.short;
             }
-        }
+            let long = self
+                .long
+                .get(usize::from(group.start)..usize::from(group.end))
+                .unwrap_or_default();
+            long.iter()
+                .filter(|e| e.matches_past_key(w))
+                .fold(group.long, |flags, e| flags | e.flag)
+        });
         for e in &self.short_stems {
             if e.matches(w) {
                 flags |= e.flag;
@@ -495,43 +567,50 @@ impl Lexicon {
         }
         flags
     }
+
+    /// The group with key `k`, if any.
+    fn group(&self, k: u64) -> Option<&Group> {
+        let mut s = slot_of(k);
+        // The table is never full, so an empty slot ends the search.
+        while let Some(group) = self
+            .slots
+            .get(s)
+            .and_then(|&g| self.groups.get(usize::from(g).wrapping_sub(1)))
+        {
+            if group.key == k {
+                return Some(group);
+            }
+            s = (s + 1) % SLOTS;
+        }
+        None
+    }
 }
 
 /// The first eight bytes of `w`, zero-padded, as a number: the key of
 /// [`Lexicon`] (a folded word has no zero bytes, so a word up to eight
-/// bytes long is its own key).
+/// bytes long is its own key). A shorter word is read as two overlapping
+/// halves, which put each byte in the same place: byte `i` in bits 8i to
+/// 8i + 7, as `from_le_bytes` puts it.
 fn key(w: &[u8]) -> u64 {
-    match w.first_chunk::<8>() {
-        Some(&head) => u64::from_le_bytes(head),
-        // Shorter: byte `i` in bits 8i to 8i + 7, as `from_le_bytes` puts it.
-        None => w.iter().rev().fold(0, |k, &b| k << 8 | u64::from(b)),
+    if let Some(&head) = w.first_chunk::<8>() {
+        return u64::from_le_bytes(head);
     }
+    if let (Some(&lo), Some(&hi)) = (w.first_chunk::<4>(), w.last_chunk::<4>()) {
+        let (lo, hi) = (u32::from_le_bytes(lo), u32::from_le_bytes(hi));
+        return u64::from(lo) | u64::from(hi) << (8 * (w.len() - 4));
+    }
+    if let (Some(&lo), Some(&hi)) = (w.first_chunk::<2>(), w.last_chunk::<2>()) {
+        let (lo, hi) = (u16::from_le_bytes(lo), u16::from_le_bytes(hi));
+        return u64::from(lo) | u64::from(hi) << (8 * (w.len() - 2));
+    }
+    w.first().map_or(0, |&b| u64::from(b))
 }
 
-/// Builds [`KeyHasher`]s for [`Lexicon`].
-type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
-
-/// A hash of one `u64` key: a multiply, then the high half folded onto
-/// the low one (the table indexes by the low bits, and a multiply alone
-/// leaves them depending on the key's first byte only).
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        let h = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 32);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// The slot of [`Lexicon`] where the search for key `k` starts: the top
+/// bits of a multiply, which depend on all of the key's bytes.
+fn slot_of(k: u64) -> usize {
+    // The shift leaves log2(SLOTS) bits: less than SLOTS.
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 const WEAK_STEMS: &[&str] = &[
@@ -1229,11 +1308,15 @@ mod tests {
             CONTACT_STEMS,
         ] {
             for w in list {
-                out.push(w.to_string());
                 out.push(format!("{w}ами"));
-                let mut chars: Vec<char> = w.chars().collect();
-                chars.pop();
-                out.push(chars.into_iter().collect());
+                // Every letter after it, and each of its beginnings.
+                for c in ('а'..='я').chain(['ё', 'a', 'z', '-']) {
+                    out.push(format!("{w}{c}"));
+                }
+                let chars: Vec<char> = w.chars().collect();
+                for n in 0..=chars.len() {
+                    out.push(chars[..n].iter().collect());
+                }
             }
         }
         let text = "Здравствуйте! Не могу зайти в дневник сына, пишет ошибку; \
@@ -1242,6 +1325,19 @@ mod tests {
         out.extend(read(text).into_iter().map(|(w, _)| w));
         out.extend(["", "a", "ё", "ъ"].map(String::from));
         out
+    }
+
+    /// [`key`] puts each byte of a word where the byte-by-byte
+    /// definition does, whatever its length.
+    #[test]
+    fn key_puts_each_byte_in_place() {
+        let bytes: Vec<u8> = (1..=12).map(|i| i * 17).collect();
+        for n in 0..=bytes.len() {
+            let w = &bytes[..n];
+            let want =
+                (w.iter().take(8).enumerate()).fold(0, |k, (i, &b)| k | u64::from(b) << (8 * i));
+            assert_eq!(key(w), want, "{n}");
+        }
     }
 
     #[test]

@@ -769,7 +769,10 @@ struct Words<'t, 'b> {
     text: &'t str,
     /// Where reading goes on: always a character boundary.
     at: usize,
-    /// The last word read, folded.
+    /// The last word read, when folding leaves it as the text has it
+    /// (most words: no capital): read in place, not copied.
+    unchanged: Option<&'t str>,
+    /// The last word read, folded, when folding changes it.
     folded: &'b mut String,
 }
 
@@ -778,13 +781,14 @@ impl<'t, 'b> Words<'t, 'b> {
         Words {
             text,
             at: 0,
+            unchanged: None,
             folded,
         }
     }
 
     /// The last word read, folded.
     fn folded(&self) -> &str {
-        self.folded
+        self.unchanged.unwrap_or(self.folded)
     }
 
     /// Reads on to the next word or sentence end; `None` at the end of
@@ -796,101 +800,169 @@ impl<'t, 'b> Words<'t, 'b> {
         // To the first letter (hyphens before it are not part of the word),
         // and whether it is upper case; or to the end of a sentence.
         let mut i = self.at;
-        let sentence_end = |end: usize| {
-            char_at(text, end).is_none_or(|n| n.is_whitespace() || matches!(n, ')' | '»' | '"'))
-        };
         let capital = loop {
             let Some(&x) = b.get(i) else {
                 self.at = i;
                 return None;
             };
             match x {
+                0xD0 | 0xD1 => break cyrillic[cyrillic_index(x, b, i)].0 & UPPER != 0,
                 b'A'..=b'Z' => break true,
                 b'a'..=b'z' => break false,
-                0xD0 | 0xD1 => break cyrillic[cyrillic_index(x, b, i)].0 & UPPER != 0,
                 b'\n' => {
                     self.at = i + 1;
                     return Some(Step::SentenceEnd(i));
                 }
-                b'.' | b'!' | b'?' | b';' if sentence_end(i + 1) => {
+                b'.' | b'!' | b'?' | b';' if is_sentence_end(text, i + 1) => {
                     self.at = i + 1;
                     return Some(Step::SentenceEnd(i + 1));
                 }
                 0x00..=0x7F => i += 1,
-                _ => {
-                    if text[i..].starts_with('…') && sentence_end(i + 3) {
-                        self.at = i + 3;
-                        return Some(Step::SentenceEnd(i + 3));
+                _ => match other_before_word(text, i) {
+                    Before::SentenceEnd(end) => {
+                        self.at = end;
+                        return Some(Step::SentenceEnd(end));
                     }
-                    let c = char_at(text, i).unwrap_or(' ');
-                    if is_letter(c) {
-                        break c.is_uppercase();
-                    }
-                    i += c.len_utf8();
-                }
+                    Before::Letter(capital) => break capital,
+                    Before::Skip(next) => i = next,
+                },
             }
         };
         // The letters and hyphens from there. `run` is where the bytes not
-        // yet copied to `folded` start, `end` where the last letter ends.
+        // yet copied to `folded` start; `chars` counts the characters read
+        // and `hyphens` those of them that are hyphens after the last
+        // letter, not part of the word.
         self.folded.clear();
-        let (mut run, mut end) = (i, i);
+        let start = i;
+        let mut run = i;
         let (mut chars, mut hyphens, mut case) = (0, 0, 0);
-        while let Some(&x) = b.get(i) {
-            let n = match x {
+        loop {
+            // A run of Cyrillic letters that folding leaves as they are, the
+            // most of the text: a table look-up each, nothing copied.
+            let from = i;
+            while let Some(&[lead @ (0xD0 | 0xD1), next]) = b.get(i..).and_then(<[u8]>::first_chunk)
+            {
+                let class = cyrillic[cyrillic_offset(lead, next)].0;
+                if class & FOLDS != 0 {
+                    break;
+                }
+                case |= class;
+                i += 2;
+            }
+            if i != from {
+                // Letters: the hyphens before them are inside the word.
+                chars += (i - from) / 2;
+                hyphens = 0;
+            }
+            let Some(&x) = b.get(i) else {
+                break;
+            };
+            match x {
                 0xD0 | 0xD1 => {
+                    // One that folding changes.
                     let (class, folds_to) = cyrillic[cyrillic_index(x, b, i)];
                     case |= class;
-                    if class & FOLDS != 0 {
-                        self.folded.push_str(&text[run..i]);
-                        self.folded.push(folds_to);
-                        run = i + 2;
-                    }
-                    2
+                    push_folded(self.folded, &text[run..i], folds_to);
+                    i += 2;
+                    run = i;
                 }
                 b'a'..=b'z' => {
                     case |= LOWER;
-                    1
+                    i += 1;
                 }
                 b'A'..=b'Z' => {
                     case |= UPPER;
-                    self.folded.push_str(&text[run..i]);
-                    self.folded.push(char::from(x + 32));
-                    run = i + 1;
-                    1
+                    push_folded(self.folded, &text[run..i], char::from(x + 32));
+                    i += 1;
+                    run = i;
                 }
                 b'-' => {
+                    chars += 1;
                     hyphens += 1;
                     i += 1;
                     continue;
                 }
                 0x00..=0x7F => break,
                 _ => {
-                    let c = char_at(text, i).unwrap_or(' ');
-                    if !is_letter(c) {
+                    let Some(c) = char_at(text, i).filter(|&c| is_letter(c)) else {
                         break;
-                    }
+                    };
                     case |= case_of(c);
-                    self.folded.push_str(&text[run..i]);
-                    self.folded.extend(c.to_lowercase());
-                    run = i + c.len_utf8();
-                    c.len_utf8()
+                    push_folded_other(self.folded, &text[run..i], c);
+                    i += c.len_utf8();
+                    run = i;
                 }
-            };
+            }
             // A letter: the hyphens before it are inside the word.
-            chars += hyphens + 1;
+            chars += 1;
             hyphens = 0;
-            i += n;
-            end = i;
         }
-        self.folded.push_str(&text[run..end]);
+        let end = i - hyphens;
+        if run == start {
+            self.unchanged = Some(&text[start..end]);
+        } else {
+            self.unchanged = None;
+            self.folded.push_str(&text[run..end]);
+        }
         self.at = i;
         Some(Step::Word(Shape {
-            chars,
+            chars: chars - hyphens,
             capital,
             lower: case & LOWER != 0,
             russian_lower: case & RUSSIAN_LOWER != 0,
         }))
     }
+}
+
+/// Whether a sentence ends before byte `end` of `text` (after `. ! ? ;
+/// …`): a space, `)`, `»`, `"` or the text's end follows.
+fn is_sentence_end(text: &str, end: usize) -> bool {
+    char_at(text, end).is_none_or(|n| n.is_whitespace() || matches!(n, ')' | '»' | '"'))
+}
+
+/// What a character that is neither ASCII nor Cyrillic is, before a
+/// word ([`other_before_word`]).
+enum Before {
+    /// «…» ending a sentence, which ends before this byte.
+    SentenceEnd(usize),
+    /// A letter, upper case or not: the word starts there.
+    Letter(bool),
+    /// Anything else: reading goes on at this byte.
+    Skip(usize),
+}
+
+/// [`Words::step`] on a character, at byte `i` of `text`, that is
+/// neither ASCII nor Cyrillic, before a word: rare, so out of the way of
+/// the common path.
+#[cold]
+#[inline(never)]
+fn other_before_word(text: &str, i: usize) -> Before {
+    if text[i..].starts_with('…') && is_sentence_end(text, i + 3) {
+        return Before::SentenceEnd(i + 3);
+    }
+    let c = char_at(text, i).unwrap_or(' ');
+    if is_letter(c) {
+        Before::Letter(c.is_uppercase())
+    } else {
+        Before::Skip(i + c.len_utf8())
+    }
+}
+
+/// Adds to the folded word `folded` the text `run`, which folding leaves
+/// as it is, then `c`, a letter folded.
+#[inline(never)]
+fn push_folded(folded: &mut String, run: &str, c: char) {
+    folded.push_str(run);
+    folded.push(c);
+}
+
+/// Adds to the folded word `folded` the text `run`, which folding leaves
+/// as it is, then the letter `c` (neither ASCII nor Cyrillic) folded.
+#[cold]
+#[inline(never)]
+fn push_folded_other(folded: &mut String, run: &str, c: char) {
+    folded.push_str(run);
+    folded.extend(c.to_lowercase());
 }
 
 /// The index in [`CYRILLIC`] of the letter whose lead byte `x` (0xD0 or

@@ -677,22 +677,34 @@ fn is_name_like(f: &str) -> bool {
 struct Content {
     /// Words that carry content.
     words: usize,
-    /// A strong and a weak problem marker.
-    strong: bool,
-    weak: bool,
-    /// A word asking to be contacted («свяжитесь», «перезвоните»).
-    contact: bool,
+    /// The flags of all its words ([`flags`]), of which the markers
+    /// count: a strong and a weak problem marker, a word asking to be
+    /// contacted («свяжитесь», «перезвоните»).
+    markers: u8,
 }
 
 impl Content {
+    /// A word says something is wrong.
+    fn strong(&self) -> bool {
+        self.markers & STRONG != 0
+    }
+
+    /// A word says something is wanted or happening to the system.
+    fn weak(&self) -> bool {
+        self.markers & WEAK != 0
+    }
+
+    /// A word asks to be contacted.
+    fn contact(&self) -> bool {
+        self.markers & CONTACT != 0
+    }
+
     /// Counts in one word of the sentence: `w` folded, its shape, and
     /// whether it is the sentence's first.
     #[inline(always)]
     fn add(&mut self, w: &str, shape: &Shape, is_first: bool) {
         let f = flags(w);
-        self.strong |= f & STRONG != 0;
-        self.weak |= f & WEAK != 0;
-        self.contact |= f & CONTACT != 0;
+        self.markers |= f;
         if shape.chars < 3 || f & FILLER != 0 {
             return;
         }
@@ -711,13 +723,13 @@ impl Content {
         // «Можно с вами связаться?», «Перезвоните мне»: asking to be
         // contacted says nothing yet about what is wrong — when the request
         // is short; a longer sentence goes on to the problem.
-        if !self.strong && self.contact && sentence.split_whitespace().count() <= 8 {
+        if !self.strong() && self.contact() && sentence.split_whitespace().count() <= 8 {
             return false;
         }
         let n = self.words;
         n >= 4
-            || n >= 2 && (self.strong || self.weak)
-            || n >= 1 && self.strong && sentence.contains('?')
+            || n >= 2 && (self.strong() || self.weak())
+            || n >= 1 && self.strong() && sentence.contains('?')
     }
 }
 
@@ -932,9 +944,8 @@ enum Before {
 }
 
 /// [`Words::step`] on a character, at byte `i` of `text`, that is
-/// neither ASCII nor Cyrillic, before a word: rare, so out of the way of
-/// the common path.
-#[cold]
+/// neither ASCII nor Cyrillic, before a word (a dash, quotes, a
+/// no-break space…): out of line, one copy for both callers of the step.
 #[inline(never)]
 fn other_before_word(text: &str, i: usize) -> Before {
     if text[i..].starts_with('…') && is_sentence_end(text, i + 3) {
@@ -1212,7 +1223,7 @@ impl Picked {
 /// Whether a subject, cleaned of `Re:` and tags, states a problem.
 pub fn subject_states_problem(subject: &str) -> bool {
     let c = content(subject, &mut String::new());
-    c.words >= 2 && c.strong
+    c.words >= 2 && c.strong()
 }
 
 /// `s` cut to [`MAX_CHARS`] characters, with «…» when it was longer.

@@ -963,7 +963,10 @@ fn other_before_word(text: &str, i: usize) -> Before {
 /// as it is, then `c`, a letter folded.
 #[inline(never)]
 fn push_folded(folded: &mut String, run: &str, c: char) {
-    folded.push_str(run);
+    // Most often the word's first letter, with no run before it.
+    if !run.is_empty() {
+        folded.push_str(run);
+    }
     folded.push(c);
 }
 

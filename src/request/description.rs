@@ -818,6 +818,8 @@ impl<'t, 'b> Words<'t, 'b> {
                 return None;
             };
             match x {
+                // Most often a space between two words.
+                b' ' => i += 1,
                 0xD0 | 0xD1 => break cyrillic[cyrillic_index(x, b, i)].0 & UPPER != 0,
                 b'A'..=b'Z' => break true,
                 b'a'..=b'z' => break false,

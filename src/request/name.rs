@@ -15,7 +15,12 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use super::names_data::{FEMALE_SET, MALE_SET, NOT_SURNAMES_SET, PATRONYMIC_EXTRA};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::WordHash;
+use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
+use super::role::PARENT_WORDS;
 use super::text::Parts;
 
 use super::{Role, char_at, cyrillic_offset, fold, fold_into, is_cyr_upper, is_letter, letter_len};
@@ -475,10 +480,97 @@ enum Part {
     Initials(usize),
 }
 
+/// The lists a folded word is in, one bit each ([`WORD_LISTS`]).
+type Flags = u16;
+/// A female first name ([`FEMALE`]).
+const FEMALE_NAME: Flags = 1;
+/// A male first name ([`MALE`]).
+const MALE_NAME: Flags = 1 << 1;
+/// A capitalised word that is never a surname ([`NOT_SURNAMES`]).
+const NOT_SURNAME: Flags = 1 << 2;
+/// A first name of either sex ([`UNISEX`]).
+const UNISEX_NAME: Flags = 1 << 3;
+/// A word before a child's name ([`CHILD_TRIGGERS`]).
+const CHILD_TRIGGER: Flags = 1 << 4;
+/// A word before the writer's own name ([`SELF_TRIGGERS`]).
+const SELF_TRIGGER: Flags = 1 << 5;
+/// A student's word for themselves ([`STUDENT_SELF`]).
+const STUDENT_WORD: Flags = 1 << 6;
+/// A word before a third person's name ([`THIRD_PARTY`]).
+const THIRD_PARTY_WORD: Flags = 1 << 7;
+/// A greeting a name may follow ([`GREETINGS`]).
+const GREETING: Flags = 1 << 8;
+/// A parent's word for their part, after their name («…, мама Ильи»):
+/// [`PARENT_WORDS`] and «родитель».
+const PARENT_WORD: Flags = 1 << 9;
+
+/// The word lists this module reads one word at a time, each with its
+/// flag: one look-up in [`WORD_FLAGS`] tells all of them, where a search
+/// of each list is a run of comparisons in the code at each place it is
+/// read (code that runs for every letter).
+const WORD_LISTS: &[(&[&str], Flags)] = &[
+    (FEMALE, FEMALE_NAME),
+    (MALE, MALE_NAME),
+    (NOT_SURNAMES, NOT_SURNAME),
+    (UNISEX, UNISEX_NAME),
+    (CHILD_TRIGGERS, CHILD_TRIGGER),
+    (SELF_TRIGGERS, SELF_TRIGGER),
+    (STUDENT_SELF, STUDENT_WORD),
+    (THIRD_PARTY, THIRD_PARTY_WORD),
+    (GREETINGS, GREETING),
+    (PARENT_WORDS, PARENT_WORD),
+    (&["родитель"], PARENT_WORD),
+];
+
+/// Every word of [`WORD_LISTS`] with the flags of the lists it is in.
+static WORD_FLAGS: LazyLock<HashMap<&'static str, Flags, WordHash>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, Flags, WordHash> = HashMap::default();
+    for (words, flag) in WORD_LISTS {
+        for w in *words {
+            *map.entry(*w).or_default() |= flag;
+        }
+    }
+    map
+});
+
+/// The flags of a folded word ([`WORD_LISTS`]); 0 for a word in none of
+/// the lists. Out of line: one copy of the look-up serves every caller.
+#[inline(never)]
+fn word_flags(folded: &str) -> Flags {
+    WORD_FLAGS.get(folded).copied().unwrap_or(0)
+}
+
+/// `word` ends with one of `endings` (none of them empty). Out of line
+/// and a loop over a slice: a list searched in place is unrolled into a
+/// run of comparisons at every call site. The last bytes are compared
+/// first: most endings differ there.
+#[inline(never)]
+fn ends_with_any(word: &str, endings: &[&str]) -> bool {
+    let last = word.as_bytes().last();
+    endings
+        .iter()
+        .any(|e| e.as_bytes().last() == last && word.ends_with(e))
+}
+
+/// `word` starts with one of `stems` (none of them empty; see
+/// [`ends_with_any`]). The byte at the end of each stem is compared
+/// first: most stems differ there.
+#[inline(never)]
+fn starts_with_any(word: &str, stems: &[&str]) -> bool {
+    let w = word.as_bytes();
+    stems.iter().any(|s| {
+        let s = s.as_bytes();
+        s.last().is_some_and(|&b| w.get(s.len() - 1) == Some(&b)) && w.starts_with(s)
+    })
+}
+
+/// The sex of a first name (a female name first, for a word in both
+/// lists).
 fn first_name_gender(folded: &str) -> Option<Gender> {
-    if FEMALE_SET.contains(folded) {
+    let flags = word_flags(folded);
+    if flags & FEMALE_NAME != 0 {
         Some(Gender::Female)
-    } else if MALE_SET.contains(folded) {
+    } else if flags & MALE_NAME != 0 {
         Some(Gender::Male)
     } else {
         None
@@ -516,26 +608,27 @@ const UNISEX: &[&str] = &["саша", "женя", "валя", "шура", "сл�
 /// A patronymic in an oblique case («Андреевича», «Андреевны»): the
 /// person named is not the writer signing.
 fn oblique_patronymic(folded: &str) -> bool {
-    [
-        "овича",
-        "евича",
-        "овичу",
-        "евичу",
-        "овичем",
-        "евичем",
-        "овны",
-        "евны",
-        "ичны",
-        "овне",
-        "евне",
-        "овной",
-        "евной",
-        "овну",
-        "евну",
-    ]
-    .iter()
-    .any(|e| folded.ends_with(e))
+    ends_with_any(folded, OBLIQUE_PATRONYMIC_ENDINGS)
 }
+
+/// The endings of a patronymic in an oblique case ([`oblique_patronymic`]).
+const OBLIQUE_PATRONYMIC_ENDINGS: &[&str] = &[
+    "овича",
+    "евича",
+    "овичу",
+    "евичу",
+    "овичем",
+    "евичем",
+    "овны",
+    "евны",
+    "ичны",
+    "овне",
+    "евне",
+    "овной",
+    "евной",
+    "овну",
+    "евну",
+];
 
 fn classify(l: &Line, t: &Tok) -> Part {
     if t.kind == Kind::Initials {
@@ -551,39 +644,49 @@ fn classify(l: &Line, t: &Tok) -> Part {
     Part::Other
 }
 
+/// Female surname endings ([`surname_gender`]).
+const FEMALE_SURNAME_ENDINGS: &[&str] = &["ова", "ева", "ина", "ына", "ская", "цкая", "ая"];
+/// Male surname endings ([`surname_gender`]).
+const MALE_SURNAME_ENDINGS: &[&str] = &["ов", "ев", "ин", "ын", "ский", "цкий", "ой", "ый"];
+
 /// Surname endings of each gender, to check agreement with the first name.
 fn surname_gender(folded: &str) -> Option<Gender> {
-    let female = ["ова", "ева", "ина", "ына", "ская", "цкая", "ая"];
-    let male = ["ов", "ев", "ин", "ын", "ский", "цкий", "ой", "ый"];
-    if female.iter().any(|e| folded.ends_with(e)) {
+    if ends_with_any(folded, FEMALE_SURNAME_ENDINGS) {
         Some(Gender::Female)
-    } else if male.iter().any(|e| folded.ends_with(e)) {
+    } else if ends_with_any(folded, MALE_SURNAME_ENDINGS) {
         Some(Gender::Male)
     } else {
         None
     }
 }
 
+/// A capitalised word that may be a surname. (A name word has two
+/// letters or more, and folding keeps the count of its letters, all of
+/// the Russian alphabet: its folded form is long enough.)
 fn plausible_surname(l: &Line, t: &Tok) -> bool {
     let f = l.low(t);
-    t.is_name_word()
-        && !NOT_SURNAMES_SET.contains(f)
-        && !oblique_patronymic(f)
-        && f.chars().count() >= 2
+    t.is_name_word() && word_flags(f) & NOT_SURNAME == 0 && !oblique_patronymic(f)
 }
 
 /// A full name from a span of name tokens, surname first, or `None`.
 /// `parts` are the tokens classified, one each; `strong` accepts two
 /// unknown capitalised words (a labelled field).
 fn interpret(l: &Line, span: &[Tok], parts: &[Part], strong: bool) -> Option<String> {
-    let unisex = span.iter().any(|t| UNISEX.contains(&l.low(t)));
-    let agrees = |s: &Tok, g: Gender| unisex || surname_gender(l.low(s)).is_none_or(|sg| sg == g);
+    // A unisex first name agrees with a surname of either gender; read
+    // only when the surname's ending says a gender.
+    let unisex = || span.iter().any(|t| word_flags(l.low(t)) & UNISEX_NAME != 0);
+    let agrees = |s: &Tok, g: Gender| surname_gender(l.low(s)).is_none_or(|sg| sg == g) || unisex();
     let plausible_surname = |t: &Tok| plausible_surname(l, t);
+    // The tokens `idx` as written, a space between each two.
     let join = |idx: &[usize]| {
-        idx.iter()
-            .map(|&i| l.written(&span[i]))
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut name = String::with_capacity(64);
+        for (k, &i) in idx.iter().enumerate() {
+            if k > 0 {
+                name.push(' ');
+            }
+            name.push_str(l.written(&span[i]));
+        }
+        name
     };
     match parts {
         [Part::Other, Part::First(g), Part::Patronymic(p)] if g == p => {
@@ -803,7 +906,10 @@ fn is_class_token(l: &Line, t: &Tok) -> bool {
         ),
         Kind::Word => {
             let f = l.low(t);
-            (l.written(t).chars().count() == 1 && f != "я")
+            // One character: a word starts with a letter, which is then
+            // the whole of it.
+            let w = l.written(t);
+            (letter_len(w, 0) == w.len() && f != "я")
                 || matches!(f, "класса" | "класс" | "классе" | "кл")
         }
         _ => false,
@@ -822,27 +928,27 @@ pub(crate) fn verbish(w: &str) -> bool {
     if n < 4 || !w.chars().all(|c| ('а'..='я').contains(&c)) {
         return false;
     }
-    [
-        "ла",
-        "ли",
-        "ет",
-        "ит",
-        "ут",
-        "ют",
-        "ат",
-        "ят",
-        "ется",
-        "ится",
-        "ается",
-        "яется",
-        "ал",
-        "ил",
-        "ел",
-        "ял",
-    ]
-    .iter()
-    .any(|e| w.ends_with(e))
-        && !["учитель", "родитель", "мать"].contains(&w)
+    ends_with_any(
+        w,
+        &[
+            "ла",
+            "ли",
+            "ет",
+            "ит",
+            "ут",
+            "ют",
+            "ат",
+            "ят",
+            "ется",
+            "ится",
+            "ается",
+            "яется",
+            "ал",
+            "ил",
+            "ел",
+            "ял",
+        ],
+    ) && !["учитель", "родитель", "мать"].contains(&w)
 }
 
 /// `w` in title case («римская-корсакова» → «Римская-Корсакова»),
@@ -942,7 +1048,9 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
             skipped_comma = true;
             // A comma ends the look-back for child triggers but not for «я,».
             let before = i.checked_sub(1).map(|j| &toks[j]);
-            if before.is_some_and(|b| b.kind == Kind::Word && SELF_TRIGGERS.contains(&l.low(b))) {
+            if before
+                .is_some_and(|b| b.kind == Kind::Word && word_flags(l.low(b)) & SELF_TRIGGER != 0)
+            {
                 return Standing::SelfIntro;
             }
             break None;
@@ -953,17 +1061,18 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
     };
     if let Some(w) = prev_word {
         let f = l.low(w);
-        if SELF_TRIGGERS.contains(&f) && !skipped_comma {
+        let flags = word_flags(f);
+        if flags & SELF_TRIGGER != 0 && !skipped_comma {
             return Standing::SelfIntro;
         }
-        if STUDENT_SELF.contains(&f) {
+        if flags & STUDENT_WORD != 0 {
             return if role == Some(Role::Student) {
                 Standing::SelfIntro
             } else {
                 Standing::Rejected
             };
         }
-        if CHILD_TRIGGERS.contains(&f) {
+        if flags & CHILD_TRIGGER != 0 {
             // «Мама — Иванова Мария Петровна»: a nominative name of the
             // parent word's gender is the parent's own.
             let parent_gender = match f {
@@ -991,7 +1100,7 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
             }
             return Standing::Rejected;
         }
-        if THIRD_PARTY.contains(&f) {
+        if flags & THIRD_PARTY_WORD != 0 {
             return Standing::Rejected;
         }
     }
@@ -1007,14 +1116,12 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
         }
         if t.kind == Kind::Word {
             let f = l.low(t);
-            if STAFF_STEMS.iter().any(|s| f.starts_with(s)) && f != "класса" && f != "класс"
-            {
+            if starts_with_any(f, STAFF_STEMS) && f != "класса" && f != "класс" {
                 // «учителю Смирновой О.В.», «классного руководителя …»: an
                 // oblique title names someone else.
-                let oblique = ["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"]
-                    .iter()
-                    .any(|e| f.ends_with(e))
-                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(l, j);
+                let oblique =
+                    ends_with_any(f, &["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"])
+                        || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(l, j);
                 if oblique {
                     return Standing::Rejected;
                 }
@@ -1031,7 +1138,9 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
     match prev {
         None => Standing::Opening,
         Some(t) if is_clause_break(t) || matches!(t.kind, Kind::Punct(')')) => Standing::Opening,
-        Some(t) if t.kind == Kind::Word && GREETINGS.contains(&l.low(t)) => Standing::Opening,
+        Some(t) if t.kind == Kind::Word && word_flags(l.low(t)) & GREETING != 0 => {
+            Standing::Opening
+        }
         _ => Standing::Rejected,
     }
 }
@@ -1080,18 +1189,23 @@ fn line_label(line: &str, mark: Option<usize>) -> Option<bool> {
     let head = fold(head);
     let colon = head.find([':', '-', '–', '—'])?;
     let label = head[..colon].trim();
-    let is_name_label = label.starts_with("фио")
-        || label.starts_with("ф.и.о")
-        || label.starts_with("ф. и. о")
-        || label.starts_with("фамилия")
-        || label.starts_with("имя")
-        || label.starts_with("заявитель")
-        || label.starts_with("отправитель")
-        || label.starts_with("от кого")
-        || label.starts_with("родитель")
-        || label.starts_with("ваше фио")
-        || label.starts_with("мое фио")
-        || label.starts_with("мои фио");
+    let is_name_label = starts_with_any(
+        label,
+        &[
+            "фио",
+            "ф.и.о",
+            "ф. и. о",
+            "фамилия",
+            "имя",
+            "заявитель",
+            "отправитель",
+            "от кого",
+            "родитель",
+            "ваше фио",
+            "мое фио",
+            "мои фио",
+        ],
+    );
     if !is_name_label || label.chars().count() > 30 {
         return None;
     }
@@ -1181,7 +1295,7 @@ fn scan<'a>(
                     .take(2)
                     .any(|t| {
                         let f = l.low(t);
-                        STAFF_STEMS.iter().any(|st| f.starts_with(st))
+                        starts_with_any(f, STAFF_STEMS)
                             && !f.starts_with("класса")
                             && f != "класс"
                             && !f.starts_with("кл")
@@ -1213,10 +1327,7 @@ fn scan<'a>(
             let parent_after = toks[start + e..]
                 .iter()
                 .find(|t| t.kind == Kind::Word)
-                .is_some_and(|t| {
-                    let w = l.low(t);
-                    super::role::PARENT_WORDS.contains(&w) || w == "родитель"
-                });
+                .is_some_and(|t| word_flags(l.low(t)) & PARENT_WORD != 0);
             out.push(Found {
                 name,
                 standing: st,
@@ -1287,13 +1398,13 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         !childs
     });
     // Strongest standing wins; the earliest among equals.
-    if let Some(best) = found.iter().max_by(|a, b| {
+    if let Some(best) = found.into_iter().max_by(|a, b| {
         a.standing
             .partial_cmp(&b.standing)
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(b.order.cmp(&a.order))
     }) {
-        return Some(best.name.clone());
+        return Some(best.name);
     }
     let display = display_name?;
     from_display_name(display, role, sex, &children)
@@ -1683,6 +1794,45 @@ mod tests {
                 assert_eq!(folded, fold(&text[start..end]));
             }
         }
+    }
+
+    #[test]
+    fn word_flags_agree_with_the_lists() {
+        // Every word of every list, and a few in none: a word has a list's
+        // flag exactly when the list holds it.
+        let words = WORD_LISTS
+            .iter()
+            .flat_map(|(words, _)| words.iter().copied())
+            .chain(["", "иванова", "петр", "классе"]);
+        for w in words {
+            let flags = word_flags(w);
+            for (list, flag) in WORD_LISTS {
+                let in_lists = WORD_LISTS
+                    .iter()
+                    .filter(|(_, f)| f == flag)
+                    .any(|(l, _)| l.contains(&w));
+                assert_eq!(flags & flag != 0, in_lists, "{w} {list:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_ending_is_empty() {
+        // ends_with_any and starts_with_any compare a byte first: an
+        // empty ending or stem would match no word.
+        for list in [
+            OBLIQUE_PATRONYMIC_ENDINGS,
+            FEMALE_SURNAME_ENDINGS,
+            MALE_SURNAME_ENDINGS,
+            STAFF_STEMS,
+        ] {
+            assert!(list.iter().all(|e| !e.is_empty()), "{list:?}");
+        }
+        assert!(ends_with_any("иванова", FEMALE_SURNAME_ENDINGS));
+        assert!(!ends_with_any("иванова", MALE_SURNAME_ENDINGS));
+        assert!(starts_with_any("учителю", STAFF_STEMS));
+        assert!(starts_with_any("кл", STAFF_STEMS));
+        assert!(!starts_with_any("к", STAFF_STEMS));
     }
 
     #[test]

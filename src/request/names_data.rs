@@ -556,4 +556,3 @@ fn set(words: &'static [&'static str]) -> WordSet {
 
 pub(crate) static FEMALE_SET: LazyLock<WordSet> = LazyLock::new(|| set(FEMALE));
 pub(crate) static MALE_SET: LazyLock<WordSet> = LazyLock::new(|| set(MALE));
-pub(crate) static NOT_SURNAMES_SET: LazyLock<WordSet> = LazyLock::new(|| set(NOT_SURNAMES));

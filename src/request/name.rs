@@ -122,6 +122,19 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// The buffers, for the text of another line (of any lifetime):
+    /// emptied, with their room kept.
+    fn recycle<'b>(self) -> Line<'b> {
+        Line {
+            line: "",
+            made: self.made,
+            folds: self.folds,
+            toks: self.toks,
+            mark: None,
+            one_case_patronymic: false,
+        }
+    }
+
     /// The token as written.
     fn written(&self, t: &Tok) -> &str {
         t.text.of(self.line, &self.made)
@@ -340,15 +353,8 @@ fn fold_word_into(word: &str, shape: &Shape, out: &mut String) {
     fold_into(word, out);
 }
 
-/// A line cut into tokens.
-fn tokenize(text: &str) -> Line<'_> {
-    let mut line = Line::default();
-    tokenize_into(text, &mut line);
-    line
-}
-
-/// [`tokenize`] into `out`, whose buffers are cleared first: they serve
-/// line after line.
+/// A line cut into tokens, into `out`, whose buffers are cleared first:
+/// they serve line after line.
 fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
     // A line is read up to its first 50 000 characters.
     let text = match text.len() > 50_000 {
@@ -426,44 +432,55 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
             .flatten()
             .filter(|&c| is_cyr_upper(c) && b.get(i) == Some(&b'.'));
         if let Some(c) = initial {
-            let from = out.made.len();
-            out.made.push(c);
-            out.made.push('.');
-            let mut dots = 1;
-            i += 1;
-            loop {
-                let mut j = i;
-                while b.get(j) == Some(&b' ') {
-                    j += 1;
-                }
-                let Some(d) = at(j).filter(|&d| is_cyr_upper(d) && dots < 3) else {
-                    break;
-                };
-                let dot = j + d.len_utf8();
-                if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
-                    out.made.push_str(&text[i..dot + 1]);
-                    dots += 1;
-                    i = dot + 1;
-                } else {
-                    break;
-                }
-            }
-            // «Иванова М.П» — the last dot forgotten.
-            if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
-                && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
-            {
-                out.made.push(d);
-                out.made.push('.');
-                i += d.len_utf8();
-                if at(i) == Some('.') {
-                    i += 1;
-                }
-            }
-            out.push_initials(from);
+            i = read_initials(text, i, c, out);
         } else {
             out.push_word(start, i, shape);
         }
     }
+}
+
+/// Initials that open with the capital `c` and its dot at byte `i` of
+/// `text` («Е.Н.», «Е. Н.», «М.П»), pushed onto `out`; gives where they
+/// end. Out of line: few lines have initials.
+#[inline(never)]
+fn read_initials(text: &str, mut i: usize, c: char, out: &mut Line) -> usize {
+    let at = |k: usize| char_at(text, k);
+    let b = text.as_bytes();
+    let from = out.made.len();
+    out.made.push(c);
+    out.made.push('.');
+    let mut dots = 1;
+    i += 1;
+    loop {
+        let mut j = i;
+        while b.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        let Some(d) = at(j).filter(|&d| is_cyr_upper(d) && dots < 3) else {
+            break;
+        };
+        let dot = j + d.len_utf8();
+        if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
+            out.made.push_str(&text[i..dot + 1]);
+            dots += 1;
+            i = dot + 1;
+        } else {
+            break;
+        }
+    }
+    // «Иванова М.П» — the last dot forgotten.
+    if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
+        && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
+    {
+        out.made.push(d);
+        out.made.push('.');
+        i += d.len_utf8();
+        if at(i) == Some('.') {
+            i += 1;
+        }
+    }
+    out.push_initials(from);
+    i
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1384,11 +1401,13 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
     let sex = needs_sex
         .then(|| parent_sex(&parts.new, &parts.signature))
         .flatten();
+    // The line's buffers serve the names read below.
+    let mut buffers = line.recycle();
     found.retain(|f| {
         let childs = f.standing == Standing::Opening
             && !f.parent_after
             && sex.is_some()
-            && name_sex(&f.name).is_some_and(|g| Some(g) != sex);
+            && name_sex(&f.name, &mut buffers).is_some_and(|g| Some(g) != sex);
         if childs {
             for w in f.name.split_whitespace() {
                 fold_into(w, &mut children);
@@ -1407,7 +1426,7 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         return Some(best.name);
     }
     let display = display_name?;
-    from_display_name(display, role, sex, &children)
+    from_display_name(display, role, sex, &children, &mut buffers)
 }
 
 /// The parent's sex as their own words give it: «я мама», «мама ученика»,
@@ -1472,11 +1491,17 @@ const FATHER: (&[&str], &[&str]) = (
     ],
 );
 
-/// The sex a full name's first name or patronymic gives.
-fn name_sex(name: &str) -> Option<Gender> {
-    let l = tokenize(name);
-    let parts: Vec<Part> = l.toks.iter().map(|t| classify(&l, t)).collect();
-    sex_of(&parts)
+/// The sex a full name's first name or patronymic gives; `buffers` to
+/// tokenise it in.
+fn name_sex(name: &str, buffers: &mut Line<'static>) -> Option<Gender> {
+    let mut l = std::mem::take(buffers).recycle();
+    tokenize_into(name, &mut l);
+    let sex = l.toks.iter().find_map(|t| match classify(&l, t) {
+        Part::First(g) | Part::Patronymic(g) => Some(g),
+        _ => None,
+    });
+    *buffers = l.recycle();
+    sex
 }
 
 /// The sex the first first name or patronymic among `parts` gives.
@@ -1495,42 +1520,66 @@ fn from_display_name(
     role: Option<Role>,
     sex: Option<Gender>,
     children: &str,
+    buffers: &mut Line<'static>,
 ) -> Option<String> {
-    let l = tokenize(display);
+    let mut l = std::mem::take(buffers).recycle();
+    tokenize_into(display, &mut l);
+    let name = display_name_in(&l, role, sex, children);
+    *buffers = l.recycle();
+    name
+}
+
+/// [`from_display_name`] of the display name tokenised in `l`.
+fn display_name_in(
+    l: &Line,
+    role: Option<Role>,
+    sex: Option<Gender>,
+    children: &str,
+) -> Option<String> {
     if l.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
         return None;
     }
-    let run: Vec<Tok> = l
-        .toks
-        .iter()
-        .copied()
-        .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
-        .collect();
-    if run.len() < 2 || run.len() > 3 {
+    // The words and initials, two or three (in an array: no allocation).
+    let words = || {
+        l.toks
+            .iter()
+            .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
+    };
+    let n = words().count();
+    if !(2..=3).contains(&n) {
         return None;
     }
+    let mut run = [*words().next()?; 3];
+    for (r, t) in run.iter_mut().zip(words()) {
+        *r = *t;
+    }
+    let run = &run[..n];
     if !run
         .iter()
         .all(|t| t.is_name_word() || t.kind == Kind::Initials)
     {
         return None;
     }
-    let parts: Vec<Part> = run.iter().map(|t| classify(&l, t)).collect();
-    let name = interpret(&l, &run, &parts, false)?;
+    let mut parts = [Part::Other; 3];
+    for (p, t) in parts.iter_mut().zip(run) {
+        *p = classify(l, t);
+    }
+    let parts = &parts[..n];
+    let name = interpret(l, run, parts, false)?;
     // Not the child's account: a parent writing from the child's mailbox.
     let first = run
         .iter()
-        .zip(&parts)
+        .zip(parts)
         .find(|(_, p)| matches!(p, Part::First(_)))
-        .map(|(t, _)| l.low(t).to_string());
-    let gender = sex_of(&parts);
+        .map(|(t, _)| l.low(t));
+    let gender = sex_of(parts);
     if role == Some(Role::Parent) {
-        if let Some(f) = &first {
-            let stem: String = f
-                .chars()
-                .take(4.min(f.chars().count().saturating_sub(1)).max(2))
-                .collect();
-            if children.lines().any(|c| c.starts_with(&stem)) {
+        if let Some(f) = first {
+            // Its first characters: four at most, two at least, and not
+            // all of a longer name.
+            let take = 4.min(f.chars().count().saturating_sub(1)).max(2);
+            let stem = f.char_indices().nth(take).map_or(f, |(i, _)| &f[..i]);
+            if children.lines().any(|c| c.starts_with(stem)) {
                 return None;
             }
         }

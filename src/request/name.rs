@@ -338,20 +338,27 @@ fn word_at(text: &str, start: usize) -> (usize, Shape, Option<usize>) {
 /// and need only the capital lower-cased.
 fn fold_word_into(word: &str, shape: &Shape, out: &mut String) {
     if shape.capitalised && shape.tail_folded {
-        // A capitalised word starts with А..Я or Ё, two bytes.
-        let capital = match word.chars().next() {
-            Some('Ё') => Some('е'),
-            Some(c) => char::from_u32(u32::from(c) + 0x20),
-            None => None,
+        // A capitalised word starts with А..Я (D0 90..D0 AF) or Ё (D0 81),
+        // two bytes: its lower-case letter is looked up, with no decoding.
+        let capital = match word.as_bytes() {
+            [0xD0, 0x81, ..] => Some(5), // Ё → е
+            [0xD0, y @ 0x90..=0xAF, ..] => Some(usize::from(y - 0x90)),
+            _ => None,
         };
-        if let (Some(c), Some(tail)) = (capital, word.get(2..)) {
-            out.push(c);
+        if let (Some(k), Some(tail)) = (capital, word.get(2..)) {
+            out.push_str(RUSSIAN_LOWER[k]);
             out.push_str(tail);
             return;
         }
     }
     fold_into(word, out);
 }
+
+/// The lower-case letters а..я, in the order of their capitals А..Я.
+const RUSSIAN_LOWER: [&str; 32] = [
+    "а", "б", "в", "г", "д", "е", "ж", "з", "и", "й", "к", "л", "м", "н", "о", "п", "р", "с", "т",
+    "у", "ф", "х", "ц", "ч", "ш", "щ", "ъ", "ы", "ь", "э", "ю", "я",
+];
 
 /// A line cut into tokens, into `out`, whose buffers are cleared first:
 /// they serve line after line.
@@ -1862,6 +1869,13 @@ mod tests {
                     .any(|(l, _)| l.contains(&w));
                 assert_eq!(flags & flag != 0, in_lists, "{w} {list:?}");
             }
+        }
+    }
+
+    #[test]
+    fn russian_lower_case_letters_follow_their_capitals() {
+        for (c, l) in ('А'..='Я').zip(RUSSIAN_LOWER) {
+            assert_eq!(c.to_lowercase().to_string(), l);
         }
     }
 

@@ -13,8 +13,7 @@
 //! * [`crate::etiquette`]: rule 5 of the regulation;
 //! * `tokens`: the words, numbers and marks of a text, one pass, for the
 //!   steps that read word by word (role so far) instead of running
-//!   patterns; `Stems`, `WordSet` and `fold` here are the shared word
-//!   tools.
+//!   patterns; `WordSet` and `fold` here are the shared word tools.
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
 //! size limit of the [`Context`] (bodies are also capped before the
@@ -484,56 +483,6 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-/// A set of word stems (folded), bucketed by first letter: asking whether
-/// a word starts with one of them compares it with the few stems of its
-/// letter, not with every stem.
-pub(crate) struct Stems {
-    buckets: Vec<Vec<(&'static str, u8)>>,
-}
-
-impl Stems {
-    const BUCKETS: usize = 32 + 26 + 1;
-
-    pub(crate) fn new(stems: &[&'static str]) -> Stems {
-        Stems::tagged(&[(stems, 1)])
-    }
-
-    /// Several lists in one set, each with its tag (a bit): one look-up
-    /// answers for all of them ([`Stems::tags`]).
-    pub(crate) fn tagged(groups: &[(&[&'static str], u8)]) -> Stems {
-        let mut buckets = vec![Vec::new(); Self::BUCKETS];
-        for (stems, tag) in groups {
-            for s in *stems {
-                buckets[Self::bucket(s)].push((*s, *tag));
-            }
-        }
-        Stems { buckets }
-    }
-
-    fn bucket(w: &str) -> usize {
-        match w.chars().next() {
-            Some(c @ 'а'..='я') => c as usize - 'а' as usize,
-            Some(c @ 'a'..='z') => 32 + (c as usize - 'a' as usize),
-            _ => Self::BUCKETS - 1,
-        }
-    }
-
-    /// Whether the folded word `w` starts with one of the stems.
-    pub(crate) fn starts(&self, w: &str) -> bool {
-        self.buckets[Self::bucket(w)]
-            .iter()
-            .any(|(s, _)| w.starts_with(s))
-    }
-
-    /// The tags of every stem the folded word `w` starts with, or-ed.
-    pub(crate) fn tags(&self, w: &str) -> u8 {
-        self.buckets[Self::bucket(w)]
-            .iter()
-            .filter(|(s, _)| w.starts_with(s))
-            .fold(0, |acc, (_, t)| acc | t)
-    }
-}
-
 /// The offset in U+0400..U+047F (the Cyrillic characters written with
 /// lead byte 0xD0 or 0xD1) of the character whose two UTF-8 bytes are
 /// `lead` and `next`: an index into a table of that block, read without
@@ -654,22 +603,6 @@ mod tests {
         {
             assert!(!set.contains(w), "{w}");
         }
-    }
-
-    #[test]
-    fn stems_match_prefixes_in_every_bucket() {
-        let st = Stems::new(&["ошибк", "не", "login", "1с", "забыл"]);
-        for w in ["ошибка", "не", "невозможно", "login2", "1с", "забыла"] {
-            assert!(st.starts(w), "{w}");
-        }
-        for w in ["ошиб", "н", "logi", "1", "", "сбой", "заб"] {
-            assert!(!st.starts(w), "{w}");
-        }
-        let tagged = Stems::tagged(&[(&["не", "нет"], 1), (&["нужн", "не"], 2), (&["свяж"], 4)]);
-        assert_eq!(tagged.tags("нет"), 3);
-        assert_eq!(tagged.tags("нужно"), 2);
-        assert_eq!(tagged.tags("свяжитесь"), 4);
-        assert_eq!(tagged.tags("да"), 0);
     }
 
     #[test]

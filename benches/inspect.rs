@@ -5,20 +5,23 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 09:20–09:24 (2 cores, load average 0.8–1.5,
-//! 130 fixtures, 224 KB; 16 runs): ratio median 0.43 (0.40–0.48; aim 0.5;
-//! the previous build, run 7 times between them, 0.38). Each letter 50
-//! times in a row: 0.51 (0.49–0.54). Per letter, in pipeline order, on
-//! that busier machine: MIME parse 15.3–16.5 µs, headers 1.2–1.4, body
-//! 1.4–1.5, split 2.4–2.9, etiquette 3.3–3.8, role 4.3–4.7, name 4.3–4.9,
-//! class 2.2–2.5, description 3.5–3.9. (Here etiquette folds and role
-//! tokenises the text each on its own; `understand` does both once for the
-//! two.) Under callgrind `understand` is 139.6k instructions per letter
-//! against 89.9k for the bare parse, with about 3.3× its L1i misses, 9×
-//! its L1d read misses and 1.9× its mispredicted branches. Sampled with
-//! `perf record -e cpu-clock`, a regex call costs far more time than its
-//! instructions say: the steps call the engine only where a cheap exact
-//! look says it may match (see README, Performance).
+//! Measured on 2026-11-29 11:49–11:51 (2 cores, load average about 1.1,
+//! 130 fixtures, 224 KB; 20 runs alternating with the previous build,
+//! 1184316): ratio median 0.43 (0.39–0.48; aim 0.5) against 0.415 for the
+//! previous build; each letter 50 times in a row: 0.54–0.55. One run's
+//! ratio moves by ±0.05 on this shared machine: compare builds by many
+//! runs, alternately. Per letter, in pipeline order, one quiet run: MIME
+//! parse 8.9 µs, headers 0.7, body 0.9, split 1.4, etiquette 2.3, role
+//! 2.5, name 2.9, class 1.4, description 2.0. (Here etiquette folds and
+//! role tokenises the text each on its own; `understand` does both once
+//! for the two.) Under callgrind `understand` is 136.1k instructions per
+//! letter against 89.9k for the bare parse, with 3.2× its L1i misses, 9×
+//! its L1d read misses and 1.8× its mispredicted branches; it runs 1,622
+//! distinct 64-byte lines of code per letter against the parse's 688
+//! (`scripts/code-footprint`). Sampled with `perf record -e cpu-clock`, a
+//! regex call costs far more time than its instructions say: the steps
+//! call the engine only where a cheap exact look says it may match (see
+//! README, Performance).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

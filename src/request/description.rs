@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use super::lexicon::{Entry, Lexicon};
 use super::names_data::{FEMALE_SET, MALE_SET};
 use super::pattern::LinePattern;
 use super::{char_at, cyrillic_offset, fold_into, is_letter};
@@ -397,220 +398,32 @@ const STRONG_WORDS: &[&str] = &[
 const WEAK_WORDS: &[&str] = &["как", "где", "можно", "нужно", "надо"];
 
 /// Every listed word and stem with its flags, found by the first eight
-/// bytes of a word ([`key`]): one look-up per word answers everything
-/// [`flags`] tells.
-static LEXICON: LazyLock<Lexicon> = LazyLock::new(Lexicon::new);
+/// bytes of a word: one look-up per word answers everything [`flags`]
+/// tells.
+static LEXICON: LazyLock<Lexicon<u8>> = LazyLock::new(|| {
+    let lists = [
+        (FILLER_WORDS, false, FILLER),
+        (STRONG_WORDS, false, STRONG),
+        (WEAK_WORDS, false, WEAK),
+        (STRONG_STEMS, true, STRONG),
+        (WEAK_STEMS, true, WEAK),
+        (CONTACT_STEMS, true, CONTACT),
+    ];
+    Lexicon::new(lists.into_iter().flat_map(|(list, stem, flag)| {
+        list.iter().map(move |&text| Entry {
+            text,
+            stem,
+            value: flag,
+        })
+    }))
+});
 
 /// What the folded word `w` says: whether it is filler ([`FILLER`]), and
 /// its markers — something is wrong ([`STRONG`]), something is wanted or
 /// happening to the system ([`WEAK`]), the writer asks to be contacted
 /// ([`CONTACT`]).
 fn flags(w: &str) -> u8 {
-    LEXICON.flags(w)
-}
-
-/// A listed word or stem and the flag of its list.
-struct Entry {
-    text: &'static str,
-    /// A whole word (matches only itself), not a stem (matches the words
-    /// that start with it).
-    whole: bool,
-    flag: u8,
-}
-
-impl Entry {
-    /// Whether the folded word `w` is this word or starts with this stem.
-    fn matches(&self, w: &[u8]) -> bool {
-        let t = self.text.as_bytes();
-        if self.whole { w == t } else { w.starts_with(t) }
-    }
-
-    /// [`Entry::matches`] for an entry of the group of `w`'s key: their
-    /// first eight bytes (or all, when shorter) are known to be the same.
-    fn matches_past_key(&self, w: &[u8]) -> bool {
-        let t = self.text.as_bytes();
-        if self.whole {
-            w.len() == t.len() && w.get(8..) == t.get(8..)
-        } else {
-            w.len() >= t.len() && w.get(8..t.len()) == t.get(8..)
-        }
-    }
-}
-
-/// The number of slots of [`Lexicon::slots`]: a power of two, over five
-/// times the number of keys (about 370), so that a search seldom goes
-/// past its first slot.
-const SLOTS: usize = 2048;
-
-/// The lists of words and stems, grouped by [`key`] and found through a
-/// small open-addressing table: a word's key picks a slot ([`slot_of`]);
-/// an empty slot says no entry has that key, a taken one names a group,
-/// and a group with another key sends the search on to the next slot.
-struct Lexicon {
-    /// For each slot, 0 when empty, else one more than the index of a
-    /// group in `groups`.
-    slots: Vec<u16>,
-    /// The entries that share a key.
-    groups: Vec<Group>,
-    /// The entries longer than eight bytes, those of each group side by
-    /// side.
-    long: Vec<Entry>,
-    /// Stems shorter than eight bytes, which a key cannot find: tried on
-    /// every word (there are none today).
-    short_stems: Vec<Entry>,
-}
-
-/// The entries of [`Lexicon`] that share one key, with what their key
-/// alone tells: a word of up to eight bytes is its key (it has no zero
-/// bytes), and a stem of eight bytes is matched by every word with its
-/// key.
-struct Group {
-    key: u64,
-    /// The flags of a word of up to eight bytes with this key: those of
-    /// the entries as long as it (each is that word).
-    short: u8,
-    /// The flags of every longer word with this key: those of its
-    /// eight-byte stems.
-    long: u8,
-    /// Its entries longer than eight bytes: their range in
-    /// [`Lexicon::long`], tried one by one on a longer word.
-    start: u16,
-    end: u16,
-}
-
-impl Lexicon {
-    fn new() -> Lexicon {
-        let lists = [
-            (FILLER_WORDS, true, FILLER),
-            (STRONG_WORDS, true, STRONG),
-            (WEAK_WORDS, true, WEAK),
-            (STRONG_STEMS, false, STRONG),
-            (WEAK_STEMS, false, WEAK),
-            (CONTACT_STEMS, false, CONTACT),
-        ];
-        // The entries by key, in the lists' order within a key.
-        let mut by_key: Vec<(u64, Entry)> = Vec::new();
-        let mut short_stems = Vec::new();
-        for (list, whole, flag) in lists {
-            for &text in list {
-                let entry = Entry { text, whole, flag };
-                if whole || text.len() >= 8 {
-                    by_key.push((key(text.as_bytes()), entry));
-                } else {
-                    short_stems.push(entry);
-                }
-            }
-        }
-        by_key.sort_by_key(|&(k, _)| k);
-        let mut lexicon = Lexicon {
-            slots: vec![0; SLOTS],
-            groups: Vec::new(),
-            long: Vec::new(),
-            short_stems,
-        };
-        for (k, entry) in by_key {
-            // Invariant: the lists hold far fewer than 65,535 entries.
-            let at = u16::try_from(lexicon.long.len()).expect("the lists fit a u16");
-            if lexicon.groups.last().is_none_or(|group| group.key != k) {
-                lexicon.groups.push(Group {
-                    key: k,
-                    short: 0,
-                    long: 0,
-                    start: at,
-                    end: at,
-                });
-                let mut s = slot_of(k);
-                while lexicon.slots[s] != 0 {
-                    s = (s + 1) % SLOTS;
-                }
-                // Invariant: as above, and fewer groups than entries.
-                lexicon.slots[s] = u16::try_from(lexicon.groups.len()).expect("fits a u16");
-            }
-            // Invariant: a group was pushed just above if there was none.
-            let group = lexicon.groups.last_mut().expect("a group");
-            match entry.text.len() {
-                ..8 => group.short |= entry.flag,
-                8 => {
-                    group.short |= entry.flag;
-                    if !entry.whole {
-                        group.long |= entry.flag;
-                    }
-                }
-                _ => {
-                    lexicon.long.push(entry);
-                    group.end = at + 1;
-                }
-            }
-        }
-        lexicon
-    }
-
-    /// See [`flags`].
-    fn flags(&self, w: &str) -> u8 {
-        let w = w.as_bytes();
-        let mut flags = self.group(key(w)).map_or(0, |group| {
-            if w.len() <= 8 {
-                return group.short;
-            }
-            let long = self
-                .long
-                .get(usize::from(group.start)..usize::from(group.end))
-                .unwrap_or_default();
-            long.iter()
-                .filter(|e| e.matches_past_key(w))
-                .fold(group.long, |flags, e| flags | e.flag)
-        });
-        for e in &self.short_stems {
-            if e.matches(w) {
-                flags |= e.flag;
-            }
-        }
-        flags
-    }
-
-    /// The group with key `k`, if any.
-    fn group(&self, k: u64) -> Option<&Group> {
-        let mut s = slot_of(k);
-        // The table is never full, so an empty slot ends the search.
-        while let Some(group) = self
-            .slots
-            .get(s)
-            .and_then(|&g| self.groups.get(usize::from(g).wrapping_sub(1)))
-        {
-            if group.key == k {
-                return Some(group);
-            }
-            s = (s + 1) % SLOTS;
-        }
-        None
-    }
-}
-
-/// The first eight bytes of `w`, zero-padded, as a number: the key of
-/// [`Lexicon`] (a folded word has no zero bytes, so a word up to eight
-/// bytes long is its own key). A shorter word is read as two overlapping
-/// halves, which put each byte in the same place: byte `i` in bits 8i to
-/// 8i + 7, as `from_le_bytes` puts it.
-fn key(w: &[u8]) -> u64 {
-    if let Some(&head) = w.first_chunk::<8>() {
-        return u64::from_le_bytes(head);
-    }
-    if let (Some(&lo), Some(&hi)) = (w.first_chunk::<4>(), w.last_chunk::<4>()) {
-        let (lo, hi) = (u32::from_le_bytes(lo), u32::from_le_bytes(hi));
-        return u64::from(lo) | u64::from(hi) << (8 * (w.len() - 4));
-    }
-    if let (Some(&lo), Some(&hi)) = (w.first_chunk::<2>(), w.last_chunk::<2>()) {
-        let (lo, hi) = (u16::from_le_bytes(lo), u16::from_le_bytes(hi));
-        return u64::from(lo) | u64::from(hi) << (8 * (w.len() - 2));
-    }
-    w.first().map_or(0, |&b| u64::from(b))
-}
-
-/// The slot of [`Lexicon`] where the search for key `k` starts: the top
-/// bits of a multiply, which depend on all of the key's bytes.
-fn slot_of(k: u64) -> usize {
-    // The shift leaves log2(SLOTS) bits: less than SLOTS.
-    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
+    LEXICON.get(w)
 }
 
 const WEAK_STEMS: &[&str] = &[
@@ -1413,26 +1226,6 @@ mod tests {
         out.extend(read(text).into_iter().map(|(w, _)| w));
         out.extend(["", "a", "ё", "ъ"].map(String::from));
         out
-    }
-
-    /// The lexicon's table stays mostly empty: a search for a key that is
-    /// in no list ends at once, and never runs round a full table.
-    #[test]
-    fn lexicon_leaves_most_slots_empty() {
-        assert!(LEXICON.groups.len() * 4 < SLOTS, "{}", LEXICON.groups.len());
-    }
-
-    /// [`key`] puts each byte of a word where the byte-by-byte
-    /// definition does, whatever its length.
-    #[test]
-    fn key_puts_each_byte_in_place() {
-        let bytes: Vec<u8> = (1..=12).map(|i| i * 17).collect();
-        for n in 0..=bytes.len() {
-            let w = &bytes[..n];
-            let want =
-                (w.iter().take(8).enumerate()).fold(0, |k, (i, &b)| k | u64::from(b) << (8 * i));
-            assert_eq!(key(w), want, "{n}");
-        }
     }
 
     #[test]

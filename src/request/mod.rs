@@ -13,7 +13,9 @@
 //! * [`crate::etiquette`]: rule 5 of the regulation;
 //! * `tokens`: the words, numbers and marks of a text, one pass, for the
 //!   steps that read word by word (role so far) instead of running
-//!   patterns; `WordSet` and `fold` here are the shared word tools.
+//!   patterns; `lexicon`: word lists and stems looked up once per word by
+//!   its first eight bytes (role's cues, description's markers);
+//!   `WordSet` and `fold` here are the shared word tools.
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
 //! size limit of the [`Context`] (bodies are also capped before the
@@ -22,6 +24,7 @@
 pub mod class;
 pub mod decode;
 pub mod description;
+mod lexicon;
 pub mod name;
 mod names_data;
 mod pattern;

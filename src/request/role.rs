@@ -17,7 +17,8 @@
 
 use std::sync::LazyLock;
 
-use super::tokens::{Tokens, head_key, tail_key, tokenize};
+use super::lexicon::{Entry, Lexicon, Merge};
+use super::tokens::{Tokens, tail_key, tokenize};
 use super::{Role, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»);
@@ -604,8 +605,8 @@ struct Word {
 }
 
 /// The stems [`cues`] reads, each list with its flag. Every stem is
-/// longer than eight bytes (four Russian letters), which [`CueTable`]
-/// relies on.
+/// longer than eight bytes (four Russian letters): a [`Lexicon`] finds
+/// stems of eight bytes or more.
 const CUE_STEM_LISTS: &[(&[&str], Flags)] = &[
     (TITLES, TITLE),
     (&["классн"], CLASS_TEACHER),
@@ -616,48 +617,22 @@ const CUE_STEM_LISTS: &[(&[&str], Flags)] = &[
     (&["учусь", "одноклассни"], STUDENT_STEM),
 ];
 
-/// A word or stem of more than eight bytes in [`CueTable`], and what a
-/// word that is it (or starts with it) is to [`cues`].
-#[derive(Clone, Copy, Debug)]
-struct LongEntry {
-    text: &'static str,
-    /// A stem: a word matches when it starts with `text`, not only when it
-    /// is `text`.
-    stem: bool,
-    word: Word,
-}
-
-/// The words and stems of the lists that share their first eight bytes
-/// ([`head_key`]).
-#[derive(Clone, Copy, Debug, Default)]
-struct Group {
-    /// The shared first eight bytes; 0 for the empty group, the one every
-    /// free slot of the table holds (no word starts with a zero byte).
-    head: u64,
-    /// What the word of eight bytes or fewer whose bytes are `head` is
-    /// (default: not listed).
-    whole: Word,
-    /// Where the group's longer words and stems are in
-    /// [`CueTable::long`].
-    long_start: u16,
-    long_end: u16,
+/// A word in several lists has the flags of each, and the key of the
+/// last keyed one.
+impl Merge for Word {
+    fn merge(&mut self, other: Word) {
+        self.flags |= other.flags;
+        if other.key != Key::None {
+            self.key = other.key;
+        }
+    }
 }
 
 /// Every word and stem of [`WORD_LISTS`], [`KEYED_WORDS`] and
 /// [`CUE_STEM_LISTS`] with its flags and key, found for a word of the text
-/// by one look-up: the lists' words are grouped by their first eight bytes
-/// (a word that short is its whole self, a longer one or a stem is checked
-/// against the group's few), and the groups are kept in an open-addressing
-/// table by a hash of those bytes. Most words of a letter find the empty
-/// group in their slot and are done.
+/// by one look-up ([`Lexicon`]); and the ends of the parent words.
 struct CueTable {
-    /// For each slot, the index in `groups` of the group there (0: none).
-    slots: [u8; CueTable::SLOTS],
-    /// The groups; the first is the empty group.
-    groups: Vec<Group>,
-    /// The words and stems of more than eight bytes, each group's
-    /// together.
-    long: Vec<LongEntry>,
+    words: Lexicon<Word>,
     /// The last eight bytes ([`tail_key`]) of each of [`PARENT_WORDS`],
     /// all of which are eight bytes or longer: a word can end in a parent
     /// word only when its own last eight bytes are among these.
@@ -665,120 +640,45 @@ struct CueTable {
 }
 
 impl CueTable {
-    /// The number of slots: a power of two, several times the number of
-    /// groups (about 80), so that a word not listed mostly finds a free
-    /// slot at once.
-    const SLOTS: usize = 512;
-
-    /// The first slot of the group whose first eight bytes are `head` (the
-    /// top bits of a multiplicative hash).
-    fn slot(head: u64) -> usize {
-        (head.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SLOTS.trailing_zeros())) as usize
-    }
-
     fn new() -> CueTable {
-        // Every listed word and stem with what it is; a word in several
-        // lists has the flags of each.
-        let mut entries: Vec<(&'static str, bool, Word)> = Vec::new();
-        let mut add = |text: &'static str, stem: bool, flags: Flags, key: Key| match entries
-            .iter_mut()
-            .find(|(t, s, _)| *t == text && *s == stem)
-        {
-            Some((_, _, w)) => {
-                w.flags |= flags;
-                if key != Key::None {
-                    w.key = key;
-                }
-            }
-            None => entries.push((text, stem, Word { flags, key })),
-        };
-        for (words, flags) in WORD_LISTS {
-            for w in *words {
-                add(w, false, *flags, Key::None);
-            }
-        }
-        for (key, words) in KEYED_WORDS {
-            for w in *words {
-                add(w, false, 0, *key);
-            }
-        }
-        for (stems, flags) in CUE_STEM_LISTS {
-            for s in *stems {
-                add(s, true, *flags, Key::None);
-            }
-        }
-        let mut table = CueTable {
-            slots: [0; Self::SLOTS],
-            groups: vec![Group::default()],
-            long: Vec::new(),
+        let listed = WORD_LISTS.iter().flat_map(|&(words, flags)| {
+            words.iter().map(move |&text| Entry {
+                text,
+                stem: false,
+                value: Word {
+                    flags,
+                    key: Key::None,
+                },
+            })
+        });
+        let keyed = KEYED_WORDS.iter().flat_map(|&(key, words)| {
+            words.iter().map(move |&text| Entry {
+                text,
+                stem: false,
+                value: Word { flags: 0, key },
+            })
+        });
+        let stems = CUE_STEM_LISTS.iter().flat_map(|&(stems, flags)| {
+            stems.iter().map(move |&text| Entry {
+                text,
+                stem: true,
+                value: Word {
+                    flags,
+                    key: Key::None,
+                },
+            })
+        });
+        CueTable {
+            words: Lexicon::new(listed.chain(keyed).chain(stems)),
             parent_tails: std::array::from_fn(|k| tail_key(PARENT_WORDS[k])),
-        };
-        // The groups, in the order their heads first occur.
-        let mut heads: Vec<u64> = Vec::new();
-        for head in entries.iter().map(|(t, _, _)| head_key(t)) {
-            if heads.contains(&head) {
-                continue;
-            }
-            heads.push(head);
-            let mut group = Group {
-                head,
-                long_start: table.long.len() as u16,
-                ..Group::default()
-            };
-            for &(text, stem, word) in entries.iter().filter(|(t, _, _)| head_key(t) == head) {
-                if text.len() <= 8 && !stem {
-                    group.whole = word;
-                } else {
-                    table.long.push(LongEntry { text, stem, word });
-                }
-            }
-            group.long_end = table.long.len() as u16;
-            // Invariant: far fewer groups than 255 and than the slots,
-            // so the index fits in a byte and a free slot is found.
-            let index = table.groups.len() as u8;
-            table.groups.push(group);
-            let mut slot = Self::slot(head);
-            while table.slots[slot] != 0 {
-                slot = (slot + 1) % Self::SLOTS;
-            }
-            table.slots[slot] = index;
         }
-        table
     }
 
-    /// What the folded word `w`, whose first eight bytes are `head`, is by
-    /// the lists and stems (all flags but [`PARENT_END`]).
+    /// What the folded word `w`, whose first eight bytes are `head`
+    /// ([`Tokens::word_keys`]), is by the lists and stems (all flags but
+    /// [`PARENT_END`]).
     fn listed(&self, w: &str, head: u64) -> Word {
-        let mut slot = Self::slot(head);
-        let group = loop {
-            let g = &self.groups[usize::from(self.slots[slot])];
-            if g.head == head || g.head == 0 {
-                break g;
-            }
-            slot = (slot + 1) % Self::SLOTS;
-        };
-        let mut found = if w.len() <= 8 {
-            group.whole
-        } else {
-            Word::default()
-        };
-        let long = self
-            .long
-            .get(usize::from(group.long_start)..usize::from(group.long_end))
-            .unwrap_or_default();
-        for e in long {
-            if if e.stem {
-                w.starts_with(e.text)
-            } else {
-                w == e.text
-            } {
-                found.flags |= e.word.flags;
-                if e.word.key != Key::None {
-                    found.key = e.word.key;
-                }
-            }
-        }
-        found
+        self.words.get_keyed(w, head)
     }
 
     /// Whether the folded word `w`, whose last eight bytes are `tail`,
@@ -1276,10 +1176,11 @@ pub(crate) fn detect_in(t: &Tokens<'_>) -> Option<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::lexicon::key;
 
     /// What the folded word `w` is to [`cues`], by [`CUE_TABLE`].
     fn word_info(w: &str) -> Word {
-        CUE_TABLE.word(w, head_key(w), tail_key(w))
+        CUE_TABLE.word(w, key(w.as_bytes()), tail_key(w))
     }
 
     /// The flags of the folded word `w` ([`word_info`]).
@@ -1342,7 +1243,8 @@ mod tests {
         }
     }
 
-    /// The shapes [`CueTable`] relies on: stems longer than eight bytes,
+    /// The shapes [`CueTable`] relies on: stems longer than eight bytes
+    /// ([`Lexicon`] needs eight or more),
     /// parent words of eight bytes or more; and every listed word can
     /// start a cue (as it did when `cues` asked the lists one by one).
     #[test]

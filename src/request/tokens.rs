@@ -7,6 +7,7 @@
 //! buffer: no allocation per word, and any run of tokens can be read
 //! folded ([`Tokens::low_span`]) without folding it again.
 
+use super::lexicon::key;
 use super::{char_at, folds_to_itself, is_letter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,21 +227,8 @@ fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
     }
 }
 
-/// The first eight bytes of `w` as a little-endian number, zeros past
-/// its end: a word of eight bytes or fewer (four Russian letters) is told
-/// by it alone, a longer one by it and the rest. (Out of line: for a word
-/// of the text, [`Tokens::word_keys`] calls it only near the text's end.)
-#[cold]
-#[inline(never)]
-pub(crate) fn head_key(w: &str) -> u64 {
-    w.bytes()
-        .take(8)
-        .enumerate()
-        .fold(0, |k, (n, x)| k | u64::from(x) << (8 * n))
-}
-
 /// The last eight bytes of `w` as a little-endian number (the last byte
-/// highest), zeros above a shorter word: [`head_key`] from the other end.
+/// highest), zeros above a shorter word: [`key`] from the other end.
 #[cold]
 #[inline(never)]
 pub(crate) fn tail_key(w: &str) -> u64 {
@@ -298,7 +286,7 @@ impl<'a> Tokens<'a> {
         }
     }
 
-    /// The folded word at `i` with its [`head_key`] and [`tail_key`], or
+    /// The folded word at `i` with its [`key`] and [`tail_key`], or
     /// `None` when that is not a word. The keys are read from the folded
     /// text eight bytes at a time (the bytes around the word masked off),
     /// not byte by byte: word tables look a word up by them.
@@ -312,7 +300,7 @@ impl<'a> Tokens<'a> {
         let outside = 8usize.saturating_sub(w.len()) * 8;
         let head = match low.get(a..).and_then(|r| r.first_chunk::<8>()) {
             Some(c) => u64::from_le_bytes(*c) & (u64::MAX >> outside),
-            None => head_key(w),
+            None => key(w.as_bytes()),
         };
         let tail = match low.get(..b).and_then(|r| r.last_chunk::<8>()) {
             Some(c) => u64::from_le_bytes(*c) >> outside,
@@ -442,9 +430,9 @@ mod tests {
     /// text around it is long enough to read eight bytes at once or not.
     #[test]
     fn word_keys_are_the_ends_of_the_word() {
-        assert_eq!(head_key("ab"), 0x6261);
+        assert_eq!(key(b"ab"), 0x6261);
         assert_eq!(tail_key("ab"), 0x6261);
-        assert_eq!(head_key("abcdefghij"), u64::from_le_bytes(*b"abcdefgh"));
+        assert_eq!(key(b"abcdefghij"), u64::from_le_bytes(*b"abcdefgh"));
         assert_eq!(tail_key("abcdefghij"), u64::from_le_bytes(*b"cdefghij"));
         for text in [
             "я",
@@ -457,7 +445,7 @@ mod tests {
             let t = tokenize(text);
             for i in 0..t.len() {
                 let w = t.word(i);
-                let want = t.is_word(i).then(|| (w, head_key(w), tail_key(w)));
+                let want = t.is_word(i).then(|| (w, key(w.as_bytes()), tail_key(w)));
                 assert_eq!(t.word_keys(i), want, "{text:?} {i}");
             }
         }
@@ -506,7 +494,7 @@ mod tests {
                     if t.is_word(i) {
                         assert_eq!(t.word(i), fold(t.written(i)), "{c:?} {i}");
                         let w = t.word(i);
-                        let keys = Some((w, head_key(w), tail_key(w)));
+                        let keys = Some((w, key(w.as_bytes()), tail_key(w)));
                         assert_eq!(t.word_keys(i), keys, "{c:?} {i}");
                     } else {
                         assert_eq!(t.word_keys(i), None, "{c:?} {i}");

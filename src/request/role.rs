@@ -641,35 +641,29 @@ struct CueTable {
 
 impl CueTable {
     fn new() -> CueTable {
-        let listed = WORD_LISTS.iter().flat_map(|&(words, flags)| {
-            words.iter().map(move |&text| Entry {
+        // Each list: its texts, whether they are stems, and what they say.
+        let lists = WORD_LISTS
+            .iter()
+            .map(|&(words, flags)| (words, false, flags, Key::None))
+            .chain(
+                KEYED_WORDS
+                    .iter()
+                    .map(|&(key, words)| (words, false, 0, key)),
+            )
+            .chain(
+                CUE_STEM_LISTS
+                    .iter()
+                    .map(|&(stems, flags)| (stems, true, flags, Key::None)),
+            );
+        let entries = lists.flat_map(|(texts, stem, flags, key)| {
+            texts.iter().map(move |&text| Entry {
                 text,
-                stem: false,
-                value: Word {
-                    flags,
-                    key: Key::None,
-                },
-            })
-        });
-        let keyed = KEYED_WORDS.iter().flat_map(|&(key, words)| {
-            words.iter().map(move |&text| Entry {
-                text,
-                stem: false,
-                value: Word { flags: 0, key },
-            })
-        });
-        let stems = CUE_STEM_LISTS.iter().flat_map(|&(stems, flags)| {
-            stems.iter().map(move |&text| Entry {
-                text,
-                stem: true,
-                value: Word {
-                    flags,
-                    key: Key::None,
-                },
+                stem,
+                value: Word { flags, key },
             })
         });
         CueTable {
-            words: Lexicon::new(listed.chain(keyed).chain(stems)),
+            words: Lexicon::new(entries),
             parent_tails: std::array::from_fn(|k| tail_key(PARENT_WORDS[k])),
         }
     }

@@ -1,8 +1,8 @@
 //! Word lists looked up by the first eight bytes of a word: one look-up
 //! per word of a letter answers for every list and stem at once. The
 //! steps that read a text word by word (role's cues, description's
-//! markers) keep their lists as readable lists and build a [`Lexicon`]
-//! of them once.
+//! markers, name's word lists) keep their lists as readable lists and
+//! build a [`Lexicon`] of them once.
 
 /// What the lists say of a word. A word that several entries match has
 /// what each says, merged in the order the entries were given.
@@ -13,6 +13,13 @@ pub(crate) trait Merge: Copy + Default {
 /// Bits of lists: merged by or.
 impl Merge for u8 {
     fn merge(&mut self, other: u8) {
+        *self |= other;
+    }
+}
+
+/// Bits of lists: merged by or.
+impl Merge for u16 {
+    fn merge(&mut self, other: u16) {
         *self |= other;
     }
 }

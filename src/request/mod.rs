@@ -14,7 +14,8 @@
 //! * `tokens`: the words, numbers and marks of a text, one pass, for the
 //!   steps that read word by word (role so far) instead of running
 //!   patterns; `lexicon`: word lists and stems looked up once per word by
-//!   its first eight bytes (role's cues, description's markers);
+//!   its first eight bytes (role's cues, description's markers, name's
+//!   word lists);
 //!   `WordSet` and `fold` here are the shared word tools.
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
@@ -429,10 +430,21 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
 }
 
 /// A character [`fold`] leaves as it is: lower-case Cyrillic other than
-/// `ё`, and ASCII other than capitals.
+/// `ё`, ASCII other than capitals, and the common signs
+/// ([`is_common_sign`]). (Not every such character: the rest are
+/// lower-cased, which leaves them as they are.)
 #[inline]
 pub(crate) fn folds_to_itself(c: char) -> bool {
-    ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase()
+    ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase() || is_common_sign(c)
+}
+
+/// A character of the Latin-1 signs (U+0080..U+00BF: «, », the no-break
+/// space, §, °) or of the general punctuation (U+2000..U+206F: dashes,
+/// quotes, the ellipsis, spaces): the non-ASCII characters Russian text is
+/// full of, each its own lower case, and all but ª, µ and º no letters.
+#[inline]
+fn is_common_sign(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{BF}' | '\u{2000}'..='\u{206F}')
 }
 
 /// A capital Cyrillic letter of the Russian alphabet.
@@ -515,11 +527,14 @@ pub(crate) fn letter_len(text: &str, i: usize) -> usize {
     }
 }
 
-/// `char::is_alphabetic` with fast paths for ASCII and Cyrillic.
+/// `char::is_alphabetic` with fast paths for ASCII, the common signs
+/// ([`is_common_sign`]) and Cyrillic.
 #[inline]
 pub(crate) fn is_letter(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphabetic()
+    } else if is_common_sign(c) {
+        matches!(c, 'ª' | 'µ' | 'º')
     } else {
         ('\u{0400}'..='\u{0481}').contains(&c)
             || ('\u{048A}'..='\u{04FF}').contains(&c)
@@ -545,6 +560,19 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
+    }
+
+    /// The common signs are told at once: no letters but three, as
+    /// `char::is_alphabetic` says, and each folds to itself.
+    #[test]
+    fn common_signs_are_told_at_once() {
+        for c in ('\u{80}'..='\u{BF}').chain('\u{2000}'..='\u{206F}') {
+            assert!(is_common_sign(c), "{c:?}");
+            assert_eq!(is_letter(c), c.is_alphabetic(), "{c:?}");
+            assert!(folds_to_itself(c), "{c:?}");
+            assert_eq!(c.to_lowercase().to_string(), c.to_string(), "{c:?}");
+        }
+        assert!(!is_common_sign('\u{7F}') && !is_common_sign('À') && !is_common_sign('№'));
     }
 
     #[test]

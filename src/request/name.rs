@@ -15,10 +15,9 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::WordHash;
+use super::lexicon::{Entry, Lexicon};
 use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
 use super::role::PARENT_WORDS;
 use super::text::Parts;
@@ -547,21 +546,21 @@ const WORD_LISTS: &[(&[&str], Flags)] = &[
 ];
 
 /// Every word of [`WORD_LISTS`] with the flags of the lists it is in.
-static WORD_FLAGS: LazyLock<HashMap<&'static str, Flags, WordHash>> = LazyLock::new(|| {
-    let mut map: HashMap<&'static str, Flags, WordHash> = HashMap::default();
-    for (words, flag) in WORD_LISTS {
-        for w in *words {
-            *map.entry(*w).or_default() |= flag;
-        }
-    }
-    map
+static WORD_FLAGS: LazyLock<Lexicon<Flags>> = LazyLock::new(|| {
+    Lexicon::new(WORD_LISTS.iter().flat_map(|&(words, flags)| {
+        words.iter().map(move |&text| Entry {
+            text,
+            stem: false,
+            value: flags,
+        })
+    }))
 });
 
 /// The flags of a folded word ([`WORD_LISTS`]); 0 for a word in none of
 /// the lists. Out of line: one copy of the look-up serves every caller.
 #[inline(never)]
 fn word_flags(folded: &str) -> Flags {
-    WORD_FLAGS.get(folded).copied().unwrap_or(0)
+    WORD_FLAGS.get(folded)
 }
 
 /// `word` ends with one of `endings` (none of them empty). Out of line

@@ -69,10 +69,6 @@ impl Folder {
     /// The character `c` at byte `i` of `text`, which is neither ASCII nor
     /// а..я, folded as [`fold`](super::fold) does.
     fn other(&mut self, text: &str, i: usize, c: char) {
-        if is_common_sign(c) {
-            // Its own lower case: nothing to fold.
-            return;
-        }
         if matches!(c, 'ё' | 'Ё') {
             self.replace(text, i, c, 'е');
         } else if !folds_to_itself(c) {
@@ -80,24 +76,6 @@ impl Folder {
             self.low.extend(c.to_lowercase());
             self.copied = i + c.len_utf8();
         }
-    }
-}
-
-/// A character of the Latin-1 signs (U+0080..U+00BF: «, », the no-break
-/// space, §, °) or of the general punctuation (U+2000..U+206F: dashes,
-/// quotes, the ellipsis, spaces): the non-letters that Russian text is full
-/// of, each its own lower case.
-fn is_common_sign(c: char) -> bool {
-    matches!(c, '\u{80}'..='\u{BF}' | '\u{2000}'..='\u{206F}')
-}
-
-/// [`is_letter`], told at once for the common signs ([`is_common_sign`]),
-/// of which only ª, µ and º are letters, instead of by the Unicode tables.
-fn letter(c: char) -> bool {
-    if is_common_sign(c) {
-        matches!(c, 'ª' | 'µ' | 'º')
-    } else {
-        is_letter(c)
     }
 }
 
@@ -135,7 +113,7 @@ pub(crate) fn tokenize(text: &str) -> Tokens<'_> {
             _ => {
                 // Invariant: `i` is a character boundary below the end.
                 let c = char_at(text, i).unwrap_or(' ');
-                if letter(c) {
+                if is_letter(c) {
                     Kind::Word
                 } else if c.is_whitespace() {
                     i += c.len_utf8();
@@ -216,7 +194,7 @@ fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
             _ if x >= 0x80 => {
                 // Invariant: `i` is a character boundary below the end.
                 let c = char_at(text, i).unwrap_or(' ');
-                if !letter(c) {
+                if !is_letter(c) {
                     return i;
                 }
                 f.other(text, i, c);
@@ -449,17 +427,6 @@ mod tests {
                 assert_eq!(t.word_keys(i), want, "{text:?} {i}");
             }
         }
-    }
-
-    /// The common signs are no letters but three, and fold to themselves.
-    #[test]
-    fn common_signs_are_told_at_once() {
-        for c in ('\u{80}'..='\u{BF}').chain('\u{2000}'..='\u{206F}') {
-            assert!(is_common_sign(c), "{c:?}");
-            assert_eq!(letter(c), is_letter(c), "{c:?}");
-            assert_eq!(fold(&c.to_string()), c.to_string(), "{c:?}");
-        }
-        assert!(!is_common_sign('\u{7F}') && !is_common_sign('À') && !is_common_sign('№'));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use regex::Regex;
 
 use super::{char_at, fold, fold_into, is_letter, letter_len};
@@ -454,7 +455,8 @@ static ORDINAL_CLASS: LazyLock<Regex> = LazyLock::new(|| {
 fn ordinal_may_precede_class(folded: &str) -> bool {
     let plain_letter =
         |c: char| matches!(c, 'а'..='я' | 'ё' | 'А'..='Я' | 'Ё' | 'a'..='z' | 'A'..='Z');
-    folded.match_indices("класс").any(|(k, _)| {
+    // Each match starts with «к»'s lead byte: a character boundary.
+    KLASS.find_iter(folded.as_bytes()).any(|k| {
         folded[..k]
             .rsplit(|c: char| !plain_letter(c))
             .filter(|w| !w.is_empty())
@@ -501,6 +503,14 @@ fn named_letter(after: &str) -> Option<char> {
     class_letter(c)
 }
 
+/// «класс», and the «ласс» of «класс» and «Класс» or of «КЛАСС», looked
+/// for in every letter: searchers built once, where `str::contains` and
+/// `match_indices` would build theirs at every call (most of the cost of
+/// a search through a short letter).
+static KLASS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("класс"));
+static LASS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("ласс"));
+static LASS_UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("ЛАСС"));
+
 /// The writer's class from the letter's own text, normalised.
 pub fn find(text: &str) -> Option<String> {
     find_folded(text, || Cow::Owned(fold(text)))
@@ -519,8 +529,9 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
     let lettered_in_digits = cands
         .iter()
         .any(|c| c.strength >= 3 && c.class.chars().any(|ch| !ch.is_ascii_digit()));
-    let folded = if !lettered_in_digits && (text.contains("ласс") || text.contains("ЛАСС"))
-    {
+    let says_class =
+        |t: &str| LASS.find(t.as_bytes()).is_some() || LASS_UPPER.find(t.as_bytes()).is_some();
+    let folded = if !lettered_in_digits && says_class(text) {
         folded()
     } else {
         Cow::Borrowed("")

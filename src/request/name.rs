@@ -15,6 +15,7 @@
 //!
 //! The name is reported surname first, spelled as written.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use super::lexicon::{Entry, Lexicon};
@@ -86,6 +87,11 @@ impl Tok {
     fn is_name_word(&self) -> bool {
         self.name_word
     }
+
+    /// A token a name is made of: a name word, or initials.
+    fn in_name(&self) -> bool {
+        self.name_word || matches!(self.kind, Kind::Initials)
+    }
 }
 
 /// A line cut into tokens, with the text they point into. Its buffers
@@ -111,19 +117,29 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// Buffers sized for a letter's lines (few have more tokens, or more
-    /// words to fold): they are allocated once, not grown token by token.
-    fn for_letter() -> Line<'a> {
-        Line {
-            toks: Vec::with_capacity(64),
-            folds: String::with_capacity(256),
-            ..Line::default()
-        }
+    /// No buffers yet: they grow on first use ([`Line::reserve`]).
+    const EMPTY: Line<'static> = Line {
+        line: "",
+        made: String::new(),
+        folds: String::new(),
+        toks: Vec::new(),
+        mark: None,
+        one_case_patronymic: false,
+    };
+
+    /// Room for a letter's lines (few have more tokens, or more words to
+    /// fold): the buffers grow once, not token by token.
+    fn reserve(&mut self) {
+        self.toks.reserve(64);
+        self.folds.reserve(256);
     }
 
     /// The buffers, for the text of another line (of any lifetime):
     /// emptied, with their room kept.
-    fn recycle<'b>(self) -> Line<'b> {
+    fn recycle<'b>(mut self) -> Line<'b> {
+        self.made.clear();
+        self.folds.clear();
+        self.toks.clear();
         Line {
             line: "",
             made: self.made,
@@ -159,16 +175,20 @@ impl<'a> Line<'a> {
 
     /// The word at `start..end` of the line, of that shape.
     fn push_word(&mut self, start: usize, end: usize, shape: Shape) {
-        let word = &self.line[start..end];
         let low = if shape.folded {
             Span::new(true, start, end)
         } else {
             let from = self.folds.len();
-            fold_word_into(word, &shape, &mut self.folds);
+            fold_word_into(&self.line[start..end], &shape, &mut self.folds);
             Span::new(false, from, self.folds.len())
         };
-        self.one_case_patronymic |= shape.one_case().is_some()
-            && patronymic_gender(low.of(self.line, &self.folds)).is_some();
+        // One such word is enough; most words have not a patronymic's
+        // ending, told here without a call.
+        if !self.one_case_patronymic && shape.one_case().is_some() {
+            let folded = low.of(self.line, &self.folds);
+            self.one_case_patronymic =
+                patronymic_ending(folded) && patronymic_gender(folded).is_some();
+        }
         self.toks.push(Tok {
             kind: Kind::Word,
             text: Span::new(true, start, end),
@@ -359,17 +379,68 @@ const RUSSIAN_LOWER: [&str; 32] = [
     "у", "ф", "х", "ц", "ч", "ш", "щ", "ъ", "ы", "ь", "э", "ю", "я",
 ];
 
-/// A line cut into tokens, into `out`, whose buffers are cleared first:
-/// they serve line after line.
+/// How far [`tokens_into`] reads its text.
+#[derive(Clone, Copy, PartialEq)]
+enum Extent {
+    /// To the end of the first line: a line feed ends it.
+    Line,
+    /// All of it: a line feed is a [`Kind::Break`] token.
+    Text,
+}
+
+/// The most characters of a line that are read: a longer line is read up
+/// to there.
+const MAX_LINE_CHARS: usize = 50_000;
+
+/// A text cut into tokens, into `out`, whose buffers are cleared first:
+/// they serve text after text. Line feeds are [`Kind::Break`] tokens.
 fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
-    // A line is read up to its first 50 000 characters.
-    let text = match text.len() > 50_000 {
-        true => text
-            .char_indices()
-            .nth(50_000)
-            .map_or(text, |(i, _)| &text[..i]),
-        false => text,
-    };
+    tokens_into(first_chars(text), out, Extent::Text);
+}
+
+/// The first line of `text` cut into tokens, into `out` (as
+/// [`str::lines`] gives it: a carriage return before the line feed is not
+/// part of it); gives the text after that line. Finding the line's end
+/// while tokenising it saves a search for the line feed ahead of the
+/// tokeniser.
+fn next_line<'a>(text: &'a str, out: &mut Line<'a>) -> &'a str {
+    // A line of that many bytes or fewer has no more characters than are
+    // read of it.
+    if text.len() > MAX_LINE_CHARS {
+        return next_long_line(text, out);
+    }
+    let end = tokens_into(text, out, Extent::Line);
+    let line = &text[..end];
+    out.line = line.strip_suffix('\r').unwrap_or(line);
+    text.get(end + 1..).unwrap_or_default()
+}
+
+/// [`next_line`] for a text that may hold a line longer than is read.
+/// Out of line: letters are far shorter.
+#[cold]
+#[inline(never)]
+fn next_long_line<'a>(text: &'a str, out: &mut Line<'a>) -> &'a str {
+    let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    tokens_into(first_chars(line), out, Extent::Text);
+    rest
+}
+
+/// `text` up to its first [`MAX_LINE_CHARS`] characters.
+fn first_chars(text: &str) -> &str {
+    if text.len() <= MAX_LINE_CHARS {
+        return text;
+    }
+    text.char_indices()
+        .nth(MAX_LINE_CHARS)
+        .map_or(text, |(i, _)| &text[..i])
+}
+
+/// The tokens of `text`, read as far as `extent` says, into `out`, whose
+/// buffers are cleared first; gives where the reading stopped (the line
+/// feed that ends a [`Extent::Line`], or the end of the text).
+/// [`Line::line`] is left as all of `text`.
+fn tokens_into<'a>(text: &'a str, out: &mut Line<'a>, extent: Extent) -> usize {
     out.line = text;
     out.made.clear();
     out.folds.clear();
@@ -382,6 +453,7 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
     while let Some(&x) = b.get(i) {
         // ASCII told by its byte; other characters are decoded.
         match x {
+            b'\n' if extent == Extent::Line => return i,
             b'\n' => {
                 out.push_plain(Kind::Break, i, i + 1);
                 i += 1;
@@ -411,6 +483,7 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
             // A letter of ASCII or of U+0400..U+047F.
             ..0x80 | 0xD0 | 0xD1 => {}
             _ => {
+                // Never `None`: `i` is a character boundary before the end.
                 let Some(c) = at(i) else { break };
                 if c.is_whitespace() {
                     i += c.len_utf8();
@@ -443,6 +516,7 @@ fn tokenize_into<'a>(text: &'a str, out: &mut Line<'a>) {
             out.push_word(start, i, shape);
         }
     }
+    text.len()
 }
 
 /// Initials that open with the capital `c` and its dot at byte `i` of
@@ -600,9 +674,15 @@ fn first_name_gender(folded: &str) -> Option<Gender> {
     }
 }
 
+/// The ending every patronymic has, «-ич» or «-на» ([`patronymic_gender`]).
+#[inline]
+fn patronymic_ending(folded: &str) -> bool {
+    folded.ends_with("ич") || folded.ends_with("на")
+}
+
 fn patronymic_gender(folded: &str) -> Option<Gender> {
-    // Every patronymic ends in «-ич» or «-на»: most words are done here.
-    if !(folded.ends_with("ич") || folded.ends_with("на")) {
+    // Every patronymic has its ending: most words are done here.
+    if !patronymic_ending(folded) {
         return None;
     }
     if PATRONYMIC_EXTRA.contains(&folded) {
@@ -1198,9 +1278,10 @@ fn nominative_title_before(l: &Line, j: usize) -> bool {
 /// end with is in `line` ([`Line::mark`]): most lines have none, or none
 /// in their first 40 characters, and need no more reading.
 fn line_label(line: &str, mark: Option<usize>) -> Option<bool> {
+    let mark = mark?;
     let trimmed = line.trim_start();
     // A mark is not a space: it is in the trimmed line.
-    let mark = mark?.checked_sub(line.len() - trimmed.len())?;
+    let mark = mark.checked_sub(line.len() - trimmed.len())?;
     let line = trimmed;
     if line.get(..mark)?.chars().count() >= 40 {
         return None;
@@ -1267,23 +1348,21 @@ fn scan<'a>(
     out: &mut Vec<Found>,
     mut children: Option<&mut String>,
 ) {
-    for text in text.lines() {
-        tokenize_into(text, line);
-        let label = line_label(text, line.mark);
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = next_line(rest, line);
+        let label = line_label(line.line, line.mark);
         recase(line, label.is_some());
         let l = &*line;
         let toks = &l.toks;
         let mut i = 0;
         while i < toks.len() {
-            if !(toks[i].is_name_word() || toks[i].kind == Kind::Initials) {
+            if !toks[i].in_name() {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < toks.len()
-                && (toks[i].is_name_word() || toks[i].kind == Kind::Initials)
-                && i - start < MAX_RUN
-            {
+            while i < toks.len() && toks[i].in_name() && i - start < MAX_RUN {
                 i += 1;
             }
             let run = &toks[start..i];
@@ -1370,13 +1449,34 @@ fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>)
     }
 }
 
+thread_local! {
+    /// Each thread's [`Line`] buffers, kept from one letter to the next:
+    /// once grown, a letter's lines are tokenised with no allocation at
+    /// all (new buffers cost two allocations and two frees per letter).
+    static LINE_BUFFERS: Cell<Line<'static>> = const { Cell::new(Line::EMPTY) };
+}
+
 /// The writer's full name, or `None` when the letter does not give one.
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
+    let mut buffers = LINE_BUFFERS.take();
+    buffers.reserve();
+    let name = find_with(parts, display_name, role, &mut buffers);
+    LINE_BUFFERS.set(buffers);
+    name
+}
+
+/// [`find`], with `buffers` to tokenise lines in.
+fn find_with(
+    parts: &Parts,
+    display_name: Option<&str>,
+    role: Option<Role>,
+    buffers: &mut Line<'static>,
+) -> Option<String> {
     let mut found = Vec::new();
     let mut children = String::new();
     // Only a parent's From name is checked against the child's names.
     let want_children = role == Some(Role::Parent) && display_name.is_some();
-    let mut line = Line::for_letter();
+    let mut line = std::mem::take(buffers).recycle();
     scan(
         &parts.new,
         &mut line,
@@ -1393,6 +1493,8 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         &mut found,
         want_children.then_some(&mut children),
     );
+    // The line's buffers serve the names read below.
+    *buffers = line.recycle();
     // A parent whose own words say mother or father («я мама», «Мама.» on
     // a line of its own): a name of the other sex that merely opens the
     // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
@@ -1405,15 +1507,13 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
                 .iter()
                 .any(|f| f.standing == Standing::Opening && !f.parent_after));
     let sex = needs_sex
-        .then(|| parent_sex(&parts.new, &parts.signature))
+        .then(|| parent_sex(&parts.new, &parts.signature, &mut buffers.folds))
         .flatten();
-    // The line's buffers serve the names read below.
-    let mut buffers = line.recycle();
     found.retain(|f| {
         let childs = f.standing == Standing::Opening
             && !f.parent_after
             && sex.is_some()
-            && name_sex(&f.name, &mut buffers).is_some_and(|g| Some(g) != sex);
+            && name_sex(&f.name, buffers).is_some_and(|g| Some(g) != sex);
         if childs {
             for w in f.name.split_whitespace() {
                 fold_into(w, &mut children);
@@ -1432,17 +1532,20 @@ pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Op
         return Some(best.name);
     }
     let display = display_name?;
-    from_display_name(display, role, sex, &children, &mut buffers)
+    from_display_name(display, role, sex, &children, buffers)
 }
 
 /// The parent's sex as their own words give it: «я мама», «мама ученика»,
 /// a line that starts with «мама» («Мама.», «мама Даши»); the same for
-/// fathers. `None` when the words say neither, or both.
-fn parent_sex(text: &str, signature: &str) -> Option<Gender> {
-    let mut t = String::with_capacity(text.len() + signature.len() + 1);
-    fold_into(text, &mut t);
+/// fathers. `None` when the words say neither, or both. `t` is a buffer
+/// to fold the text into (what it held is dropped): one that serves
+/// letter after letter.
+fn parent_sex(text: &str, signature: &str, t: &mut String) -> Option<Gender> {
+    t.clear();
+    fold_into(text, t);
     t.push('\n');
-    fold_into(signature, &mut t);
+    fold_into(signature, t);
+    let t = &*t;
     let says = |(words, phrases): (&[&str], &[&str])| {
         // Every phrase holds one of the words: a text without them says
         // neither (most letters, for one parent or the other).

@@ -15,7 +15,7 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use std::cell::Cell;
+use std::cell::{Cell, LazyCell};
 use std::sync::LazyLock;
 
 use super::lexicon::{Entry, Lexicon};
@@ -1522,20 +1522,23 @@ fn find_with(
     // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
     // is the child's, not theirs.
     // Read only when something hangs on it: a name that merely opens the
-    // letter, or the From name when the text gives none.
+    // letter, or the From name when the text gives none, and then only
+    // once something asks (the From name may not be a name at all).
     let needs_sex = role == Some(Role::Parent)
         && (found.is_empty() && display_name.is_some()
             || found
                 .iter()
                 .any(|f| f.standing == Standing::Opening && !f.parent_after));
-    let sex = needs_sex
-        .then(|| parent_sex(&parts.new, &parts.signature, &mut buffers.folds))
-        .flatten();
+    let sex = LazyCell::new(|| {
+        needs_sex
+            .then(|| parent_sex(&parts.new, &parts.signature))
+            .flatten()
+    });
     found.retain(|f| {
         let childs = f.standing == Standing::Opening
             && !f.parent_after
             && sex.is_some()
-            && name_sex(&f.name, buffers).is_some_and(|g| Some(g) != sex);
+            && name_sex(&f.name, buffers).is_some_and(|g| Some(g) != *sex);
         if childs {
             for w in f.name.split_whitespace() {
                 fold_into(w, &mut children);
@@ -1554,20 +1557,17 @@ fn find_with(
         return Some(best.name);
     }
     let display = display_name?;
-    from_display_name(display, role, sex, &children, buffers)
+    from_display_name(display, role, &|| *sex, &children, buffers)
 }
 
 /// The parent's sex as their own words give it: «я мама», «мама ученика»,
 /// a line that starts with «мама» («Мама.», «мама Даши»); the same for
-/// fathers. `None` when the words say neither, or both. `t` is a buffer
-/// to fold the text into (what it held is dropped): one that serves
-/// letter after letter.
-fn parent_sex(text: &str, signature: &str, t: &mut String) -> Option<Gender> {
-    t.clear();
-    fold_into(text, t);
+/// fathers. `None` when the words say neither, or both.
+fn parent_sex(text: &str, signature: &str) -> Option<Gender> {
+    let mut t = String::with_capacity(text.len() + signature.len() + 1);
+    fold_into(text, &mut t);
     t.push('\n');
-    fold_into(signature, t);
-    let t = &*t;
+    fold_into(signature, &mut t);
     let says = |(words, phrases): (&[&str], &[&str])| {
         // Every phrase holds one of the words: a text without them says
         // neither (most letters, for one parent or the other).
@@ -1644,12 +1644,13 @@ fn sex_of(parts: &[Part]) -> Option<Gender> {
 }
 
 /// The From display name, when it has the shape of the writer's name.
-/// `sex` is the parent's as their own words give it ([`parent_sex`]);
+/// `sex` gives the parent's as their own words give it ([`parent_sex`]),
+/// read only when the display name's own sex is to be checked against it;
 /// `children` the words of names read as a child's, one a line.
 fn from_display_name(
     display: &str,
     role: Option<Role>,
-    sex: Option<Gender>,
+    sex: &dyn Fn() -> Option<Gender>,
     children: &str,
     buffers: &mut Line<'static>,
 ) -> Option<String> {
@@ -1664,7 +1665,7 @@ fn from_display_name(
 fn display_name_in(
     l: &Line,
     role: Option<Role>,
-    sex: Option<Gender>,
+    sex: &dyn Fn() -> Option<Gender>,
     children: &str,
 ) -> Option<String> {
     if l.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
@@ -1714,7 +1715,9 @@ fn display_name_in(
                 return None;
             }
         }
-        if sex.is_some() && gender.is_some() && sex != gender {
+        if let Some(g) = gender
+            && sex().is_some_and(|s| s != g)
+        {
             return None;
         }
     }

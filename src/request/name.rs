@@ -130,6 +130,16 @@ impl<'a> Line<'a> {
     /// Room for a letter's lines (few have more tokens, or more words to
     /// fold): the buffers grow once, not token by token.
     fn reserve(&mut self) {
+        if self.toks.capacity() == 0 {
+            self.grow();
+        }
+    }
+
+    /// [`Line::reserve`] for new buffers. Out of line: buffers are new
+    /// once per thread.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
         self.toks.reserve(64);
         self.folds.reserve(256);
     }
@@ -182,9 +192,10 @@ impl<'a> Line<'a> {
             fold_word_into(&self.line[start..end], &shape, &mut self.folds);
             Span::new(false, from, self.folds.len())
         };
+        let one_case = shape.one_case();
         // One such word is enough; most words have not a patronymic's
         // ending, told here without a call.
-        if !self.one_case_patronymic && shape.one_case().is_some() {
+        if !self.one_case_patronymic && one_case.is_some() {
             let folded = low.of(self.line, &self.folds);
             self.one_case_patronymic =
                 patronymic_ending(folded) && patronymic_gender(folded).is_some();
@@ -194,7 +205,7 @@ impl<'a> Line<'a> {
             text: Span::new(true, start, end),
             low,
             name_word: shape.name_word(),
-            one_case: shape.one_case(),
+            one_case,
         });
     }
 
@@ -344,6 +355,12 @@ fn word_at(text: &str, start: usize) -> (usize, Shape, Option<usize>) {
             // Lower-case letters are what `need` asks, whatever it is.
             need = LOWER;
             letters += run;
+        }
+        // Most words end at a space or a mark: no letter, no hyphen.
+        if b.get(i)
+            .is_none_or(|&x| x < 0x80 && x != b'-' && !x.is_ascii_alphabetic())
+        {
+            break;
         }
         let (class, n) = letter_class(text, i);
         if n == 0 {

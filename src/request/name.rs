@@ -678,14 +678,21 @@ fn word_flags(folded: &str) -> Flags {
 
 /// `word` ends with one of `endings` (none of them empty). Out of line
 /// and a loop over a slice: a list searched in place is unrolled into a
-/// run of comparisons at every call site. The last bytes are compared
-/// first: most endings differ there.
+/// run of comparisons at every call site. The last four bytes (two
+/// Russian letters) of an ending that long are compared first, as one
+/// number: most endings differ there, and the word is then not compared
+/// byte by byte.
 #[inline(never)]
 fn ends_with_any(word: &str, endings: &[&str]) -> bool {
-    let last = word.as_bytes().last();
-    endings
-        .iter()
-        .any(|e| e.as_bytes().last() == last && word.ends_with(e))
+    let w = word.as_bytes();
+    let (last, last4) = (w.last(), w.last_chunk::<4>());
+    endings.iter().any(|e| {
+        let e = e.as_bytes();
+        match e.last_chunk::<4>() {
+            Some(e4) => Some(e4) == last4 && w.ends_with(e),
+            None => e.last() == last && w.ends_with(e),
+        }
+    })
 }
 
 /// `word` starts with one of `stems` (none of them empty; see

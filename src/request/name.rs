@@ -1495,30 +1495,45 @@ fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>)
     }
 }
 
+/// What [`find`] keeps from one letter to the next: its buffers, with
+/// their room.
+#[derive(Default)]
+struct Kept {
+    line: Line<'static>,
+    found: Vec<Found>,
+}
+
 thread_local! {
-    /// Each thread's [`Line`] buffers, kept from one letter to the next:
-    /// once grown, a letter's lines are tokenised with no allocation at
-    /// all (new buffers cost two allocations and two frees per letter).
-    static LINE_BUFFERS: Cell<Line<'static>> = const { Cell::new(Line::EMPTY) };
+    /// Each thread's [`Kept`] buffers: once grown, a letter's lines are
+    /// tokenised and its names gathered with no allocation for the
+    /// buffers (new ones cost three allocations and frees per letter).
+    static KEPT: Cell<Kept> = const {
+        Cell::new(Kept {
+            line: Line::EMPTY,
+            found: Vec::new(),
+        })
+    };
 }
 
 /// The writer's full name, or `None` when the letter does not give one.
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
-    let mut buffers = LINE_BUFFERS.take();
-    buffers.reserve();
-    let name = find_with(parts, display_name, role, &mut buffers);
-    LINE_BUFFERS.set(buffers);
+    let mut kept = KEPT.take();
+    kept.line.reserve();
+    let name = find_with(parts, display_name, role, &mut kept.line, &mut kept.found);
+    kept.found.clear();
+    KEPT.set(kept);
     name
 }
 
-/// [`find`], with `buffers` to tokenise lines in.
+/// [`find`], with `buffers` to tokenise lines in and `found` (empty) to
+/// gather names in.
 fn find_with(
     parts: &Parts,
     display_name: Option<&str>,
     role: Option<Role>,
     buffers: &mut Line<'static>,
+    found: &mut Vec<Found>,
 ) -> Option<String> {
-    let mut found = Vec::new();
     let mut children = String::new();
     // Only a parent's From name is checked against the child's names.
     let want_children = role == Some(Role::Parent) && display_name.is_some();
@@ -1528,7 +1543,7 @@ fn find_with(
         &mut line,
         role,
         false,
-        &mut found,
+        found,
         want_children.then_some(&mut children),
     );
     scan(
@@ -1536,7 +1551,7 @@ fn find_with(
         &mut line,
         role,
         true,
-        &mut found,
+        found,
         want_children.then_some(&mut children),
     );
     // The line's buffers serve the names read below.
@@ -1572,7 +1587,7 @@ fn find_with(
         !childs
     });
     // Strongest standing wins; the earliest among equals.
-    if let Some(best) = found.into_iter().max_by(|a, b| {
+    if let Some(best) = found.drain(..).max_by(|a, b| {
         a.standing
             .partial_cmp(&b.standing)
             .unwrap_or(std::cmp::Ordering::Equal)

@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use super::lexicon::{Entry, Lexicon};
+use super::lexicon::{Entry, Lexicon, key};
 use super::names_data::{FEMALE_SET, MALE_SET};
 use super::pattern::LinePattern;
 use super::{char_at, cyrillic_offset, fold_into, is_letter};
@@ -422,6 +422,7 @@ static LEXICON: LazyLock<Lexicon<u8>> = LazyLock::new(|| {
 /// its markers — something is wrong ([`STRONG`]), something is wanted or
 /// happening to the system ([`WEAK`]), the writer asks to be contacted
 /// ([`CONTACT`]).
+#[cfg(test)]
 fn flags(w: &str) -> u8 {
     LEXICON.get(w)
 }
@@ -512,22 +513,22 @@ impl Content {
         self.markers & CONTACT != 0
     }
 
-    /// Counts in one word of the sentence: `w` folded, its shape, and
-    /// whether it is the sentence's first.
+    /// Counts in one word of the sentence: `word`, the last that `words`
+    /// read, and whether it is the sentence's first.
     #[inline(always)]
-    fn add(&mut self, w: &str, shape: &Shape, is_first: bool) {
-        let f = flags(w);
+    fn add(&mut self, words: &Words, shape: &Shape, is_first: bool) {
+        let w = words.folded();
+        let f = words.lexicon.get_keyed(w, words.key);
         self.markers |= f;
-        if shape.chars < 3 || f & FILLER != 0 {
-            return;
-        }
-        if shape.chars <= 5 && !shape.lower {
-            return; // УВР, МАОУ, ЭлЖур-like abbreviations
-        }
-        if shape.capital && (!is_first || is_name_like(w)) && shape.russian_lower {
-            return; // names
-        }
-        self.words += 1;
+        // The tests as bits, not branches: each word's answers differ.
+        // Short words and filler carry nothing, nor do abbreviations
+        // (УВР, МАОУ, ЭлЖур: five letters or fewer, none lower case).
+        let carries = (shape.chars >= 3) & (f & FILLER == 0) & ((shape.chars > 5) | shape.lower);
+        // A capitalised word with Russian small letters is a name, unless
+        // it opens the sentence and does not look like one.
+        let name =
+            carries && shape.capital && shape.russian_lower && (!is_first || is_name_like(w));
+        self.words += usize::from(carries & !name);
     }
 
     /// Whether the sentence `sentence`, whose words gave this, states a
@@ -555,7 +556,7 @@ fn content(text: &str, folded: &mut String) -> Content {
     let mut words = Words::new(text, folded);
     while let Some(step) = words.step() {
         if let Step::Word(shape) = step {
-            c.add(words.folded(), &shape, first);
+            c.add(&words, &shape, first);
             first = false;
         }
     }
@@ -597,9 +598,20 @@ struct Words<'t, 'b> {
     /// The last word read, when folding leaves it as the text has it
     /// (most words: no capital): read in place, not copied.
     unchanged: Option<&'t str>,
-    /// The last word read, folded, when folding changes it.
+    /// The last word read, folded, when folding changes it: its first
+    /// `folded_len` bytes, then [`PADDING`].
     folded: &'b mut String,
+    folded_len: usize,
+    /// The [`key`] of the last word read, folded.
+    key: u64,
+    /// [`CYRILLIC`] and [`LEXICON`], forced once for the whole text.
+    cyrillic: &'static [(u8, char); 128],
+    lexicon: &'static Lexicon<u8>,
 }
+
+/// Eight bytes after a word in the buffer of folded words, so that its
+/// key is read by one load ([`key_at`]). A folded word has no zero byte.
+const PADDING: &str = "\0\0\0\0\0\0\0\0";
 
 impl<'t, 'b> Words<'t, 'b> {
     fn new(text: &'t str, folded: &'b mut String) -> Self {
@@ -608,12 +620,19 @@ impl<'t, 'b> Words<'t, 'b> {
             at: 0,
             unchanged: None,
             folded,
+            folded_len: 0,
+            key: 0,
+            cyrillic: &CYRILLIC,
+            lexicon: &LEXICON,
         }
     }
 
     /// The last word read, folded.
     fn folded(&self) -> &str {
-        self.unchanged.unwrap_or(self.folded)
+        match self.unchanged {
+            Some(w) => w,
+            None => self.folded.get(..self.folded_len).unwrap_or_default(),
+        }
     }
 
     /// Reads on to the next word or sentence end; `None` at the end of
@@ -621,18 +640,21 @@ impl<'t, 'b> Words<'t, 'b> {
     #[inline(always)]
     fn step(&mut self) -> Option<Step> {
         let (text, b) = (self.text, self.text.as_bytes());
-        let cyrillic = &*CYRILLIC;
+        let cyrillic = self.cyrillic;
         // To the first letter (hyphens before it are not part of the word),
         // and whether it is upper case; or to the end of a sentence.
         let mut i = self.at;
         let capital = loop {
+            // Most often one space between two words: a loop of its own,
+            // one test a byte, and the match below once before a word.
+            while b.get(i).is_some_and(|&x| GAP[usize::from(x)]) {
+                i += 1;
+            }
             let Some(&x) = b.get(i) else {
                 self.at = i;
                 return None;
             };
             match x {
-                // Most often a space between two words.
-                b' ' => i += 1,
                 0xD0 | 0xD1 => break cyrillic[cyrillic_index(x, b, i)].0 & UPPER != 0,
                 b'A'..=b'Z' => break true,
                 b'a'..=b'z' => break false,
@@ -727,9 +749,13 @@ impl<'t, 'b> Words<'t, 'b> {
         let end = i - hyphens;
         if run == start {
             self.unchanged = Some(&text[start..end]);
+            self.key = key_at(b, start, end - start);
         } else {
             self.unchanged = None;
             self.folded.push_str(&text[run..end]);
+            self.folded_len = self.folded.len();
+            self.folded.push_str(PADDING);
+            self.key = key_at(self.folded.as_bytes(), 0, self.folded_len);
         }
         self.at = i;
         Some(Step::Word(Shape {
@@ -738,6 +764,30 @@ impl<'t, 'b> Words<'t, 'b> {
             lower: case & LOWER != 0,
             russian_lower: case & RUSSIAN_LOWER != 0,
         }))
+    }
+}
+
+/// The bytes [`Words::step`] passes over before a word: ASCII that is no
+/// letter, no line break and none of `. ! ? ;`.
+static GAP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut x = 0;
+    while x < 0x80 {
+        let c = x as u8;
+        table[x] = !(c.is_ascii_alphabetic() || matches!(c, b'\n' | b'.' | b'!' | b'?' | b';'));
+        x += 1;
+    }
+    table
+};
+
+/// The [`key`] of the `len` bytes of `b` from `start` (a word: `len` is
+/// at least 1): eight bytes read at once and the word's kept, with no
+/// branch on its length, when `b` has eight from `start`.
+#[inline(always)]
+fn key_at(b: &[u8], start: usize, len: usize) -> u64 {
+    match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(&head) => u64::from_le_bytes(head) & (u64::MAX >> (64 - 8 * len.clamp(1, 8))),
+        None => key(b.get(start..start + len).unwrap_or_default()),
     }
 }
 
@@ -907,18 +957,39 @@ impl<'t, 'b> Sentences<'t, 'b> {
                 None => break text.len(),
                 Some(Step::SentenceEnd(end)) => break end,
                 Some(Step::Word(shape)) => {
-                    content.add(self.words.folded(), &shape, !words);
+                    content.add(&self.words, &shape, !words);
                     words = true;
                     lower |= shape.lower;
                 }
             }
         };
         Some(Sentence {
-            text: text[start..end].trim(),
+            text: trim(&text[start..end]),
             content,
             words,
             lower,
         })
+    }
+}
+
+/// `s` without the white space at its ends, as [`str::trim`] gives it.
+/// Most sentences start and end with ASCII or Cyrillic, told by their
+/// bytes; `str::trim` is asked only when an end is another character.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let blank = |x: &u8| matches!(x, b'\t'..=b'\r' | b' ');
+    let from = b.iter().position(|x| !blank(x)).unwrap_or(b.len());
+    let to = b.iter().rposition(|x| !blank(x)).map_or(from, |i| i + 1);
+    let plain_start = b
+        .get(from)
+        .is_none_or(|&x| x < 0x80 || x == 0xD0 || x == 0xD1);
+    // The last character is ASCII, or its last byte follows lead 0xD0 or
+    // 0xD1 (a continuation byte is never one).
+    let plain_end =
+        to == from || b[to - 1] < 0x80 || matches!(b.get(to.wrapping_sub(2)), Some(0xD0 | 0xD1));
+    match s.get(from..to) {
+        Some(t) if plain_start && plain_end => t,
+        _ => s.trim(),
     }
 }
 
@@ -990,16 +1061,17 @@ pub fn find(
     is_reply: bool,
     gives_fields: bool,
 ) -> Option<String> {
-    let mut folded = String::new();
+    // Room for most words and their padding, so that it seldom grows.
+    let mut folded = String::with_capacity(64);
     let mut picked = Picked::default();
     let mut sentences = Sentences::new(new_text, &mut folded);
     while let Some(s) = sentences.next_problem() {
-        picked.push(strip_greeting(s));
+        picked.push(strip_greeting(s), new_text.len());
     }
     if let Some(d) = picked.description() {
         return Some(d);
     }
-    if subject_states_problem(subject) {
+    if subject_states_problem(subject, &mut folded) {
         return Some(cap(subject.trim().to_string()));
     }
     if is_reply && gives_fields {
@@ -1008,7 +1080,7 @@ pub fn find(
         let mut sentences = Sentences::new(quoted, &mut folded);
         while let Some(s) = sentences.next_problem() {
             if !is_our_boilerplate(s, &mut boilerplate) {
-                picked.push(s);
+                picked.push(s, quoted.len());
             }
         }
         return picked.description();
@@ -1024,9 +1096,14 @@ struct Picked {
 }
 
 impl Picked {
-    fn push(&mut self, sentence: &str) {
+    /// Adds `sentence`, a part of a text `text_len` bytes long: the
+    /// first makes room for about the whole text, so that the
+    /// description seldom grows again.
+    fn push(&mut self, sentence: &str, text_len: usize) {
         if self.any {
             self.text.push(' ');
+        } else {
+            self.text.reserve(text_len);
         }
         self.text.push_str(sentence);
         self.any = true;
@@ -1039,8 +1116,9 @@ impl Picked {
 }
 
 /// Whether a subject, cleaned of `Re:` and tags, states a problem.
-pub fn subject_states_problem(subject: &str) -> bool {
-    let c = content(subject, &mut String::new());
+/// `folded` is a buffer for [`content`].
+fn subject_states_problem(subject: &str, folded: &mut String) -> bool {
+    let c = content(subject, folded);
     c.words >= 2 && c.strong()
 }
 
@@ -1086,6 +1164,8 @@ mod tests {
         let mut out = Vec::new();
         while let Some(step) = words.step() {
             if let Step::Word(shape) = step {
+                // The key read at once is the word's.
+                assert_eq!(words.key, key(words.folded().as_bytes()), "{s}");
                 out.push((words.folded().to_string(), shape));
             }
         }
@@ -1135,6 +1215,30 @@ mod tests {
         texts.push(all.iter().collect());
         for s in texts {
             assert_eq!(read(&s), read_by_definition(&s), "{s}");
+        }
+    }
+
+    /// [`trim`] gives what `str::trim` gives, whatever the characters at
+    /// the ends.
+    #[test]
+    fn trim_agrees_with_str_trim() {
+        let chars = (0..0x3100u32)
+            .chain([0xFEFF, 0x10400])
+            .filter_map(char::from_u32);
+        for c in chars {
+            for s in [
+                format!("{c}"),
+                format!("{c}ж{c}"),
+                format!(" {c}\t{c} x {c}\r\n"),
+                format!("ж{c}"),
+                format!("{c}ж"),
+                format!("{c} ж {c}"),
+            ] {
+                assert_eq!(trim(&s), s.trim(), "{s:?}");
+            }
+        }
+        for s in ["", " ", "\t\n", "ж", " ж ", "a", "\u{a0}ж\u{a0}"] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 

@@ -687,16 +687,27 @@ impl<'t, 'b> Words<'t, 'b> {
         let (mut chars, mut hyphens, mut case) = (0, 0, 0);
         loop {
             // A run of Cyrillic letters that folding leaves as they are, the
-            // most of the text: a table look-up each, nothing copied.
+            // most of the text: told by their bytes or a table look-up,
+            // nothing copied.
             let from = i;
-            while let Some(&[lead @ (0xD0 | 0xD1), next]) = b.get(i..).and_then(<[u8]>::first_chunk)
-            {
-                let class = cyrillic[cyrillic_offset(lead, next)].0;
-                if class & FOLDS != 0 {
-                    break;
+            loop {
+                // а..я, most letters, told by their two bytes alone.
+                let (pairs, _) = b.get(i..).unwrap_or_default().as_chunks::<2>();
+                let russian = (pairs.iter())
+                    .take_while(|&&[lead, next]| is_russian_lower(lead, next))
+                    .count();
+                i += 2 * russian;
+                case |= u8::from(russian != 0) * (LOWER | RUSSIAN_LOWER);
+                // Any other letter that folding leaves (ђ, є, і…).
+                match b.get(i..i + 2) {
+                    Some(&[lead @ (0xD0 | 0xD1), next])
+                        if cyrillic[cyrillic_offset(lead, next)].0 & FOLDS == 0 =>
+                    {
+                        case |= cyrillic[cyrillic_offset(lead, next)].0;
+                        i += 2;
+                    }
+                    _ => break,
                 }
-                case |= class;
-                i += 2;
             }
             if i != from {
                 // Letters: the hyphens before them are inside the word.
@@ -844,6 +855,14 @@ fn push_folded_other(folded: &mut String, run: &str, c: char) {
     folded.extend(c.to_lowercase());
 }
 
+/// Whether the two bytes `lead`, `next` of a character are а..я (U+0430
+/// to U+044F): D0 B0 to D1 8F, between which valid UTF-8 has no other
+/// pair.
+#[inline(always)]
+fn is_russian_lower(lead: u8, next: u8) -> bool {
+    u16::from_be_bytes([lead, next]).wrapping_sub(0xD0B0) < 0xE0
+}
+
 /// The index in [`CYRILLIC`] of the letter whose lead byte `x` (0xD0 or
 /// 0xD1) is at `b[i]`.
 #[inline]
@@ -928,23 +947,26 @@ impl<'t, 'b> Sentences<'t, 'b> {
         loop {
             let s = self.next_sentence()?;
             // A sentence without words states nothing (lowering it makes no
-            // letters: see the tests); one with no lower-case letter is read
-            // again, lowered; any other reads as its words did.
-            let states = if !s.words {
-                false
-            } else if s.lower {
-                s.content.states_problem(s.text)
+            // letters: see the tests) and is not cut out of the text; one
+            // with no lower-case letter is read again, lowered; any other
+            // reads as its words did.
+            if !s.words {
+                continue;
+            }
+            let text = s.text(self.words.text);
+            let states = if s.lower {
+                s.content.states_problem(text)
             } else {
-                states_problem(s.text, self.words.folded)
+                states_problem(text, self.words.folded)
             };
             if states {
-                return Some(s.text);
+                return Some(text);
             }
         }
     }
 
     /// The next sentence; `None` at the end of the text.
-    fn next_sentence(&mut self) -> Option<Sentence<'t>> {
+    fn next_sentence(&mut self) -> Option<Sentence> {
         let text = self.words.text;
         let start = self.words.at;
         if start >= text.len() {
@@ -964,7 +986,8 @@ impl<'t, 'b> Sentences<'t, 'b> {
             }
         };
         Some(Sentence {
-            text: trim(&text[start..end]),
+            start,
+            end,
             content,
             words,
             lower,
@@ -994,14 +1017,23 @@ fn trim(s: &str) -> &str {
 }
 
 /// One sentence as [`Sentences`] reads it.
-struct Sentence<'t> {
-    /// Its text, trimmed (maybe empty).
-    text: &'t str,
+struct Sentence {
+    /// Where it starts and ends in the text.
+    start: usize,
+    end: usize,
     /// What its words say.
     content: Content,
     /// It has words; one of them has a lower-case letter.
     words: bool,
     lower: bool,
+}
+
+impl Sentence {
+    /// Its text, trimmed (maybe empty), in `text`, the one it was read
+    /// from.
+    fn text<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.start..self.end).map_or("", trim)
+    }
 }
 
 /// Our own boilerplate quoted back at us: never the writer's problem.
@@ -1281,8 +1313,9 @@ mod tests {
             let mut sentences = Sentences::new(text, &mut folded);
             let mut got = Vec::new();
             while let Some(s) = sentences.next_sentence() {
-                if !s.text.is_empty() {
-                    got.push(s.text);
+                let s = s.text(text);
+                if !s.is_empty() {
+                    got.push(s);
                 }
             }
             assert_eq!(got, sentences_by_definition(text), "{text:?}");

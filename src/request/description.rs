@@ -610,7 +610,8 @@ struct Words<'t, 'b> {
 }
 
 /// Eight bytes after a word in the buffer of folded words, so that its
-/// key is read by one load ([`key_at`]). A folded word has no zero byte.
+/// key is read by one load ([`masked_key`]). A folded word has no zero
+/// byte.
 const PADDING: &str = "\0\0\0\0\0\0\0\0";
 
 impl<'t, 'b> Words<'t, 'b> {
@@ -766,7 +767,9 @@ impl<'t, 'b> Words<'t, 'b> {
             self.folded.push_str(&text[run..end]);
             self.folded_len = self.folded.len();
             self.folded.push_str(PADDING);
-            self.key = key_at(self.folded.as_bytes(), 0, self.folded_len);
+            // Padded: the buffer always has eight bytes.
+            let head = self.folded.as_bytes().first_chunk::<8>();
+            self.key = head.map_or(0, |&h| masked_key(h, self.folded_len));
         }
         self.at = i;
         Some(Step::Word(Shape {
@@ -797,9 +800,23 @@ static GAP: [bool; 256] = {
 #[inline(always)]
 fn key_at(b: &[u8], start: usize, len: usize) -> u64 {
     match b.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(&head) => u64::from_le_bytes(head) & (u64::MAX >> (64 - 8 * len.clamp(1, 8))),
-        None => key(b.get(start..start + len).unwrap_or_default()),
+        Some(&head) => masked_key(head, len),
+        None => key_near_end(b, start, len),
     }
+}
+
+/// The [`key`] of a word of `len` bytes (at least 1) whose first eight
+/// bytes, or its bytes and those after it, are `head`.
+#[inline(always)]
+fn masked_key(head: [u8; 8], len: usize) -> u64 {
+    u64::from_le_bytes(head) & (u64::MAX >> (64 - 8 * len.clamp(1, 8)))
+}
+
+/// [`key_at`] for a word less than eight bytes from the end of `b`: once
+/// a text at most, out of line.
+#[inline(never)]
+fn key_near_end(b: &[u8], start: usize, len: usize) -> u64 {
+    key(b.get(start..start + len).unwrap_or_default())
 }
 
 /// Whether a sentence ends before byte `end` of `text` (after `. ! ? ;
@@ -1247,6 +1264,27 @@ mod tests {
         texts.push(all.iter().collect());
         for s in texts {
             assert_eq!(read(&s), read_by_definition(&s), "{s}");
+        }
+    }
+
+    /// [`is_russian_lower`] tells а..я, and only them, among all
+    /// characters of two bytes.
+    #[test]
+    fn russian_lower_by_bytes() {
+        for c in ('\u{80}'..'\u{800}').chain(['ё', 'Ё', 'А', 'Я']) {
+            let mut bytes = [0; 4];
+            c.encode_utf8(&mut bytes);
+            let [lead, next, ..] = bytes;
+            assert_eq!(
+                is_russian_lower(lead, next),
+                ('а'..='я').contains(&c),
+                "{c}"
+            );
+            // The table says as much.
+            if ('а'..='я').contains(&c) {
+                let class = CYRILLIC[cyrillic_offset(lead, next)].0;
+                assert_eq!(class, LOWER | RUSSIAN_LOWER, "{c}");
+            }
         }
     }
 

@@ -28,18 +28,183 @@ impl LinePattern {
 
     /// Whether `line` opens (after blanks) with one of the heads.
     fn may_open(&self, line: &str) -> bool {
-        let line = line.trim_start();
-        let Some(first) = line.chars().next() else {
-            return false;
+        LineStart::new(line).may_open(self)
+    }
+}
+
+/// A [`LinePattern`] with the set of its heads' first characters, for a
+/// line read once by [`LineStart`] and tried against several patterns: a
+/// line whose first character opens none of the heads (most lines) is told
+/// by one test of a bit, without a look at the heads.
+pub(crate) struct FirstsPattern {
+    /// The first characters of the heads (see [`slot`]), one bit each.
+    firsts: u128,
+    pub(crate) pattern: LinePattern,
+}
+
+impl FirstsPattern {
+    /// The pattern with the heads `opens` (see [`LinePattern::opens`]) and
+    /// the regex `regex` makes. A head that opens with a character no head
+    /// may open with (a blank, a capital, a letter outside ASCII and а..я)
+    /// stops the build.
+    pub(crate) const fn new(opens: &'static [&'static str], regex: fn() -> Regex) -> Self {
+        let mut firsts = 0;
+        let mut i = 0;
+        while i < opens.len() {
+            let head = opens[i].as_bytes();
+            // ASCII is one byte; а..я are two, 110xxxxx 10xxxxxx.
+            let first = match head {
+                [b0, ..] if b0.is_ascii() => *b0 as u32,
+                [b0, b1, ..] => ((*b0 as u32 & 0x1F) << 6) | (*b1 as u32 & 0x3F),
+                [] => panic!("an empty head"),
+                _ => panic!("a head cut in a character"),
+            };
+            let Some(first) = char::from_u32(first) else {
+                panic!("a head opens with no character");
+            };
+            match (slot(first), lower(first)) {
+                (Some(slot), Some(lowered)) if lowered as u32 == first as u32 && first != ' ' => {
+                    firsts |= 1 << slot;
+                }
+                _ => panic!("a head opens with a character no line opens with"),
+            }
+            i += 1;
+        }
+        FirstsPattern {
+            firsts,
+            pattern: LinePattern {
+                opens,
+                regex: LazyLock::new(regex),
+            },
+        }
+    }
+
+    /// Whether the line `start` reads opens with one of the heads (or may).
+    pub(crate) fn may_open(&self, start: &LineStart) -> bool {
+        self.firsts & start.first_bit != 0 && start.may_open(&self.pattern)
+    }
+
+    /// [`LinePattern::is_match`] for a line read by [`LineStart::new`]:
+    /// the regex reads the line after its blanks.
+    pub(crate) fn is_match(&self, start: &LineStart) -> bool {
+        self.may_open(start) && self.pattern.regex.is_match(start.text)
+    }
+
+    /// [`LinePattern::find`] for a line read by [`LineStart::new`]: the
+    /// regex reads the line after its blanks, and the match is in that
+    /// text.
+    pub(crate) fn find<'t>(&self, start: &LineStart<'t>) -> Option<regex::Match<'t>> {
+        self.may_open(start)
+            .then(|| self.pattern.regex.find(start.text))
+            .flatten()
+    }
+}
+
+/// The place of a character heads may open with in a set of them (see
+/// [`FirstsPattern`]): ASCII from the blank to `~`, then а..я. `None` for
+/// any other character.
+const fn slot(c: char) -> Option<u32> {
+    match c {
+        ' '..='~' => Some(c as u32 - ' ' as u32),
+        'а'..='я' => Some(c as u32 - 'а' as u32 + 95),
+        _ => None,
+    }
+}
+
+/// The start of a line as heads compare it, read once so that several
+/// patterns can be tried on the line without each of them skipping its
+/// blanks and lower-casing its first character again.
+pub(crate) struct LineStart<'t> {
+    /// The line after its leading blanks.
+    text: &'t str,
+    /// The UTF-8 bytes of the lower case of its first character (see
+    /// [`lower`]; the second is 0 for an ASCII character), which the first
+    /// bytes of a head are compared with.
+    first: [u8; 2],
+    /// What the first character says before any head is read.
+    opening: Opening,
+    /// The bit of that lowered character in a set of heads' first
+    /// characters (see [`slot`]): none for a blank line or a character no
+    /// head opens with, all for one that may fold to a letter.
+    first_bit: u128,
+}
+
+/// What a line's first character says of the heads it may open with.
+#[derive(Clone, Copy, PartialEq)]
+enum Opening {
+    /// The line is blank: it opens with no head.
+    Blank,
+    /// An ASCII or Cyrillic character: compare it with each head's first.
+    Known,
+    /// A character that case-insensitive matching may fold to a letter:
+    /// the line may open with any head.
+    Unknown,
+}
+
+impl<'t> LineStart<'t> {
+    /// Reads the start of `line`.
+    pub(crate) fn new(line: &'t str) -> Self {
+        let text = skip_blanks(line);
+        let (first, opening, first_bit) = match text.chars().next().map(lower) {
+            None => ([0, 0], Opening::Blank, 0),
+            Some(None) => ([0, 0], Opening::Unknown, u128::MAX),
+            Some(Some(c)) => {
+                let mut bytes = [0; 4];
+                let encoded = c.encode_utf8(&mut bytes).as_bytes();
+                // `lower` gives ASCII or a character of U+0400..U+04FF:
+                // one or two bytes.
+                let first = [encoded[0], encoded.get(1).copied().unwrap_or(0)];
+                (first, Opening::Known, slot(c).map_or(0, |slot| 1 << slot))
+            }
         };
-        let Some(first) = lower(first) else {
-            return true;
-        };
-        // The first characters compared as chars: `str::starts_with` would
-        // call `memcmp` for a byte or two.
-        self.opens
-            .iter()
-            .any(|head| head.chars().next().is_some_and(|h| h == first) && opens_with(line, head))
+        LineStart {
+            text,
+            first,
+            opening,
+            first_bit,
+        }
+    }
+
+    /// The line after its leading blanks.
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
+    }
+
+    /// Whether the line opens with one of `pattern`'s heads (or may: see
+    /// [`lower`]).
+    pub(crate) fn may_open(&self, pattern: &LinePattern) -> bool {
+        match self.opening {
+            Opening::Blank => false,
+            Opening::Unknown => true,
+            Opening::Known => pattern
+                .opens
+                .iter()
+                .any(|head| self.head_starts_alike(head) && opens_with(self.text, head)),
+        }
+    }
+
+    /// Whether `head`'s first character is the line's first, lowered: its
+    /// bytes compared one by one, as `str::starts_with` would call
+    /// `memcmp` for a byte or two.
+    fn head_starts_alike(&self, head: &str) -> bool {
+        match head.as_bytes() {
+            [b0, rest @ ..] if *b0 == self.first[0] => {
+                b0.is_ascii() || rest.first() == Some(&self.first[1])
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `line` without its leading blanks, as `str::trim_start` gives it; a
+/// line that opens with a byte no blank opens with (a letter, a digit, most
+/// signs) is returned at once.
+fn skip_blanks(line: &str) -> &str {
+    match line.as_bytes().first() {
+        // The first bytes of the blanks: ASCII ones, U+0085 and U+00A0
+        // (0xC2), U+1680 (0xE1), U+2000..U+205F (0xE2), U+3000 (0xE3).
+        Some(b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1..=0xE3) => line.trim_start(),
+        _ => line,
     }
 }
 
@@ -49,12 +214,12 @@ impl LinePattern {
 /// head. `None` for a character outside those blocks: case-insensitive
 /// matching also takes a few rare characters (the Kelvin sign, the long s,
 /// old Cyrillic letter forms) for letters, so the regex decides those.
-fn lower(c: char) -> Option<char> {
+const fn lower(c: char) -> Option<char> {
     match c {
         'A'..='Z' => Some(c.to_ascii_lowercase()),
         // А..Я and а..я are 32 code points apart.
         'А'..='Я' => char::from_u32(c as u32 + 32),
-        c if c.is_ascii() || ('\u{400}'..='\u{4FF}').contains(&c) => Some(c),
+        c if c.is_ascii() || matches!(c, '\u{400}'..='\u{4FF}') => Some(c),
         _ => None,
     }
 }
@@ -82,41 +247,107 @@ fn opens_with(line: &str, head: &str) -> bool {
     true
 }
 
+/// Whether `text` ends with `tail` (in lower case, ASCII and а..я, no
+/// blanks), case aside, or may (see [`lower`]): the mirror of
+/// [`opens_with`], for a pattern anchored at the end of a line.
+pub(crate) fn may_end_with(text: &str, tail: &str) -> bool {
+    let mut chars = text.chars().rev();
+    for t in tail.chars().rev() {
+        let Some(c) = chars.next() else {
+            return false;
+        };
+        match lower(c) {
+            Some(c) if c != t => return false,
+            Some(_) => {}
+            None => return true,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// Holds that every line `pattern` matches passes its heads: each of
-    /// `lines` (which must match), upper-cased and after blanks (where it
-    /// still matches), and with each of its first characters replaced by
-    /// each of a wide set of characters (with old Cyrillic letter forms,
-    /// the Kelvin sign and the long s, which case-insensitive matching
-    /// folds to letters).
+    /// Holds that every line `pattern` matches passes its heads: see
+    /// [`assert_covers`].
     pub(crate) fn assert_heads_cover(pattern: &LinePattern, lines: &[&str]) {
+        assert_covers(&pattern.regex, |line| pattern.may_open(line), lines);
+    }
+
+    /// Holds that `may_match` lets through every line `regex` matches: each
+    /// of `lines` (which must match), upper-cased, after blanks and before
+    /// blanks (where it still matches), and with each of its first and last
+    /// characters replaced by each of a wide set of characters (with old
+    /// Cyrillic letter forms, the Kelvin sign and the long s, which
+    /// case-insensitive matching folds to letters).
+    pub(crate) fn assert_covers(regex: &Regex, may_match: impl Fn(&str) -> bool, lines: &[&str]) {
         let mut chars: Vec<char> = (' '..='~').chain('А'..='я').collect();
         chars.extend("ёЁ\t\u{a0}\u{2003}\u{212a}\u{17f}\u{1c80}\u{1c82}\u{1c83}\u{1c84}".chars());
         for line in lines {
-            assert!(pattern.regex.is_match(line), "{line}");
+            assert!(regex.is_match(line), "{line}");
             let upper = line.to_uppercase();
             let blanks = format!("  {line}");
-            for line in [line, upper.as_str(), blanks.as_str()] {
-                assert!(
-                    !pattern.regex.is_match(line) || pattern.may_open(line),
-                    "{line}"
-                );
+            let blanks_after = format!("{line} \t");
+            for line in [line, upper.as_str(), blanks.as_str(), blanks_after.as_str()] {
+                assert!(!regex.is_match(line) || may_match(line), "{line}");
                 let old: Vec<char> = line.chars().collect();
-                for at in 0..old.len().min(16) {
+                let n = old.len();
+                for at in (0..n.min(16)).chain(n.saturating_sub(16)..n) {
                     for &c in &chars {
                         let mut new = old.clone();
                         new[at] = c;
                         let new: String = new.into_iter().collect();
-                        if pattern.regex.is_match(&new) {
-                            assert!(pattern.may_open(&new), "{new}");
+                        if regex.is_match(&new) {
+                            assert!(may_match(&new), "{new}");
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Holds that every line `pattern`'s regex matches passes its look
+    /// (see [`assert_covers`]), and that its set of first characters lets
+    /// through every line its heads let through: each head with its first
+    /// character replaced by any character.
+    pub(crate) fn assert_firsts_cover(pattern: &FirstsPattern, lines: &[&str]) {
+        let look = |line: &str| pattern.may_open(&LineStart::new(line));
+        assert_covers(&pattern.pattern.regex, look, lines);
+        for head in pattern.pattern.opens {
+            let rest: String = head.chars().skip(1).collect();
+            for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+                let line = format!("{c}{rest}");
+                assert_eq!(look(&line), pattern.pattern.may_open(&line), "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn firsts_are_the_heads_first_characters() {
+        let p = FirstsPattern::new(&["с ", "re", "-- ", "*"], || {
+            Regex::new(r"(?i)^\s*(?:с\s+уважением|re:|--\s+x|\*)").expect("valid regex")
+        });
+        assert!(p.may_open(&LineStart::new("  С\tуважением")));
+        assert!(p.may_open(&LineStart::new("RE: x")));
+        assert!(p.may_open(&LineStart::new("\u{1c83} уважением")));
+        assert!(!p.may_open(&LineStart::new("Сегодня")));
+        assert!(!p.may_open(&LineStart::new("--")));
+        assert!(!p.may_open(&LineStart::new("")));
+        assert!(!p.may_open(&LineStart::new("ёж")));
+        assert_firsts_cover(&p, &["С уважением", "Re: x", "-- x", "*"]);
+    }
+
+    /// `skip_blanks` is `str::trim_start` for a line opening with any
+    /// character.
+    #[test]
+    fn blanks_are_skipped_as_trim_start_skips_them() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            for line in [format!("{c}"), format!("{c}x"), format!("{c} {c}я")] {
+                assert_eq!(skip_blanks(&line), line.trim_start(), "{c:?}");
+            }
+        }
+        assert_eq!(skip_blanks(""), "");
     }
 
     #[test]

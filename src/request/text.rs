@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::pattern::LinePattern;
+use super::pattern::{self, FirstsPattern, LinePattern, LineStart};
 
 /// A body split into its pieces.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -26,13 +26,11 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("valid regex")
 }
 
-/// Separator lines that open a quoted or forwarded letter.
-static SEPARATOR: LinePattern = LinePattern {
-    opens: &[
-        "-",
-        "_",
-        "=",
-        "*",
+/// Separator lines that open a quoted or forwarded letter. The heads are
+/// those of the words: [`may_be_separator`] skips the decoration before
+/// them (`-----`, `==`, `__`, `**`).
+static SEPARATOR: FirstsPattern = FirstsPattern::new(
+    &[
         "original",
         "исходное",
         "пересылаемое",
@@ -46,22 +44,71 @@ static SEPARATOR: LinePattern = LinePattern {
         "reply",
         "ответное",
     ],
-    regex: LazyLock::new(|| {
+    || {
         re(
             r"(?i)^\s*(?:[-_=*]{2,}\s*)?(?:original message|исходное сообщение|исходное письмо|пересылаемое сообщение|пересланное сообщение|пересланное письмо|forwarded message|forwarded e-?mail|переадресованное сообщение|перенаправленное сообщение|begin forwarded message|начало переадресованного сообщения|начало пересылаемого сообщения|конец пересылаемого сообщения|reply message|ответное сообщение)\s*:?\s*(?:[-_=*]{2,})?\s*$",
         )
-    }),
-};
+    },
+);
 
-/// `From:`-like line of an Outlook / mail client header block.
-static HDR_FROM: LinePattern = LinePattern {
-    opens: &["*", "от", "from", "кому", "to"],
-    regex: LazyLock::new(|| re(r"(?i)^\s*\*?(?:от|from|отправитель|кому|to)\s*\*?\s*:\s*\S")),
-};
-static HDR_OTHER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\s*\*?(?:кому|to|тема|subject|копия|cc|от|from)\s*\*?\s*:"));
-static HDR_DATE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^\s*\*?(?:отправлено|sent|дата|date)\s*\*?\s*:\s*\S"));
+/// Whether a line may be a separator: its words open with a head of
+/// [`SEPARATOR`] after the decoration (`-`, `_`, `=`, `*`) and blanks. A
+/// signature's `--` has no words and never reaches the regex engine.
+fn may_be_separator(start: &LineStart) -> bool {
+    let text = start.text();
+    let decoration = text
+        .bytes()
+        .take_while(|b| matches!(b, b'-' | b'_' | b'=' | b'*'))
+        .count();
+    if decoration == 0 {
+        return SEPARATOR.may_open(start);
+    }
+    // The decoration is ASCII, so the words start on a character boundary.
+    SEPARATOR.may_open(&LineStart::new(&text[decoration..]))
+}
+
+/// `From:`-like line of an Outlook / mail client header block. «от» and
+/// «to» are heads only with what may follow them (a blank, `*`, `:`):
+/// «Отправлено с iPhone» and «Today» are no header.
+static HDR_FROM: FirstsPattern = FirstsPattern::new(
+    &[
+        "*",
+        "от ",
+        "от*",
+        "от:",
+        "отправитель",
+        "from",
+        "кому",
+        "to ",
+        "to*",
+        "to:",
+    ],
+    || re(r"(?i)^\s*\*?(?:от|from|отправитель|кому|to)\s*\*?\s*:\s*\S"),
+);
+/// Other lines of such a header block.
+static HDR_OTHER: FirstsPattern = FirstsPattern::new(
+    &[
+        "*",
+        "кому",
+        "to ",
+        "to*",
+        "to:",
+        "тема",
+        "subject",
+        "копия",
+        "cc",
+        "от ",
+        "от*",
+        "от:",
+        "from",
+    ],
+    || re(r"(?i)^\s*\*?(?:кому|to|тема|subject|копия|cc|от|from)\s*\*?\s*:"),
+);
+/// The date line of such a header block.
+static HDR_DATE: FirstsPattern = FirstsPattern::new(
+    &["*", "отправлено", "sent", "дата", "date"],
+    || re(r"(?i)^\s*\*?(?:отправлено|sent|дата|date)\s*\*?\s*:\s*\S"),
+);
 
 /// «… написал(а):», «… пишет:», «… wrote:».
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -69,6 +116,18 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:написал|написала|написал\(а\)|написали|пишет|писал|писала|писал\(а\)|wrote|пише)\s*:?\s*$",
     )
 });
+/// The ends of [`ATTRIBUTION`]'s verbs, in lower case: a line that ends
+/// (before its colon and blanks) with none of them, case aside, is not
+/// one.
+const ATTRIBUTION_TAILS: &[&str] = &[
+    "писал",
+    "писала",
+    "писал(а)",
+    "писали",
+    "пишет",
+    "пише",
+    "wrote",
+];
 /// A line that ends with `:` after a date/time and an address or «от»:
 /// mail.ru's «Понедельник, 11 марта 2024, 18:42 +03:00 от X <x@y>:».
 static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -77,9 +136,39 @@ static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Phone and web-mail footers: the line is dropped.
-static FOOTER: LinePattern = LinePattern {
-    opens: &[
+/// Whether `text` is an attribution: [`ATTRIBUTION`] or
+/// [`DATED_ATTRIBUTION`] matches it. Each regex is asked only when a look
+/// at the text says it may match: most lines that end with a colon
+/// («У нас такая проблема:») end with no verb and have no time of day.
+fn is_attribution(text: &str) -> bool {
+    (may_end_with_verb(text) && ATTRIBUTION.is_match(text))
+        || (has_clock(text) && DATED_ATTRIBUTION.is_match(text))
+}
+
+/// Whether `text` ends, before its blanks, a colon and blanks, with one of
+/// [`ATTRIBUTION_TAILS`] (or may, case aside): else [`ATTRIBUTION`] does
+/// not match it.
+fn may_end_with_verb(text: &str) -> bool {
+    let text = text.trim_end();
+    let text = text.strip_suffix(':').unwrap_or(text).trim_end();
+    ATTRIBUTION_TAILS
+        .iter()
+        .any(|tail| pattern::may_end_with(text, tail))
+}
+
+/// Whether `text` has a time of day as [`DATED_ATTRIBUTION`] reads one
+/// (an ASCII digit, a colon, two digits): else that regex does not match.
+fn has_clock(text: &str) -> bool {
+    text.as_bytes().windows(4).any(|w| {
+        w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit() && w[3].is_ascii_digit()
+    })
+}
+
+/// Phone and web-mail footers: the line is dropped. «--» is a head only
+/// with what may follow it (a blank, «о», «s»): a signature's `--` is no
+/// footer.
+static FOOTER: FirstsPattern = FirstsPattern::new(
+    &[
         "отправлен",
         "sent",
         "послано",
@@ -90,18 +179,20 @@ static FOOTER: LinePattern = LinePattern {
         "скачайте",
         "загрузите",
         "download",
-        "--",
+        "-- ",
+        "--о",
+        "--s",
     ],
-    regex: LazyLock::new(|| {
+    || {
         re(
             r"(?i)^\s*(?:отправлено|отправлена|sent|послано|получено|создано|написано)\s+(?:с|со|из|from|via|через)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*(?:get outlook for|скачайте|загрузите|download)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$|^\s*--\s*(?:отправлено|sent)(?:[^а-яёА-ЯЁa-zA-Z].{0,60})?$",
         )
-    }),
-};
+    },
+);
 
 /// «С уважением», «Best regards»…: the rest is a signature.
-static CLOSING: LinePattern = LinePattern {
-    opens: &[
+static CLOSING: FirstsPattern = FirstsPattern::new(
+    &[
         "с ",
         "всего ",
         "заранее ",
@@ -110,61 +201,90 @@ static CLOSING: LinePattern = LinePattern {
         "regards",
         "respectfully",
     ],
-    regex: LazyLock::new(|| {
+    || {
         re(
             r"(?i)^\s*(?:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(?:доброго|хорошего)|с\s+благодарностью|заранее\s+(?:спасибо|благодарю|благодарна|благодарен)|best regards|kind regards|regards|respectfully)(?:[\s,.!:;-]+|$)",
         )
-    }),
-};
+    },
+);
 
-/// Does the body contain a quote header at line `i`?
-fn quote_header_at(lines: &[&str], i: usize) -> bool {
-    let line = lines[i].trim();
+/// A line of the body, as it came and without the blanks around it.
+#[derive(Clone, Copy)]
+struct Line<'t> {
+    raw: &'t str,
+    trimmed: &'t str,
+}
+
+impl<'t> Line<'t> {
+    fn new(raw: &'t str) -> Self {
+        Line {
+            raw,
+            trimmed: raw.trim(),
+        }
+    }
+}
+
+/// Whether `a` and `b` together have fewer than `n` characters. Their
+/// bytes are as many or more: the characters are counted only when the
+/// bytes are not fewer.
+fn fewer_chars(a: &str, b: &str, n: usize) -> bool {
+    a.len() + b.len() < n || a.chars().count() + b.chars().count() < n
+}
+
+/// Does the body contain a quote header at the line `start` reads
+/// (trimmed)? `next` is the line after it and `after` the lines after that.
+fn quote_header_at<'t>(
+    start: &LineStart<'t>,
+    next: Option<Line<'t>>,
+    after: &std::str::Lines<'t>,
+) -> bool {
+    let line = start.text();
     if line.is_empty() {
         return false;
     }
-    if SEPARATOR.is_match(line) {
+    if may_be_separator(start) && SEPARATOR.pattern.regex.is_match(line) {
         return true;
     }
-    if line.chars().all(|c| c == '_') && line.len() >= 10 {
+    if line.len() >= 10 && line.bytes().all(|b| b == b'_') {
         return true;
     }
-    if HDR_FROM.is_match(line) {
+    if HDR_FROM.is_match(start) {
         // An Outlook header block: another header line within the next
         // few lines.
         // A person's own form («От: …, Тема: …») has no date line; demand
         // one, or three header lines in a row.
-        let next = lines.iter().skip(i + 1).take(5);
-        let dated = next.clone().any(|l| HDR_DATE.is_match(l));
-        let others = next.filter(|l| HDR_OTHER.is_match(l)).count();
-        if dated || others >= 2 {
+        let block = next.map(|l| l.raw).into_iter().chain(after.clone()).take(5);
+        if block.clone().any(|l| HDR_DATE.is_match(&LineStart::new(l)))
+            || block
+                .filter(|l| HDR_OTHER.is_match(&LineStart::new(l)))
+                .count()
+                >= 2
+        {
             return true;
         }
     }
-    let char_len = line.chars().count();
-    if char_len < 300 && line.ends_with(':') {
-        if ATTRIBUTION.is_match(line) {
-            return true;
-        }
-        if DATED_ATTRIBUTION.is_match(line) {
-            return true;
-        }
+    if line.ends_with(':') && fewer_chars(line, "", 300) && is_attribution(line) {
+        return true;
     }
     // Attribution wrapped over two lines.
-    if let Some(next) = lines.get(i + 1) {
-        let next = next.trim();
-        if !next.is_empty() && next.ends_with(':') && char_len + next.chars().count() < 300 {
-            let joined = format!("{line} {next}");
-            if (ATTRIBUTION.is_match(&joined) || DATED_ATTRIBUTION.is_match(&joined))
-                && (line.contains('@') || next.contains('@') || line.contains(',') || {
-                    let l = line.to_lowercase();
-                    l.contains("написал") || l.contains("wrote") || l.contains("пишет")
-                })
-                && lines.get(i + 2).is_none_or(|l| {
-                    let t = l.trim();
-                    t.is_empty() || t.starts_with('>')
-                })
-            {
+    if let Some(next) = next.map(|l| l.trimmed) {
+        if !next.is_empty()
+            && next.ends_with(':')
+            && fewer_chars(line, next, 300)
+            && after.clone().next().is_none_or(|l| {
+                let t = l.trim();
+                t.is_empty() || t.starts_with('>')
+            })
+            && (line.contains('@') || next.contains('@') || line.contains(',') || {
+                let l = line.to_lowercase();
+                l.contains("написал") || l.contains("wrote") || l.contains("пишет")
+            })
+        {
+            let mut joined = String::with_capacity(line.len() + 1 + next.len());
+            joined.push_str(line);
+            joined.push(' ');
+            joined.push_str(next);
+            if is_attribution(&joined) {
                 return true;
             }
         }
@@ -174,71 +294,78 @@ fn quote_header_at(lines: &[&str], i: usize) -> bool {
 
 /// Split a decoded body into new text, signature and quoted material.
 pub fn split(body: &str) -> Parts {
-    let lines: Vec<&str> = body.lines().collect();
     let mut parts = Parts {
         new: String::with_capacity(body.len() + 1),
         ..Parts::default()
     };
     let mut in_signature = false;
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let t = line.trim();
+    // The signature's lines that are not blank.
+    let mut signature_lines = 0;
+    let mut lines = body.lines();
+    // The line after the one being read: a quote header may go on in it.
+    let mut next = lines.next().map(Line::new);
+    while let Some(Line {
+        raw: line,
+        trimmed: t,
+    }) = next
+    {
+        next = lines.next().map(Line::new);
         if t.starts_with('>') {
             parts.quoted.push_str(t.trim_start_matches(['>', ' ']));
             parts.quoted.push('\n');
-            i += 1;
             continue;
         }
-        if quote_header_at(&lines, i) {
-            for l in &lines[i..] {
+        // The line's start is read once for all the patterns below.
+        let start = LineStart::new(t);
+        if quote_header_at(&start, next, &lines) {
+            let rest = next.map(|l| l.raw).into_iter().chain(lines);
+            for l in std::iter::once(line).chain(rest) {
                 parts.quoted.push_str(l.trim_start_matches(['>', ' ']));
                 parts.quoted.push('\n');
             }
             break;
         }
-        if FOOTER.is_match(t) {
-            i += 1;
+        if FOOTER.is_match(&start) {
             continue;
         }
         if !in_signature {
             if t == "--" || line.starts_with("-- ") && t.len() <= 3 || t == "—" || t == "__" {
                 in_signature = true;
-                i += 1;
                 continue;
             }
             // A closing is a short line; «Заранее спасибо, у нас такая
             // проблема: …» goes on with the letter.
-            if let Some(m) = CLOSING.find(t).filter(|_| t.chars().count() <= 80) {
+            let closing = match fewer_chars(t, "", 81) {
+                true => CLOSING.find(&start),
+                false => None,
+            };
+            if let Some(m) = closing {
                 in_signature = true;
-                parts.signature.push_str(&t[m.end()..]);
+                let rest = &t[m.end()..];
+                parts.signature.push_str(rest);
                 parts.signature.push('\n');
-                i += 1;
+                signature_lines += usize::from(!rest.is_empty());
                 continue;
             }
         }
         // A long line is prose, not a signature: the writer went on.
-        if in_signature && t.chars().count() > 120 {
+        if in_signature && !fewer_chars(t, "", 121) {
             in_signature = false;
         }
         if in_signature {
             parts.signature.push_str(t);
             parts.signature.push('\n');
+            signature_lines += usize::from(!t.is_empty());
         } else {
             parts.new.push_str(line);
             parts.new.push('\n');
         }
-        i += 1;
     }
     // A "signature" that runs on for many lines was not one: the writer
-    // went on after «С уважением» (rare) — give the text back.
-    if parts
-        .signature
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count()
-        > 8
-    {
+    // went on after «С уважением» (rare) — give the text back. (Each line
+    // pushed there is trimmed and has no line break, so the count is that
+    // of its lines that are not blank.)
+    if signature_lines > 8 {
         parts.new.push_str(&parts.signature);
         parts.signature.clear();
     }
@@ -344,33 +471,13 @@ mod tests {
         assert_eq!(p.signature.trim(), "Даниил");
     }
 
-    /// A line a pattern matches opens with one of its heads: see
-    /// `pattern::tests::assert_heads_cover`. Each pattern's lines cover its
-    /// alternatives.
+    /// A line a pattern matches opens with one of its heads, and the set
+    /// of the heads' first characters lets it through: see
+    /// `pattern::tests::assert_firsts_cover` and `assert_heads_cover`. Each
+    /// pattern's lines cover its alternatives.
     #[test]
     fn line_patterns_open_with_their_heads() {
-        let cases: [(&LinePattern, &[&str]); 6] = [
-            (
-                &SEPARATOR,
-                &[
-                    "-----Original Message-----",
-                    "== Исходное сообщение ==",
-                    "__исходное письмо__",
-                    "Пересылаемое сообщение",
-                    "Пересланное сообщение:",
-                    "пересланное письмо",
-                    "---------- Forwarded message ---------",
-                    "** Forwarded e-mail **",
-                    "Переадресованное сообщение",
-                    "Перенаправленное сообщение",
-                    "Begin forwarded message:",
-                    "Начало переадресованного сообщения:",
-                    "Начало пересылаемого сообщения",
-                    "Конец пересылаемого сообщения",
-                    "Reply message",
-                    "Ответное сообщение",
-                ],
-            ),
+        let firsts: [(&FirstsPattern, &[&str]); 5] = [
             (
                 &HDR_FROM,
                 &[
@@ -381,6 +488,37 @@ mod tests {
                     "To: c",
                     "*From:* x",
                     "*От:* Техподдержка",
+                    "От : Иван",
+                    "to\t: c",
+                    "ОТ*: x",
+                ],
+            ),
+            (
+                &HDR_OTHER,
+                &[
+                    "Кому: b",
+                    "To: c",
+                    "to :",
+                    "TO*:",
+                    "Тема: x",
+                    "Subject: y",
+                    "Копия: z",
+                    "CC: w",
+                    "От: Иван",
+                    "от :",
+                    "От*:",
+                    "From: x@y.ru",
+                    "*Subject:* y",
+                ],
+            ),
+            (
+                &HDR_DATE,
+                &[
+                    "Отправлено: 11 апреля 2024 г. 17:05",
+                    "Sent: Monday",
+                    "Дата: 1",
+                    "Date : 2",
+                    "*Sent:* x",
                 ],
             ),
             (
@@ -399,6 +537,8 @@ mod tests {
                     "Download the app",
                     "-- Отправлено из мобильной Почты",
                     "--sent via app",
+                    "--Отправлено из Почты",
+                    "--\tsent",
                     "Отправлено со смартфона",
                 ],
             ),
@@ -420,6 +560,11 @@ mod tests {
                     "Respectfully",
                 ],
             ),
+        ];
+        for (pattern, lines) in firsts {
+            crate::request::pattern::tests::assert_firsts_cover(pattern, lines);
+        }
+        let cases: [(&LinePattern, &[&str]); 2] = [
             (
                 &REPLY_PREFIX,
                 &[
@@ -445,6 +590,88 @@ mod tests {
         for (pattern, lines) in cases {
             crate::request::pattern::tests::assert_heads_cover(pattern, lines);
         }
+    }
+
+    /// `may_be_separator` lets through every separator line, with or
+    /// without its decoration.
+    #[test]
+    fn separators_pass_their_look() {
+        crate::request::pattern::tests::assert_firsts_cover(&SEPARATOR, &["Original message"]);
+        crate::request::pattern::tests::assert_covers(
+            &SEPARATOR.pattern.regex,
+            |line| may_be_separator(&LineStart::new(line)),
+            &[
+                "-----Original Message-----",
+                "== Исходное сообщение ==",
+                "__исходное письмо__",
+                "Пересылаемое сообщение",
+                "Пересланное сообщение:",
+                "пересланное письмо",
+                "---------- Forwarded message ---------",
+                "** Forwarded e-mail **",
+                "**\tForwarded email",
+                "-_=* reply message",
+                "Переадресованное сообщение",
+                "Перенаправленное сообщение",
+                "Begin forwarded message:",
+                "Начало переадресованного сообщения:",
+                "Начало пересылаемого сообщения",
+                "Конец пересылаемого сообщения",
+                "Reply message",
+                "Ответное сообщение",
+            ],
+        );
+        assert!(!may_be_separator(&LineStart::new("--")));
+        assert!(!may_be_separator(&LineStart::new("-- Иван")));
+    }
+
+    /// The looks before the attribution regexes let through every line
+    /// each regex matches (`may_end_with_verb` for `ATTRIBUTION`,
+    /// `has_clock` for `DATED_ATTRIBUTION`), whatever character stands
+    /// anywhere in the verb or the time.
+    #[test]
+    fn attributions_pass_their_looks() {
+        let attributions: Vec<String> = [
+            "написал",
+            "написала",
+            "написал(а)",
+            "написали",
+            "пишет",
+            "писал",
+            "писала",
+            "писал(а)",
+            "wrote",
+            "пише",
+        ]
+        .iter()
+        .flat_map(|verb| {
+            [
+                format!("Иван {verb}:"),
+                format!("{verb}:"),
+                format!("x {verb} : "),
+                format!("x {verb}"),
+                format!("x {verb}\u{a0}:\t"),
+            ]
+        })
+        .collect();
+        let attributions: Vec<&str> = attributions.iter().map(String::as_str).collect();
+        crate::request::pattern::tests::assert_covers(
+            &ATTRIBUTION,
+            may_end_with_verb,
+            &attributions,
+        );
+        crate::request::pattern::tests::assert_covers(
+            &DATED_ATTRIBUTION,
+            has_clock,
+            &[
+                "1:05 от X <x@y>:",
+                "Понедельник, 11 марта 2024, 18:42 +03:00 от X <x@y>:",
+                "пт, 15 мар. 2024 г. в 10:12, Техподдержка <support@x.ru>:",
+                "9:00 from x:",
+            ],
+        );
+        assert!(!may_end_with_verb("У нас такая проблема:"));
+        assert!(!has_clock("В 10 часов:"));
     }
 
     #[test]

@@ -247,6 +247,25 @@ fn opens_with(line: &str, head: &str) -> bool {
     true
 }
 
+/// Whether `text` starts with `word` (in lower case, ASCII and а..я, no
+/// blanks) as a case-insensitive regex reads it: `None` when a character
+/// of `text` may fold to a letter of `word` and only the regex can tell
+/// (see [`lower`]).
+pub(crate) fn starts_with_word(text: &str, word: &str) -> Option<bool> {
+    let mut chars = text.chars();
+    for w in word.chars() {
+        let Some(c) = chars.next() else {
+            return Some(false);
+        };
+        match lower(c) {
+            Some(c) if c != w => return Some(false),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    Some(true)
+}
+
 /// Whether `text` ends with `tail` (in lower case, ASCII and а..я, no
 /// blanks), case aside, or may (see [`lower`]): the mirror of
 /// [`opens_with`], for a pattern anchored at the end of a line.

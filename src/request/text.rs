@@ -372,8 +372,8 @@ pub fn split(body: &str) -> Parts {
     parts
 }
 
-static REPLY_PREFIX: LinePattern = LinePattern {
-    opens: &[
+static REPLY_PREFIX: FirstsPattern = FirstsPattern::new(
+    &[
         "re",
         "на",
         "ответ",
@@ -384,12 +384,12 @@ static REPLY_PREFIX: LinePattern = LinePattern {
         "пересл",
         "пересы",
     ],
-    regex: LazyLock::new(|| {
+    || {
         re(
             r"(?i)^\s*(?:(?:re|на|ответ|aw|sv|rv)\s*(?:\[[0-9]+\])?\s*:|(?:fwd?|fw|пересл|пересылка|пересылаемое)\s*:)",
         )
-    }),
-};
+    },
+);
 static FWD_PREFIX: LinePattern = LinePattern {
     opens: &["fw", "пересл", "пересы"],
     regex: LazyLock::new(|| re(r"(?i)^\s*(?:fwd?|fw|пересл|пересылка)\s*:")),
@@ -415,9 +415,85 @@ pub fn ticket_tag(subject: &str) -> Option<u64> {
         })
 }
 
+/// The words of [`REPLY_PREFIX`] in its order, in lower case, with what
+/// each says: whether a count in brackets may follow it («Re[2]:») and
+/// whether it forwards rather than answers ([`FWD_PREFIX`]'s words).
+const PREFIX_WORDS: &[(&str, Prefix)] = &[
+    ("re", Prefix::COUNTED_REPLY),
+    ("на", Prefix::COUNTED_REPLY),
+    ("ответ", Prefix::COUNTED_REPLY),
+    ("aw", Prefix::COUNTED_REPLY),
+    ("sv", Prefix::COUNTED_REPLY),
+    ("rv", Prefix::COUNTED_REPLY),
+    ("fwd", Prefix::FORWARD),
+    ("fw", Prefix::FORWARD),
+    ("пересл", Prefix::FORWARD),
+    ("пересылка", Prefix::FORWARD),
+    ("пересылаемое", Prefix::REPLY),
+];
+
+/// What a word of [`PREFIX_WORDS`] says.
+#[derive(Clone, Copy)]
+struct Prefix {
+    /// A count in brackets may follow the word.
+    counted: bool,
+    /// The word forwards a letter ([`FWD_PREFIX`] matches it).
+    forward: bool,
+}
+
+impl Prefix {
+    const COUNTED_REPLY: Prefix = Prefix {
+        counted: true,
+        forward: false,
+    };
+    const FORWARD: Prefix = Prefix {
+        counted: false,
+        forward: true,
+    };
+    const REPLY: Prefix = Prefix {
+        counted: false,
+        forward: false,
+    };
+}
+
+/// What [`REPLY_PREFIX`] finds at the start of a subject, read without the
+/// regex engine (`None` when only the regex can tell: see
+/// [`pattern::starts_with_word`]): `Some(None)` for no prefix, else where
+/// the prefix ends (after its colon) and whether it forwards.
+fn reply_prefix(s: &str) -> Option<Option<(usize, bool)>> {
+    // Most subjects open with no head of the pattern.
+    let start = LineStart::new(s);
+    if !REPLY_PREFIX.may_open(&start) {
+        return Some(None);
+    }
+    let text = start.text();
+    for &(word, prefix) in PREFIX_WORDS {
+        if !pattern::starts_with_word(text, word)? {
+            continue;
+        }
+        // The words are ASCII or а..я, their own length in the text.
+        let mut rest = text[word.len()..].trim_start();
+        if prefix.counted {
+            if let Some(count) = rest.strip_prefix('[') {
+                let digits = count.bytes().take_while(u8::is_ascii_digit).count();
+                if let Some(after) = count[digits..].strip_prefix(']').filter(|_| digits > 0) {
+                    rest = after.trim_start();
+                }
+            }
+        }
+        if rest.starts_with(':') {
+            return Some(Some((s.len() - rest.len() + 1, prefix.forward)));
+        }
+    }
+    Some(None)
+}
+
 /// Whether a subject starts with `Re:` (or a translation of it).
 pub fn has_reply_prefix(subject: &str) -> bool {
-    REPLY_PREFIX.is_match(subject) && !FWD_PREFIX.is_match(subject)
+    match reply_prefix(subject) {
+        Some(found) => found.is_some_and(|(_, forward)| !forward),
+        None => REPLY_PREFIX.pattern.regex.is_match(subject) && !FWD_PREFIX.is_match(subject),
+    }
 }
 
 /// A subject without `Re:`/`Fwd:` prefixes and the ticket tag.
@@ -429,8 +505,12 @@ pub fn clean_subject(subject: &str) -> String {
     };
     let mut s: &str = &untagged;
     for _ in 0..10 {
-        match REPLY_PREFIX.find(s) {
-            Some(m) => s = &s[m.end()..],
+        let end = match reply_prefix(s) {
+            Some(found) => found.map(|(end, _)| end),
+            None => REPLY_PREFIX.pattern.regex.find(s).map(|m| m.end()),
+        };
+        match end {
+            Some(end) => s = &s[end..],
             None => break,
         }
     }
@@ -477,7 +557,7 @@ mod tests {
     /// pattern's lines cover its alternatives.
     #[test]
     fn line_patterns_open_with_their_heads() {
-        let firsts: [(&FirstsPattern, &[&str]); 5] = [
+        let firsts: [(&FirstsPattern, &[&str]); 6] = [
             (
                 &HDR_FROM,
                 &[
@@ -560,11 +640,6 @@ mod tests {
                     "Respectfully",
                 ],
             ),
-        ];
-        for (pattern, lines) in firsts {
-            crate::request::pattern::tests::assert_firsts_cover(pattern, lines);
-        }
-        let cases: [(&LinePattern, &[&str]); 2] = [
             (
                 &REPLY_PREFIX,
                 &[
@@ -582,11 +657,14 @@ mod tests {
                     "Пересылаемое: x",
                 ],
             ),
-            (
-                &FWD_PREFIX,
-                &["Fwd: x", "Fw: x", "Пересл: x", "Пересылка: x"],
-            ),
         ];
+        for (pattern, lines) in firsts {
+            crate::request::pattern::tests::assert_firsts_cover(pattern, lines);
+        }
+        let cases: [(&LinePattern, &[&str]); 1] = [(
+            &FWD_PREFIX,
+            &["Fwd: x", "Fw: x", "Пересл: x", "Пересылка: x"],
+        )];
         for (pattern, lines) in cases {
             crate::request::pattern::tests::assert_heads_cover(pattern, lines);
         }
@@ -672,6 +750,46 @@ mod tests {
         );
         assert!(!may_end_with_verb("У нас такая проблема:"));
         assert!(!has_clock("В 10 часов:"));
+    }
+
+    /// `reply_prefix` finds what `REPLY_PREFIX` finds, and tells forwards
+    /// as `FWD_PREFIX` does, wherever it does not leave it to the regex:
+    /// for subjects with each prefix word, counts, blanks and colons, and
+    /// each of their first characters replaced by any of a wide set.
+    #[test]
+    fn reply_prefix_agrees_with_the_regexes() {
+        let mut chars: Vec<char> = (' '..='~').chain('А'..='я').collect();
+        chars.extend("ёЁ\t\u{a0}\u{2003}\u{212a}\u{17f}\u{1c80}\u{1c82}\u{1c83}\u{1c84}".chars());
+        let mut subjects = vec![String::new(), "re".to_string(), "Fw d: x".to_string()];
+        for (word, _) in PREFIX_WORDS {
+            for form in [word.to_string(), word.to_uppercase()] {
+                for tail in [
+                    ": x", ":x", " : x", "[2]: x", " [12] :x", "[]: x", "[2] x", "[2]", "x: y",
+                    "::", "",
+                ] {
+                    subjects.push(format!("{form}{tail}"));
+                    subjects.push(format!(" \u{a0}{form}{tail}"));
+                }
+            }
+        }
+        for subject in &subjects {
+            assert!(reply_prefix(subject).is_some(), "{subject:?}");
+            let old: Vec<char> = subject.chars().collect();
+            for at in 0..old.len().min(16) {
+                for &c in &chars {
+                    let mut new = old.clone();
+                    new[at] = c;
+                    let new: String = new.into_iter().collect();
+                    if let Some(found) = reply_prefix(&new) {
+                        let end = REPLY_PREFIX.pattern.regex.find(&new).map(|m| m.end());
+                        assert_eq!(found.map(|(end, _)| end), end, "{new:?}");
+                        if let Some((_, forward)) = found {
+                            assert_eq!(forward, FWD_PREFIX.regex.is_match(&new), "{new:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

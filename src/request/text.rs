@@ -267,26 +267,25 @@ fn quote_header_at<'t>(
         return true;
     }
     // Attribution wrapped over two lines.
-    if let Some(next) = next.map(|l| l.trimmed) {
-        if !next.is_empty()
-            && next.ends_with(':')
-            && fewer_chars(line, next, 300)
-            && after.clone().next().is_none_or(|l| {
-                let t = l.trim();
-                t.is_empty() || t.starts_with('>')
-            })
-            && (line.contains('@') || next.contains('@') || line.contains(',') || {
-                let l = line.to_lowercase();
-                l.contains("написал") || l.contains("wrote") || l.contains("пишет")
-            })
-        {
-            let mut joined = String::with_capacity(line.len() + 1 + next.len());
-            joined.push_str(line);
-            joined.push(' ');
-            joined.push_str(next);
-            if is_attribution(&joined) {
-                return true;
-            }
+    if let Some(next) = next.map(|l| l.trimmed)
+        && !next.is_empty()
+        && next.ends_with(':')
+        && fewer_chars(line, next, 300)
+        && after.clone().next().is_none_or(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('>')
+        })
+        && (line.contains('@') || next.contains('@') || line.contains(',') || {
+            let l = line.to_lowercase();
+            l.contains("написал") || l.contains("wrote") || l.contains("пишет")
+        })
+    {
+        let mut joined = String::with_capacity(line.len() + 1 + next.len());
+        joined.push_str(line);
+        joined.push(' ');
+        joined.push_str(next);
+        if is_attribution(&joined) {
+            return true;
         }
     }
     false
@@ -473,12 +472,12 @@ fn reply_prefix(s: &str) -> Option<Option<(usize, bool)>> {
         }
         // The words are ASCII or а..я, their own length in the text.
         let mut rest = text[word.len()..].trim_start();
-        if prefix.counted {
-            if let Some(count) = rest.strip_prefix('[') {
-                let digits = count.bytes().take_while(u8::is_ascii_digit).count();
-                if let Some(after) = count[digits..].strip_prefix(']').filter(|_| digits > 0) {
-                    rest = after.trim_start();
-                }
+        if prefix.counted
+            && let Some(count) = rest.strip_prefix('[')
+        {
+            let digits = count.bytes().take_while(u8::is_ascii_digit).count();
+            if let Some(after) = count[digits..].strip_prefix(']').filter(|_| digits > 0) {
+                rest = after.trim_start();
             }
         }
         if rest.starts_with(':') {

@@ -19,10 +19,28 @@ use super::{char_at, fold, fold_into, is_letter, letter_len};
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
 struct Candidate {
-    class: String,
+    /// 1–11.
+    number: u32,
+    /// An upper-case Cyrillic letter, or none for a bare number.
+    letter: Option<char>,
     strength: u8,
     /// Byte offset of its first digit (`usize::MAX`: the ordinal spelling).
     pos: usize,
+}
+
+impl Candidate {
+    /// The class as it is reported: «5А», «11».
+    fn class(&self) -> String {
+        self.with_letter(self.letter)
+    }
+
+    /// The class's number followed by `letter`, if any.
+    fn with_letter(&self, letter: Option<char>) -> String {
+        match letter {
+            Some(l) => format!("{}{l}", self.number),
+            None => self.number.to_string(),
+        }
+    }
 }
 
 /// The Cyrillic letter a class letter stands for (Latin look-alikes
@@ -403,7 +421,8 @@ fn candidates(text: &str) -> Vec<Candidate> {
             };
             if strength > 0 {
                 out.push(Candidate {
-                    class: format!("{num}{letter}"),
+                    number: num,
+                    letter: Some(letter),
                     strength,
                     pos: start,
                 });
@@ -416,7 +435,8 @@ fn candidates(text: &str) -> Vec<Candidate> {
             && !plural_after
         {
             out.push(Candidate {
-                class: num.to_string(),
+                number: num,
+                letter: None,
                 strength: 1,
                 pos: start,
             });
@@ -526,9 +546,7 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
     // lettered class in digits of the first tier below wins over any
     // ordinal (which, found last, would come last in it), so then the
     // ordinal is not looked for.
-    let lettered_in_digits = cands
-        .iter()
-        .any(|c| c.strength >= 3 && c.class.chars().any(|ch| !ch.is_ascii_digit()));
+    let lettered_in_digits = cands.iter().any(|c| c.strength >= 3 && c.letter.is_some());
     let says_class =
         |t: &str| LASS.find(t.as_bytes()).is_some() || LASS_UPPER.find(t.as_bytes()).is_some();
     let folded = if !lettered_in_digits && says_class(text) {
@@ -549,11 +567,16 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
     if let Some((end, c)) = ordinal {
         let stem = c.get(1).or_else(|| c.get(4)).map(|m| m.as_str());
         // «в пятом «Б» классе»: the letter between the ordinal and «классе».
-        let letter = c.get(2).map(|m| m.as_str().to_uppercase());
+        // The pattern reads one letter а..я there: its capital is one.
+        let letter = c
+            .get(2)
+            .and_then(|m| m.as_str().chars().next())
+            .and_then(|l| l.to_uppercase().next());
         if let Some(n) = stem.and_then(ordinal_number) {
             ordinal_end = end;
             cands.push(Candidate {
-                class: format!("{n}{}", letter.as_deref().unwrap_or("")),
+                number: n,
+                letter,
                 strength: if letter.is_some() { 3 } else { 1 },
                 pos: usize::MAX,
             });
@@ -561,21 +584,21 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
     }
     // A labelled or «класс»-marked lettered class first, then any lettered
     // one, then a bare number; earliest within a tier.
-    let lettered = |c: &&Candidate| c.class.chars().any(|ch| !ch.is_ascii_digit());
+    let lettered = |c: &&Candidate| c.letter.is_some();
     if let Some(c) = cands
         .iter()
         .filter(lettered)
         .filter(|c| c.strength >= 3)
         .min_by_key(|c| c.pos)
     {
-        return Some(c.class.clone());
+        return Some(c.class());
     }
     if let Some(c) = cands
         .iter()
         .filter(lettered)
         .min_by_key(|c| (std::cmp::Reverse(c.strength.min(2)), c.pos))
     {
-        return Some(c.class.clone());
+        return Some(c.class());
     }
     let bare = cands.iter().min_by_key(|c| c.pos)?;
     // A bare number may have its letter spelt out after it.
@@ -583,12 +606,10 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
         folded.get(ordinal_end..).unwrap_or_default()
     } else {
         // `pos` is a byte offset, and digits are one byte each.
-        text.get(bare.pos + bare.class.len()..).unwrap_or_default()
+        let digits = if bare.number >= 10 { 2 } else { 1 };
+        text.get(bare.pos + digits..).unwrap_or_default()
     };
-    Some(match named_letter(after) {
-        Some(l) => format!("{}{l}", bare.class),
-        None => bare.class.clone(),
-    })
+    Some(bare.with_letter(named_letter(after)))
 }
 
 /// A class in the subject: only the unmistakable spellings.
@@ -596,7 +617,7 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
     candidates(subject)
         .into_iter()
         .find(|c| c.strength >= 2)
-        .map(|c| c.class)
+        .map(|c| c.class())
 }
 
 #[cfg(test)]

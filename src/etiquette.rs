@@ -14,6 +14,7 @@
 //! themselves) is walked from each word's start. Only a text with a word
 //! that begins so is read word by word.
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -28,12 +29,6 @@ fn re(p: &str) -> Regex {
     // Invariant: every pattern here is a literal that compiles.
     Regex::new(p).expect("valid regex")
 }
-
-/// All stems in one automaton: most words match none, and one pass tells.
-static ANY_OBSCENE: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    // Invariant: the same patterns as OBSCENE, which compile.
-    regex::RegexSet::new(OBSCENE.iter().map(|(r, _)| r.as_str())).expect("valid regex set")
-});
 
 /// Obscene stems, to be matched against a whole lower-cased word (ё → е).
 static OBSCENE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
@@ -199,30 +194,65 @@ static ADDRESSEE: LazyLock<WordSet> = LazyLock::new(|| {
     .collect()
 });
 
-fn words(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if crate::request::is_letter(c) || c == '*' || (c == '-' && !cur.is_empty()) {
-            if cur.is_empty() {
-                start = i;
+/// The words of one sentence, each lowered (ё read as е) as the stems
+/// want them, in one buffer reused from sentence to sentence: no
+/// allocation per word. A word is a run of letters and `*`, with the `-`
+/// inside it (hyphenated words stay one word) but not at its end.
+#[derive(Default)]
+struct SentenceWords {
+    /// The words one after another, each followed by a space (which ends
+    /// a word for [`may_be_rude`] too, so it reads them word by word).
+    folded: String,
+    /// Where each word is in `folded`, in the order of the sentence.
+    spans: Vec<Range<usize>>,
+}
+
+impl SentenceWords {
+    /// Reads the words of `sentence`, forgetting the last sentence's.
+    fn read(&mut self, sentence: &str) {
+        self.folded.clear();
+        self.spans.clear();
+        // Where the word being read starts in `folded`.
+        let mut start: Option<usize> = None;
+        for c in sentence.chars() {
+            if crate::request::is_letter(c) || c == '*' || (c == '-' && start.is_some()) {
+                start.get_or_insert(self.folded.len());
+                match c {
+                    'ё' | 'Ё' => self.folded.push('е'),
+                    _ => self.folded.extend(c.to_lowercase()),
+                }
+            } else if let Some(start) = start.take() {
+                self.end_word(start);
             }
-            match c {
-                'ё' | 'Ё' => cur.push('е'),
-                _ => cur.extend(c.to_lowercase()),
-            }
-        } else if !cur.is_empty() {
-            out.push((
-                start,
-                std::mem::take(&mut cur).trim_end_matches('-').to_string(),
-            ));
+        }
+        if let Some(start) = start {
+            self.end_word(start);
         }
     }
-    if !cur.is_empty() {
-        out.push((start, cur.trim_end_matches('-').to_string()));
+
+    /// Ends the word that starts at byte `start` of `folded`: its
+    /// trailing `-` are dropped.
+    fn end_word(&mut self, start: usize) {
+        // `start` was the buffer's length when the word's first character
+        // was pushed: a character boundary, so the slice cannot panic.
+        let end = start + self.folded[start..].trim_end_matches('-').len();
+        self.folded.truncate(end);
+        self.folded.push(' ');
+        self.spans.push(start..end);
     }
-    out
+
+    /// How many words the sentence has.
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The word at `index`, or `""` past the last.
+    fn word(&self, index: usize) -> &str {
+        self.spans
+            .get(index)
+            .and_then(|span| self.folded.get(span.clone()))
+            .unwrap_or("")
+    }
 }
 
 /// A character of the beginnings in [`SUSPECTS`]: one of the 32 letters
@@ -327,7 +357,7 @@ impl Part {
                     });
                     Part::OneOf(symbols.collect::<Option<_>>()?)
                 }
-                // No word has ё ([`words`] reads it as е): nothing matches it.
+                // No word has ё ([`SentenceWords`] reads it as е): nothing matches it.
                 'ё' => {
                     *at += 1;
                     Part::OneOf(Vec::new())
@@ -547,7 +577,7 @@ impl Trie {
 }
 
 /// Whether a word of `folded` (folded text: texts as [`check_all_folded`]
-/// takes them, or a word of [`words`]) begins as [`SUSPECTS`] says: a
+/// takes them, or a word of [`SentenceWords`]) begins as [`SUSPECTS`] says: a
 /// superset of the texts [`look_closer`] flags, found in one pass with no
 /// allocation. A word here is a run of
 /// Latin small letters, `*` and characters written with lead byte 0xD0 or
@@ -555,7 +585,7 @@ impl Trie {
 /// other character ends it, `-` too, so each piece of a hyphenated word
 /// is a word. Every word and piece that [`look_closer`] reads starts where
 /// one of these starts (a test holds that no character outside a word of
-/// [`words`] folds to one inside a run), and it is the same folded
+/// [`SentenceWords`] folds to one inside a run), and it is the same folded
 /// letters, so a stem that matches it matches this run's beginning.
 fn may_be_rude(folded: &str) -> bool {
     let trie = &*SUSPECTS;
@@ -665,44 +695,68 @@ pub(crate) fn check_all_folded(texts: &[&str], folded: &str) -> Option<String> {
     texts.iter().find_map(|t| look_closer(t))
 }
 
-/// Sentence by sentence and word by word: the text is suspect.
+/// Sentence by sentence and word by word: the text is suspect. The
+/// first finding, in the order of the sentences, of their words, and for
+/// each word obscene language (the whole word, then each piece of a
+/// hyphenated one) before an insult.
 fn look_closer(text: &str) -> Option<String> {
+    let mut words = SentenceWords::default();
     // Sentence by sentence, so an insult's addressee is in the same one.
     for sentence in text.split(['.', '!', '?', '\n', ';']) {
-        let ws = words(sentence);
+        words.read(sentence);
+        // A piece a stem matches, or an insult, is a run of the sentence's
+        // words that [`may_be_rude`] walks: most sentences of a rude text
+        // have none.
+        if !may_be_rude(&words.folded) {
+            continue;
+        }
         let mut addressed: Option<bool> = None;
-        for (idx, (_, w)) in ws.iter().enumerate() {
-            // Parts of hyphenated words are words too.
-            for piece in
-                std::iter::once(w.as_str()).chain(w.split('-').filter(|p| p.len() < w.len()))
-            {
-                if piece.chars().count() < 3 {
-                    continue;
-                }
-                // The trie first: it passes every piece a stem matches
-                // (a piece is folded), and few others.
-                if !may_be_rude(piece) || !ANY_OBSCENE.is_match(piece) || innocent(piece) {
-                    continue;
-                }
-                for (rx, stem) in OBSCENE.iter() {
-                    if rx.is_match(piece) {
-                        return Some(format!("obscene language ({stem}…)"));
-                    }
-                }
+        for idx in 0..words.len() {
+            let w = words.word(idx);
+            // The same holds for a word: one that leaves the trie early
+            // (most do) has no stem in any piece and is no insult.
+            if !may_be_rude(w) {
+                continue;
             }
-            let negated = idx > 0 && ws[idx - 1].1 == "не";
+            if let Some(stem) = obscene_stem(w) {
+                return Some(format!("obscene language ({stem}…)"));
+            }
+            let negated = idx > 0 && words.word(idx - 1) == "не";
             if negated {
                 continue;
             }
-            if INSULT_PLURAL.contains(w.as_str()) {
+            if INSULT_PLURAL.contains(w) {
                 return Some("insult aimed at people".to_string());
             }
-            if INSULT_SINGLE.contains(w.as_str())
-                && *addressed
-                    .get_or_insert_with(|| ws.iter().any(|(_, x)| ADDRESSEE.contains(x.as_str())))
+            if INSULT_SINGLE.contains(w)
+                && *addressed.get_or_insert_with(|| {
+                    (0..words.len()).any(|i| ADDRESSEE.contains(words.word(i)))
+                })
             {
                 return Some("insult aimed at a person".to_string());
             }
+        }
+    }
+    None
+}
+
+/// The stem of the first of [`OBSCENE`] that the folded word `w` or a piece
+/// of it (parts of hyphenated words are words too) matches, if any; each
+/// piece is asked the trie, then the regexes.
+fn obscene_stem(w: &str) -> Option<&'static str> {
+    for piece in std::iter::once(w).chain(w.split('-').filter(|p| p.len() < w.len())) {
+        if piece.chars().count() < 3 {
+            continue;
+        }
+        // The trie first: it passes every piece a stem matches (a piece
+        // is folded), and few others, so the regexes are asked one by one
+        // (a set of them all would be asked for a match first, for a
+        // piece that mostly has one).
+        if !may_be_rude(piece) || innocent(piece) {
+            continue;
+        }
+        if let Some((_, stem)) = OBSCENE.iter().find(|(rx, _)| rx.is_match(piece)) {
+            return Some(stem);
         }
     }
     None
@@ -712,6 +766,86 @@ fn look_closer(text: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::request::{fold, is_letter};
+
+    /// All stems in one automaton, as `look_closer_reference` asked them
+    /// before asking each.
+    static ANY_OBSCENE: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+        // Invariant: the same patterns as OBSCENE, which compile.
+        regex::RegexSet::new(OBSCENE.iter().map(|(r, _)| r.as_str())).expect("valid regex set")
+    });
+
+    /// The words of `text` as `look_closer_reference` read them: each in a
+    /// `String` of its own, with its start in `text`.
+    fn words(text: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            if crate::request::is_letter(c) || c == '*' || (c == '-' && !cur.is_empty()) {
+                if cur.is_empty() {
+                    start = i;
+                }
+                match c {
+                    'ё' | 'Ё' => cur.push('е'),
+                    _ => cur.extend(c.to_lowercase()),
+                }
+            } else if !cur.is_empty() {
+                out.push((
+                    start,
+                    std::mem::take(&mut cur).trim_end_matches('-').to_string(),
+                ));
+            }
+        }
+        if !cur.is_empty() {
+            out.push((start, cur.trim_end_matches('-').to_string()));
+        }
+        out
+    }
+
+    /// The `look_closer` before [`SentenceWords`] (a `String` for each word),
+    /// kept to hold the new one to it.
+    fn look_closer_reference(text: &str) -> Option<String> {
+        // Sentence by sentence, so an insult's addressee is in the same one.
+        for sentence in text.split(['.', '!', '?', '\n', ';']) {
+            let ws = words(sentence);
+            let mut addressed: Option<bool> = None;
+            for (idx, (_, w)) in ws.iter().enumerate() {
+                // Parts of hyphenated words are words too.
+                for piece in
+                    std::iter::once(w.as_str()).chain(w.split('-').filter(|p| p.len() < w.len()))
+                {
+                    if piece.chars().count() < 3 {
+                        continue;
+                    }
+                    // The trie first: it passes every piece a stem matches
+                    // (a piece is folded), and few others.
+                    if !may_be_rude(piece) || !ANY_OBSCENE.is_match(piece) || innocent(piece) {
+                        continue;
+                    }
+                    for (rx, stem) in OBSCENE.iter() {
+                        if rx.is_match(piece) {
+                            return Some(format!("obscene language ({stem}…)"));
+                        }
+                    }
+                }
+                let negated = idx > 0 && ws[idx - 1].1 == "не";
+                if negated {
+                    continue;
+                }
+                if INSULT_PLURAL.contains(w.as_str()) {
+                    return Some("insult aimed at people".to_string());
+                }
+                if INSULT_SINGLE.contains(w.as_str())
+                    && *addressed.get_or_insert_with(|| {
+                        ws.iter().any(|(_, x)| ADDRESSEE.contains(x.as_str()))
+                    })
+                {
+                    return Some("insult aimed at a person".to_string());
+                }
+            }
+        }
+        None
+    }
 
     /// `symbols` written out: а..я, `*`, and `$` for the end of a word.
     fn spelled(symbols: &[Symbol]) -> String {
@@ -781,11 +915,11 @@ mod tests {
         }
     }
 
-    /// Every text [`look_closer`] flags is suspect to [`may_be_rude`]: the
-    /// stems after every prefix with endings, self-censored, capitalised,
-    /// in capitals and hyphenated, and every insult, in sentences.
-    #[test]
-    fn every_rude_text_is_suspect() {
+    /// Rude texts and near misses: the stems after every prefix with
+    /// endings, self-censored, capitalised, in capitals and hyphenated,
+    /// and every insult, in sentences (with and without an addressee, after
+    /// «не»).
+    fn generated_texts() -> Vec<String> {
         let mut prefixes: Vec<&str> = PREFIXES
             .trim_start_matches("(?:")
             .trim_end_matches(")?")
@@ -818,6 +952,8 @@ mod tests {
             "— {}…",
             "{}\u{a0}вы",
             "это ({}), вы",
+            "не {}, ты",
+            "Вы не {}. Ты {}; {}-{}-",
         ];
         let mut samples = Vec::new();
         for p in &prefixes {
@@ -829,7 +965,7 @@ mod tests {
         }
         let insults = INSULT_PLURAL.iter().chain(INSULT_SINGLE.iter());
         samples.extend(insults.map(|w| w.to_string()));
-        let mut flagged = 0;
+        let mut texts = Vec::new();
         for w in &samples {
             let mut capital = w.chars();
             let capitalised: String = capital
@@ -840,27 +976,82 @@ mod tests {
                 .collect();
             for form in [w.clone(), capitalised, w.to_uppercase()] {
                 for s in sentences {
-                    let text = s.replace("{}", &form);
-                    // A piece a stem matches passes the trie, which
-                    // look_closer asks first; then the whole text does.
-                    let mut stem_matches = false;
-                    for (_, w) in words(&text) {
-                        for piece in std::iter::once(w.as_str()).chain(w.split('-')) {
-                            if ANY_OBSCENE.is_match(piece) {
-                                stem_matches = true;
-                                assert!(may_be_rude(piece), "{piece}");
-                            }
-                        }
-                    }
-                    if stem_matches || look_closer(&text).is_some() {
-                        flagged += 1;
-                        assert!(suspect(&text), "{text}");
+                    texts.push(s.replace("{}", &form));
+                }
+            }
+        }
+        texts
+    }
+
+    /// Every text [`look_closer`] flags is suspect to [`may_be_rude`].
+    #[test]
+    fn every_rude_text_is_suspect() {
+        let mut flagged = 0;
+        for text in generated_texts() {
+            // A piece a stem matches passes the trie, which look_closer
+            // asks first; then the whole text does.
+            let mut stem_matches = false;
+            for (_, w) in words(&text) {
+                for piece in std::iter::once(w.as_str()).chain(w.split('-')) {
+                    if OBSCENE.iter().any(|(rx, _)| rx.is_match(piece)) {
+                        stem_matches = true;
+                        assert!(may_be_rude(piece), "{piece}");
                     }
                 }
+            }
+            if stem_matches || look_closer(&text).is_some() {
+                flagged += 1;
+                assert!(suspect(&text), "{text}");
             }
         }
         // The words above are mostly rude: the test is no empty one.
         assert!(flagged > 100_000, "{flagged}");
+    }
+
+    /// [`look_closer`] finds what the old one found, first finding first:
+    /// over the generated texts, over them two by two in one text, and
+    /// over the fixtures' subjects and bodies, whole and line by line.
+    #[test]
+    fn look_closer_is_the_old_one() {
+        let texts = generated_texts();
+        let mut found = 0;
+        for (i, text) in texts.iter().enumerate() {
+            let expected = look_closer_reference(text);
+            found += usize::from(expected.is_some());
+            assert_eq!(look_closer(text), expected, "{text}");
+            let pair = format!("{text} {}", texts[(i * 7919 + 1) % texts.len()]);
+            assert_eq!(look_closer(&pair), look_closer_reference(&pair), "{pair}");
+        }
+        assert!(found > 100_000, "{found}");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut letters = 0;
+        let mut rude = 0;
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("fixture").path();
+            if path.extension().is_none_or(|e| e != "eml") {
+                continue;
+            }
+            let raw = std::fs::read(&path).expect("fixture");
+            let Some(message) = mail_parser::MessageParser::default().parse(&raw) else {
+                continue;
+            };
+            letters += 1;
+            let mut parts = vec![String::from_utf8_lossy(&raw).into_owned()];
+            parts.extend(message.subject().map(str::to_string));
+            parts.extend(
+                (0..message.text_body_count())
+                    .filter_map(|i| message.body_text(i).map(|t| t.into_owned())),
+            );
+            for part in &parts {
+                let expected = look_closer_reference(part);
+                rude += usize::from(expected.is_some());
+                assert_eq!(look_closer(part), expected, "{}", path.display());
+                for line in part.lines() {
+                    assert_eq!(look_closer(line), look_closer_reference(line), "{line}");
+                }
+            }
+        }
+        assert!(letters > 100 && rude > 5, "{letters} {rude}");
     }
 
     /// Common words that begin like a stem after a prefix are not even

@@ -83,21 +83,6 @@ impl FirstsPattern {
     pub(crate) fn may_open(&self, start: &LineStart) -> bool {
         self.firsts & start.first_bit != 0 && start.may_open(&self.pattern)
     }
-
-    /// [`LinePattern::is_match`] for a line read by [`LineStart::new`]:
-    /// the regex reads the line after its blanks.
-    pub(crate) fn is_match(&self, start: &LineStart) -> bool {
-        self.may_open(start) && self.pattern.regex.is_match(start.text)
-    }
-
-    /// [`LinePattern::find`] for a line read by [`LineStart::new`]: the
-    /// regex reads the line after its blanks, and the match is in that
-    /// text.
-    pub(crate) fn find<'t>(&self, start: &LineStart<'t>) -> Option<regex::Match<'t>> {
-        self.may_open(start)
-            .then(|| self.pattern.regex.find(start.text))
-            .flatten()
-    }
 }
 
 /// The place of a character heads may open with in a set of them (see
@@ -247,10 +232,10 @@ fn opens_with(line: &str, head: &str) -> bool {
     true
 }
 
-/// Whether `text` starts with `word` (in lower case, ASCII and а..я, no
-/// blanks) as a case-insensitive regex reads it: `None` when a character
-/// of `text` may fold to a letter of `word` and only the regex can tell
-/// (see [`lower`]).
+/// Whether `text` starts with `word` (in lower case, ASCII and а..я; an
+/// ASCII blank or sign in it stands for itself, as in a regex) as a
+/// case-insensitive regex reads it: `None` when a character of `text` may
+/// fold to a letter of `word` and only the regex can tell (see [`lower`]).
 pub(crate) fn starts_with_word(text: &str, word: &str) -> Option<bool> {
     let mut chars = text.chars();
     for w in word.chars() {
@@ -266,22 +251,61 @@ pub(crate) fn starts_with_word(text: &str, word: &str) -> Option<bool> {
     Some(true)
 }
 
-/// Whether `text` ends with `tail` (in lower case, ASCII and а..я, no
-/// blanks), case aside, or may (see [`lower`]): the mirror of
-/// [`opens_with`], for a pattern anchored at the end of a line.
-pub(crate) fn may_end_with(text: &str, tail: &str) -> bool {
+/// Whether `text` ends with `word` (in lower case, ASCII and а..я; an
+/// ASCII sign in it stands for itself) as a case-insensitive regex reads it: the mirror of
+/// [`starts_with_word`], `None` when only the regex can tell.
+pub(crate) fn ends_with_word(text: &str, word: &str) -> Option<bool> {
     let mut chars = text.chars().rev();
-    for t in tail.chars().rev() {
+    for w in word.chars().rev() {
         let Some(c) = chars.next() else {
-            return false;
+            return Some(false);
         };
         match lower(c) {
-            Some(c) if c != t => return false,
+            Some(c) if c != w => return Some(false),
             Some(_) => {}
-            None => return true,
+            None => return None,
         }
     }
-    true
+    Some(true)
+}
+
+/// The length of `words` at the start of `text`, one after another with
+/// blanks (at least one) between them, as a case-insensitive regex reads
+/// `word\s+word…`: `Some(None)` when they are not there, `None` when only
+/// the regex can tell (see [`starts_with_word`]). A blank inside a word
+/// stands for itself (a regex's literal blank).
+pub(crate) fn phrase_at(text: &str, words: &[&str]) -> Option<Option<usize>> {
+    let mut at = 0;
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            // A word opens with a letter: the blanks before it are all of
+            // those the regex's `\s+` takes.
+            let rest = &text[at..];
+            let blanks = rest.len() - rest.trim_start().len();
+            if blanks == 0 {
+                return Some(None);
+            }
+            at += blanks;
+        }
+        if !starts_with_word(&text[at..], word)? {
+            return Some(None);
+        }
+        // The characters matched are ASCII or а..я, the lower case of
+        // characters of as many bytes: the word's own length in the text.
+        at += word.len();
+    }
+    Some(Some(at))
+}
+
+/// Whether `c` is in a case-insensitive regex's class `[а-яёА-ЯЁa-zA-Z]`:
+/// `None` for a character outside ASCII and the Cyrillic block, which the
+/// class may take for a letter (see [`lower`]).
+pub(crate) fn is_class_letter(c: char) -> Option<bool> {
+    match c {
+        'a'..='z' | 'A'..='Z' | 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё' => Some(true),
+        c if c.is_ascii() || matches!(c, '\u{400}'..='\u{4FF}') => Some(false),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

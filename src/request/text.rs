@@ -51,15 +51,84 @@ static SEPARATOR: FirstsPattern = FirstsPattern::new(
     },
 );
 
+/// [`SEPARATOR`]'s phrases, in lower case (a blank stands for itself),
+/// `e-?mail` written out both ways: [`separator`] reads them.
+const SEPARATOR_PHRASES: &[&str] = &[
+    "original message",
+    "исходное сообщение",
+    "исходное письмо",
+    "пересылаемое сообщение",
+    "пересланное сообщение",
+    "пересланное письмо",
+    "forwarded message",
+    "forwarded e-mail",
+    "forwarded email",
+    "переадресованное сообщение",
+    "перенаправленное сообщение",
+    "begin forwarded message",
+    "начало переадресованного сообщения",
+    "начало пересылаемого сообщения",
+    "конец пересылаемого сообщения",
+    "reply message",
+    "ответное сообщение",
+];
+
+/// The length of the decoration (`-`, `_`, `=`, `*`) `text` opens with.
+fn decoration(text: &str) -> usize {
+    text.bytes()
+        .take_while(|b| matches!(b, b'-' | b'_' | b'=' | b'*'))
+        .count()
+}
+
+/// Whether [`SEPARATOR`] matches `text`, read without the regex engine:
+/// decoration (two or more) and blanks, a phrase, blanks, a colon, blanks,
+/// decoration (two or more) and blanks, each but the phrase optional.
+/// `None` when only the regex can tell (see [`pattern::starts_with_word`]).
+fn separator(text: &str) -> Option<bool> {
+    let text = text.trim_start();
+    let text = match decoration(text) {
+        0 => text,
+        // One sign is no decoration, and no phrase opens with it.
+        1 => return Some(false),
+        // The decoration is ASCII, so the phrase starts on a character
+        // boundary.
+        n => text[n..].trim_start(),
+    };
+    let mut sure = true;
+    for phrase in SEPARATOR_PHRASES {
+        match pattern::starts_with_word(text, phrase) {
+            Some(true) => {
+                // The phrase is its own length in the text (ASCII, а..я).
+                let rest = text[phrase.len()..].trim_start();
+                let rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+                let after = match decoration(rest) {
+                    0 => rest,
+                    1 => continue,
+                    n => &rest[n..],
+                };
+                if after.trim_start().is_empty() {
+                    return Some(true);
+                }
+            }
+            Some(false) => {}
+            None => sure = false,
+        }
+    }
+    sure.then_some(false)
+}
+
+/// Whether [`SEPARATOR`] matches `text`: [`separator`], or the regex
+/// where that cannot tell.
+fn is_separator(text: &str) -> bool {
+    separator(text).unwrap_or_else(|| SEPARATOR.pattern.regex.is_match(text))
+}
+
 /// Whether a line may be a separator: its words open with a head of
 /// [`SEPARATOR`] after the decoration (`-`, `_`, `=`, `*`) and blanks. A
 /// signature's `--` has no words and never reaches the regex engine.
 fn may_be_separator(start: &LineStart) -> bool {
     let text = start.text();
-    let decoration = text
-        .bytes()
-        .take_while(|b| matches!(b, b'-' | b'_' | b'=' | b'*'))
-        .count();
+    let decoration = decoration(text);
     if decoration == 0 {
         return SEPARATOR.may_open(start);
     }
@@ -110,20 +179,63 @@ static HDR_DATE: FirstsPattern = FirstsPattern::new(
     || re(r"(?i)^\s*\*?(?:отправлено|sent|дата|date)\s*\*?\s*:\s*\S"),
 );
 
+/// The words of [`HDR_FROM`], [`HDR_OTHER`] and [`HDR_DATE`], in their
+/// regexes' order, for [`header_line`].
+const HDR_FROM_WORDS: &[&str] = &["от", "from", "отправитель", "кому", "to"];
+const HDR_OTHER_WORDS: &[&str] = &["кому", "to", "тема", "subject", "копия", "cc", "от", "from"];
+const HDR_DATE_WORDS: &[&str] = &["отправлено", "sent", "дата", "date"];
+
+/// Whether a header pattern matches `text`, read without the regex engine:
+/// an optional `*`, one of `words`, blanks, an optional `*`, blanks and a
+/// colon, then (when `value`) something that is not blank after blanks.
+/// `None` when only the regex can tell (see [`pattern::starts_with_word`]).
+fn header_line(text: &str, words: &[&str], value: bool) -> Option<bool> {
+    let text = text.trim_start();
+    // The words open with letters: a `*` must be the optional one.
+    let text = text.strip_prefix('*').unwrap_or(text);
+    let mut sure = true;
+    for word in words {
+        match pattern::starts_with_word(text, word) {
+            Some(true) => {
+                // The word is its own length in the text (ASCII, а..я).
+                let rest = text[word.len()..].trim_start();
+                let rest = rest.strip_prefix('*').unwrap_or(rest).trim_start();
+                if let Some(after) = rest.strip_prefix(':')
+                    && (!value || !after.trim_start().is_empty())
+                {
+                    return Some(true);
+                }
+            }
+            Some(false) => {}
+            None => sure = false,
+        }
+    }
+    sure.then_some(false)
+}
+
+/// Whether the header pattern `pattern` (with its `words` and `value`, see
+/// [`header_line`]) matches the line `start` reads: its heads first, then
+/// [`header_line`], then the regex where that cannot tell.
+fn is_header(start: &LineStart, pattern: &FirstsPattern, words: &[&str], value: bool) -> bool {
+    pattern.may_open(start)
+        && header_line(start.text(), words, value)
+            .unwrap_or_else(|| pattern.pattern.regex.is_match(start.text()))
+}
+
 /// «… написал(а):», «… пишет:», «… wrote:».
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)(?:написал|написала|написал\(а\)|написали|пишет|писал|писала|писал\(а\)|wrote|пише)\s*:?\s*$",
     )
 });
-/// The ends of [`ATTRIBUTION`]'s verbs, in lower case: a line that ends
-/// (before its colon and blanks) with none of them, case aside, is not
-/// one.
+/// [`ATTRIBUTION`]'s verbs as a line may end with them, in lower case:
+/// «писал» stands for «написал» too, as the regex is not anchored at the
+/// start, but «писали» is no verb of it (see [`ends_with_verb`]).
 const ATTRIBUTION_TAILS: &[&str] = &[
     "писал",
     "писала",
     "писал(а)",
-    "писали",
+    "написали",
     "пишет",
     "пише",
     "wrote",
@@ -137,23 +249,31 @@ static DATED_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Whether `text` is an attribution: [`ATTRIBUTION`] or
-/// [`DATED_ATTRIBUTION`] matches it. Each regex is asked only when a look
-/// at the text says it may match: most lines that end with a colon
-/// («У нас такая проблема:») end with no verb and have no time of day.
+/// [`DATED_ATTRIBUTION`] matches it. The first is read by
+/// [`ends_with_verb`] (the regex asked only where that cannot tell), the
+/// second asked only when the text has a time of day: most lines that end
+/// with a colon («У нас такая проблема:») end with no verb and have none.
 fn is_attribution(text: &str) -> bool {
-    (may_end_with_verb(text) && ATTRIBUTION.is_match(text))
+    ends_with_verb(text).unwrap_or_else(|| ATTRIBUTION.is_match(text))
         || (has_clock(text) && DATED_ATTRIBUTION.is_match(text))
 }
 
-/// Whether `text` ends, before its blanks, a colon and blanks, with one of
-/// [`ATTRIBUTION_TAILS`] (or may, case aside): else [`ATTRIBUTION`] does
-/// not match it.
-fn may_end_with_verb(text: &str) -> bool {
+/// Whether [`ATTRIBUTION`] matches `text`, read without the regex engine:
+/// the text ends, before its blanks, a colon and blanks, with one of
+/// [`ATTRIBUTION_TAILS`]. `None` when only the regex can tell (see
+/// [`pattern::ends_with_word`]).
+fn ends_with_verb(text: &str) -> Option<bool> {
     let text = text.trim_end();
     let text = text.strip_suffix(':').unwrap_or(text).trim_end();
-    ATTRIBUTION_TAILS
-        .iter()
-        .any(|tail| pattern::may_end_with(text, tail))
+    let mut sure = true;
+    for tail in ATTRIBUTION_TAILS {
+        match pattern::ends_with_word(text, tail) {
+            Some(true) => return Some(true),
+            Some(false) => {}
+            None => sure = false,
+        }
+    }
+    sure.then_some(false)
 }
 
 /// Whether `text` has a time of day as [`DATED_ATTRIBUTION`] reads one
@@ -190,6 +310,97 @@ static FOOTER: FirstsPattern = FirstsPattern::new(
     },
 );
 
+/// [`FOOTER`]'s words, in lower case (a blank stands for itself), for
+/// [`footer`]: a verb and a preposition («Отправлено с …»), a phrase of
+/// its own («Скачайте …»), or `--` and a verb («-- Отправлено …»).
+const FOOTER_VERBS: &[&str] = &[
+    "отправлено",
+    "отправлена",
+    "sent",
+    "послано",
+    "получено",
+    "создано",
+    "написано",
+];
+const FOOTER_PREPOSITIONS: &[&str] = &["с", "со", "из", "from", "via", "через"];
+const FOOTER_OPENINGS: &[&str] = &["get outlook for", "скачайте", "загрузите", "download"];
+const FOOTER_DASHED_VERBS: &[&str] = &["отправлено", "sent"];
+
+/// Whether [`FOOTER`] matches `text`, read without the regex engine. `None`
+/// when only the regex can tell (see [`pattern::starts_with_word`]).
+fn footer(text: &str) -> Option<bool> {
+    let text = text.trim_start();
+    let mut sure = true;
+    // Whether `rest`, after a footer's words, is its end: nothing, or a
+    // character no letter of `[а-яёА-ЯЁa-zA-Z]` and at most 60 more.
+    let ends = |rest: &str, sure: &mut bool| {
+        let mut chars = rest.chars();
+        match chars.next().map(pattern::is_class_letter) {
+            None => true,
+            Some(Some(true)) => false,
+            Some(Some(false)) => {
+                let more = chars.as_str();
+                // `.` takes no line feed.
+                !more.contains('\n') && more.chars().count() <= 60
+            }
+            Some(None) => {
+                *sure = false;
+                false
+            }
+        }
+    };
+    for verb in FOOTER_VERBS {
+        match pattern::starts_with_word(text, verb) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                sure = false;
+                continue;
+            }
+        }
+        // The verb is its own length in the text (ASCII, а..я), and the
+        // blanks after it (at least one) are all those `\s+` takes.
+        let rest = &text[verb.len()..];
+        let words = rest.trim_start();
+        if words.len() == rest.len() {
+            continue;
+        }
+        for preposition in FOOTER_PREPOSITIONS {
+            match pattern::starts_with_word(words, preposition) {
+                Some(true) if ends(&words[preposition.len()..], &mut sure) => return Some(true),
+                Some(_) => {}
+                None => sure = false,
+            }
+        }
+    }
+    for opening in FOOTER_OPENINGS {
+        match pattern::starts_with_word(text, opening) {
+            // The opening is its own length in the text (ASCII, а..я).
+            Some(true) if ends(&text[opening.len()..], &mut sure) => return Some(true),
+            Some(_) => {}
+            None => sure = false,
+        }
+    }
+    if let Some(dashed) = text.strip_prefix("--") {
+        let dashed = dashed.trim_start();
+        for verb in FOOTER_DASHED_VERBS {
+            match pattern::starts_with_word(dashed, verb) {
+                Some(true) if ends(&dashed[verb.len()..], &mut sure) => return Some(true),
+                Some(_) => {}
+                None => sure = false,
+            }
+        }
+    }
+    sure.then_some(false)
+}
+
+/// Whether [`FOOTER`] matches the line `start` reads: its heads first,
+/// then [`footer`], then the regex where that cannot tell.
+fn is_footer(start: &LineStart) -> bool {
+    FOOTER.may_open(start)
+        && footer(start.text()).unwrap_or_else(|| FOOTER.pattern.regex.is_match(start.text()))
+}
+
 /// «С уважением», «Best regards»…: the rest is a signature.
 static CLOSING: FirstsPattern = FirstsPattern::new(
     &[
@@ -207,6 +418,59 @@ static CLOSING: FirstsPattern = FirstsPattern::new(
         )
     },
 );
+
+/// [`CLOSING`]'s phrases in its order, each as its words (a blank inside a
+/// word stands for itself, blanks between words for any blanks), for
+/// [`closing_end`].
+const CLOSING_PHRASES: &[&[&str]] = &[
+    &["с", "уважением"],
+    &["с", "наилучшими", "пожеланиями"],
+    &["всего", "доброго"],
+    &["всего", "хорошего"],
+    &["с", "благодарностью"],
+    &["заранее", "спасибо"],
+    &["заранее", "благодарю"],
+    &["заранее", "благодарна"],
+    &["заранее", "благодарен"],
+    &["best regards"],
+    &["kind regards"],
+    &["regards"],
+    &["respectfully"],
+];
+
+/// Where [`CLOSING`]'s match in `text` ends, read without the regex engine:
+/// a phrase, then the blanks and signs `,.!:;-` after it (at least one, or
+/// the text's end). `Some(None)` for no match, `None` when only the regex
+/// can tell (see [`pattern::starts_with_word`]).
+fn closing_end(text: &str) -> Option<Option<usize>> {
+    let body = text.trim_start();
+    for words in CLOSING_PHRASES {
+        // The first phrase that matches is the regex's (leftmost-first),
+        // so one the reader cannot tell leaves the answer to the regex.
+        let Some(end) = pattern::phrase_at(body, words)? else {
+            continue;
+        };
+        let rest = &body[end..];
+        let after = rest.trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | '.' | '!' | ':' | ';' | '-')
+        });
+        if rest.is_empty() || after.len() < rest.len() {
+            return Some(Some(text.len() - after.len()));
+        }
+    }
+    Some(None)
+}
+
+/// Where [`CLOSING`]'s match in the line `start` reads ends (in its text
+/// after the blanks): its heads first, then [`closing_end`], then the regex
+/// where that cannot tell.
+fn closing_in(start: &LineStart) -> Option<usize> {
+    if !CLOSING.may_open(start) {
+        return None;
+    }
+    let text = start.text();
+    closing_end(text).unwrap_or_else(|| CLOSING.pattern.regex.find(text).map(|m| m.end()))
+}
 
 /// A line of the body, as it came and without the blanks around it.
 #[derive(Clone, Copy)]
@@ -242,21 +506,23 @@ fn quote_header_at<'t>(
     if line.is_empty() {
         return false;
     }
-    if may_be_separator(start) && SEPARATOR.pattern.regex.is_match(line) {
+    if may_be_separator(start) && is_separator(line) {
         return true;
     }
     if line.len() >= 10 && line.bytes().all(|b| b == b'_') {
         return true;
     }
-    if HDR_FROM.is_match(start) {
+    if is_header(start, &HDR_FROM, HDR_FROM_WORDS, true) {
         // An Outlook header block: another header line within the next
         // few lines.
         // A person's own form («От: …, Тема: …») has no date line; demand
         // one, or three header lines in a row.
         let block = next.map(|l| l.raw).into_iter().chain(after.clone()).take(5);
-        if block.clone().any(|l| HDR_DATE.is_match(&LineStart::new(l)))
+        if block
+            .clone()
+            .any(|l| is_header(&LineStart::new(l), &HDR_DATE, HDR_DATE_WORDS, true))
             || block
-                .filter(|l| HDR_OTHER.is_match(&LineStart::new(l)))
+                .filter(|l| is_header(&LineStart::new(l), &HDR_OTHER, HDR_OTHER_WORDS, false))
                 .count()
                 >= 2
         {
@@ -324,7 +590,7 @@ pub fn split(body: &str) -> Parts {
             }
             break;
         }
-        if FOOTER.is_match(&start) {
+        if is_footer(&start) {
             continue;
         }
         if !in_signature {
@@ -335,12 +601,12 @@ pub fn split(body: &str) -> Parts {
             // A closing is a short line; «Заранее спасибо, у нас такая
             // проблема: …» goes on with the letter.
             let closing = match fewer_chars(t, "", 81) {
-                true => CLOSING.find(&start),
+                true => closing_in(&start),
                 false => None,
             };
-            if let Some(m) = closing {
+            if let Some(end) = closing {
                 in_signature = true;
-                let rest = &t[m.end()..];
+                let rest = &start.text()[end..];
                 parts.signature.push_str(rest);
                 parts.signature.push('\n');
                 signature_lines += usize::from(!rest.is_empty());
@@ -702,10 +968,10 @@ mod tests {
         assert!(!may_be_separator(&LineStart::new("-- Иван")));
     }
 
-    /// The looks before the attribution regexes let through every line
-    /// each regex matches (`may_end_with_verb` for `ATTRIBUTION`,
-    /// `has_clock` for `DATED_ATTRIBUTION`), whatever character stands
-    /// anywhere in the verb or the time.
+    /// `ends_with_verb` answers as `ATTRIBUTION` does wherever it answers
+    /// (see `for_variations`), and `has_clock` lets through every line
+    /// `DATED_ATTRIBUTION` matches, whatever character stands anywhere in
+    /// the time.
     #[test]
     fn attributions_pass_their_looks() {
         let attributions: Vec<String> = [
@@ -732,11 +998,14 @@ mod tests {
         })
         .collect();
         let attributions: Vec<&str> = attributions.iter().map(String::as_str).collect();
-        crate::request::pattern::tests::assert_covers(
-            &ATTRIBUTION,
-            may_end_with_verb,
-            &attributions,
-        );
+        for_variations(&attributions, |line| {
+            if let Some(read) = ends_with_verb(line) {
+                assert_eq!(read, ATTRIBUTION.is_match(line), "{line:?}");
+            }
+        });
+        for line in &attributions {
+            assert_eq!(ends_with_verb(line), Some(true), "{line:?}");
+        }
         crate::request::pattern::tests::assert_covers(
             &DATED_ATTRIBUTION,
             has_clock,
@@ -747,7 +1016,7 @@ mod tests {
                 "9:00 from x:",
             ],
         );
-        assert!(!may_end_with_verb("У нас такая проблема:"));
+        assert_eq!(ends_with_verb("У нас такая проблема:"), Some(false));
         assert!(!has_clock("В 10 часов:"));
     }
 
@@ -788,6 +1057,210 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Calls `f` with each of `lines` and its variations: in capitals, in
+    /// small letters, with ё for е and е for ё, after blanks (a no-break
+    /// space too), followed by blanks, signs or a word; and each of those
+    /// with each of its first and last 16 characters replaced by each of a
+    /// wide set of characters (with old Cyrillic letter forms, the Kelvin
+    /// sign and the long s, which case-insensitive matching folds to
+    /// letters).
+    fn for_variations(lines: &[&str], mut f: impl FnMut(&str)) {
+        let mut chars: Vec<char> = (' '..='~').chain('А'..='я').collect();
+        chars.extend("ёЁ\t\u{a0}\u{2003}\u{212a}\u{17f}\u{1c80}\u{1c82}\u{1c83}\u{1c84}—«".chars());
+        for line in lines {
+            let mut forms = vec![
+                line.to_string(),
+                line.to_uppercase(),
+                line.to_lowercase(),
+                line.replace('е', "ё"),
+                line.replace('ё', "е"),
+                format!(" \u{a0}\t{line}"),
+            ];
+            for after in [
+                " ",
+                "\u{a0}",
+                ",",
+                "!",
+                ":",
+                " :",
+                " -",
+                "--",
+                " x",
+                "  Иван",
+                "\n",
+            ] {
+                forms.push(format!("{line}{after}"));
+            }
+            for form in &forms {
+                f(form);
+                let old: Vec<char> = form.chars().collect();
+                let n = old.len();
+                for at in (0..n.min(16)).chain(n.saturating_sub(16).max(16)..n) {
+                    for &c in &chars {
+                        let mut new = old.clone();
+                        new[at] = c;
+                        let new: String = new.into_iter().collect();
+                        f(&new);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The readers of the lines (`separator`, `header_line`, `footer`,
+    /// `closing_end`) answer as their regexes do wherever they answer, and
+    /// they answer for the lines they are written for.
+    #[test]
+    fn line_readers_agree_with_the_regexes() {
+        let separators = [
+            "-----Original Message-----",
+            "-------- Пересылаемое сообщение --------",
+            "== Исходное сообщение ==",
+            "__исходное письмо__",
+            "Пересланное сообщение:",
+            "пересланное письмо",
+            "---------- Forwarded message ---------",
+            "** Forwarded e-mail **",
+            "**\tForwarded email",
+            "-_=* reply message :**",
+            "Переадресованное сообщение",
+            "Перенаправленное сообщение",
+            "Begin forwarded message:",
+            "Начало переадресованного сообщения:",
+            "Начало пересылаемого сообщения",
+            "Конец пересылаемого сообщения",
+            "Reply message",
+            "Ответное сообщение",
+            "-Original message-",
+        ];
+        for_variations(&separators, |line| {
+            if let Some(read) = separator(line) {
+                assert_eq!(read, SEPARATOR.pattern.regex.is_match(line), "{line:?}");
+            }
+        });
+        let headers: [(&FirstsPattern, &[&str], bool, &[&str]); 3] = [
+            (
+                &HDR_FROM,
+                HDR_FROM_WORDS,
+                true,
+                &[
+                    "От: Иван",
+                    "From: Бухгалтерия <buh@x.ru>",
+                    "Отправитель: a",
+                    "Кому: b",
+                    "To: c",
+                    "*From:* x",
+                    "От : Иван",
+                    "to\t*: c",
+                    "От:",
+                    "Отправитель:  ",
+                ],
+            ),
+            (
+                &HDR_OTHER,
+                HDR_OTHER_WORDS,
+                false,
+                &[
+                    "Кому: b",
+                    "To:",
+                    "TO*:",
+                    "Тема: x",
+                    "*Subject:* y",
+                    "Копия: z",
+                    "CC : w",
+                    "от * :",
+                    "From: x@y.ru",
+                ],
+            ),
+            (
+                &HDR_DATE,
+                HDR_DATE_WORDS,
+                true,
+                &[
+                    "Отправлено: 20 мая 2024 г. 15:40",
+                    "Sent: Monday, April 8, 2024 10:00 AM",
+                    "Дата: 1",
+                    "*Date* : 2",
+                    "Отправлено:",
+                ],
+            ),
+        ];
+        for (pattern, words, value, lines) in headers {
+            for_variations(lines, |line| {
+                if let Some(read) = header_line(line, words, value) {
+                    assert_eq!(read, pattern.pattern.regex.is_match(line), "{line:?}");
+                }
+            });
+        }
+        let footers = [
+            "Отправлено с iPhone",
+            "Отправлено из мобильной Почты Mail.ru",
+            "Отправлено из Яндекс Почты для мобильных",
+            "Отправлена из Почты Mail.ru",
+            "Sent from my iPhone",
+            "Sent via app",
+            "Послано с телефона",
+            "Получено через Яндекс",
+            "Создано со смартфона",
+            "Написано с iPad",
+            "Отправлено из",
+            "Get Outlook for Android",
+            "Скачайте приложение",
+            "Загрузите",
+            "Download the app",
+            "-- Отправлено из мобильной Почты",
+            "--sent via app",
+            "Отправлено с iPhone, и это очень длинная строка, длиннее шестидесяти знаков",
+        ];
+        for_variations(&footers, |line| {
+            if let Some(read) = footer(line) {
+                assert_eq!(read, FOOTER.pattern.regex.is_match(line), "{line:?}");
+            }
+        });
+        let closings = [
+            "С уважением, Иван",
+            "С уважением,",
+            "С уважением",
+            "С\tнаилучшими  пожеланиями!",
+            "Всего доброго",
+            "Всего хорошего!",
+            "С благодарностью",
+            "Заранее спасибо!",
+            "Заранее благодарю",
+            "заранее благодарна",
+            "Заранее благодарен.",
+            "Best regards, Ivan",
+            "Kind regards,",
+            "Regards",
+            "Respectfully - x",
+            "С уважением классный руководитель",
+        ];
+        for_variations(&closings, |line| {
+            if let Some(read) = closing_end(line) {
+                let end = CLOSING.pattern.regex.find(line).map(|m| m.end());
+                assert_eq!(read, end, "{line:?}");
+            }
+        });
+        // The lines the readers are for need no regex.
+        for line in separators {
+            assert_eq!(separator(line), Some(!line.starts_with("-O")), "{line:?}");
+        }
+        for (_, words, value, lines) in headers {
+            for line in lines {
+                assert!(header_line(line, words, value).is_some(), "{line:?}");
+            }
+        }
+        for line in &footers[..17] {
+            assert_eq!(footer(line), Some(true), "{line:?}");
+        }
+        for line in closings {
+            assert!(
+                closing_end(line).is_some_and(|end| end.is_some()),
+                "{line:?}"
+            );
         }
     }
 

@@ -5,23 +5,21 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 11:49–11:51 (2 cores, load average about 1.1,
-//! 130 fixtures, 224 KB; 20 runs alternating with the previous build,
-//! 1184316): ratio median 0.43 (0.39–0.48; aim 0.5) against 0.415 for the
-//! previous build; each letter 50 times in a row: 0.54–0.55. One run's
-//! ratio moves by ±0.05 on this shared machine: compare builds by many
-//! runs, alternately. Per letter, in pipeline order, one quiet run: MIME
-//! parse 8.9 µs, headers 0.7, body 0.9, split 1.4, etiquette 2.3, role
-//! 2.5, name 2.9, class 1.4, description 2.0. (Here etiquette folds and
-//! role tokenises the text each on its own; `understand` does both once
-//! for the two.) Under callgrind `understand` is 136.1k instructions per
-//! letter against 89.9k for the bare parse, with 3.2× its L1i misses, 9×
-//! its L1d read misses and 1.8× its mispredicted branches; it runs 1,622
-//! distinct 64-byte lines of code per letter against the parse's 688
-//! (`scripts/code-footprint`). Sampled with `perf record -e cpu-clock`, a
-//! regex call costs far more time than its instructions say: the steps
-//! call the engine only where a cheap exact look says it may match (see
-//! README, Performance).
+//! Measured on 2026-11-29 14:52–15:08 (2 cores, load average 1.0–1.7,
+//! 130 fixtures, 224 KB; 34 runs, 22 of them alternating with the build
+//! of 029e285): ratio median 0.48 (quartiles 0.45 and 0.50; aim 0.5)
+//! against 0.44 (0.43 and 0.46) for the older build. One run's ratio
+//! moves by ±0.05 on this shared machine: compare builds by many runs,
+//! alternately. (Here etiquette
+//! folds and role tokenises the text each on its own; `understand` does
+//! both once for the two.) Under callgrind `understand` is 129.4k
+//! instructions per letter against 89.9k for the bare parse, with 3.2×
+//! its L1i misses, 7.6× its L1d read misses and 1.8× its mispredicted
+//! branches; it runs 1,591 distinct 64-byte lines of code per letter
+//! against the parse's 683 (`scripts/code-footprint`). Sampled with `perf
+//! record -e cpu-clock`, a regex call costs far more time than its
+//! instructions say: the steps call the engine only where a cheap exact
+//! look cannot tell (see README, Performance).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

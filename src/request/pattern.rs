@@ -237,26 +237,25 @@ fn opens_with(line: &str, head: &str) -> bool {
 /// case-insensitive regex reads it: `None` when a character of `text` may
 /// fold to a letter of `word` and only the regex can tell (see [`lower`]).
 pub(crate) fn starts_with_word(text: &str, word: &str) -> Option<bool> {
-    let mut chars = text.chars();
-    for w in word.chars() {
-        let Some(c) = chars.next() else {
-            return Some(false);
-        };
-        match lower(c) {
-            Some(c) if c != w => return Some(false),
-            Some(_) => {}
-            None => return None,
-        }
-    }
-    Some(true)
+    opens_with_chars(text.chars(), word.chars())
 }
 
 /// Whether `text` ends with `word` (in lower case, ASCII and а..я; an
-/// ASCII sign in it stands for itself) as a case-insensitive regex reads it: the mirror of
-/// [`starts_with_word`], `None` when only the regex can tell.
+/// ASCII sign in it stands for itself) as a case-insensitive regex reads
+/// it: the mirror of [`starts_with_word`], `None` when only the regex can
+/// tell.
 pub(crate) fn ends_with_word(text: &str, word: &str) -> Option<bool> {
-    let mut chars = text.chars().rev();
-    for w in word.chars().rev() {
+    opens_with_chars(text.chars().rev(), word.chars().rev())
+}
+
+/// Whether `chars` open with `word`'s characters as a case-insensitive
+/// regex reads them, `None` when only the regex can tell: read forwards
+/// for [`starts_with_word`], backwards for [`ends_with_word`].
+fn opens_with_chars(
+    mut chars: impl Iterator<Item = char>,
+    word: impl Iterator<Item = char>,
+) -> Option<bool> {
+    for w in word {
         let Some(c) = chars.next() else {
             return Some(false);
         };

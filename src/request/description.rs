@@ -693,10 +693,7 @@ impl<'t, 'b> Words<'t, 'b> {
             let from = i;
             loop {
                 // а..я, most letters, told by their two bytes alone.
-                let (pairs, _) = b.get(i..).unwrap_or_default().as_chunks::<2>();
-                let russian = (pairs.iter())
-                    .take_while(|&&[lead, next]| is_russian_lower(lead, next))
-                    .count();
+                let russian = super::russian_lower_run(b.get(i..).unwrap_or_default());
                 i += 2 * russian;
                 case |= u8::from(russian != 0) * (LOWER | RUSSIAN_LOWER);
                 // Any other letter that folding leaves (ђ, є, і…).
@@ -870,14 +867,6 @@ fn push_folded(folded: &mut String, run: &str, c: char) {
 fn push_folded_other(folded: &mut String, run: &str, c: char) {
     folded.push_str(run);
     folded.extend(c.to_lowercase());
-}
-
-/// Whether the two bytes `lead`, `next` of a character are а..я (U+0430
-/// to U+044F): D0 B0 to D1 8F, between which valid UTF-8 has no other
-/// pair.
-#[inline(always)]
-fn is_russian_lower(lead: u8, next: u8) -> bool {
-    u16::from_be_bytes([lead, next]).wrapping_sub(0xD0B0) < 0xE0
 }
 
 /// The index in [`CYRILLIC`] of the letter whose lead byte `x` (0xD0 or
@@ -1267,7 +1256,7 @@ mod tests {
         }
     }
 
-    /// [`is_russian_lower`] tells а..я, and only them, among all
+    /// [`is_russian_lower`](crate::request::is_russian_lower) tells а..я, and only them, among all
     /// characters of two bytes.
     #[test]
     fn russian_lower_by_bytes() {
@@ -1276,7 +1265,7 @@ mod tests {
             c.encode_utf8(&mut bytes);
             let [lead, next, ..] = bytes;
             assert_eq!(
-                is_russian_lower(lead, next),
+                crate::request::is_russian_lower(lead, next),
                 ('а'..='я').contains(&c),
                 "{c}"
             );

@@ -429,6 +429,28 @@ pub(crate) fn fold_into(s: &str, out: &mut String) {
     out.push_str(&s[run..]);
 }
 
+/// Whether `lead`, `next`, the first two bytes of a character of a
+/// `str`, are a lower-case Russian letter а..я (U+0430..U+044F, not ё):
+/// D0 B0..D0 BF or D1 80..D1 8F, read as one number, between which valid
+/// UTF-8 has no other pair. No branch: in Russian text the lead bytes
+/// alternate unpredictably.
+#[inline(always)]
+pub(crate) fn is_russian_lower(lead: u8, next: u8) -> bool {
+    u16::from_be_bytes([lead, next]).wrapping_sub(0xD0B0) < 0xE0
+}
+
+/// How many letters а..я open `b` (bytes of a `str` from a character
+/// boundary), two bytes each: the run the word readers pass over with
+/// nothing to fold or class.
+#[inline(always)]
+pub(crate) fn russian_lower_run(b: &[u8]) -> usize {
+    let (pairs, _) = b.as_chunks::<2>();
+    pairs
+        .iter()
+        .take_while(|&&[lead, next]| is_russian_lower(lead, next))
+        .count()
+}
+
 /// A character [`fold`] leaves as it is: lower-case Cyrillic other than
 /// `ё`, ASCII other than capitals, and the common signs
 /// ([`is_common_sign`]). (Not every such character: the rest are
@@ -588,6 +610,23 @@ mod tests {
         ] {
             assert_eq!(trimmed(s.to_string()), s.trim(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn russian_lower_is_a_to_ya_only() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mut buf = [0; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            let (lead, next) = (bytes[0], bytes.get(1).copied().unwrap_or(0));
+            assert_eq!(
+                is_russian_lower(lead, next),
+                ('а'..='я').contains(&c),
+                "{c:?}"
+            );
+        }
+        assert_eq!(russian_lower_run("приветЁж".as_bytes()), 6);
+        assert_eq!(russian_lower_run("ая".as_bytes()), 2);
+        assert_eq!(russian_lower_run("a".as_bytes()), 0);
     }
 
     #[test]

@@ -299,12 +299,6 @@ const CYRILLIC_CLASSES: [u8; 128] = {
     table
 };
 
-/// The lower-case letters а..я (U+0430..U+044F) in UTF-8, as two bytes
-/// read big-endian: D0 B0..D0 BF and D1 80..D1 8F. In valid UTF-8 no
-/// character's two bytes fall between those (the second byte of a
-/// character is 80..BF).
-const LOWER_RUSSIAN: std::ops::RangeInclusive<u16> = 0xD0B0..=0xD18F;
-
 /// The class and the length in bytes of the letter at byte `i` of
 /// `text`; the length is 0 when there is no letter there.
 #[inline]
@@ -343,12 +337,7 @@ fn word_at(text: &str, start: usize) -> (usize, Shape, Option<usize>) {
     loop {
         // Most letters are lower-case а..я, which fold to themselves:
         // a run of them is told two bytes at a time, with no table.
-        let run = b
-            .get(i..)
-            .unwrap_or_default()
-            .chunks_exact(2)
-            .take_while(|p| LOWER_RUSSIAN.contains(&u16::from_be_bytes([p[0], p[1]])))
-            .count();
+        let run = super::russian_lower_run(b.get(i..).unwrap_or_default());
         if run > 0 {
             i += 2 * run;
             tail &= PLAIN | LOWER;
@@ -2034,20 +2023,6 @@ mod tests {
                     .filter(|(_, f)| f == flag)
                     .any(|(l, _)| l.contains(&w));
                 assert_eq!(flags & flag != 0, in_lists, "{w} {list:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn lower_russian_is_the_first_two_bytes_of_a_to_ya_only() {
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            let mut buf = [0; 4];
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            // An ASCII character's byte is below 0x80: below the range
-            // whatever byte follows it.
-            if let [x, y, ..] = *bytes {
-                let in_range = LOWER_RUSSIAN.contains(&u16::from_be_bytes([x, y]));
-                assert_eq!(in_range, ('а'..='я').contains(&c), "{c:?}");
             }
         }
     }

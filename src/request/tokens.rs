@@ -8,7 +8,7 @@
 //! folded ([`Tokens::low_span`]) without folding it again.
 
 use super::lexicon::key;
-use super::{char_at, folds_to_itself, is_letter};
+use super::{char_at, folds_to_itself, is_letter, is_russian_lower};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -156,16 +156,6 @@ pub(crate) fn tokenize(text: &str) -> Tokens<'_> {
     }
 }
 
-/// Whether the bytes `x`, `y` are a lower-case Russian letter а..я (not
-/// ё), told without a branch: in Russian text the letters' lead bytes
-/// (0xD0 for а..п, 0xD1 for р..я) alternate unpredictably.
-#[inline]
-pub(crate) fn is_cyr_lower_bytes(x: u8, y: u8) -> bool {
-    // The code point a two-byte sequence led by 0xD0 or 0xD1 encodes.
-    let cp = (u32::from(x & 0x1F) << 6) | u32::from(y & 0x3F);
-    (x & 0xFE == 0xD0) & (y & 0xC0 == 0x80) & (cp.wrapping_sub(0x430) < 32)
-}
-
 /// The end of the word that starts at byte `i` of `text`, its letters
 /// folded into `f` on the way.
 fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
@@ -174,7 +164,7 @@ fn word_end(text: &str, mut i: usize, f: &mut Folder) -> usize {
         let x = b.get(i).copied().unwrap_or(0);
         let y = b.get(i + 1).copied().unwrap_or(0);
         // а..я: as they are (most letters).
-        if is_cyr_lower_bytes(x, y) {
+        if is_russian_lower(x, y) {
             i += 2;
             continue;
         }
@@ -429,20 +419,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cyr_lower_bytes_are_a_to_ya() {
-        for x in 0..=255u8 {
-            for y in 0..=255u8 {
-                let want = matches!((x, y), (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F));
-                assert_eq!(is_cyr_lower_bytes(x, y), want, "{x:x} {y:x}");
-            }
-        }
-    }
-
-    /// The folded text is `fold` of the text, and every token's folded
-    /// form is `fold` of it as written: over every character of the
-    /// Basic Multilingual Plane and some beyond, alone and between
-    /// Russian words, capitals and marks.
     #[test]
     fn folds_as_fold_does() {
         let chars = (0..0x1_0000u32)

@@ -174,7 +174,9 @@ pub fn missing_fields(
     class: Option<&str>,
     description: Option<&str>,
 ) -> Vec<Field> {
-    let blank = |s: Option<&str>| s.is_none_or(|s| s.trim().is_empty());
+    // What `s.trim().is_empty()` says, reading from the start only: a
+    // field found is seldom blank, and its first character tells.
+    let blank = |s: Option<&str>| s.is_none_or(|s| s.chars().all(char::is_whitespace));
     let mut out = Vec::new();
     if blank(full_name) {
         out.push(Field::FullName);
@@ -263,7 +265,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     h.fill(&mut req);
 
     if let Some(why) = robot {
-        req.reason = format!("robot: {why}");
+        req.reason = joined("robot: ", &why);
         return req;
     }
 
@@ -274,10 +276,17 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
         Cow::Borrowed(parts.quoted.as_str())
     } else {
         let attached = cap_chars(&body.attached, MAX_TEXT_CHARS);
-        Cow::Owned(format!("{}\n{attached}", parts.quoted))
+        let mut both = String::with_capacity(parts.quoted.len() + 1 + attached.len());
+        both.push_str(&parts.quoted);
+        both.push('\n');
+        both.push_str(attached);
+        Cow::Owned(both)
     };
 
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
+    // Asked here, right after `clean_subject`, whose code for reading a
+    // subject's prefixes it shares (and finds still in the cache).
+    let is_reply = req.is_reply();
 
     // What this writer wrote now, tokenised and folded once for role and
     // etiquette.
@@ -309,8 +318,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
     req.class = class::find_folded(&own, || Cow::Borrowed(own_tokens.folded()))
         .or_else(|| class::find_in_subject(&subject));
     let gives_fields = req.full_name.is_some() || req.class.is_some();
-    req.description =
-        description::find(&parts.new, &subject, &quoted, req.is_reply(), gives_fields);
+    req.description = description::find(&parts.new, &subject, &quoted, is_reply, gives_fields);
     req.new_text = trimmed(parts.new);
 
     req.missing = missing_fields(
@@ -322,7 +330,7 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
 
     if let Some(why) = rude {
         req.verdict = Verdict::Etiquette;
-        req.reason = format!("etiquette: {why}");
+        req.reason = joined("etiquette: ", &why);
     } else if req.sender.is_none() {
         req.verdict = Verdict::Ignore;
         req.reason = "no sender address to answer".to_string();
@@ -331,16 +339,22 @@ fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
         req.reason = "complete".to_string();
     } else {
         req.verdict = Verdict::Ask;
-        let names: Vec<&str> = req
-            .missing
-            .iter()
-            .map(|f| match f {
+        // Built by hand, not with `format!` and `join`: most letters end
+        // here, and the formatting machinery is a lot of code to fetch for
+        // a few words.
+        let mut reason = String::with_capacity(40);
+        reason.push_str("missing: ");
+        for (i, f) in req.missing.iter().enumerate() {
+            if i > 0 {
+                reason.push_str(", ");
+            }
+            reason.push_str(match f {
                 Field::FullName => "full_name",
                 Field::Class => "class",
                 Field::Description => "description",
-            })
-            .collect();
-        req.reason = format!("missing: {}", names.join(", "));
+            });
+        }
+        req.reason = reason;
     }
     req
 }
@@ -355,11 +369,23 @@ impl Request {
     }
 }
 
+/// `a` then `b` in a new string: what `format!("{a}{b}")` gives, without
+/// the formatting machinery's code, which is a lot to fetch for a reason.
+fn joined(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len());
+    s.push_str(a);
+    s.push_str(b);
+    s
+}
+
 /// `s` without the blanks around it, trimmed in place: no copy.
 fn trimmed(mut s: String) -> String {
     s.truncate(s.trim_end().len());
-    let blanks = s.len() - s.trim_start().len();
-    s.drain(..blanks);
+    // Most texts start with their first word.
+    if s.starts_with(char::is_whitespace) {
+        let blanks = s.len() - s.trim_start().len();
+        s.drain(..blanks);
+    }
     s
 }
 

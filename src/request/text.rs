@@ -724,7 +724,10 @@ impl Prefix {
 /// What [`REPLY_PREFIX`] finds at the start of a subject, read without the
 /// regex engine (`None` when only the regex can tell: see
 /// [`pattern::starts_with_word`]): `Some(None)` for no prefix, else where
-/// the prefix ends (after its colon) and whether it forwards.
+/// the prefix ends (after its colon) and whether it forwards. Out of
+/// line: `clean_subject` and `has_reply_prefix` both run it for every
+/// letter, and share one copy of its code.
+#[inline(never)]
 fn reply_prefix(s: &str) -> Option<Option<(usize, bool)>> {
     // Most subjects open with no head of the pattern.
     let start = LineStart::new(s);

@@ -473,7 +473,11 @@ fn beginnings(pattern: &str) -> Vec<Vec<Symbol>> {
 /// that leads from the root to a leaf is suspect; most words leave the
 /// trie after a letter or two.
 static SUSPECTS: LazyLock<Trie> = LazyLock::new(|| {
-    let obscene = OBSCENE.iter().flat_map(|(r, _)| beginnings(r.as_str()));
+    let obscene = OBSCENE.iter().enumerate().flat_map(|(k, (r, _))| {
+        beginnings(r.as_str())
+            .into_iter()
+            .map(move |b| (b, stem_mark(k)))
+    });
     let insults = INSULT_PLURAL.iter().chain(INSULT_SINGLE.iter()).map(|w| {
         // A word with a character that is no Russian letter (none is)
         // would be cut before it: still every word that starts so.
@@ -481,10 +485,23 @@ static SUSPECTS: LazyLock<Trie> = LazyLock::new(|| {
         if symbols.len() == w.chars().count() {
             symbols.push(END);
         }
-        symbols
+        // An insult marks no stem: no regex of [`OBSCENE`] is asked for it.
+        (symbols, 0)
     });
     Trie::new(obscene.chain(insults))
 });
+
+/// The bit that stands for the stem at `index` of [`OBSCENE`] in the marks
+/// of a [`Trie`]'s leaves; the last bit for that one and all after it.
+fn stem_mark(index: usize) -> u64 {
+    1 << index.min(63)
+}
+
+/// Whether the marks `marks` ([`suspect_stems`]) let the stem at `index`
+/// of [`OBSCENE`] match.
+fn may_match_stem(marks: u64, index: usize) -> bool {
+    marks & stem_mark(index) != 0
+}
 
 /// A trie of symbol strings, its nodes in breadth-first order.
 struct Trie {
@@ -492,6 +509,9 @@ struct Trie {
     /// leaf, the end of a string), bits 34.. are the index of its first
     /// child; the others follow in the order of their symbols.
     nodes: Vec<u64>,
+    /// Each node's marks: for a leaf, the marks of the strings it ends
+    /// and of those it cut short; 0 for the others.
+    marks: Vec<u64>,
 }
 
 /// The bits of a [`Trie`] node that say which symbols lead on.
@@ -501,44 +521,46 @@ impl Trie {
     /// The root's index.
     const ROOT: usize = 0;
 
-    /// The trie of `strings`, each ending in a leaf: a string that another
-    /// one starts with cuts that one short. An empty string makes the root
-    /// a leaf.
-    fn new(strings: impl IntoIterator<Item = Vec<Symbol>>) -> Trie {
-        let mut strings: Vec<Vec<Symbol>> = strings.into_iter().collect();
+    /// The trie of `strings`, each with its marks and ending in a leaf: a
+    /// string that another one starts with cuts that one short, and its
+    /// leaf has the marks of both. An empty string makes the root a leaf.
+    fn new(strings: impl IntoIterator<Item = (Vec<Symbol>, u64)>) -> Trie {
+        let mut strings: Vec<(Vec<Symbol>, u64)> = strings.into_iter().collect();
         // A node has bits for symbols up to END only: a string is cut
         // before any other (none has one), which keeps every text it
         // stood for.
-        for s in &mut strings {
+        for (s, _) in &mut strings {
             if let Some(other) = s.iter().position(|&x| x > END) {
                 s.truncate(other);
             }
         }
         strings.sort();
-        strings.dedup();
         // Keep only the strings that no other one starts with; in sorted
-        // order such another one comes just before (or is cut itself).
-        let mut kept: Vec<Vec<Symbol>> = Vec::new();
-        for s in strings {
-            if kept.last().is_none_or(|k| !s.starts_with(k)) {
-                kept.push(s);
+        // order such another one comes just before (or is cut itself), and
+        // takes the marks of each it stands for.
+        let mut kept: Vec<(Vec<Symbol>, u64)> = Vec::new();
+        for (s, marks) in strings {
+            match kept.last_mut() {
+                Some((k, kept_marks)) if s.starts_with(k) => *kept_marks |= marks,
+                _ => kept.push((s, marks)),
             }
         }
         // Breadth first: the nodes of one depth are the distinct
         // beginnings of that length, in sorted order, so the children of
         // each node come together and in the order of their symbols.
-        let depth = kept.iter().map(Vec::len).max().unwrap_or(0);
+        let depth = kept.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
         let mut levels: Vec<Vec<&[Symbol]>> = vec![vec![&[]]];
         for d in 1..=depth {
             let mut level: Vec<&[Symbol]> = kept
                 .iter()
-                .filter(|s| s.len() >= d)
-                .map(|s| &s[..d])
+                .filter(|(s, _)| s.len() >= d)
+                .map(|(s, _)| &s[..d])
                 .collect();
             level.dedup();
             levels.push(level);
         }
         let mut nodes = Vec::new();
+        let mut marks = Vec::new();
         let mut first_of_next_level = 1;
         for (d, level) in levels.iter().enumerate() {
             let next = levels.get(d + 1).map_or(&[][..], Vec::as_slice);
@@ -551,10 +573,23 @@ impl Trie {
                     child += 1;
                 }
                 nodes.push(symbols | ((first_child as u64) << 34));
+                // A leaf ends a kept string: the kept strings are sorted.
+                let leaf_marks = match symbols {
+                    0 => kept
+                        .binary_search_by(|(k, _)| k.as_slice().cmp(prefix))
+                        .map_or(0, |at| kept[at].1),
+                    _ => 0,
+                };
+                marks.push(leaf_marks);
             }
             first_of_next_level += next.len();
         }
-        Trie { nodes }
+        Trie { nodes, marks }
+    }
+
+    /// The marks of the leaf `node`.
+    fn marks(&self, node: usize) -> u64 {
+        self.marks.get(node).copied().unwrap_or(0)
     }
 
     /// Whether `node` is a leaf: a string of the trie ends there.
@@ -669,6 +704,49 @@ fn end_of_word(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The marks ([`stem_mark`]) of the stems of [`OBSCENE`] that may match
+/// the folded piece `piece`: those whose beginnings one of its words
+/// (as [`may_be_rude`] reads them) starts with. 0: no stem matches it.
+fn suspect_stems(piece: &str) -> u64 {
+    let trie = &*SUSPECTS;
+    if trie.is_leaf(Trie::ROOT) {
+        return trie.marks(Trie::ROOT);
+    }
+    let bytes = piece.as_bytes();
+    let mut marks = 0;
+    let mut i = 0;
+    loop {
+        while bytes.get(i).is_some_and(|&x| !is_word_byte(x)) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return marks;
+        }
+        let mut at = Trie::ROOT;
+        loop {
+            let Some((symbol, len)) = word_symbol(bytes, i) else {
+                if let Some(end) = trie.child(at, END) {
+                    marks |= trie.marks(end);
+                }
+                break;
+            };
+            i += len;
+            match trie.child(at, symbol) {
+                Some(next) if trie.is_leaf(next) => {
+                    marks |= trie.marks(next);
+                    i = end_of_word(bytes, i);
+                    break;
+                }
+                Some(next) => at = next,
+                None => {
+                    i = end_of_word(bytes, i);
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Why the text breaks rule 5, or `None` when it does not.
 pub fn check(text: &str) -> Option<String> {
     check_all(&[text])
@@ -748,14 +826,19 @@ fn obscene_stem(w: &str) -> Option<&'static str> {
         if piece.chars().count() < 3 {
             continue;
         }
-        // The trie first: it passes every piece a stem matches (a piece
-        // is folded), and few others, so the regexes are asked one by one
-        // (a set of them all would be asked for a match first, for a
-        // piece that mostly has one).
-        if !may_be_rude(piece) || innocent(piece) {
+        // The trie first: it names the stems whose beginnings the piece
+        // (folded) starts with, a superset of those that match it, so only
+        // their regexes are asked, one by one in their order (most
+        // suspect pieces have one such stem, an insult none).
+        let marks = suspect_stems(piece);
+        if marks == 0 || innocent(piece) {
             continue;
         }
-        if let Some((_, stem)) = OBSCENE.iter().find(|(rx, _)| rx.is_match(piece)) {
+        if let Some((_, (_, stem))) = OBSCENE
+            .iter()
+            .enumerate()
+            .find(|(k, (rx, _))| may_match_stem(marks, *k) && rx.is_match(piece))
+        {
             return Some(stem);
         }
     }
@@ -983,7 +1066,9 @@ mod tests {
         texts
     }
 
-    /// Every text [`look_closer`] flags is suspect to [`may_be_rude`].
+    /// Every text [`look_closer`] flags is suspect to [`may_be_rude`], and
+    /// every piece a stem matches is marked for that stem by
+    /// [`suspect_stems`].
     #[test]
     fn every_rude_text_is_suspect() {
         let mut flagged = 0;
@@ -993,9 +1078,13 @@ mod tests {
             let mut stem_matches = false;
             for (_, w) in words(&text) {
                 for piece in std::iter::once(w.as_str()).chain(w.split('-')) {
-                    if OBSCENE.iter().any(|(rx, _)| rx.is_match(piece)) {
-                        stem_matches = true;
-                        assert!(may_be_rude(piece), "{piece}");
+                    for (k, (rx, _)) in OBSCENE.iter().enumerate() {
+                        if rx.is_match(piece) {
+                            stem_matches = true;
+                            assert!(may_be_rude(piece), "{piece}");
+                            // The trie names each stem that matches.
+                            assert!(may_match_stem(suspect_stems(piece), k), "{piece} {k}");
+                        }
                     }
                 }
             }
@@ -1006,6 +1095,21 @@ mod tests {
         }
         // The words above are mostly rude: the test is no empty one.
         assert!(flagged > 100_000, "{flagged}");
+    }
+
+    /// The trie names only the stems a piece may match: an insult none.
+    #[test]
+    fn suspect_stems_are_few() {
+        let index = |stem: &str| {
+            OBSCENE
+                .iter()
+                .position(|(_, s)| *s == stem)
+                .expect("a listed stem")
+        };
+        assert_eq!(suspect_stems("мудаки"), stem_mark(index("мудак")));
+        assert_eq!(suspect_stems("заебали"), stem_mark(index("еб")));
+        assert_eq!(suspect_stems("идиоты"), 0);
+        assert_eq!(suspect_stems("расписание"), 0);
     }
 
     /// [`look_closer`] finds what the old one found, first finding first:

@@ -39,8 +39,16 @@ impl LinePattern {
 pub(crate) struct FirstsPattern {
     /// The first characters of the heads (see [`slot`]), one bit each.
     firsts: u128,
+    /// Each head's first character as [`LineStart::first`] holds a line's,
+    /// side by side: a line whose first character some head opens with is
+    /// compared with those heads only, without reading the others' bytes
+    /// (each head's text is a cache line of its own to fetch).
+    head_firsts: [[u8; 2]; MAX_HEADS],
     pub(crate) pattern: LinePattern,
 }
+
+/// The most heads a [`FirstsPattern`] has.
+const MAX_HEADS: usize = 24;
 
 impl FirstsPattern {
     /// The pattern with the heads `opens` (see [`LinePattern::opens`]) and
@@ -49,9 +57,18 @@ impl FirstsPattern {
     /// stops the build.
     pub(crate) const fn new(opens: &'static [&'static str], regex: fn() -> Regex) -> Self {
         let mut firsts = 0;
+        let mut head_firsts = [[0; 2]; MAX_HEADS];
+        if opens.len() > MAX_HEADS {
+            panic!("more heads than MAX_HEADS");
+        }
         let mut i = 0;
         while i < opens.len() {
             let head = opens[i].as_bytes();
+            head_firsts[i] = match head {
+                [b0, ..] if b0.is_ascii() => [*b0, 0],
+                [b0, b1, ..] => [*b0, *b1],
+                _ => [0, 0],
+            };
             // ASCII is one byte; а..я are two, 110xxxxx 10xxxxxx.
             let first = match head {
                 [b0, ..] if b0.is_ascii() => *b0 as u32,
@@ -72,6 +89,7 @@ impl FirstsPattern {
         }
         FirstsPattern {
             firsts,
+            head_firsts,
             pattern: LinePattern {
                 opens,
                 regex: LazyLock::new(regex),
@@ -81,7 +99,19 @@ impl FirstsPattern {
 
     /// Whether the line `start` reads opens with one of the heads (or may).
     pub(crate) fn may_open(&self, start: &LineStart) -> bool {
-        self.firsts & start.first_bit != 0 && start.may_open(&self.pattern)
+        if self.firsts & start.first_bit == 0 {
+            return false;
+        }
+        match start.opening {
+            Opening::Blank => false,
+            Opening::Unknown => true,
+            Opening::Known => self
+                .pattern
+                .opens
+                .iter()
+                .zip(&self.head_firsts)
+                .any(|(head, first)| *first == start.first && opens_with(start.text, head)),
+        }
     }
 }
 

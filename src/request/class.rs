@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use regex::Regex;
 
-use super::{char_at, fold, fold_into, is_letter, letter_len};
+use super::{char_at, fold, is_letter, letter_len};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,12 +34,18 @@ impl Candidate {
         self.with_letter(self.letter)
     }
 
-    /// The class's number followed by `letter`, if any.
+    /// The class's number followed by `letter`, if any: written by hand,
+    /// where `format!` would run the formatting machinery for four bytes.
     fn with_letter(&self, letter: Option<char>) -> String {
-        match letter {
-            Some(l) => format!("{}{l}", self.number),
-            None => self.number.to_string(),
+        let mut s = String::with_capacity(4);
+        // The number is 1–11: a «1» before a second digit, and a last
+        // digit 0–9.
+        if self.number >= 10 {
+            s.push('1');
         }
+        s.push(char::from(b'0' + (self.number % 10) as u8));
+        s.extend(letter);
+        s
     }
 }
 
@@ -59,16 +65,25 @@ fn class_letter(c: char) -> Option<char> {
         'P' | 'p' => 'Р',
         'T' => 'Т',
         'X' | 'x' => 'Х',
-        'ё' | 'Ё' => return None,
-        c if ('а'..='я').contains(&c) || ('А'..='Я').contains(&c) => {
-            c.to_uppercase().next().unwrap_or(c)
-        }
+        'а'..='я' => russian_capital(c),
+        'А'..='Я' => c,
         _ => return None,
     };
     if matches!(up, 'Й' | 'Ъ' | 'Ы' | 'Ь' | 'Щ' | 'Ц' | 'Ч' | 'Ш') {
         return None;
     }
     Some(up)
+}
+
+/// The capital of a letter а..я (U+0430..U+044F, whose capitals are
+/// U+0410..U+042F), told by arithmetic instead of `char::to_uppercase`'s
+/// Unicode tables; any other character as it is.
+fn russian_capital(c: char) -> char {
+    if ('а'..='я').contains(&c) {
+        char::from_u32(u32::from(c) - 0x20).unwrap_or(c)
+    } else {
+        c
+    }
 }
 
 fn is_open_quote(c: char) -> bool {
@@ -90,8 +105,8 @@ fn first_chars(text: &str, max: usize) -> &str {
 }
 
 /// The word after byte `i` of `text` (skipping spaces, quotes, brackets
-/// and dashes), at most 24 characters, folded into `buf` (cleared first).
-fn word_after<'b>(text: &str, i: usize, buf: &'b mut String) -> &'b str {
+/// and dashes), at most 24 characters, as written.
+fn word_after(text: &str, i: usize) -> &str {
     let rest = text.get(i..).unwrap_or_default();
     let skip = rest
         .char_indices()
@@ -107,9 +122,7 @@ fn word_after<'b>(text: &str, i: usize, buf: &'b mut String) -> &'b str {
         }
         end = k + c.len_utf8();
     }
-    buf.clear();
-    fold_into(&word[..end], buf);
-    buf
+    &word[..end]
 }
 
 /// Where the three words before byte `i` of `text` are (nearest first,
@@ -141,73 +154,93 @@ fn words_before(text: &str, i: usize) -> [(usize, usize); 3] {
     spans
 }
 
-/// The word of `text` at `span` (see [`words_before`]) folded into `buf`
-/// (cleared first), its trailing dots trimmed.
-fn folded_word<'b>(text: &str, (s, e): (usize, usize), buf: &'b mut String) -> &'b str {
-    buf.clear();
-    fold_into(&text[s..e], buf);
-    buf.trim_end_matches('.')
+/// The word of `text` at `span` (see [`words_before`]), as written.
+fn word_at(text: &str, (s, e): (usize, usize)) -> &str {
+    &text[s..e]
 }
 
 /// «класс», «класса», «классе», «кл.», «классу»… in the singular.
-fn is_class_word_singular(w: &str) -> bool {
-    let w = w.trim_end_matches('.');
-    matches!(
-        w,
-        "класс"
-            | "класса"
-            | "классе"
-            | "классу"
-            | "классом"
-            | "кл"
-            | "клас"
-            | "класа"
-            | "класе"
-    )
-}
+const CLASS_SINGULAR: &[&str] = &[
+    "класс",
+    "класса",
+    "классе",
+    "классу",
+    "классом",
+    "кл",
+    "клас",
+    "класа",
+    "класе",
+];
 
-fn is_class_word_plural(w: &str) -> bool {
-    let w = w.trim_end_matches('.');
-    matches!(w, "классов" | "классы" | "классах" | "классам" | "классами")
-}
+/// «классов», «классы»…: the plural, which makes a number a count.
+const CLASS_PLURAL: &[&str] = &["классов", "классы", "классах", "классам", "классами"];
 
 /// Ordinal endings written after a hyphen: «5-й», «8-х», «5-го», «5-м».
-fn is_ordinal_suffix(s: &str) -> bool {
-    matches!(
-        s,
-        "й" | "м"
-            | "х"
-            | "е"
-            | "я"
-            | "ю"
-            | "го"
-            | "ом"
-            | "ый"
-            | "ой"
-            | "ий"
-            | "ая"
-            | "ое"
-            | "ых"
-            | "им"
-            | "ым"
-            | "ому"
-            | "ого"
-    )
-}
+const ORDINAL_SUFFIXES: &[&str] = &[
+    "й", "м", "х", "е", "я", "ю", "го", "ом", "ый", "ой", "ий", "ая", "ое", "ых", "им", "ым",
+    "ому", "ого",
+];
 
 /// The word before a lower-case class letter that makes it one («из 8 б»).
-fn student_word_before(w: &str) -> bool {
-    matches!(
-        w,
-        "из" | "в"
-            | "ученик"
-            | "ученица"
-            | "ученика"
-            | "ученицы"
-            | "учусь"
-            | "учится"
-            | "руководитель"
-    )
+const STUDENT_WORDS_BEFORE: &[&str] = &[
+    "из",
+    "в",
+    "ученик",
+    "ученица",
+    "ученика",
+    "ученицы",
+    "учусь",
+    "учится",
+    "руководитель",
+];
+
+/// The words after which the word before them may be «класс»: «в классе
+/// 5», «класс номер 5», «класс это 5».
+const BEFORE_NUMBER_AFTER_CLASS: &[&str] = &["в", "номер", "это"];
+
+/// Whether `word` (as written), its trailing dots dropped, folds
+/// ([`fold`](super::fold)) to one of `words` (words of letters а..я):
+/// read against each word's bytes, where folding the word would be a
+/// `String` to fill. One function for every list: one copy of the code.
+#[inline(never)]
+fn is_one_of(word: &str, words: &[&str]) -> bool {
+    let mut w = word.as_bytes();
+    while let [rest @ .., b'.'] = w {
+        w = rest;
+    }
+    words.iter().any(|t| folds_to(w, t.as_bytes()))
+}
+
+/// Whether `word` (bytes of a `str` from a character boundary) folds to
+/// `target`, the bytes of a word of letters а..я (two bytes each): pair
+/// by pair, each is the target's letter, its capital, or Ё/ё for е. A pair
+/// that matches is a whole character (its lead byte is 0xD0 or 0xD1), so
+/// the next pair starts another; and no character but those folds to a
+/// letter а..я (see the tests), so a word with any other folds to no
+/// such target.
+fn folds_to(word: &[u8], target: &[u8]) -> bool {
+    let (pairs, _) = word.as_chunks::<2>();
+    let (letters, _) = target.as_chunks::<2>();
+    word.len() == target.len()
+        && pairs
+            .iter()
+            .zip(letters)
+            .all(|(&p, &l)| fold_pair(u16::from_be_bytes(p)) == u16::from_be_bytes(l))
+}
+
+/// The two bytes of a character (lead byte high) as [`fold`](super::fold)
+/// folds them when they are a Russian capital (А..Я → а..я) or Ё, ё (→ е);
+/// any other two bytes as they are.
+fn fold_pair(pair: u16) -> u16 {
+    match pair {
+        // А..П (U+0410..U+041F) → а..п (U+0430..U+043F)
+        0xD090..=0xD09F => pair + 0x20,
+        // Р..Я (U+0420..U+042F, D0 A0..D0 AF) → р..я (D1 80..D1 8F)
+        0xD0A0..=0xD0AF => pair + 0xE0,
+        // Ё, ё → е
+        0xD081 | 0xD191 => 0xD0B5,
+        _ => pair,
+    }
 }
 
 /// The index of the first ASCII digit of `b` at or after `from`. Letters
@@ -231,14 +264,13 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
 
 /// Whether the number at byte `start` of `text` follows «класс» («класс
 /// 5», «в классе номер 5») or a «Класс:» label (see [`label_before`]).
-/// `buf` holds the folded words read.
-fn context_before(text: &str, start: usize, buf: &mut String) -> bool {
+fn context_before(text: &str, start: usize) -> bool {
     let before = words_before(text, start);
-    let first = folded_word(text, before[0], buf);
+    let first = word_at(text, before[0]);
     // The second word only after «в», «номер», «это».
-    is_class_word_singular(first)
-        || matches!(first, "в" | "номер" | "это")
-            && is_class_word_singular(folded_word(text, before[1], buf))
+    is_one_of(first, CLASS_SINGULAR)
+        || is_one_of(first, BEFORE_NUMBER_AFTER_CLASS)
+            && is_one_of(word_at(text, before[1]), CLASS_SINGULAR)
         || label_before(text, start)
 }
 
@@ -276,9 +308,6 @@ fn candidates(text: &str) -> Vec<Candidate> {
     // or an index stepped to over whole characters).
     let text = first_chars(text, 100_000);
     let b = text.as_bytes();
-    // Folded words, reused from candidate to candidate.
-    let (mut before_buf, mut run_buf, mut after_buf) =
-        (String::new(), String::new(), String::new());
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(start) = next_digit(b, i) {
@@ -342,10 +371,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
             letters_end += n;
             run_len += 1;
         }
-        // The run of letters, folded once for the tests below.
-        run_buf.clear();
-        fold_into(&text[j..letters_end], &mut run_buf);
-        let run = run_buf.as_str();
+        let run = &text[j..letters_end];
         let mut lettered: Option<(char, bool)> = None; // (letter, was upper)
         let mut after = letters_end;
         if run_len == 1
@@ -360,30 +386,32 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 let ordinal_glued = !hyphen
                     && spaces == 0
                     && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
-                    && is_class_word_singular(word_after(text, letters_end, &mut after_buf));
-                if (hyphen && is_ordinal_suffix(run) || ordinal_glued) && !c.is_uppercase() {
+                    && is_one_of(word_after(text, letters_end), CLASS_SINGULAR);
+                if (hyphen && is_one_of(run, ORDINAL_SUFFIXES) || ordinal_glued)
+                    && !c.is_uppercase()
+                {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
                     lettered = Some((l, c.is_uppercase()));
                 }
             }
-        } else if hyphen && run_len <= 3 && is_ordinal_suffix(run) {
+        } else if hyphen && run_len <= 3 && is_one_of(run, ORDINAL_SUFFIXES) {
             // «5-го класса», «8-х классов»: an ordinal; the word after decides.
             after = letters_end;
         }
-        let next_word = if lettered.is_none() && run_len > 1 && !(hyphen && is_ordinal_suffix(run))
-        {
-            run
-        } else {
-            word_after(text, after, &mut after_buf)
-        };
-        let class_after = is_class_word_singular(next_word);
-        let plural_after = is_class_word_plural(next_word);
+        let next_word =
+            if lettered.is_none() && run_len > 1 && !(hyphen && is_one_of(run, ORDINAL_SUFFIXES)) {
+                run
+            } else {
+                word_after(text, after)
+            };
+        let class_after = is_one_of(next_word, CLASS_SINGULAR);
+        let plural_after = is_one_of(next_word, CLASS_PLURAL);
         if let Some((letter, upper)) = lettered {
             if plural_after {
                 continue;
             }
-            let class_ctx = class_after || context_before(text, start, &mut before_buf);
+            let class_ctx = class_after || context_before(text, start);
             let adjacent = spaces == 0;
             let latin = b[j].is_ascii_alphabetic();
             // «1С» is the accounting program, «4G»/«3D» are not classes.
@@ -400,11 +428,10 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 // «6 В» with a capital: a class letter, not a preposition.
                 1
             } else if spaces > 0
-                && student_word_before(folded_word(
-                    text,
-                    words_before(text, start)[0],
-                    &mut before_buf,
-                ))
+                && is_one_of(
+                    word_at(text, words_before(text, start)[0]),
+                    STUDENT_WORDS_BEFORE,
+                )
                 && {
                     // Lower-case «б», «г», «д» after «из», «в», «ученик»; «а»
                     // only when nothing follows it («из 8 а,»); prepositions
@@ -431,9 +458,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
             }
         }
         // A bare number next to «класс».
-        if (class_after || run_len == 0 && context_before(text, start, &mut before_buf))
-            && !plural_after
-        {
+        if (class_after || run_len == 0 && context_before(text, start)) && !plural_after {
             out.push(Candidate {
                 number: num,
                 letter: None,
@@ -571,7 +596,7 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
         let letter = c
             .get(2)
             .and_then(|m| m.as_str().chars().next())
-            .and_then(|l| l.to_uppercase().next());
+            .map(russian_capital);
         if let Some(n) = stem.and_then(ordinal_number) {
             ordinal_end = end;
             cands.push(Candidate {
@@ -623,9 +648,11 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        ORDINAL_CLASS, ORDINAL_STEMS, find, folded_word, next_digit, ordinal_may_precede_class,
-        word_after, words_before,
+        BEFORE_NUMBER_AFTER_CLASS, CLASS_PLURAL, CLASS_SINGULAR, ORDINAL_CLASS, ORDINAL_STEMS,
+        ORDINAL_SUFFIXES, STUDENT_WORDS_BEFORE, find, fold_pair, is_one_of, next_digit,
+        ordinal_may_precede_class, russian_capital, word_after, word_at, words_before,
     };
+    use crate::request::fold;
 
     /// Every text the ordinal pattern matches passes the cheap look before
     /// it: each stem with each ending, with and without a class letter
@@ -711,8 +738,8 @@ mod tests {
     #[test]
     fn nearest_words_first() {
         let read = |text: &str, at: usize| {
-            let mut buf = String::new();
-            words_before(text, at).map(|span| folded_word(text, span, &mut buf).to_string())
+            words_before(text, at)
+                .map(|span| fold(word_at(text, span)).trim_end_matches('.').to_string())
         };
         let text = "Ученица кл. ... Школы №5, ДОЧЬ в 7";
         assert_eq!(read(text, text.len() - 1), ["в", "дочь", "школы"]);
@@ -726,11 +753,95 @@ mod tests {
 
     #[test]
     fn word_after_skips_marks_and_stops_at_24() {
-        let mut buf = String::new();
-        assert_eq!(word_after("5» – Класс.а", 1, &mut buf), "класс.а");
+        assert_eq!(word_after("5» – Класс.а", 1), "Класс.а");
         let long = "б".repeat(30);
-        assert_eq!(word_after(&long, 0, &mut buf).chars().count(), 24);
-        assert_eq!(word_after("", 0, &mut buf), "");
+        assert_eq!(word_after(&long, 0).chars().count(), 24);
+        assert_eq!(word_after("", 0), "");
+    }
+
+    /// What `is_one_of` and `fold_pair` rest on: no character but А..Я,
+    /// а..я, Ё and ё folds to anything holding a letter а..я, and no
+    /// character but the dot to anything holding a dot; and those letters
+    /// fold as `fold_pair` says. `russian_capital` is `to_uppercase` on а..я.
+    #[test]
+    fn only_russian_letters_fold_to_them() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let f = fold(c.encode_utf8(&mut [0; 4]));
+            let russian = matches!(c, 'А'..='Я' | 'а'..='я' | 'Ё' | 'ё');
+            if russian {
+                let mut b = [0; 4];
+                let p = c.encode_utf8(&mut b).as_bytes();
+                let folded = fold_pair(u16::from_be_bytes([p[0], p[1]])).to_be_bytes();
+                assert_eq!(f.as_bytes(), folded, "{c}");
+            } else if c != '.' {
+                assert!(!f.chars().any(|x| matches!(x, 'а'..='я' | '.')), "{c:?}");
+            }
+            let upper: String = c.to_uppercase().collect();
+            if ('а'..='я').contains(&c) {
+                assert_eq!(russian_capital(c).to_string(), upper, "{c}");
+            } else {
+                assert_eq!(russian_capital(c), c);
+            }
+        }
+    }
+
+    /// `is_one_of` answers as the fold of the word, its trailing dots
+    /// trimmed, compared with each word of the list: over every list's
+    /// words written in every case, with ё, dots, a letter replaced or
+    /// added (Latin look-alikes, other Cyrillic, signs that fold to
+    /// several characters), cut short and glued to another.
+    #[test]
+    fn is_one_of_agrees_with_fold() {
+        let lists = [
+            CLASS_SINGULAR,
+            CLASS_PLURAL,
+            ORDINAL_SUFFIXES,
+            STUDENT_WORDS_BEFORE,
+            BEFORE_NUMBER_AFTER_CLASS,
+        ];
+        let others = [
+            "", "a", "A", "e", "K", "\u{212A}", "İ", "ß", "ẞ", "Ѐ", "ѐ", "Ђ", "ђ", "Ѡ", "Ё", "ё",
+            "Е", ".", "-", "«", "\u{301}", "ﬀ", "Ω",
+        ];
+        let mut words: Vec<String> = Vec::new();
+        for list in lists {
+            for w in list {
+                let chars: Vec<char> = w.chars().collect();
+                let mut forms = vec![
+                    w.to_string(),
+                    w.to_uppercase(),
+                    w.replace('е', "ё"),
+                    w.replace('е', "Ё"),
+                    format!("{w}."),
+                    format!("{w}..."),
+                    format!(".{w}"),
+                    format!("{w}а"),
+                    chars[1..].iter().collect(),
+                ];
+                let mut first = chars.clone();
+                first[0] = russian_capital(first[0]);
+                forms.push(first.iter().collect());
+                for at in 0..=chars.len() {
+                    for o in others {
+                        let head: String = chars[..at].iter().collect();
+                        let tail: String = chars[at..].iter().collect();
+                        forms.push(format!("{head}{o}{tail}"));
+                        if at < chars.len() {
+                            let after: String = chars[at + 1..].iter().collect();
+                            forms.push(format!("{head}{o}{after}"));
+                        }
+                    }
+                }
+                words.extend(forms);
+            }
+        }
+        for list in lists {
+            for w in &words {
+                let f = fold(w);
+                let want = list.contains(&f.trim_end_matches('.'));
+                assert_eq!(is_one_of(w, list), want, "{w} {list:?}");
+            }
+        }
     }
 
     #[test]

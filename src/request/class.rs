@@ -17,7 +17,7 @@ use regex::Regex;
 use super::{char_at, fold, is_letter, letter_len};
 
 /// A candidate found in the text, with how sure we are.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Candidate {
     /// 1–11.
     number: u32,
@@ -44,8 +44,42 @@ impl Candidate {
             s.push('1');
         }
         s.push(char::from(b'0' + (self.number % 10) as u8));
-        s.extend(letter);
+        if let Some(l) = letter {
+            s.push(l);
+        }
         s
+    }
+}
+
+/// The candidates the choice of the class can need, kept as they are
+/// found (in the text's order, the ordinal spelling last) instead of a
+/// list of them all.
+#[derive(Default)]
+struct Found {
+    /// The first lettered one marked by «класс» or a label (strength 3).
+    marked: Option<Candidate>,
+    /// The first lettered one of the highest strength below 3.
+    lettered: Option<Candidate>,
+    /// The first one.
+    first: Option<Candidate>,
+    /// The first one of strength 2 or more: a subject's class.
+    sure: Option<Candidate>,
+}
+
+impl Found {
+    /// Takes `c`, found after every candidate taken before.
+    fn add(&mut self, c: Candidate) {
+        self.first.get_or_insert(c);
+        if c.strength >= 2 {
+            self.sure.get_or_insert(c);
+        }
+        if c.letter.is_some() {
+            if c.strength >= 3 {
+                self.marked.get_or_insert(c);
+            } else if self.lettered.is_none_or(|l| c.strength > l.strength) {
+                self.lettered = Some(c);
+            }
+        }
     }
 }
 
@@ -83,6 +117,16 @@ fn russian_capital(c: char) -> char {
         char::from_u32(u32::from(c) - 0x20).unwrap_or(c)
     } else {
         c
+    }
+}
+
+/// `char::is_uppercase`, with ASCII and Cyrillic (U+0400..U+045F) told
+/// by their ranges instead of the Unicode tables.
+fn is_capital(c: char) -> bool {
+    match c {
+        'A'..='Z' | '\u{400}'..='\u{42F}' => true,
+        '\0'..='\x7F' | '\u{430}'..='\u{45F}' => false,
+        _ => c.is_uppercase(),
     }
 }
 
@@ -299,17 +343,17 @@ fn label_before(text: &str, start: usize) -> bool {
 }
 
 /// Scan text for class candidates.
-fn candidates(text: &str) -> Vec<Candidate> {
+fn candidates(text: &str) -> Found {
+    let mut out = Found::default();
     // Every candidate starts with a digit.
-    if next_digit(text.as_bytes(), 0).is_none() {
-        return Vec::new();
-    }
+    let Some(first_digit) = next_digit(text.as_bytes(), 0) else {
+        return out;
+    };
     // Read as bytes: every index below is a character boundary (a digit,
     // or an index stepped to over whole characters).
     let text = first_chars(text, 100_000);
     let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
+    let mut i = first_digit;
     while let Some(start) = next_digit(b, i) {
         i = start;
         while i < b.len() && b[i].is_ascii_digit() {
@@ -387,12 +431,11 @@ fn candidates(text: &str) -> Vec<Candidate> {
                     && spaces == 0
                     && matches!(c, 'м' | 'х' | 'й' | 'ю' | 'я')
                     && is_one_of(word_after(text, letters_end), CLASS_SINGULAR);
-                if (hyphen && is_one_of(run, ORDINAL_SUFFIXES) || ordinal_glued)
-                    && !c.is_uppercase()
-                {
+                let upper = is_capital(c);
+                if (hyphen && is_one_of(run, ORDINAL_SUFFIXES) || ordinal_glued) && !upper {
                     lettered = None;
                 } else if let Some(l) = class_letter(c) {
-                    lettered = Some((l, c.is_uppercase()));
+                    lettered = Some((l, upper));
                 }
             }
         } else if hyphen && run_len <= 3 && is_one_of(run, ORDINAL_SUFFIXES) {
@@ -447,7 +490,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
                 0
             };
             if strength > 0 {
-                out.push(Candidate {
+                out.add(Candidate {
                     number: num,
                     letter: Some(letter),
                     strength,
@@ -459,7 +502,7 @@ fn candidates(text: &str) -> Vec<Candidate> {
         }
         // A bare number next to «класс».
         if (class_after || run_len == 0 && context_before(text, start)) && !plural_after {
-            out.push(Candidate {
+            out.add(Candidate {
                 number: num,
                 letter: None,
                 strength: 1,
@@ -565,13 +608,13 @@ pub fn find(text: &str) -> Option<String> {
 /// ([`fold`](super::fold)): `folded` gives it, and is asked only when the
 /// ordinal spelling must be looked for.
 pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>) -> Option<String> {
-    let mut cands = candidates(text);
+    let mut found = candidates(text);
     // The folded text serves the ordinal spelling («в пятом классе»),
     // which needs the word «класс»: fold only a text that has it. A
     // lettered class in digits of the first tier below wins over any
     // ordinal (which, found last, would come last in it), so then the
     // ordinal is not looked for.
-    let lettered_in_digits = cands.iter().any(|c| c.strength >= 3 && c.letter.is_some());
+    let lettered_in_digits = found.marked.is_some();
     let says_class =
         |t: &str| LASS.find(t.as_bytes()).is_some() || LASS_UPPER.find(t.as_bytes()).is_some();
     let folded = if !lettered_in_digits && says_class(text) {
@@ -599,7 +642,7 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
             .map(russian_capital);
         if let Some(n) = stem.and_then(ordinal_number) {
             ordinal_end = end;
-            cands.push(Candidate {
+            found.add(Candidate {
                 number: n,
                 letter,
                 strength: if letter.is_some() { 3 } else { 1 },
@@ -607,25 +650,13 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
             });
         }
     }
-    // A labelled or «класс»-marked lettered class first, then any lettered
-    // one, then a bare number; earliest within a tier.
-    let lettered = |c: &&Candidate| c.letter.is_some();
-    if let Some(c) = cands
-        .iter()
-        .filter(lettered)
-        .filter(|c| c.strength >= 3)
-        .min_by_key(|c| c.pos)
-    {
+    // A labelled or «класс»-marked lettered class first, then the
+    // strongest lettered one, then a bare number; earliest within a tier.
+    if let Some(c) = found.marked.or(found.lettered) {
         return Some(c.class());
     }
-    if let Some(c) = cands
-        .iter()
-        .filter(lettered)
-        .min_by_key(|c| (std::cmp::Reverse(c.strength.min(2)), c.pos))
-    {
-        return Some(c.class());
-    }
-    let bare = cands.iter().min_by_key(|c| c.pos)?;
+    // No lettered candidate: the first one is bare.
+    let bare = found.first?;
     // A bare number may have its letter spelt out after it.
     let after = if bare.pos == usize::MAX {
         folded.get(ordinal_end..).unwrap_or_default()
@@ -639,17 +670,14 @@ pub(crate) fn find_folded<'f>(text: &str, folded: impl FnOnce() -> Cow<'f, str>)
 
 /// A class in the subject: only the unmistakable spellings.
 pub fn find_in_subject(subject: &str) -> Option<String> {
-    candidates(subject)
-        .into_iter()
-        .find(|c| c.strength >= 2)
-        .map(|c| c.class())
+    candidates(subject).sure.map(|c| c.class())
 }
 
 #[cfg(test)]
 mod tests {
     use super::{
         BEFORE_NUMBER_AFTER_CLASS, CLASS_PLURAL, CLASS_SINGULAR, ORDINAL_CLASS, ORDINAL_STEMS,
-        ORDINAL_SUFFIXES, STUDENT_WORDS_BEFORE, find, fold_pair, is_one_of, next_digit,
+        ORDINAL_SUFFIXES, STUDENT_WORDS_BEFORE, find, fold_pair, is_capital, is_one_of, next_digit,
         ordinal_may_precede_class, russian_capital, word_after, word_at, words_before,
     };
     use crate::request::fold;
@@ -762,7 +790,8 @@ mod tests {
     /// What `is_one_of` and `fold_pair` rest on: no character but А..Я,
     /// а..я, Ё and ё folds to anything holding a letter а..я, and no
     /// character but the dot to anything holding a dot; and those letters
-    /// fold as `fold_pair` says. `russian_capital` is `to_uppercase` on а..я.
+    /// fold as `fold_pair` says. `russian_capital` is `to_uppercase` on а..я,
+    /// and `is_capital` is `is_uppercase`.
     #[test]
     fn only_russian_letters_fold_to_them() {
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
@@ -776,6 +805,7 @@ mod tests {
             } else if c != '.' {
                 assert!(!f.chars().any(|x| matches!(x, 'а'..='я' | '.')), "{c:?}");
             }
+            assert_eq!(is_capital(c), c.is_uppercase(), "{c:?}");
             let upper: String = c.to_uppercase().collect();
             if ('а'..='я').contains(&c) {
                 assert_eq!(russian_capital(c).to_string(), upper, "{c}");

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use regex::Regex;
 
-use super::{char_at, fold, is_letter, letter_len};
+use super::{fold, is_letter, letter_len};
 
 /// A candidate found in the text, with how sure we are.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,7 +67,9 @@ struct Found {
 }
 
 impl Found {
-    /// Takes `c`, found after every candidate taken before.
+    /// Takes `c`, found after every candidate taken before. Out of line:
+    /// one copy for its three callers.
+    #[inline(never)]
     fn add(&mut self, c: Candidate) {
         self.first.get_or_insert(c);
         if c.strength >= 2 {
@@ -138,6 +140,22 @@ fn is_close_quote(c: char) -> bool {
     matches!(c, '»' | '"' | '”' | '\'' | '’' | '`' | '“')
 }
 
+/// The character at byte `i` of `text`, if `i` is a character boundary
+/// before its end. Out of line: one copy of the UTF-8 decoding for the
+/// many places the scan reads a character, where each inlined copy would
+/// be more code to fetch for every letter.
+#[inline(never)]
+fn char_after(text: &str, i: usize) -> Option<char> {
+    text.get(i..)?.chars().next()
+}
+
+/// The character that ends at byte `i` of `text`, if `i` is a character
+/// boundary after its start: [`char_after`] read backwards.
+#[inline(never)]
+fn char_before(text: &str, i: usize) -> Option<char> {
+    text.get(..i)?.chars().next_back()
+}
+
 /// The first `max` characters of `text` (all of it when shorter).
 fn first_chars(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -151,36 +169,40 @@ fn first_chars(text: &str, max: usize) -> &str {
 /// The word after byte `i` of `text` (skipping spaces, quotes, brackets
 /// and dashes), at most 24 characters, as written.
 fn word_after(text: &str, i: usize) -> &str {
-    let rest = text.get(i..).unwrap_or_default();
-    let skip = rest
-        .char_indices()
-        .find(|&(_, c)| {
-            !(c.is_whitespace() || is_close_quote(c) || matches!(c, ')' | '-' | '–' | '—' | ':'))
-        })
-        .map_or(rest.len(), |(k, _)| k);
-    let word = &rest[skip..];
-    let mut end = 0;
-    for (k, c) in word.char_indices().take(24) {
-        if !(is_letter(c) || c == '.') {
-            break;
-        }
-        end = k + c.len_utf8();
+    let mut start = i;
+    while let Some(c) = char_after(text, start)
+        && (c.is_whitespace() || is_close_quote(c) || matches!(c, ')' | '-' | '–' | '—' | ':'))
+    {
+        start += c.len_utf8();
     }
-    &word[..end]
+    let mut end = start;
+    for _ in 0..24 {
+        match char_after(text, end) {
+            Some(c) if is_letter(c) || c == '.' => end += c.len_utf8(),
+            _ => break,
+        }
+    }
+    text.get(start..end).unwrap_or_default()
 }
 
-/// Where the three words before byte `i` of `text` are (nearest first,
+/// Where the two words before byte `i` of `text` are (nearest first,
 /// `0..0` for a word that is not there), within 60 characters. A word is
 /// a run of letters and dots; one that the window cuts counts from its
 /// edge.
-fn words_before(text: &str, i: usize) -> [(usize, usize); 3] {
+fn words_before(text: &str, i: usize) -> [(usize, usize); 2] {
     let in_word = |c: char| is_letter(c) || c == '.';
-    let mut spans = [(0, 0); 3];
+    let mut spans = [(0, 0); 2];
     let mut n = 0;
     let mut word: Option<(usize, usize)> = None;
-    for (k, c) in text[..i].char_indices().rev().take(60) {
+    let mut k = i;
+    for _ in 0..60 {
+        let Some(c) = char_before(text, k) else {
+            break;
+        };
+        let end = k;
+        k -= c.len_utf8();
         if in_word(c) {
-            let end = word.map_or(k + c.len_utf8(), |(_, e)| e);
+            let end = word.map_or(end, |(_, e)| e);
             word = Some((k, end));
         } else if let Some(w) = word.take() {
             spans[n] = w;
@@ -324,22 +346,39 @@ fn context_before(text: &str, start: usize) -> bool {
 /// cost quadratic time.
 fn label_before(text: &str, start: usize) -> bool {
     let mut line_start = start;
-    for (k, c) in text[..start].char_indices().rev().take(40) {
-        if c == '\n' {
-            break;
+    for _ in 0..40 {
+        match char_before(text, line_start) {
+            Some(c) if c != '\n' => line_start -= c.len_utf8(),
+            _ => break,
         }
-        line_start = k;
     }
     let head = &text[line_start..start];
     // Only a head that starts with «к» can be a label: fold no other.
-    head.chars()
-        .find(|c| !c.is_whitespace())
-        .is_some_and(|c| matches!(c, 'к' | 'К'))
-        && {
-            let h = fold(head);
-            let h = h.trim();
-            h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
+    let mut k = 0;
+    while let Some(c) = char_after(head, k)
+        && c.is_whitespace()
+    {
+        k += c.len_utf8();
+    }
+    matches!(char_after(head, k), Some('к' | 'К')) && {
+        let h = fold(head);
+        let h = h.trim();
+        h.starts_with("класс") && h.len() < 40 || h.starts_with("кл.") && h.len() < 20
+    }
+}
+
+/// Whether one of the three characters before byte `start` of `text` is
+/// «№» or «#»: the number is a school's or a list's.
+fn signed_before(text: &str, start: usize) -> bool {
+    let mut k = start;
+    for _ in 0..3 {
+        match char_before(text, k) {
+            Some('№' | '#') => return true,
+            Some(c) => k -= c.len_utf8(),
+            None => break,
         }
+    }
+    false
 }
 
 /// Scan text for class candidates.
@@ -369,8 +408,7 @@ fn candidates(text: &str) -> Found {
             continue;
         }
         // Not part of a number, date, time, phone or school number.
-        let head = &text[..start];
-        if let Some(p) = head.chars().next_back()
+        if let Some(p) = char_before(text, start)
             && (p.is_alphanumeric()
                 || matches!(
                     p,
@@ -379,10 +417,10 @@ fn candidates(text: &str) -> Found {
         {
             continue;
         }
-        if head.chars().rev().take(3).any(|c| matches!(c, '№' | '#')) {
+        if signed_before(text, start) {
             continue;
         }
-        if let Some(n) = char_at(text, i)
+        if let Some(n) = char_after(text, i)
             && matches!(n, '.' | ',' | ':' | '/' | '%' | '*' | '×' | 'x')
             && b.get(i + n.len_utf8()).is_some_and(u8::is_ascii_digit)
         {
@@ -393,15 +431,16 @@ fn candidates(text: &str) -> Found {
         let mut spaces = 0;
         let mut hyphen = false;
         for _ in 0..4 {
-            match char_at(text, j) {
+            let c = char_after(text, j);
+            match c {
                 Some(' ' | '\u{a0}') => spaces += 1,
                 Some('-' | '–' | '—') => hyphen = true,
                 _ => break,
             }
-            j += char_at(text, j).map_or(0, char::len_utf8);
+            j += c.map_or(0, char::len_utf8);
         }
         let mut quoted = false;
-        if let Some(q) = char_at(text, j).filter(|&q| is_open_quote(q)) {
+        if let Some(q) = char_after(text, j).filter(|&q| is_open_quote(q)) {
             quoted = true;
             j += q.len_utf8();
         }
@@ -419,9 +458,9 @@ fn candidates(text: &str) -> Found {
         let mut lettered: Option<(char, bool)> = None; // (letter, was upper)
         let mut after = letters_end;
         if run_len == 1
-            && let Some(c) = char_at(text, j)
+            && let Some(c) = char_after(text, j)
         {
-            let close = char_at(text, letters_end).filter(|&q| is_close_quote(q));
+            let close = char_after(text, letters_end).filter(|&q| is_close_quote(q));
             if !quoted || close.is_some() {
                 if quoted {
                     after += close.map_or(0, char::len_utf8);
@@ -479,7 +518,7 @@ fn candidates(text: &str) -> Found {
                     // Lower-case «б», «г», «д» after «из», «в», «ученик»; «а»
                     // only when nothing follows it («из 8 а,»); prepositions
                     // («в», «с», «к»…) never without «класс».
-                    let ends = char_at(text, after)
+                    let ends = char_after(text, after)
                         .is_none_or(|c| matches!(c, ',' | '.' | ')' | '\n' | ';' | '!' | '?'));
                     !matches!(letter, 'В' | 'И' | 'С' | 'К' | 'О' | 'У' | 'Я' | 'А')
                         || letter == 'А' && ends
@@ -543,14 +582,26 @@ static ORDINAL_CLASS: LazyLock<Regex> = LazyLock::new(|| {
 fn ordinal_may_precede_class(folded: &str) -> bool {
     let plain_letter =
         |c: char| matches!(c, 'а'..='я' | 'ё' | 'А'..='Я' | 'Ё' | 'a'..='z' | 'A'..='Z');
-    // Each match starts with «к»'s lead byte: a character boundary.
-    KLASS.find_iter(folded.as_bytes()).any(|k| {
-        folded[..k]
+    // Each match starts with «к»'s lead byte: a character boundary. The
+    // matches are found one `find` after another: `find_iter` would copy
+    // the searcher first.
+    let mut from = 0;
+    while let Some(k) = folded
+        .get(from..)
+        .and_then(|rest| KLASS.find(rest.as_bytes()))
+    {
+        let k = from + k;
+        let ordinal = folded[..k]
             .rsplit(|c: char| !plain_letter(c))
             .filter(|w| !w.is_empty())
             .take(2)
-            .any(|w| ORDINAL_STEMS.iter().any(|s| w.starts_with(s)))
-    })
+            .any(|w| ORDINAL_STEMS.iter().any(|s| w.starts_with(s)));
+        if ordinal {
+            return true;
+        }
+        from = k + "класс".len();
+    }
+    false
 }
 
 fn ordinal_number(stem: &str) -> Option<u32> {
@@ -770,13 +821,13 @@ mod tests {
                 .map(|span| fold(word_at(text, span)).trim_end_matches('.').to_string())
         };
         let text = "Ученица кл. ... Школы №5, ДОЧЬ в 7";
-        assert_eq!(read(text, text.len() - 1), ["в", "дочь", "школы"]);
-        assert_eq!(read("кл. ... 7", 10), ["", "кл", ""]);
-        assert_eq!(read(text, 0), ["", "", ""]);
+        assert_eq!(read(text, text.len() - 1), ["в", "дочь"]);
+        assert_eq!(read("кл. ... 7", 10), ["", "кл"]);
+        assert_eq!(read(text, 0), ["", ""]);
         // Only the last 60 characters count; a word the window cuts is
         // read from the window's edge.
         let long = format!("Класса{} 7", " ".repeat(56));
-        assert_eq!(read(&long, long.len() - 1), ["сса", "", ""]);
+        assert_eq!(read(&long, long.len() - 1), ["сса", ""]);
     }
 
     #[test]

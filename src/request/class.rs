@@ -310,22 +310,32 @@ fn fold_pair(pair: u16) -> u16 {
 }
 
 /// The index of the first ASCII digit of `b` at or after `from`. Letters
-/// are long and digits few: blocks of 16 bytes are tested whole, without
-/// a branch per byte, and only a block with a digit is searched.
+/// are long and digits few: eight bytes are tested at once as one number
+/// ([`digit_bytes`]), without a branch per byte.
 fn next_digit(b: &[u8], from: usize) -> Option<usize> {
     let rest = b.get(from..)?;
-    let (blocks, tail) = rest.as_chunks::<16>();
-    for (n, block) in blocks.iter().enumerate() {
-        if block.iter().fold(false, |any, x| any | x.is_ascii_digit()) {
-            return block
-                .iter()
-                .position(u8::is_ascii_digit)
-                .map(|k| from + 16 * n + k);
+    let (words, tail) = rest.as_chunks::<8>();
+    for (n, word) in words.iter().enumerate() {
+        let digits = digit_bytes(u64::from_le_bytes(*word));
+        if digits != 0 {
+            // The lowest marked byte is the first digit.
+            return Some(from + 8 * n + (digits.trailing_zeros() / 8) as usize);
         }
     }
     tail.iter()
         .position(u8::is_ascii_digit)
-        .map(|k| from + 16 * blocks.len() + k)
+        .map(|k| from + 8 * words.len() + k)
+}
+
+/// The bytes of `x` that are ASCII digits, each marked by its high bit
+/// (0x80) and every other bit clear. Per byte, with its low seven bits
+/// `l` (no sum below carries or borrows into another byte): 0xB9 − `l`
+/// has its high bit iff `l` ≤ 0x39, `l` + 0x50 iff `l` ≥ 0x30, and `!x`
+/// iff the byte is below 0x80.
+fn digit_bytes(x: u64) -> u64 {
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    let low = x & (EACH * 0x7F);
+    (EACH * (0x7F + 0x3A) - low) & !x & (low + EACH * (0x7F - 0x2F)) & (EACH * 0x80)
 }
 
 /// Whether the number at byte `start` of `text` follows «класс» («класс
@@ -728,8 +738,9 @@ pub fn find_in_subject(subject: &str) -> Option<String> {
 mod tests {
     use super::{
         BEFORE_NUMBER_AFTER_CLASS, CLASS_PLURAL, CLASS_SINGULAR, ORDINAL_CLASS, ORDINAL_STEMS,
-        ORDINAL_SUFFIXES, STUDENT_WORDS_BEFORE, find, fold_pair, is_capital, is_one_of, next_digit,
-        ordinal_may_precede_class, russian_capital, word_after, word_at, words_before,
+        ORDINAL_SUFFIXES, STUDENT_WORDS_BEFORE, digit_bytes, find, fold_pair, is_capital,
+        is_one_of, next_digit, ordinal_may_precede_class, russian_capital, word_after, word_at,
+        words_before,
     };
     use crate::request::fold;
 
@@ -809,6 +820,24 @@ mod tests {
                         .and_then(|r| r.iter().position(u8::is_ascii_digit))
                         .map(|k| from + k);
                     assert_eq!(next_digit(&b, from), want, "{len} {at} {from}");
+                }
+            }
+        }
+    }
+
+    /// Every byte value in every place of the eight, among bytes of every
+    /// value, is marked exactly when it is a digit.
+    #[test]
+    fn digit_bytes_marks_digits() {
+        for filler in 0..=255u8 {
+            for x in 0..=255u8 {
+                for at in 0..8 {
+                    let mut b = [filler; 8];
+                    b[at] = x;
+                    let want = b.iter().enumerate().fold(0, |m, (k, y)| {
+                        m | u64::from(y.is_ascii_digit()) << (8 * k + 7)
+                    });
+                    assert_eq!(digit_bytes(u64::from_le_bytes(b)), want, "{b:?}");
                 }
             }
         }

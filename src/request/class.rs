@@ -311,7 +311,9 @@ fn fold_pair(pair: u16) -> u16 {
 
 /// The index of the first ASCII digit of `b` at or after `from`. Letters
 /// are long and digits few: eight bytes are tested at once as one number
-/// ([`digit_bytes`]), without a branch per byte.
+/// ([`digit_bytes`]), without a branch per byte. Out of line: one copy for
+/// its two callers.
+#[inline(never)]
 fn next_digit(b: &[u8], from: usize) -> Option<usize> {
     let rest = b.get(from..)?;
     let (words, tail) = rest.as_chunks::<8>();
@@ -355,14 +357,26 @@ fn context_before(text: &str, start: usize) -> bool {
 /// characters: a label is short, and a long line full of digits must not
 /// cost quadratic time.
 fn label_before(text: &str, start: usize) -> bool {
-    let mut line_start = start;
-    for _ in 0..40 {
-        match char_before(text, line_start) {
-            Some(c) if c != '\n' => line_start -= c.len_utf8(),
-            _ => break,
+    // Walked back over bytes: a character starts at each byte that is not
+    // a continuation byte (0b10xx_xxxx), and a line feed is one byte.
+    let before = text.as_bytes().get(..start).unwrap_or_default();
+    let (mut line_start, mut chars) = (start, 0);
+    for (k, &x) in before.iter().enumerate().rev() {
+        if x == b'\n' {
+            break;
+        }
+        // Counted without a branch: in Cyrillic text lead and continuation
+        // bytes alternate.
+        let starts = x & 0xC0 != 0x80;
+        chars += usize::from(starts);
+        line_start = if starts { k } else { line_start };
+        if chars == 40 {
+            break;
         }
     }
-    let head = &text[line_start..start];
+    let Some(head) = text.get(line_start..start) else {
+        return false;
+    };
     // Only a head that starts with «к» can be a label: fold no other.
     let mut k = 0;
     while let Some(c) = char_after(head, k)

@@ -15,7 +15,7 @@
 //!
 //! The name is reported surname first, spelled as written.
 
-use std::cell::{Cell, LazyCell};
+use std::cell::{LazyCell, RefCell};
 use std::sync::LazyLock;
 
 use super::lexicon::{Entry, Lexicon};
@@ -94,13 +94,11 @@ impl Tok {
     }
 }
 
-/// A line cut into tokens, with the text they point into. Its buffers
-/// serve line after line ([`tokenize_into`]), so a letter's lines are
-/// tokenised with no allocation once they have grown.
+/// The buffers a line's tokens point into ([`Line`]). One set serves
+/// line after line and letter after letter ([`Kept`]), so a letter's
+/// lines are tokenised with no allocation once they have grown.
 #[derive(Debug, Default)]
-struct Line<'a> {
-    /// The line as given (up to its first 50 000 characters).
-    line: &'a str,
+struct Buffers {
     /// Text made while tokenising: initials with their dots («Е. Н.»
     /// from «Е. Н.Петрова» is as written, «М.П.» from «М.П» is not),
     /// re-cased words ([`recase`]).
@@ -108,23 +106,14 @@ struct Line<'a> {
     /// The folded forms of the tokens that do not fold to themselves.
     folds: String,
     toks: Vec<Tok>,
-    /// Where the first mark a label may end with is (':', '-', '–', '—',
-    /// a hyphen in a word too), for [`line_label`].
-    mark: Option<usize>,
-    /// A word of one case that is a patronymic: without one, [`recase`]
-    /// has nothing to do on a line with no label.
-    one_case_patronymic: bool,
 }
 
-impl<'a> Line<'a> {
-    /// No buffers yet: they grow on first use ([`Line::reserve`]).
-    const EMPTY: Line<'static> = Line {
-        line: "",
+impl Buffers {
+    /// No buffers yet: they grow on first use ([`Buffers::reserve`]).
+    const EMPTY: Buffers = Buffers {
         made: String::new(),
         folds: String::new(),
         toks: Vec::new(),
-        mark: None,
-        one_case_patronymic: false,
     };
 
     /// Room for a letter's lines (few have more tokens, or more words to
@@ -135,7 +124,7 @@ impl<'a> Line<'a> {
         }
     }
 
-    /// [`Line::reserve`] for new buffers. Out of line: buffers are new
+    /// [`Buffers::reserve`] for new buffers. Out of line: buffers are new
     /// once per thread.
     #[cold]
     #[inline(never)]
@@ -143,18 +132,31 @@ impl<'a> Line<'a> {
         self.toks.reserve(64);
         self.folds.reserve(256);
     }
+}
 
-    /// The buffers, for the text of another line (of any lifetime):
-    /// emptied, with their room kept.
-    fn recycle<'b>(mut self) -> Line<'b> {
-        self.made.clear();
-        self.folds.clear();
-        self.toks.clear();
+/// A line cut into tokens, with the text they point into: the line, and
+/// [`Buffers`] borrowed for it (the buffers are not moved from line to
+/// line: a move of them is a run of copies in the code of each caller).
+#[derive(Debug)]
+struct Line<'a> {
+    /// The line as given (up to its first 50 000 characters).
+    line: &'a str,
+    /// Its tokens, and the text made for them.
+    buf: &'a mut Buffers,
+    /// Where the first mark a label may end with is (':', '-', '–', '—',
+    /// a hyphen in a word too), for [`line_label`].
+    mark: Option<usize>,
+    /// A word of one case that is a patronymic: without one, [`recase`]
+    /// has nothing to do on a line with no label.
+    one_case_patronymic: bool,
+}
+
+impl<'a> Line<'a> {
+    /// A line with no text yet, to be tokenised into `buf`.
+    fn new(buf: &'a mut Buffers) -> Line<'a> {
         Line {
             line: "",
-            made: self.made,
-            folds: self.folds,
-            toks: self.toks,
+            buf,
             mark: None,
             one_case_patronymic: false,
         }
@@ -162,19 +164,19 @@ impl<'a> Line<'a> {
 
     /// The token as written.
     fn written(&self, t: &Tok) -> &str {
-        t.text.of(self.line, &self.made)
+        t.text.of(self.line, &self.buf.made)
     }
 
     /// The token lower-cased with ё → е.
     fn low(&self, t: &Tok) -> &str {
-        t.low.of(self.line, &self.folds)
+        t.low.of(self.line, &self.buf.folds)
     }
 
     /// A token that folds to itself and has no shape to speak of: a mark,
     /// a number, a line break (`start..end` of the line).
     fn push_plain(&mut self, kind: Kind, start: usize, end: usize) {
         let span = Span::new(true, start, end);
-        self.toks.push(Tok {
+        self.buf.toks.push(Tok {
             kind,
             text: span,
             low: span,
@@ -188,19 +190,19 @@ impl<'a> Line<'a> {
         let low = if shape.folded {
             Span::new(true, start, end)
         } else {
-            let from = self.folds.len();
-            fold_word_into(&self.line[start..end], &shape, &mut self.folds);
-            Span::new(false, from, self.folds.len())
+            let from = self.buf.folds.len();
+            fold_word_into(&self.line[start..end], &shape, &mut self.buf.folds);
+            Span::new(false, from, self.buf.folds.len())
         };
         let one_case = shape.one_case();
         // One such word is enough; most words have not a patronymic's
         // ending, told here without a call.
         if !self.one_case_patronymic && one_case.is_some() {
-            let folded = low.of(self.line, &self.folds);
+            let folded = low.of(self.line, &self.buf.folds);
             self.one_case_patronymic =
                 patronymic_ending(folded) && patronymic_gender(folded).is_some();
         }
-        self.toks.push(Tok {
+        self.buf.toks.push(Tok {
             kind: Kind::Word,
             text: Span::new(true, start, end),
             low,
@@ -211,13 +213,13 @@ impl<'a> Line<'a> {
 
     /// Initials written at `from..` of [`Line::made`] (the end of it).
     fn push_initials(&mut self, from: usize) {
-        let text = &self.made[from..];
-        let low = self.folds.len();
-        fold_into(text, &mut self.folds);
-        self.toks.push(Tok {
+        let text = &self.buf.made[from..];
+        let low = self.buf.folds.len();
+        fold_into(text, &mut self.buf.folds);
+        self.buf.toks.push(Tok {
             kind: Kind::Initials,
-            text: Span::new(false, from, self.made.len()),
-            low: Span::new(false, low, self.folds.len()),
+            text: Span::new(false, from, self.buf.made.len()),
+            low: Span::new(false, low, self.buf.folds.len()),
             name_word: false,
             one_case: None,
         });
@@ -227,18 +229,18 @@ impl<'a> Line<'a> {
     /// «Иванова»); its folded form stays as it is, as title case changes
     /// nothing that folding keeps.
     fn title_case(&mut self, k: usize) {
-        let t = self.toks[k];
+        let t = self.buf.toks[k];
         // Already re-cased: title case again would give the same text.
         if !t.text.in_line {
             return;
         }
-        let from = self.made.len();
-        title_case_into(t.text.of(self.line, ""), &mut self.made);
+        let from = self.buf.made.len();
+        title_case_into(t.text.of(self.line, ""), &mut self.buf.made);
         // The text made is one word, like the one it came from.
-        let (_, shape, _) = word_at(&self.made, from);
-        self.toks[k] = Tok {
+        let (_, shape, _) = word_at(&self.buf.made, from);
+        self.buf.toks[k] = Tok {
             kind: Kind::Word,
-            text: Span::new(false, from, self.made.len()),
+            text: Span::new(false, from, self.buf.made.len()),
             low: t.low,
             name_word: shape.name_word(),
             one_case: shape.one_case(),
@@ -470,9 +472,9 @@ fn first_chars(text: &str) -> &str {
 /// [`Line::line`] is left as all of `text`.
 fn tokens_into<'a>(text: &'a str, out: &mut Line<'a>, extent: Extent) -> usize {
     out.line = text;
-    out.made.clear();
-    out.folds.clear();
-    out.toks.clear();
+    out.buf.made.clear();
+    out.buf.folds.clear();
+    out.buf.toks.clear();
     out.mark = None;
     out.one_case_patronymic = false;
     let at = |k: usize| char_at(text, k);
@@ -554,9 +556,9 @@ fn tokens_into<'a>(text: &'a str, out: &mut Line<'a>, extent: Extent) -> usize {
 fn read_initials(text: &str, mut i: usize, c: char, out: &mut Line) -> usize {
     let at = |k: usize| char_at(text, k);
     let b = text.as_bytes();
-    let from = out.made.len();
-    out.made.push(c);
-    out.made.push('.');
+    let from = out.buf.made.len();
+    out.buf.made.push(c);
+    out.buf.made.push('.');
     let mut dots = 1;
     i += 1;
     loop {
@@ -569,7 +571,7 @@ fn read_initials(text: &str, mut i: usize, c: char, out: &mut Line) -> usize {
         };
         let dot = j + d.len_utf8();
         if at(dot) == Some('.') && at(dot + 1).is_none_or(|n| !is_letter(n)) {
-            out.made.push_str(&text[i..dot + 1]);
+            out.buf.made.push_str(&text[i..dot + 1]);
             dots += 1;
             i = dot + 1;
         } else {
@@ -580,8 +582,8 @@ fn read_initials(text: &str, mut i: usize, c: char, out: &mut Line) -> usize {
     if let Some(d) = at(i).filter(|&d| dots == 1 && is_cyr_upper(d))
         && at(i + d.len_utf8()).is_none_or(|c| !is_letter(c))
     {
-        out.made.push(d);
-        out.made.push('.');
+        out.buf.made.push(d);
+        out.buf.made.push('.');
         i += d.len_utf8();
         if at(i) == Some('.') {
             i += 1;
@@ -1115,16 +1117,16 @@ fn recase(l: &mut Line, labelled: bool) {
     let caps = |t: &Tok| t.one_case == Some(false);
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
         let mut i = 0;
-        while i < l.toks.len() {
-            if !same_case(&l.toks[i]) {
+        while i < l.buf.toks.len() {
+            if !same_case(&l.buf.toks[i]) {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < l.toks.len() && same_case(&l.toks[i]) && i - start < 3 {
+            while i < l.buf.toks.len() && same_case(&l.buf.toks[i]) && i - start < 3 {
                 i += 1;
             }
-            let run = &l.toks[start..i];
+            let run = &l.buf.toks[start..i];
             // The cheap tests first: most runs are ordinary words with no
             // patronymic, and need no look-up in the first-name lists.
             if run.len() < 2
@@ -1159,7 +1161,7 @@ enum Standing {
 }
 
 fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) -> Standing {
-    let toks = &l.toks;
+    let toks = &l.buf.toks;
     // Labelled line: the writer's unless the label names the child.
     if let Some(child) = labelled {
         return if child && role != Some(Role::Student) {
@@ -1286,7 +1288,7 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
 /// The gender of the nominative first name or patronymic in the run of
 /// name tokens starting at `start`.
 fn span_gender(l: &Line, start: usize) -> Option<Gender> {
-    l.toks[start..]
+    l.buf.toks[start..]
         .iter()
         .take_while(|t| t.is_name_word() || t.kind == Kind::Initials)
         .take(4)
@@ -1299,7 +1301,7 @@ fn span_gender(l: &Line, start: usize) -> Option<Gender> {
 /// «зам. директора», «заместитель директора»: a genitive title word that
 /// belongs to a nominative title just before it.
 fn nominative_title_before(l: &Line, j: usize) -> bool {
-    l.toks[j.saturating_sub(3)..j].iter().any(|t| {
+    l.buf.toks[j.saturating_sub(3)..j].iter().any(|t| {
         let f = l.low(t);
         matches!(
             f,
@@ -1389,7 +1391,7 @@ fn scan<'a>(
         let label = line_label(line.line, line.mark);
         recase(line, label.is_some());
         let l = &*line;
-        let toks = &l.toks;
+        let toks = &l.buf.toks;
         let mut i = 0;
         while i < toks.len() {
             if !toks[i].in_name() {
@@ -1486,9 +1488,8 @@ fn add_children<'w>(children: &mut String, words: impl Iterator<Item = &'w str>)
 
 /// What [`find`] keeps from one letter to the next: its buffers, with
 /// their room.
-#[derive(Default)]
 struct Kept {
-    line: Line<'static>,
+    buffers: Buffers,
     found: Vec<Found>,
 }
 
@@ -1496,9 +1497,11 @@ thread_local! {
     /// Each thread's [`Kept`] buffers: once grown, a letter's lines are
     /// tokenised and its names gathered with no allocation for the
     /// buffers (new ones cost three allocations and frees per letter).
-    static KEPT: Cell<Kept> = const {
-        Cell::new(Kept {
-            line: Line::EMPTY,
+    /// Borrowed in place, not taken out and put back: a move of them is
+    /// a run of copies in the code.
+    static KEPT: RefCell<Kept> = const {
+        RefCell::new(Kept {
+            buffers: Buffers::EMPTY,
             found: Vec::new(),
         })
     };
@@ -1506,12 +1509,19 @@ thread_local! {
 
 /// The writer's full name, or `None` when the letter does not give one.
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
-    let mut kept = KEPT.take();
-    kept.line.reserve();
-    let name = find_with(parts, display_name, role, &mut kept.line, &mut kept.found);
-    kept.found.clear();
-    KEPT.set(kept);
-    name
+    // Never borrowed twice: find does not call itself.
+    KEPT.with_borrow_mut(|kept| {
+        kept.buffers.reserve();
+        let name = find_with(
+            parts,
+            display_name,
+            role,
+            &mut kept.buffers,
+            &mut kept.found,
+        );
+        kept.found.clear();
+        name
+    })
 }
 
 /// [`find`], with `buffers` to tokenise lines in and `found` (empty) to
@@ -1520,31 +1530,27 @@ fn find_with(
     parts: &Parts,
     display_name: Option<&str>,
     role: Option<Role>,
-    buffers: &mut Line<'static>,
+    buffers: &mut Buffers,
     found: &mut Vec<Found>,
 ) -> Option<String> {
     let mut children = String::new();
     // Only a parent's From name is checked against the child's names.
     let want_children = role == Some(Role::Parent) && display_name.is_some();
-    let mut line = std::mem::take(buffers).recycle();
-    scan(
-        &parts.new,
-        &mut line,
-        role,
-        false,
-        found,
-        want_children.then_some(&mut children),
-    );
-    scan(
-        &parts.signature,
-        &mut line,
-        role,
-        true,
-        found,
-        want_children.then_some(&mut children),
-    );
-    // The line's buffers serve the names read below.
-    *buffers = line.recycle();
+    // The line's buffers serve the names read below, once the block
+    // ends.
+    {
+        let mut line = Line::new(buffers);
+        for (text, in_signature) in [(&parts.new, false), (&parts.signature, true)] {
+            scan(
+                text,
+                &mut line,
+                role,
+                in_signature,
+                found,
+                want_children.then_some(&mut children),
+            );
+        }
+    }
     // A parent whose own words say mother or father («я мама», «Мама.» on
     // a line of its own): a name of the other sex that merely opens the
     // letter («Петров Илья, 5А. … Мама.»), with no parent word after it,
@@ -1652,14 +1658,13 @@ const FATHER: (&[&str], &[&str]) = (
 
 /// The sex a full name's first name or patronymic gives; `buffers` to
 /// tokenise it in.
-fn name_sex(name: &str, buffers: &mut Line<'static>) -> Option<Gender> {
-    let mut l = std::mem::take(buffers).recycle();
+fn name_sex(name: &str, buffers: &mut Buffers) -> Option<Gender> {
+    let mut l = Line::new(buffers);
     tokenize_into(name, &mut l);
-    let sex = l.toks.iter().find_map(|t| match classify(&l, t) {
+    let sex = l.buf.toks.iter().find_map(|t| match classify(&l, t) {
         Part::First(g) | Part::Patronymic(g) => Some(g),
         _ => None,
     });
-    *buffers = l.recycle();
     sex
 }
 
@@ -1680,13 +1685,11 @@ fn from_display_name(
     role: Option<Role>,
     sex: &dyn Fn() -> Option<Gender>,
     children: &str,
-    buffers: &mut Line<'static>,
+    buffers: &mut Buffers,
 ) -> Option<String> {
-    let mut l = std::mem::take(buffers).recycle();
+    let mut l = Line::new(buffers);
     tokenize_into(display, &mut l);
-    let name = display_name_in(&l, role, sex, children);
-    *buffers = l.recycle();
-    name
+    display_name_in(&l, role, sex, children)
 }
 
 /// [`from_display_name`] of the display name tokenised in `l`.
@@ -1696,12 +1699,13 @@ fn display_name_in(
     sex: &dyn Fn() -> Option<Gender>,
     children: &str,
 ) -> Option<String> {
-    if l.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
+    if l.buf.toks.iter().any(|t| matches!(t.kind, Kind::Num)) {
         return None;
     }
     // The words and initials, two or three (in an array: no allocation).
     let words = || {
-        l.toks
+        l.buf
+            .toks
             .iter()
             .filter(|t| t.kind == Kind::Word || t.kind == Kind::Initials)
     };

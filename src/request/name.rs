@@ -667,34 +667,149 @@ fn word_flags(folded: &str) -> Flags {
     WORD_FLAGS.get(folded)
 }
 
-/// `word` ends with one of `endings` (none of them empty). Out of line
-/// and a loop over a slice: a list searched in place is unrolled into a
-/// run of comparisons at every call site. The last four bytes (two
-/// Russian letters) of an ending that long are compared first, as one
-/// number: most endings differ there, and the word is then not compared
-/// byte by byte.
-#[inline(never)]
-fn ends_with_any(word: &str, endings: &[&str]) -> bool {
-    let w = word.as_bytes();
-    let (last, last4) = (w.last(), w.last_chunk::<4>());
-    endings.iter().any(|e| {
-        let e = e.as_bytes();
-        match e.last_chunk::<4>() {
-            Some(e4) => Some(e4) == last4 && w.ends_with(e),
-            None => e.last() == last && w.ends_with(e),
-        }
-    })
+/// The most entries an [`Affixes`] holds (one bit each in a `u32`).
+const MAX_AFFIXES: usize = 32;
+
+/// A list of endings (or stems) to test a word against. Each entry's
+/// edge, its last (first) eight bytes or all of a shorter entry, is a
+/// number compared with the word's edge ([`tail_key`], [`head_key`]) all
+/// at once, with no branch per entry; an entry longer than eight bytes
+/// (four Russian letters) whose edge matches is then compared whole.
+/// Read for the words of every letter: the keys are one small table,
+/// where a slice of `&str` is a table of pointers to bytes scattered in
+/// memory, each one more cache line to read. The fields read first lead,
+/// and the table starts a cache line: a list of up to seven entries is
+/// read in two lines.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct Affixes {
+    /// How many of [`Affixes::keys`] are entries.
+    len: usize,
+    /// The entries longer than eight bytes, bit `k` for entry `k`.
+    long: u32,
+    /// Endings, not stems.
+    at_end: bool,
+    /// For each entry, how many bits of an edge are not its: an entry's
+    /// bytes are the edge's top ones, from its outer byte down (the word's
+    /// last byte for an ending, its first for a stem), and a shorter
+    /// entry leaves the bits below them out of the comparison.
+    shifts: [u8; MAX_AFFIXES],
+    /// Each entry's edge bytes, in the places of the word's; zeros in the
+    /// bits [`Affixes::shifts`] leaves out.
+    keys: [u64; MAX_AFFIXES],
+    /// The entries as listed.
+    list: &'static [&'static str],
 }
 
-/// `word` starts with one of `stems` (none of them empty; see
-/// [`ends_with_any`]). The byte at the end of each stem is compared
-/// first: most stems differ there.
-#[inline(never)]
-fn starts_with_any(word: &str, stems: &[&str]) -> bool {
-    let w = word.as_bytes();
-    stems.iter().any(|s| {
-        let s = s.as_bytes();
-        s.last().is_some_and(|&b| w.get(s.len() - 1) == Some(&b)) && w.starts_with(s)
+impl Affixes {
+    /// A table of endings ([`Affixes::new`]).
+    const fn endings(list: &'static [&'static str]) -> Affixes {
+        Affixes::new(list, true)
+    }
+
+    /// A table of stems ([`Affixes::new`]).
+    const fn stems(list: &'static [&'static str]) -> Affixes {
+        Affixes::new(list, false)
+    }
+
+    /// The table of `list`, endings when `at_end`, else stems. Built at
+    /// compile time: an entry that is empty or holds a zero byte (which a
+    /// word's edge is padded with) does not compile, nor do more entries
+    /// than [`MAX_AFFIXES`].
+    const fn new(list: &'static [&'static str], at_end: bool) -> Affixes {
+        assert!(list.len() <= MAX_AFFIXES, "too many entries");
+        let mut table = Affixes {
+            len: list.len(),
+            long: 0,
+            at_end,
+            shifts: [0; MAX_AFFIXES],
+            keys: [0; MAX_AFFIXES],
+            list,
+        };
+        let mut k = 0;
+        while k < list.len() {
+            let e = list[k].as_bytes();
+            assert!(!e.is_empty(), "an empty entry");
+            if e.len() > 8 {
+                table.long |= 1 << k;
+            }
+            let n = if e.len() < 8 { e.len() } else { 8 };
+            // The `i`th byte from the edge is byte `7 - i` of the number.
+            let mut i = 0;
+            while i < n {
+                let b = if at_end { e[e.len() - 1 - i] } else { e[i] };
+                assert!(b != 0, "a zero byte");
+                table.keys[k] |= (b as u64) << (8 * (7 - i));
+                i += 1;
+            }
+            table.shifts[k] = (8 * (8 - n)) as u8;
+            k += 1;
+        }
+        table
+    }
+
+    /// The entries whose edge matches `edge`, a word's, bit `k` for
+    /// entry `k`.
+    fn hits(&self, edge: u64) -> u32 {
+        let entries = self.keys.iter().zip(&self.shifts).take(self.len);
+        // From the last entry to the first, each one's bit pushed in at
+        // the bottom.
+        entries.rev().fold(0, |hits, (&key, &shift)| {
+            hits << 1 | u32::from((edge ^ key) >> shift == 0)
+        })
+    }
+}
+
+/// `word`'s edge for `table` ([`Affixes`]): for endings, its last eight
+/// bytes, the last one at the top of the number; for stems, its first
+/// eight, the first one at the top; zeros below a shorter word's.
+fn edge_key(word: &[u8], table: &Affixes) -> u64 {
+    let n = word.len();
+    if let (Some(last), true) = (word.last_chunk::<8>(), table.at_end) {
+        return u64::from_le_bytes(*last);
+    }
+    if let Some(first) = word.first_chunk::<8>() {
+        return u64::from_be_bytes(*first);
+    }
+    let mut padded = [0; 8];
+    padded[..n].copy_from_slice(word);
+    if table.at_end {
+        // The word's last byte to the top (nothing to move for an empty
+        // word, all zeros).
+        u64::from_le_bytes(padded) << (8 * (8 - n.max(1)))
+    } else {
+        u64::from_be_bytes(padded)
+    }
+}
+
+impl Affixes {
+    /// `word` ends with one of the endings, or starts with one of the
+    /// stems. Out of line: one copy serves every list.
+    #[inline(never)]
+    fn matches(&self, word: &str) -> bool {
+        let w = word.as_bytes();
+        let hits = self.hits(edge_key(w, self));
+        // The edge of an entry of eight bytes or fewer is all of it.
+        hits & !self.long != 0
+            || whole_hits(hits & self.long, self).any(|e| {
+                let e = e.as_bytes();
+                if self.at_end {
+                    w.ends_with(e)
+                } else {
+                    w.starts_with(e)
+                }
+            })
+    }
+}
+
+/// The entries of `table` named by the bits of `hits`, read one set bit
+/// after another (most calls have none).
+fn whole_hits(mut hits: u32, table: &Affixes) -> impl Iterator<Item = &'static str> {
+    let list = table.list;
+    std::iter::from_fn(move || {
+        let k = hits.trailing_zeros() as usize;
+        hits &= hits.wrapping_sub(1);
+        list.get(k).copied()
     })
 }
 
@@ -748,11 +863,11 @@ const UNISEX: &[&str] = &["саша", "женя", "валя", "шура", "сл�
 /// A patronymic in an oblique case («Андреевича», «Андреевны»): the
 /// person named is not the writer signing.
 fn oblique_patronymic(folded: &str) -> bool {
-    ends_with_any(folded, OBLIQUE_PATRONYMIC_ENDINGS)
+    OBLIQUE_PATRONYMIC_ENDINGS.matches(folded)
 }
 
 /// The endings of a patronymic in an oblique case ([`oblique_patronymic`]).
-const OBLIQUE_PATRONYMIC_ENDINGS: &[&str] = &[
+static OBLIQUE_PATRONYMIC_ENDINGS: Affixes = Affixes::endings(&[
     "овича",
     "евича",
     "овичу",
@@ -768,7 +883,7 @@ const OBLIQUE_PATRONYMIC_ENDINGS: &[&str] = &[
     "евной",
     "овну",
     "евну",
-];
+]);
 
 fn classify(l: &Line, t: &Tok) -> Part {
     if t.kind == Kind::Initials {
@@ -785,15 +900,17 @@ fn classify(l: &Line, t: &Tok) -> Part {
 }
 
 /// Female surname endings ([`surname_gender`]).
-const FEMALE_SURNAME_ENDINGS: &[&str] = &["ова", "ева", "ина", "ына", "ская", "цкая", "ая"];
+static FEMALE_SURNAME_ENDINGS: Affixes =
+    Affixes::endings(&["ова", "ева", "ина", "ына", "ская", "цкая", "ая"]);
 /// Male surname endings ([`surname_gender`]).
-const MALE_SURNAME_ENDINGS: &[&str] = &["ов", "ев", "ин", "ын", "ский", "цкий", "ой", "ый"];
+static MALE_SURNAME_ENDINGS: Affixes =
+    Affixes::endings(&["ов", "ев", "ин", "ын", "ский", "цкий", "ой", "ый"]);
 
 /// Surname endings of each gender, to check agreement with the first name.
 fn surname_gender(folded: &str) -> Option<Gender> {
-    if ends_with_any(folded, FEMALE_SURNAME_ENDINGS) {
+    if FEMALE_SURNAME_ENDINGS.matches(folded) {
         Some(Gender::Female)
-    } else if ends_with_any(folded, MALE_SURNAME_ENDINGS) {
+    } else if MALE_SURNAME_ENDINGS.matches(folded) {
         Some(Gender::Male)
     } else {
         None
@@ -974,7 +1091,7 @@ pub(crate) const STUDENT_SELF: &[&str] = &[
     "обучающаяся",
 ];
 
-const STAFF_STEMS: &[&str] = &[
+static STAFF_STEMS: Affixes = Affixes::stems(&[
     "учител",
     "преподавател",
     "педагог",
@@ -991,7 +1108,7 @@ const STAFF_STEMS: &[&str] = &[
     "методист",
     "классн",
     "кл",
-];
+]);
 
 const THIRD_PARTY: &[&str] = &[
     "от",
@@ -1061,6 +1178,27 @@ fn is_clause_break(t: &Tok) -> bool {
         || matches!(t.kind, Kind::Punct(c) if matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | '—' | '–' | '-' | '(' | '«' | '"'))
 }
 
+/// The endings of a verb in the third person or the past tense
+/// ([`verbish`]).
+static VERB_ENDINGS: Affixes = Affixes::endings(&[
+    "ла",
+    "ли",
+    "ет",
+    "ит",
+    "ут",
+    "ют",
+    "ат",
+    "ят",
+    "ется",
+    "ится",
+    "ается",
+    "яется",
+    "ал",
+    "ил",
+    "ел",
+    "ял",
+]);
+
 /// A lower-case word that looks like a verb in the third person or the
 /// past tense («сказала», «поставил», «говорит», «ставят»).
 pub(crate) fn verbish(w: &str) -> bool {
@@ -1068,27 +1206,7 @@ pub(crate) fn verbish(w: &str) -> bool {
     if n < 4 || !w.chars().all(|c| ('а'..='я').contains(&c)) {
         return false;
     }
-    ends_with_any(
-        w,
-        &[
-            "ла",
-            "ли",
-            "ет",
-            "ит",
-            "ут",
-            "ют",
-            "ат",
-            "ят",
-            "ется",
-            "ится",
-            "ается",
-            "яется",
-            "ал",
-            "ил",
-            "ел",
-            "ял",
-        ],
-    ) && !["учитель", "родитель", "мать"].contains(&w)
+    VERB_ENDINGS.matches(w) && !["учитель", "родитель", "мать"].contains(&w)
 }
 
 /// `w` in title case («римская-корсакова» → «Римская-Корсакова»),
@@ -1256,12 +1374,11 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
         }
         if t.kind == Kind::Word {
             let f = l.low(t);
-            if starts_with_any(f, STAFF_STEMS) && f != "класса" && f != "класс" {
+            if STAFF_STEMS.matches(f) && f != "класса" && f != "класс" {
                 // «учителю Смирновой О.В.», «классного руководителя …»: an
                 // oblique title names someone else.
-                let oblique =
-                    ends_with_any(f, &["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"])
-                        || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(l, j);
+                let oblique = OBLIQUE_TITLE_ENDINGS.matches(f)
+                    || (f.ends_with('я') || f.ends_with('а')) && !nominative_title_before(l, j);
                 if oblique {
                     return Standing::Rejected;
                 }
@@ -1284,6 +1401,11 @@ fn standing(l: &Line, start: usize, role: Option<Role>, labelled: Option<bool>) 
         _ => Standing::Rejected,
     }
 }
+
+/// The endings of a staff title in an oblique case («учителю»,
+/// «директором»; [`standing`]).
+static OBLIQUE_TITLE_ENDINGS: Affixes =
+    Affixes::endings(&["ю", "у", "ем", "ом", "ям", "ями", "ей", "ого", "ому"]);
 
 /// The gender of the nominative first name or patronymic in the run of
 /// name tokens starting at `start`.
@@ -1310,6 +1432,23 @@ fn nominative_title_before(l: &Line, j: usize) -> bool {
     })
 }
 
+/// The labels of a field that holds a name («ФИО: …»; [`line_label`]),
+/// folded.
+static NAME_LABELS: Affixes = Affixes::stems(&[
+    "фио",
+    "ф.и.о",
+    "ф. и. о",
+    "фамилия",
+    "имя",
+    "заявитель",
+    "отправитель",
+    "от кого",
+    "родитель",
+    "ваше фио",
+    "мое фио",
+    "мои фио",
+]);
+
 /// «ФИО: …» and the like at the start of a line: `Some(true)` when the
 /// label is about the child. `mark` is where the first mark a label may
 /// end with is in `line` ([`Line::mark`]): most lines have none, or none
@@ -1330,23 +1469,7 @@ fn line_label(line: &str, mark: Option<usize>) -> Option<bool> {
     let head = fold(head);
     let colon = head.find([':', '-', '–', '—'])?;
     let label = head[..colon].trim();
-    let is_name_label = starts_with_any(
-        label,
-        &[
-            "фио",
-            "ф.и.о",
-            "ф. и. о",
-            "фамилия",
-            "имя",
-            "заявитель",
-            "отправитель",
-            "от кого",
-            "родитель",
-            "ваше фио",
-            "мое фио",
-            "мои фио",
-        ],
-    );
+    let is_name_label = NAME_LABELS.matches(label);
     if !is_name_label || label.chars().count() > 30 {
         return None;
     }
@@ -1434,7 +1557,7 @@ fn scan<'a>(
                     .take(2)
                     .any(|t| {
                         let f = l.low(t);
-                        starts_with_any(f, STAFF_STEMS)
+                        STAFF_STEMS.matches(f)
                             && !f.starts_with("класса")
                             && f != "класс"
                             && !f.starts_with("кл")
@@ -2039,22 +2162,51 @@ mod tests {
     }
 
     #[test]
-    fn no_ending_is_empty() {
-        // ends_with_any and starts_with_any compare a byte first: an
-        // empty ending or stem would match no word.
-        for list in [
-            OBLIQUE_PATRONYMIC_ENDINGS,
-            FEMALE_SURNAME_ENDINGS,
-            MALE_SURNAME_ENDINGS,
-            STAFF_STEMS,
-        ] {
-            assert!(list.iter().all(|e| !e.is_empty()), "{list:?}");
+    fn affix_tables_agree_with_their_lists() {
+        // Every table says what a search of its list says, over every
+        // entry, every entry cut short, with letters before and after,
+        // words of every length from the empty one, and a few others.
+        let tables = [
+            &OBLIQUE_PATRONYMIC_ENDINGS,
+            &FEMALE_SURNAME_ENDINGS,
+            &MALE_SURNAME_ENDINGS,
+            &STAFF_STEMS,
+            &VERB_ENDINGS,
+            &OBLIQUE_TITLE_ENDINGS,
+            &NAME_LABELS,
+        ];
+        let mut words: Vec<String> = ["", "а", "я", "ab", "иванова", "учителю", "кл", "к", "ф.и"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        for table in tables {
+            for e in table.list {
+                for (k, _) in e.char_indices().chain([(e.len(), ' ')]) {
+                    for w in [&e[..k], &e[k..]] {
+                        for (a, b) in [("", ""), ("а", ""), ("", "я"), ("ив", "ов"), ("x", "y")]
+                        {
+                            words.push(format!("{a}{w}{b}"));
+                        }
+                    }
+                }
+            }
         }
-        assert!(ends_with_any("иванова", FEMALE_SURNAME_ENDINGS));
-        assert!(!ends_with_any("иванова", MALE_SURNAME_ENDINGS));
-        assert!(starts_with_any("учителю", STAFF_STEMS));
-        assert!(starts_with_any("кл", STAFF_STEMS));
-        assert!(!starts_with_any("к", STAFF_STEMS));
+        for table in tables {
+            for w in &words {
+                let listed = table.list.iter().any(|e| {
+                    if table.at_end {
+                        w.ends_with(e)
+                    } else {
+                        w.starts_with(e)
+                    }
+                });
+                assert_eq!(table.matches(w), listed, "{w:?} {:?}", table.list);
+            }
+        }
+        assert!(FEMALE_SURNAME_ENDINGS.matches("иванова"));
+        assert!(!MALE_SURNAME_ENDINGS.matches("иванова"));
+        assert!(STAFF_STEMS.matches("учителю"));
+        assert!(!STAFF_STEMS.matches("к"));
     }
 
     #[test]

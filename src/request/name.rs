@@ -1228,9 +1228,15 @@ fn title_case_into(w: &str, out: &mut String) {
 /// first name next to a patronymic (or, on a labelled line, next to any
 /// word).
 fn recase(l: &mut Line, labelled: bool) {
-    if !labelled && !l.one_case_patronymic {
-        return;
+    if labelled || l.one_case_patronymic {
+        recase_runs(l, labelled);
     }
+}
+
+/// [`recase`] on a line that may need it. Out of line: most lines do
+/// not, and the scan's own code stays together.
+#[inline(never)]
+fn recase_runs(l: &mut Line, labelled: bool) {
     let cyr = |t: &Tok| t.one_case == Some(true);
     let caps = |t: &Tok| t.one_case == Some(false);
     for same_case in [&cyr as &dyn Fn(&Tok) -> bool, &caps] {
@@ -1454,7 +1460,13 @@ static NAME_LABELS: Affixes = Affixes::stems(&[
 /// end with is in `line` ([`Line::mark`]): most lines have none, or none
 /// in their first 40 characters, and need no more reading.
 fn line_label(line: &str, mark: Option<usize>) -> Option<bool> {
-    let mark = mark?;
+    label_before(line, mark?)
+}
+
+/// [`line_label`] of a line with a mark at byte `mark`. Out of line: most
+/// lines have none, and the scan's own code stays together.
+#[inline(never)]
+fn label_before(line: &str, mark: usize) -> Option<bool> {
     let trimmed = line.trim_start();
     // A mark is not a space: it is in the trimmed line.
     let mark = mark.checked_sub(line.len() - trimmed.len())?;

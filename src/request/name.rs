@@ -1796,11 +1796,10 @@ const FATHER: (&[&str], &[&str]) = (
 fn name_sex(name: &str, buffers: &mut Buffers) -> Option<Gender> {
     let mut l = Line::new(buffers);
     tokenize_into(name, &mut l);
-    let sex = l.buf.toks.iter().find_map(|t| match classify(&l, t) {
+    l.buf.toks.iter().find_map(|t| match classify(&l, t) {
         Part::First(g) | Part::Patronymic(g) => Some(g),
         _ => None,
-    });
-    sex
+    })
 }
 
 /// The sex the first first name or patronymic among `parts` gives.

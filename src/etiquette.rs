@@ -623,9 +623,19 @@ impl Trie {
 /// [`SentenceWords`] folds to one inside a run), and it is the same folded
 /// letters, so a stem that matches it matches this run's beginning.
 fn may_be_rude(folded: &str) -> bool {
+    // The first leaf ends the walk.
+    walk_to_leaves(folded, |_| true)
+}
+
+/// Walks each word of `folded` (as [`may_be_rude`] reads them) along
+/// [`SUSPECTS`] and calls `on_leaf` with each leaf a word reaches (the
+/// root, when it is one, for the whole text); stops and answers `true`
+/// as soon as `on_leaf` does, else answers `false` at the end.
+#[inline(always)]
+fn walk_to_leaves(folded: &str, mut on_leaf: impl FnMut(usize) -> bool) -> bool {
     let trie = &*SUSPECTS;
     if trie.is_leaf(Trie::ROOT) {
-        return true;
+        return on_leaf(Trie::ROOT);
     }
     let bytes = folded.as_bytes();
     let mut i = 0;
@@ -642,16 +652,20 @@ fn may_be_rude(folded: &str) -> bool {
         loop {
             let Some((symbol, len)) = word_symbol(bytes, i) else {
                 // The word ends at `i`.
-                if trie.child(at, END).is_some() {
+                if let Some(end) = trie.child(at, END)
+                    && on_leaf(end)
+                {
                     return true;
                 }
                 break;
             };
             i += len;
             match trie.child(at, symbol) {
-                Some(next) if trie.is_leaf(next) => return true,
-                Some(next) => at = next,
-                None => {
+                Some(next) if trie.is_leaf(next) && on_leaf(next) => return true,
+                Some(next) if !trie.is_leaf(next) => at = next,
+                // A leaf `on_leaf` goes on from, or off the trie: the rest
+                // of the word is passed over.
+                _ => {
                     i = end_of_word(bytes, i);
                     break;
                 }
@@ -709,42 +723,12 @@ fn end_of_word(bytes: &[u8], mut i: usize) -> usize {
 /// (as [`may_be_rude`] reads them) starts with. 0: no stem matches it.
 fn suspect_stems(piece: &str) -> u64 {
     let trie = &*SUSPECTS;
-    if trie.is_leaf(Trie::ROOT) {
-        return trie.marks(Trie::ROOT);
-    }
-    let bytes = piece.as_bytes();
     let mut marks = 0;
-    let mut i = 0;
-    loop {
-        while bytes.get(i).is_some_and(|&x| !is_word_byte(x)) {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            return marks;
-        }
-        let mut at = Trie::ROOT;
-        loop {
-            let Some((symbol, len)) = word_symbol(bytes, i) else {
-                if let Some(end) = trie.child(at, END) {
-                    marks |= trie.marks(end);
-                }
-                break;
-            };
-            i += len;
-            match trie.child(at, symbol) {
-                Some(next) if trie.is_leaf(next) => {
-                    marks |= trie.marks(next);
-                    i = end_of_word(bytes, i);
-                    break;
-                }
-                Some(next) => at = next,
-                None => {
-                    i = end_of_word(bytes, i);
-                    break;
-                }
-            }
-        }
-    }
+    walk_to_leaves(piece, |leaf| {
+        marks |= trie.marks(leaf);
+        false
+    });
+    marks
 }
 
 /// Why the text breaks rule 5, or `None` when it does not.

@@ -330,6 +330,21 @@ mod tests {
         }
     }
 
+    /// What `entries`, asked one by one, say of the word `w`: the values
+    /// of the words it is and the stems it starts with, merged.
+    fn one_by_one<V: Copy + Default + std::ops::BitOr<Output = V>>(
+        entries: &[Entry<V>],
+        w: &str,
+    ) -> V {
+        entries
+            .iter()
+            .filter(|e| match e.stem {
+                true => w.starts_with(e.text),
+                false => w == e.text,
+            })
+            .fold(V::default(), |v, e| v | e.value)
+    }
+
     /// A lexicon answers what the entries, asked one by one, answer.
     #[test]
     fn agrees_with_its_entries_asked_one_by_one() {
@@ -393,17 +408,7 @@ mod tests {
             "да",
             "неделя",
         ] {
-            let want = entries
-                .iter()
-                .filter(|e| {
-                    if e.stem {
-                        w.starts_with(e.text)
-                    } else {
-                        w == e.text
-                    }
-                })
-                .fold(0, |v, e| v | e.value);
-            assert_eq!(lexicon.get(w), want, "{w}");
+            assert_eq!(lexicon.get(w), one_by_one(&entries, w), "{w}");
         }
         let groups = lexicon
             .buckets
@@ -469,16 +474,7 @@ mod tests {
             }
         }
         for w in &words {
-            let want = (entries.iter())
-                .filter(|e| {
-                    if e.stem {
-                        w.starts_with(e.text)
-                    } else {
-                        w == e.text
-                    }
-                })
-                .fold(0, |v, e| v | e.value);
-            assert_eq!(lexicon.get(w), want, "{w}");
+            assert_eq!(lexicon.get(w), one_by_one(&entries, w), "{w}");
         }
     }
 }

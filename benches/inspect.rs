@@ -5,18 +5,18 @@
 //!
 //! Run with `cargo bench --bench inspect`.
 //!
-//! Measured on 2026-11-29 14:52–15:08 (2 cores, load average 1.0–1.7,
-//! 130 fixtures, 224 KB; 34 runs, 22 of them alternating with the build
-//! of 029e285): ratio median 0.48 (quartiles 0.45 and 0.50; aim 0.5)
-//! against 0.44 (0.43 and 0.46) for the older build. One run's ratio
-//! moves by ±0.05 on this shared machine: compare builds by many runs,
-//! alternately. (Here etiquette
+//! Measured on 2026-11-29 17:24–17:44 (2 cores, load average 0.6–1.0,
+//! 130 fixtures, 224 KB; 150 runs, this build's alternating with those
+//! of f426143): ratio median 0.52 (quartiles 0.50 and 0.54; aim 0.5)
+//! against 0.49 (0.47 and 0.51) for the older build; 61 of this build's
+//! 75 runs reach 0.5. One run's ratio moves by ±0.05 on this shared
+//! machine: compare builds by many runs, alternately. (Here etiquette
 //! folds and role tokenises the text each on its own; `understand` does
-//! both once for the two.) Under callgrind `understand` is 129.4k
-//! instructions per letter against 89.9k for the bare parse, with 3.2×
-//! its L1i misses, 7.6× its L1d read misses and 1.8× its mispredicted
-//! branches; it runs 1,591 distinct 64-byte lines of code per letter
-//! against the parse's 683 (`scripts/code-footprint`). Sampled with `perf
+//! both once for the two.) Under callgrind `understand` is 126.7k
+//! instructions per letter against 89.9k for the bare parse, with 2.9×
+//! its L1i misses, 6.2× its L1d read misses and 1.6× its mispredicted
+//! branches; it runs 1,486 distinct 64-byte lines of code per letter
+//! against the parse's 694 (`scripts/code-footprint`). Sampled with `perf
 //! record -e cpu-clock`, a regex call costs far more time than its
 //! instructions say: the steps call the engine only where a cheap exact
 //! look cannot tell (see README, Performance).

@@ -1646,6 +1646,9 @@ thread_local! {
 pub fn find(parts: &Parts, display_name: Option<&str>, role: Option<Role>) -> Option<String> {
     // Never borrowed twice: find does not call itself.
     KEPT.with_borrow_mut(|kept| {
+        // Emptied first too: a panic inside find_with (which `understand`
+        // catches) would leave the last letter's names in it.
+        kept.found.clear();
         kept.buffers.reserve();
         let name = find_with(
             parts,

@@ -63,18 +63,12 @@ impl FirstsPattern {
         }
         let mut i = 0;
         while i < opens.len() {
-            let head = opens[i].as_bytes();
-            head_firsts[i] = match head {
-                [b0, ..] if b0.is_ascii() => [*b0, 0],
-                [b0, b1, ..] => [*b0, *b1],
-                _ => [0, 0],
-            };
+            head_firsts[i] = head_first(opens[i]);
             // ASCII is one byte; а..я are two, 110xxxxx 10xxxxxx.
-            let first = match head {
-                [b0, ..] if b0.is_ascii() => *b0 as u32,
-                [b0, b1, ..] => ((*b0 as u32 & 0x1F) << 6) | (*b1 as u32 & 0x3F),
-                [] => panic!("an empty head"),
-                _ => panic!("a head cut in a character"),
+            let first = match head_firsts[i] {
+                NO_FIRST => panic!("an empty head, or one cut in a character"),
+                [b0, 0] => b0 as u32,
+                [b0, b1] => ((b0 as u32 & 0x1F) << 6) | (b1 as u32 & 0x3F),
             };
             let Some(first) = char::from_u32(first) else {
                 panic!("a head opens with no character");
@@ -99,21 +93,30 @@ impl FirstsPattern {
 
     /// Whether the line `start` reads opens with one of the heads (or may).
     pub(crate) fn may_open(&self, start: &LineStart) -> bool {
-        if self.firsts & start.first_bit == 0 {
-            return false;
-        }
-        match start.opening {
-            Opening::Blank => false,
-            Opening::Unknown => true,
-            Opening::Known => self
-                .pattern
-                .opens
-                .iter()
-                .zip(&self.head_firsts)
-                .any(|(head, first)| *first == start.first && opens_with(start.text, head)),
-        }
+        self.firsts & start.first_bit != 0
+            && start.opens_with_any(
+                self.head_firsts
+                    .iter()
+                    .copied()
+                    .zip(self.pattern.opens.iter().copied()),
+            )
     }
 }
+
+/// The first character of `head` as [`LineStart::first`] holds a line's:
+/// its one byte and 0 (ASCII) or its two bytes (а..я); [`NO_FIRST`],
+/// which no line has, for an empty head or one cut in a character.
+const fn head_first(head: &str) -> [u8; 2] {
+    match head.as_bytes() {
+        [b0, ..] if b0.is_ascii() => [*b0, 0],
+        [b0, b1, ..] => [*b0, *b1],
+        _ => NO_FIRST,
+    }
+}
+
+/// [`head_first`] of a head with no first character: 0xFF is no byte of
+/// UTF-8.
+const NO_FIRST: [u8; 2] = [0xFF, 0xFF];
 
 /// The place of a character heads may open with in a set of them (see
 /// [`FirstsPattern`]): ASCII from the blank to `~`, then а..я. `None` for
@@ -188,25 +191,19 @@ impl<'t> LineStart<'t> {
     /// Whether the line opens with one of `pattern`'s heads (or may: see
     /// [`lower`]).
     pub(crate) fn may_open(&self, pattern: &LinePattern) -> bool {
+        self.opens_with_any(pattern.opens.iter().map(|&head| (head_first(head), head)))
+    }
+
+    /// Whether the line opens with one of `heads`, each given with its
+    /// [`head_first`] (or may): a head is compared whole only when its
+    /// first character is the line's.
+    fn opens_with_any<'h>(&self, mut heads: impl Iterator<Item = ([u8; 2], &'h str)>) -> bool {
         match self.opening {
             Opening::Blank => false,
             Opening::Unknown => true,
-            Opening::Known => pattern
-                .opens
-                .iter()
-                .any(|head| self.head_starts_alike(head) && opens_with(self.text, head)),
-        }
-    }
-
-    /// Whether `head`'s first character is the line's first, lowered: its
-    /// bytes compared one by one, as `str::starts_with` would call
-    /// `memcmp` for a byte or two.
-    fn head_starts_alike(&self, head: &str) -> bool {
-        match head.as_bytes() {
-            [b0, rest @ ..] if *b0 == self.first[0] => {
-                b0.is_ascii() || rest.first() == Some(&self.first[1])
+            Opening::Known => {
+                heads.any(|(first, head)| first == self.first && opens_with(self.text, head))
             }
-            _ => false,
         }
     }
 }

@@ -136,58 +136,86 @@ fn may_be_separator(start: &LineStart) -> bool {
     SEPARATOR.may_open(&LineStart::new(&text[decoration..]))
 }
 
+/// A line of a quoted header block («От: …», «Тема: …»): an optional
+/// `*`, one of `words`, blanks, an optional `*`, blanks and a colon, then
+/// (when `value`) something that is not blank after blanks. Its regex
+/// ([`header_regex`]) is made of the same words; [`header_line`] reads it
+/// without the regex engine.
+struct HeaderLine {
+    /// The heads and the regex.
+    pattern: FirstsPattern,
+    words: &'static [&'static str],
+    value: bool,
+}
+
+/// The regex of a [`HeaderLine`] with `words` and `value`, the words in
+/// their order.
+fn header_regex(words: &[&str], value: bool) -> Regex {
+    let words: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    let value = if value { r"\s*\S" } else { "" };
+    re(&format!(
+        r"(?i)^\s*\*?(?:{})\s*\*?\s*:{value}",
+        words.join("|")
+    ))
+}
+
 /// `From:`-like line of an Outlook / mail client header block. «от» and
 /// «to» are heads only with what may follow them (a blank, `*`, `:`):
 /// «Отправлено с iPhone» and «Today» are no header.
-static HDR_FROM: FirstsPattern = FirstsPattern::new(
-    &[
-        "*",
-        "от ",
-        "от*",
-        "от:",
-        "отправитель",
-        "from",
-        "кому",
-        "to ",
-        "to*",
-        "to:",
-    ],
-    || re(r"(?i)^\s*\*?(?:от|from|отправитель|кому|to)\s*\*?\s*:\s*\S"),
-);
+static HDR_FROM: HeaderLine = HeaderLine {
+    pattern: FirstsPattern::new(
+        &[
+            "*",
+            "от ",
+            "от*",
+            "от:",
+            "отправитель",
+            "from",
+            "кому",
+            "to ",
+            "to*",
+            "to:",
+        ],
+        || header_regex(HDR_FROM.words, HDR_FROM.value),
+    ),
+    words: &["от", "from", "отправитель", "кому", "to"],
+    value: true,
+};
 /// Other lines of such a header block.
-static HDR_OTHER: FirstsPattern = FirstsPattern::new(
-    &[
-        "*",
-        "кому",
-        "to ",
-        "to*",
-        "to:",
-        "тема",
-        "subject",
-        "копия",
-        "cc",
-        "от ",
-        "от*",
-        "от:",
-        "from",
-    ],
-    || re(r"(?i)^\s*\*?(?:кому|to|тема|subject|копия|cc|от|from)\s*\*?\s*:"),
-);
+static HDR_OTHER: HeaderLine = HeaderLine {
+    pattern: FirstsPattern::new(
+        &[
+            "*",
+            "кому",
+            "to ",
+            "to*",
+            "to:",
+            "тема",
+            "subject",
+            "копия",
+            "cc",
+            "от ",
+            "от*",
+            "от:",
+            "from",
+        ],
+        || header_regex(HDR_OTHER.words, HDR_OTHER.value),
+    ),
+    words: &["кому", "to", "тема", "subject", "копия", "cc", "от", "from"],
+    value: false,
+};
 /// The date line of such a header block.
-static HDR_DATE: FirstsPattern = FirstsPattern::new(
-    &["*", "отправлено", "sent", "дата", "date"],
-    || re(r"(?i)^\s*\*?(?:отправлено|sent|дата|date)\s*\*?\s*:\s*\S"),
-);
+static HDR_DATE: HeaderLine = HeaderLine {
+    pattern: FirstsPattern::new(
+        &["*", "отправлено", "sent", "дата", "date"],
+        || header_regex(HDR_DATE.words, HDR_DATE.value),
+    ),
+    words: &["отправлено", "sent", "дата", "date"],
+    value: true,
+};
 
-/// The words of [`HDR_FROM`], [`HDR_OTHER`] and [`HDR_DATE`], in their
-/// regexes' order, for [`header_line`].
-const HDR_FROM_WORDS: &[&str] = &["от", "from", "отправитель", "кому", "to"];
-const HDR_OTHER_WORDS: &[&str] = &["кому", "to", "тема", "subject", "копия", "cc", "от", "from"];
-const HDR_DATE_WORDS: &[&str] = &["отправлено", "sent", "дата", "date"];
-
-/// Whether a header pattern matches `text`, read without the regex engine:
-/// an optional `*`, one of `words`, blanks, an optional `*`, blanks and a
-/// colon, then (when `value`) something that is not blank after blanks.
+/// Whether the [`HeaderLine`] with `words` and `value` matches `text`,
+/// read without the regex engine.
 /// `None` when only the regex can tell (see [`pattern::starts_with_word`]).
 fn header_line(text: &str, words: &[&str], value: bool) -> Option<bool> {
     let text = text.trim_start();
@@ -213,13 +241,12 @@ fn header_line(text: &str, words: &[&str], value: bool) -> Option<bool> {
     sure.then_some(false)
 }
 
-/// Whether the header pattern `pattern` (with its `words` and `value`, see
-/// [`header_line`]) matches the line `start` reads: its heads first, then
+/// Whether `header` matches the line `start` reads: its heads first, then
 /// [`header_line`], then the regex where that cannot tell.
-fn is_header(start: &LineStart, pattern: &FirstsPattern, words: &[&str], value: bool) -> bool {
-    pattern.may_open(start)
-        && header_line(start.text(), words, value)
-            .unwrap_or_else(|| pattern.pattern.regex.is_match(start.text()))
+fn is_header(start: &LineStart, header: &HeaderLine) -> bool {
+    header.pattern.may_open(start)
+        && header_line(start.text(), header.words, header.value)
+            .unwrap_or_else(|| header.pattern.pattern.regex.is_match(start.text()))
 }
 
 /// «… написал(а):», «… пишет:», «… wrote:».
@@ -512,7 +539,7 @@ fn quote_header_at<'t>(
     if line.len() >= 10 && line.bytes().all(|b| b == b'_') {
         return true;
     }
-    if is_header(start, &HDR_FROM, HDR_FROM_WORDS, true) {
+    if is_header(start, &HDR_FROM) {
         // An Outlook header block: another header line within the next
         // few lines.
         // A person's own form («От: …, Тема: …») has no date line; demand
@@ -520,9 +547,9 @@ fn quote_header_at<'t>(
         let block = next.map(|l| l.raw).into_iter().chain(after.clone()).take(5);
         if block
             .clone()
-            .any(|l| is_header(&LineStart::new(l), &HDR_DATE, HDR_DATE_WORDS, true))
+            .any(|l| is_header(&LineStart::new(l), &HDR_DATE))
             || block
-                .filter(|l| is_header(&LineStart::new(l), &HDR_OTHER, HDR_OTHER_WORDS, false))
+                .filter(|l| is_header(&LineStart::new(l), &HDR_OTHER))
                 .count()
                 >= 2
         {
@@ -827,7 +854,7 @@ mod tests {
     fn line_patterns_open_with_their_heads() {
         let firsts: [(&FirstsPattern, &[&str]); 6] = [
             (
-                &HDR_FROM,
+                &HDR_FROM.pattern,
                 &[
                     "От: Иван",
                     "From: x@y.ru",
@@ -842,7 +869,7 @@ mod tests {
                 ],
             ),
             (
-                &HDR_OTHER,
+                &HDR_OTHER.pattern,
                 &[
                     "Кому: b",
                     "To: c",
@@ -860,7 +887,7 @@ mod tests {
                 ],
             ),
             (
-                &HDR_DATE,
+                &HDR_DATE.pattern,
                 &[
                     "Отправлено: 11 апреля 2024 г. 17:05",
                     "Sent: Monday",
@@ -1144,11 +1171,9 @@ mod tests {
                 assert_eq!(read, SEPARATOR.pattern.regex.is_match(line), "{line:?}");
             }
         });
-        let headers: [(&FirstsPattern, &[&str], bool, &[&str]); 3] = [
+        let headers: [(&HeaderLine, &[&str]); 3] = [
             (
                 &HDR_FROM,
-                HDR_FROM_WORDS,
-                true,
                 &[
                     "От: Иван",
                     "From: Бухгалтерия <buh@x.ru>",
@@ -1164,8 +1189,6 @@ mod tests {
             ),
             (
                 &HDR_OTHER,
-                HDR_OTHER_WORDS,
-                false,
                 &[
                     "Кому: b",
                     "To:",
@@ -1180,8 +1203,6 @@ mod tests {
             ),
             (
                 &HDR_DATE,
-                HDR_DATE_WORDS,
-                true,
                 &[
                     "Отправлено: 20 мая 2024 г. 15:40",
                     "Sent: Monday, April 8, 2024 10:00 AM",
@@ -1191,10 +1212,14 @@ mod tests {
                 ],
             ),
         ];
-        for (pattern, words, value, lines) in headers {
+        for (header, lines) in headers {
             for_variations(lines, |line| {
-                if let Some(read) = header_line(line, words, value) {
-                    assert_eq!(read, pattern.pattern.regex.is_match(line), "{line:?}");
+                if let Some(read) = header_line(line, header.words, header.value) {
+                    assert_eq!(
+                        read,
+                        header.pattern.pattern.regex.is_match(line),
+                        "{line:?}"
+                    );
                 }
             });
         }
@@ -1251,9 +1276,12 @@ mod tests {
         for line in separators {
             assert_eq!(separator(line), Some(!line.starts_with("-O")), "{line:?}");
         }
-        for (_, words, value, lines) in headers {
+        for (header, lines) in headers {
             for line in lines {
-                assert!(header_line(line, words, value).is_some(), "{line:?}");
+                assert!(
+                    header_line(line, header.words, header.value).is_some(),
+                    "{line:?}"
+                );
             }
         }
         for line in &footers[..17] {

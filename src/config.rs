@@ -92,6 +92,9 @@ pub mod raw {
         pub path: Option<String>,
         /// Messages received before this date (or RFC 3339 instant) are left alone.
         pub start_from: Option<Spanned<String>>,
+        /// The receiving server's authserv-id (RFC 8601): only its
+        /// `Authentication-Results` fields are read.
+        pub authserv_id: Option<Spanned<String>>,
     }
 
     /// Where replies and forwards go out.
@@ -168,6 +171,15 @@ pub mod raw {
         pub auto_replies_per_sender_per_day: u32,
         #[serde(default = "default_max_size")]
         pub max_message_size: Spanned<String>,
+        /// Automatic replies to all senders together, per hour.
+        #[serde(default = "default_auto_replies_per_hour")]
+        pub auto_replies_per_hour: u32,
+        /// Originals attached to one forward, in all.
+        #[serde(default = "default_max_forward_size")]
+        pub max_forward_size: Spanned<String>,
+        /// Specialist's answers relayed plus requester's additions forwarded, per ticket per day.
+        #[serde(default = "default_exchanges")]
+        pub exchanges_per_ticket_per_day: u32,
     }
 
     impl Default for Limits {
@@ -175,8 +187,21 @@ pub mod raw {
             Limits {
                 auto_replies_per_sender_per_day: default_auto_replies(),
                 max_message_size: default_max_size(),
+                auto_replies_per_hour: default_auto_replies_per_hour(),
+                max_forward_size: default_max_forward_size(),
+                exchanges_per_ticket_per_day: default_exchanges(),
             }
         }
+    }
+
+    fn default_auto_replies_per_hour() -> u32 {
+        60
+    }
+    fn default_max_forward_size() -> Spanned<String> {
+        Spanned::new(0..0, "20MB".to_string())
+    }
+    fn default_exchanges() -> u32 {
+        5
     }
 
     fn default_auto_replies() -> u32 {
@@ -335,6 +360,14 @@ pub struct Config {
     pub schedule: Schedule,
     pub auto_replies_per_sender_per_day: u32,
     pub max_message_size: usize,
+    /// `[mailbox] authserv_id`, lower-cased: whose `Authentication-Results` count.
+    pub authserv_id: Option<String>,
+    /// Automatic replies to all senders together per hour; past it they wait.
+    pub auto_replies_per_hour: u32,
+    /// Total size of the originals one forward attaches.
+    pub max_forward_size: usize,
+    /// Relays plus additions per ticket per local day (loop guard).
+    pub exchanges_per_ticket_per_day: u32,
     pub state_path: PathBuf,
     pub templates_dir: PathBuf,
     pub stall_alert_after: Duration,
@@ -429,6 +462,19 @@ impl Validator<'_> {
         let mailbox_raw = raw
             .mailbox
             .ok_or_else(|| self.err(None, "missing section [mailbox]"))?;
+        let authserv_id = match &mailbox_raw.authserv_id {
+            Some(s) if s.get_ref().trim().is_empty() || s.get_ref().contains([';', ' ']) => {
+                return Err(self.at(
+                    s,
+                    format!(
+                        "mailbox.authserv_id {:?} is not a server name like \"mxs.mail.ru\"",
+                        s.get_ref()
+                    ),
+                ));
+            }
+            Some(s) => Some(s.get_ref().trim().to_lowercase()),
+            None => None,
+        };
         let (mailbox, start_from) = self.mailbox(mailbox_raw)?;
         let outbox_raw = raw
             .outbox
@@ -490,6 +536,16 @@ impl Validator<'_> {
                     ),
                 )
             })?;
+        let max_forward_size =
+            parse_size(raw.limits.max_forward_size.get_ref()).ok_or_else(|| {
+                self.at(
+                    &raw.limits.max_forward_size,
+                    format!(
+                        "limits.max_forward_size {:?} is not a size like \"20MB\"",
+                        raw.limits.max_forward_size.get_ref()
+                    ),
+                )
+            })?;
         let stall_alert_after = self.duration_or(
             &raw.service.stall_alert_after,
             "service.stall_alert_after",
@@ -523,6 +579,10 @@ impl Validator<'_> {
             schedule,
             auto_replies_per_sender_per_day: raw.limits.auto_replies_per_sender_per_day,
             max_message_size,
+            authserv_id,
+            auto_replies_per_hour: raw.limits.auto_replies_per_hour,
+            max_forward_size,
+            exchanges_per_ticket_per_day: raw.limits.exchanges_per_ticket_per_day,
             state_path: self.path(
                 raw.state
                     .path

@@ -1256,6 +1256,7 @@ fn queue_admin_mail(
             envelope_from: &cfg.from.email,
             recipients: std::slice::from_ref(&admin.email),
             raw: &raw,
+            not_before: None,
         },
         now,
     )

@@ -97,6 +97,12 @@ pub struct Letter {
     pub attachments: Vec<Vec<u8>>,
 }
 
+/// Whether mail can be written to this address at all (lettre refuses, say,
+/// `ivanova..m@mail.ru`, which some providers hand out anyway).
+pub fn deliverable(email: &str) -> bool {
+    email.parse::<lettre::Address>().is_ok()
+}
+
 fn mailbox(a: &Address) -> anyhow::Result<Mailbox> {
     let email = a
         .email
@@ -113,7 +119,21 @@ pub fn new_message_id(kind: &str, ticket: Option<i64>, from: &Address) -> String
         .map(|(_, d)| d)
         .unwrap_or("duty-desk.invalid");
     let t = ticket.map(|t| t.to_string()).unwrap_or_else(|| "0".into());
-    format!("duty-desk.{t}.{kind}.{:016x}@{domain}", fastrand::u64(..))
+    format!("duty-desk.{t}.{kind}.{}@{domain}", unguessable())
+}
+
+/// 128 bits from the system's cryptographic RNG, as hex: a reply citing a
+/// Message-ID built with it proves its writer received that letter.
+fn unguessable() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        // The kernel's RNG does not fail once the system is up; should it, the
+        // id is still unique, only guessable — never a panic in the decision path.
+        bytes[..8].copy_from_slice(&fastrand::u64(..).to_le_bytes());
+        bytes[8..].copy_from_slice(&fastrand::u64(..).to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A message id with brackets, as lettre wants it.
@@ -221,6 +241,38 @@ mod tests {
 
     fn addr(s: &str) -> Address {
         Address::parse(s).unwrap()
+    }
+
+    #[test]
+    fn message_ids_carry_128_random_bits() {
+        let from = addr("support@school.test");
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| new_message_id("forward", Some(7), &from))
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let (local, domain) = id.split_once('@').unwrap();
+            assert_eq!(domain, "school.test");
+            let random = local.strip_prefix("duty-desk.7.forward.").unwrap();
+            assert_eq!(random.len(), 32, "{id}");
+            assert!(random.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
+        // Every bit position takes both values: no constant part posing as random.
+        let bits =
+            |id: &String| u128::from_str_radix(&id[id.len() - 32 - 12..id.len() - 12], 16).unwrap();
+        let (ones, zeros) = ids
+            .iter()
+            .map(bits)
+            .fold((0u128, 0u128), |(o, z), b| (o | b, z | !b));
+        assert_eq!(ones, u128::MAX);
+        assert_eq!(zeros, u128::MAX);
+    }
+
+    #[test]
+    fn addresses_lettre_refuses_are_not_deliverable() {
+        assert!(deliverable("ivanova.m@mail.ru"));
+        assert!(!deliverable("ivanova..m@mail.ru"));
+        assert!(!deliverable("no-at-sign"));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`etiquette`]: rule 5 of the regulation: obscenity and insults.
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
+//! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
 //! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
 //! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
 //! - [`templates`]: the admin-editable texts (minijinja).
@@ -32,6 +33,7 @@ pub mod etiquette;
 pub mod inspect;
 pub mod request;
 pub mod schedule;
+pub mod trust;
 
 #[cfg(feature = "daemon")]
 pub mod cli;

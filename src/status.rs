@@ -74,6 +74,27 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             o.last_error.as_deref().unwrap_or("")
         )?;
     }
+    writeln!(out, "\nOpen mailbox (rationing and trust):")?;
+    let ever = DateTime::<Utc>::UNIX_EPOCH;
+    writeln!(
+        out,
+        "  automatic replies waiting for the hourly limit: {}",
+        r.waiting_auto_replies(now)?
+    )?;
+    for (event, what) in [
+        ("report_suppressed", "rule-5 reports held back"),
+        ("undeliverable", "addresses that cannot be written to"),
+        (
+            "exchange_limit",
+            "relays/additions stopped by the daily limit",
+        ),
+        (
+            "silent",
+            "letters not answered (limits, failed authentication)",
+        ),
+    ] {
+        writeln!(out, "  {what}: {}", r.audit_count(event, ever)?)?;
+    }
     writeln!(out, "\nMailbox:")?;
     // Stored as RFC 3339; shown in the school's time like everything else.
     let stored = |s: String| match DateTime::parse_from_rfc3339(&s) {

@@ -93,6 +93,10 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: what the receiving server said of a ticket's requester (`trust::Verdict`).
+    r#"
+    ALTER TABLE tickets ADD COLUMN sender_auth TEXT;
+    "#,
 ];
 
 /// The `kv` key set when the daemon first took a mailbox on with this store (its
@@ -153,6 +157,9 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
     pub forwarded_at: Option<DateTime<Utc>>,
+    /// The receiving server's verdict on the requester's address when the ticket
+    /// was opened (`trust::Verdict::as_str`); "fail" means no mail goes to it.
+    pub sender_auth: Option<String>,
 }
 
 /// One queued outgoing mail.
@@ -207,11 +214,43 @@ pub struct NewOutgoing<'a> {
     pub message_id: &'a str,
     pub ticket: Option<i64>,
     pub kind: &'a str,
-    /// Set for automatic replies to a sender (counted against the daily limit).
+    /// The address key (`trust::address_key`) of the requester a mail goes to:
+    /// every such mail counts against that sender's daily limit.
     pub auto_reply_to: Option<&'a str>,
     pub envelope_from: &'a str,
     pub recipients: &'a [String],
     pub raw: &'a [u8],
+    /// Not sent before this instant (an automatic reply waiting for the hourly limit).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// A Message-ID a letter cites, as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cited {
+    /// A mail the desk sent: its ticket, kind and recipients.
+    Ours {
+        ticket: i64,
+        kind: String,
+        recipients: Vec<String>,
+    },
+    /// A letter the desk received for a ticket, and who sent it.
+    Theirs { ticket: i64, sender: Option<String> },
+}
+
+impl Cited {
+    pub fn ticket(&self) -> i64 {
+        match self {
+            Cited::Ours { ticket, .. } | Cited::Theirs { ticket, .. } => *ticket,
+        }
+    }
+}
+
+/// A letter of a ticket, as a forward may attach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LetterSize {
+    pub id: i64,
+    pub size: usize,
+    pub message_id: Option<String>,
 }
 
 pub struct Store {
@@ -370,6 +409,18 @@ pub trait Queries {
     }
 
     /// The folder a message with this Message-ID was filed into, if seen.
+    /// The folders and senders of the letters already handled with this Message-ID.
+    fn seen_message_id_senders(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        self.rows(
+            "SELECT folder, sender FROM messages WHERE message_id = ?1 ORDER BY id",
+            [message_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     fn seen_message_id(&self, message_id: &str) -> anyhow::Result<Option<String>> {
         Ok(self
             .conn()
@@ -450,7 +501,127 @@ pub trait Queries {
             .optional()?)
     }
 
-    /// Automatic replies queued to this sender since `since`.
+    /// What the store knows of each of these Message-IDs, in the order given
+    /// (unknown ones left out).
+    fn cited(&self, ids: &[String]) -> anyhow::Result<Vec<Cited>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let ours: Option<(Option<i64>, String, String)> = self
+                .conn()
+                .query_row(
+                    "SELECT ticket, kind, recipients FROM outgoing WHERE message_id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if let Some((Some(ticket), kind, recipients)) = ours {
+                out.push(Cited::Ours {
+                    ticket,
+                    kind,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                });
+                continue;
+            }
+            let theirs: Vec<(i64, Option<String>)> = self.rows(
+                "SELECT ticket, sender FROM messages WHERE message_id = ?1 AND ticket IS NOT NULL",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            out.extend(
+                theirs
+                    .into_iter()
+                    .map(|(ticket, sender)| Cited::Theirs { ticket, sender }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The latest scheduled send times of automatic replies of these kinds, newest
+    /// first, at most `n`.
+    fn latest_auto_replies(&self, kinds: &[&str], n: usize) -> anyhow::Result<Vec<DateTime<Utc>>> {
+        let list = serde_json::to_string(kinds)?;
+        let times: Vec<String> = self.rows(
+            "SELECT next_attempt FROM outgoing WHERE kind IN (SELECT value FROM json_each(?1))
+             ORDER BY next_attempt DESC LIMIT ?2",
+            params![list, n as i64],
+            |r| r.get(0),
+        )?;
+        times
+            .iter()
+            .map(|t| parse_ts(t).map_err(Into::into))
+            .collect()
+    }
+
+    /// Mails of these kinds queued for a ticket since `since`.
+    fn ticket_mail_since(
+        &self,
+        ticket: i64,
+        kinds: &[&str],
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<u32> {
+        let list = serde_json::to_string(kinds)?;
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM outgoing WHERE ticket = ?1 AND created_at >= ?2
+             AND kind IN (SELECT value FROM json_each(?3))",
+            params![ticket, ts(since), list],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The requesters of the tickets that caused a rule-5 report since `since`.
+    fn reported_since(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+        self.rows(
+            "SELECT t.requester FROM outgoing o JOIN tickets t ON t.number = o.ticket
+             WHERE o.kind = 'report' AND o.created_at >= ?1 AND t.requester IS NOT NULL",
+            [ts(since)],
+            |r| r.get(0),
+        )
+    }
+
+    /// Queued mail not due before a later time than `now` that no attempt was made
+    /// for yet: automatic replies waiting for the hourly limit.
+    fn waiting_auto_replies(&self, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM outgoing WHERE state = 'queued' AND attempts = 0 AND next_attempt > ?1",
+            [ts(now)],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// How many audit rows of this event there are since `since`.
+    fn audit_count(&self, event: &str, since: DateTime<Utc>) -> anyhow::Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM audit WHERE event = ?1 AND at >= ?2",
+            params![event, ts(since)],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The letters of a ticket kept for forwarding, oldest first, with their sizes.
+    fn ticket_letter_sizes(&self, ticket: i64) -> anyhow::Result<Vec<LetterSize>> {
+        self.rows(
+            "SELECT id, length(raw), message_id FROM messages WHERE ticket = ?1 AND raw IS NOT NULL ORDER BY id",
+            [ticket],
+            |r| {
+                Ok(LetterSize {
+                    id: r.get(0)?,
+                    size: r.get::<_, i64>(1)?.max(0) as usize,
+                    message_id: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    /// One kept letter by its row id.
+    fn letter_raw(&self, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Mails queued to this sender (its address key) since `since`.
     fn auto_replies_since(&self, sender: &str, since: DateTime<Utc>) -> anyhow::Result<u32> {
         Ok(self.conn().query_row(
             "SELECT count(*) FROM outgoing WHERE auto_reply_to = ?1 AND created_at >= ?2",
@@ -649,7 +820,7 @@ pub struct OutgoingLog {
 
 const TICKET_SELECT: &str =
     "SELECT number, requester, requester_name, role, full_name, class, description, subject,
-    state, assignee, assignee_name, created_at, due_at, forwarded_at FROM tickets";
+    state, assignee, assignee_name, created_at, due_at, forwarded_at, sender_auth FROM tickets";
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
     let state: String = r.get(8)?;
@@ -668,6 +839,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
         created_at: parse_ts(&r.get::<_, String>(11)?)?,
         due_at: opt_ts(r.get(12)?)?,
         forwarded_at: opt_ts(r.get(13)?)?,
+        sender_auth: r.get(14)?,
     })
 }
 
@@ -741,8 +913,8 @@ impl Tx<'_> {
     pub fn create_ticket(&self, t: &Ticket, now: DateTime<Utc>) -> anyhow::Result<i64> {
         self.0.execute(
             "INSERT INTO tickets (requester, requester_name, role, full_name, class, description, subject, state,
-                 assignee, assignee_name, created_at, updated_at, due_at, forwarded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)",
+                 assignee, assignee_name, created_at, updated_at, due_at, forwarded_at, sender_auth)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
             params![
                 t.requester,
                 t.requester_name,
@@ -757,6 +929,7 @@ impl Tx<'_> {
                 ts(now),
                 t.due_at.map(ts),
                 t.forwarded_at.map(ts),
+                t.sender_auth,
             ],
         )?;
         Ok(self.0.last_insert_rowid())
@@ -789,7 +962,7 @@ impl Tx<'_> {
     pub fn queue(&self, m: &NewOutgoing<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.0.execute(
             "INSERT INTO outgoing (message_id, ticket, kind, auto_reply_to, envelope_from, recipients, raw, next_attempt, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 m.message_id,
                 m.ticket,
@@ -798,6 +971,7 @@ impl Tx<'_> {
                 m.envelope_from,
                 serde_json::to_string(m.recipients)?,
                 m.raw,
+                ts(m.not_before.map_or(now, |t| t.max(now))),
                 ts(now),
             ],
         )?;
@@ -921,6 +1095,7 @@ mod tests {
             created_at: now(),
             due_at: None,
             forwarded_at: None,
+            sender_auth: None,
         }
     }
 
@@ -955,6 +1130,7 @@ mod tests {
                     envelope_from: "support@school",
                     recipients: &["mama@mail.ru".to_string()],
                     raw: b"x",
+                    not_before: None,
                 },
                 now(),
             )

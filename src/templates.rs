@@ -30,6 +30,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("forward", include_str!("../config/templates/forward.j2")),
     ("relay", include_str!("../config/templates/relay.j2")),
     (
+        "too_large",
+        include_str!("../config/templates/too_large.j2"),
+    ),
+    (
+        "limit_alert",
+        include_str!("../config/templates/limit_alert.j2"),
+    ),
+    (
         "stall_alert",
         include_str!("../config/templates/stall_alert.j2"),
     ),
@@ -205,6 +213,11 @@ pub fn sample_context() -> Value {
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",
         error => "authentication failed",
+        size => "31.2 МБ",
+        limit => "30.0 МБ",
+        left_out => vec!["31.2 МБ"],
+        verified => false,
+        unverified => true,
     }
 }
 

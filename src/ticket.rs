@@ -22,12 +22,13 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use minijinja::{Value, context};
 
 use crate::config::{Address, Config};
-use crate::letter::{AutoSubmitted, Letter, new_message_id};
+use crate::letter::{self, AutoSubmitted, Letter, new_message_id};
 use crate::mailbox::Folder;
 use crate::request::{Field, Request, Role, Verdict, missing_fields};
 use crate::schedule::Shift;
-use crate::store::{NewOutgoing, Queries, SeenMessage, Ticket, TicketState, Tx};
+use crate::store::{Cited, NewOutgoing, Queries, SeenMessage, Ticket, TicketState, Tx};
 use crate::templates::Templates;
+use crate::trust;
 
 /// What the daemon needs to decide: the config and the templates in force.
 pub struct Desk<'a> {
@@ -70,11 +71,14 @@ pub fn handle(
 ) -> anyhow::Result<Outcome> {
     let cfg = desk.config;
     let sender = req.sender.as_deref().map(str::to_lowercase);
+    let auth = trust::verdict(incoming.raw, cfg.authserv_id.as_deref(), sender.as_deref());
 
-    // The same Message-ID delivered twice (CC copies, a rescan after UIDVALIDITY changed)
-    // is one request: file the copy where the first went, nothing else.
+    // The same Message-ID from the same sender delivered twice (CC copies, a rescan
+    // after UIDVALIDITY changed) is one request: file the copy where the first went,
+    // nothing else. A Message-ID proves nothing by itself: from someone else it is
+    // a letter of its own.
     if let Some(mid) = req.message_id.as_deref()
-        && let Some(folder) = tx.seen_message_id(mid)?
+        && let Some(folder) = seen_before(tx, mid, sender.as_deref())?
     {
         let outcome = Outcome {
             folder: Folder::from_leaf(&folder),
@@ -88,11 +92,22 @@ pub fn handle(
         return Ok(outcome);
     }
 
+    let mut ctx = Ctx {
+        tx,
+        desk,
+        req,
+        sender: sender.as_deref(),
+        auth,
+        now,
+        queued: 0,
+        replied: false,
+        notes: Vec::new(),
+    };
     let own = sender
         .as_deref()
-        .is_some_and(|s| s == cfg.from.email.to_lowercase());
+        .is_some_and(|s| trust::address_key(s) == trust::address_key(&cfg.from.email));
     if req.verdict == Verdict::Ignore || own {
-        let reason = if own {
+        let mut reason = if own {
             "our own address".to_string()
         } else {
             req.reason.clone()
@@ -100,6 +115,23 @@ pub fn handle(
         let unreadable = reason.contains("unreadable")
             || reason.contains("too large")
             || reason.contains("not a mail");
+        if !own && req.reason.starts_with("too large") {
+            // Not a robot (the understanding says so first): tell the sender.
+            let t = ctx.ticket_from_request();
+            let mb = |n: usize| format!("{:.1} МБ", n as f64 / (1024.0 * 1024.0));
+            let told = ctx.reply(
+                "too_large",
+                &t,
+                context! { size => mb(req.size), limit => mb(cfg.max_message_size) },
+            )?;
+            if !told {
+                ctx.notes.push("the sender was not told".into());
+            }
+        }
+        for n in &ctx.notes {
+            reason.push_str("; ");
+            reason.push_str(n);
+        }
         let outcome = Outcome {
             folder: if unreadable {
                 Folder::Unreadable
@@ -110,29 +142,15 @@ pub fn handle(
             reason,
             ticket: None,
             assignee: None,
-            queued: 0,
+            queued: ctx.queued,
         };
         record(tx, req, incoming, &outcome, now, unreadable)?;
         return Ok(outcome);
     }
 
-    let existing = find_ticket(tx, req, sender.as_deref(), now)?;
-    let mut ctx = Ctx {
-        tx,
-        desk,
-        req,
-        sender: sender.as_deref(),
-        now,
-        queued: 0,
-        replied: false,
-    };
-    let desk_member = sender.as_deref().is_some_and(|s| is_desk_member(cfg, s));
-    let outcome = match existing {
-        // A specialist answered to the support address instead of the requester.
-        Some(t) if desk_member && t.requester.as_deref() != sender.as_deref() => {
-            ctx.specialist_answer(t, incoming)?
-        }
-        Some(t) if req.verdict != Verdict::Etiquette => ctx.follow_up(t, incoming)?,
+    let outcome = match thread_of(tx, cfg, req, sender.as_deref(), auth, now)? {
+        Thread::Answer(t) => ctx.specialist_answer(t, incoming)?,
+        Thread::FollowUp(t) if req.verdict != Verdict::Etiquette => ctx.follow_up(t, incoming)?,
         _ => ctx.new_ticket(incoming)?,
     };
     Ok(Outcome {
@@ -141,6 +159,19 @@ pub fn handle(
     })
 }
 
+/// The folder of an earlier letter with this Message-ID from the same sender.
+fn seen_before(
+    tx: &Tx<'_>,
+    message_id: &str,
+    sender: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let me = sender.map(trust::address_key);
+    Ok(tx
+        .seen_message_id_senders(message_id)?
+        .into_iter()
+        .find(|(_, s)| s.as_deref().map(trust::address_key) == me)
+        .map(|(folder, _)| folder))
+}
 /// Forwards held tickets whose duty window has opened. Returns what happened to each.
 pub fn release_due(
     tx: &Tx<'_>,
@@ -168,6 +199,8 @@ pub fn release_due(
             now,
             queued: 0,
             replied: false,
+            auth: trust::Verdict::Unknown,
+            notes: Vec::new(),
         };
         let outcome = match pick {
             Some(shift) => {
@@ -197,19 +230,17 @@ pub fn release_due(
 }
 
 /// Whether an address belongs to the people who handle tickets (specialists,
-/// supervisor, fallback, admin): their letters about a ticket are answers, not follow-ups.
+/// supervisor, fallback, admin).
 fn is_desk_member(cfg: &Config, address: &str) -> bool {
-    let a = address.to_lowercase();
+    let a = trust::address_key(address);
+    let same = |b: &str| trust::address_key(b) == a;
     cfg.schedule
         .specialists()
         .iter()
-        .any(|s| s.email.email.to_lowercase() == a)
-        || cfg.supervisor.email.to_lowercase() == a
-        || cfg.fallback.iter().any(|f| f.email.to_lowercase() == a)
-        || cfg
-            .admin
-            .as_ref()
-            .is_some_and(|f| f.email.to_lowercase() == a)
+        .any(|s| same(&s.email.email))
+        || same(&cfg.supervisor.email)
+        || cfg.fallback.iter().any(|f| same(&f.email))
+        || cfg.admin.as_ref().is_some_and(|f| same(&f.email))
 }
 
 /// The To and Cc addresses of a raw letter, lower-cased.
@@ -226,36 +257,120 @@ fn recipients_of(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Which existing ticket a letter continues, if any.
-fn find_ticket(
+/// Kinds of mail that hand a ticket to a person who handles it: an answer to one
+/// of them, from its recipient, is that person's answer.
+const HANDING_KINDS: &[&str] = &["forward", "addition"];
+
+/// Kinds of mail that go to a requester: an answer to one of them, from its
+/// recipient, continues that requester's ticket.
+const REQUESTER_KINDS: &[&str] = &[
+    "ask",
+    "ack_now",
+    "ack_later",
+    "etiquette",
+    "relay",
+    "too_large",
+];
+
+/// Automatic replies, rationed per hour for all senders together.
+const AUTO_REPLY_KINDS: &[&str] = &["ask", "ack_now", "ack_later", "etiquette", "too_large"];
+
+/// Mail a ticket exchanges with its specialist and its requester, rationed per
+/// ticket per day (two auto-responders must not talk to each other for ever).
+const EXCHANGE_KINDS: &[&str] = &["relay", "addition"];
+
+/// What a letter continues.
+enum Thread {
+    /// The answer of a person the ticket was handed to.
+    Answer(Ticket),
+    /// The requester's own follow-up.
+    FollowUp(Ticket),
+    New,
+}
+
+/// Which existing ticket a letter continues, and as whose letter. Nothing in a
+/// letter proves anything by itself: a Message-ID joins a ticket only when its
+/// writer is the ticket's requester or the person the cited mail went to.
+fn thread_of(
     tx: &Tx<'_>,
+    cfg: &Config,
     req: &Request,
     sender: Option<&str>,
+    auth: trust::Verdict,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<Ticket>> {
-    let mut ids: Vec<String> = req.references.clone();
-    ids.extend(req.in_reply_to.iter().cloned());
-    let mut number = tx.ticket_by_message_ids(&ids)?;
-    if number.is_none()
-        && let Some(tag) = req.ticket_tag
-        && let Some(t) = tx.ticket(tag as i64)?
-        && t.requester.is_some()
-        && t.requester.as_deref() == sender
-    {
-        number = Some(t.number);
+) -> anyhow::Result<Thread> {
+    let Some(sender) = sender else {
+        return Ok(Thread::New);
+    };
+    // A letter the receiving server calls forged joins nothing.
+    if auth == trust::Verdict::Fail {
+        return Ok(Thread::New);
     }
-    if number.is_none()
-        && req.verdict == Verdict::Ask
-        && let Some(s) = sender
-    {
-        number = tx.waiting_ticket_of(s, now - Duration::days(WAITING_MERGE_WINDOW_DAYS))?;
-    }
-    match number {
-        Some(n) => Ok(tx
+    let me = trust::address_key(sender);
+    let is_me = |a: &str| trust::address_key(a) == me;
+    let open = |n: i64| -> anyhow::Result<Option<Ticket>> {
+        Ok(tx
             .ticket(n)?
-            .filter(|t| !matches!(t.state, TicketState::Refused | TicketState::Closed))),
-        None => Ok(None),
+            .filter(|t| !matches!(t.state, TicketState::Refused | TicketState::Closed)))
+    };
+    let requested_by_me = |t: &Ticket| t.requester.as_deref().is_some_and(is_me);
+    // The letter answered first, then the thread from its newest end.
+    let mut ids: Vec<String> = req.in_reply_to.clone();
+    ids.extend(req.references.iter().rev().cloned());
+    let cited = tx.cited(&ids)?;
+
+    // An answer to a forward the desk sent to this very address; or, when the
+    // receiving server vouches for the address, any letter of a person who
+    // handles tickets about one of its tickets.
+    for c in &cited {
+        if let Cited::Ours {
+            ticket,
+            kind,
+            recipients,
+        } = c
+            && HANDING_KINDS.contains(&kind.as_str())
+            && recipients.iter().any(|r| is_me(r))
+            && let Some(t) = open(*ticket)?
+            && !requested_by_me(&t)
+        {
+            return Ok(Thread::Answer(t));
+        }
     }
+    if auth == trust::Verdict::Pass && is_desk_member(cfg, sender) {
+        for c in &cited {
+            if let Some(t) = open(c.ticket())?
+                && !requested_by_me(&t)
+            {
+                return Ok(Thread::Answer(t));
+            }
+        }
+    }
+    // The requester's follow-up: a letter of the ticket's requester, or an answer
+    // to a letter the desk sent to this address about the ticket.
+    for c in &cited {
+        let sent_to_me = matches!(c, Cited::Ours { kind, recipients, .. }
+            if REQUESTER_KINDS.contains(&kind.as_str()) && recipients.iter().any(|r| is_me(r)));
+        if let Some(t) = open(c.ticket())?
+            && (sent_to_me || requested_by_me(&t))
+        {
+            return Ok(Thread::FollowUp(t));
+        }
+    }
+    if let Some(tag) = req.ticket_tag
+        && let Ok(tag) = i64::try_from(tag)
+        && let Some(t) = open(tag)?
+        && requested_by_me(&t)
+    {
+        return Ok(Thread::FollowUp(t));
+    }
+    if req.verdict == Verdict::Ask
+        && let Some(n) =
+            tx.waiting_ticket_of(sender, now - Duration::days(WAITING_MERGE_WINDOW_DAYS))?
+        && let Some(t) = open(n)?
+    {
+        return Ok(Thread::FollowUp(t));
+    }
+    Ok(Thread::New)
 }
 
 fn record(
@@ -286,6 +401,10 @@ struct Ctx<'a, 'b> {
     queued: usize,
     /// Whether this letter already got its one automatic reply.
     replied: bool,
+    /// What the receiving server said of the sender.
+    auth: trust::Verdict,
+    /// What the decision's reason should add (a reply not sent, and why).
+    notes: Vec<String>,
 }
 
 fn role_str(r: Role) -> &'static str {
@@ -500,14 +619,25 @@ impl Ctx<'_, '_> {
             full_name: req.full_name.clone(),
             class: req.class.clone(),
             description: req.description.clone(),
-            subject: req.subject.clone(),
+            subject: cap_chars(&req.subject, MAX_SUBJECT_CHARS),
             state: TicketState::WaitingSender,
             assignee: None,
             assignee_name: None,
             created_at: self.now,
             due_at: None,
             forwarded_at: None,
+            sender_auth: Some(self.auth.as_str().to_string()),
         }
+    }
+
+    /// The outcome with the notes of this letter (replies not sent, and why) added to its reason.
+    fn noted(&self, o: Outcome) -> Outcome {
+        let mut reason = o.reason;
+        for n in &self.notes {
+            reason.push_str("; ");
+            reason.push_str(n);
+        }
+        Outcome { reason, ..o }
     }
 
     fn new_ticket(&mut self, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
@@ -523,6 +653,7 @@ impl Ctx<'_, '_> {
         } else {
             self.progress(&mut t)?
         };
+        let outcome = self.noted(outcome);
         finish_record(self.tx, incoming, self.req, &outcome, self.now)?;
         Ok(outcome)
     }
@@ -542,6 +673,25 @@ impl Ctx<'_, '_> {
         t.description = merge_text(t.description.take(), own_description(req));
         record_letter(self.tx, req, incoming, t.number, self.now)?;
         let outcome = match t.state {
+            TicketState::Forwarded if was_forwarded && self.exchanges_left(&t)? == 0 => {
+                // Two auto-responders answering each other: stop passing letters on.
+                self.tx.update_ticket(&t, self.now)?;
+                self.tx.audit(
+                    self.now,
+                    Some(t.number),
+                    req.message_id.as_deref(),
+                    "exchange_limit",
+                    "addition not forwarded",
+                )?;
+                Outcome {
+                    folder: Folder::Processed,
+                    decision: "addition".into(),
+                    reason: "follow-up to a forwarded ticket; daily exchange limit reached, merged but not forwarded".into(),
+                    ticket: Some(t.number),
+                    assignee: t.assignee_name.clone(),
+                    queued: 0,
+                }
+            }
             TicketState::Forwarded if was_forwarded => {
                 // An addition goes to the same specialist, with only the new letter.
                 let name = t.assignee_name.clone().unwrap_or_default();
@@ -552,7 +702,7 @@ impl Ctx<'_, '_> {
                         .map(|a| a.email.clone())
                         .unwrap_or_default()
                 });
-                self.forward(&mut t, &name, &email, true, Some(incoming.raw.to_vec()))?;
+                self.forward(&mut t, &name, &email, true, Some(incoming))?;
                 Outcome {
                     folder: Folder::Processed,
                     decision: "addition".into(),
@@ -583,12 +733,13 @@ impl Ctx<'_, '_> {
             },
             ..outcome
         };
+        let outcome = self.noted(outcome);
         finish_record(self.tx, incoming, req, &outcome, self.now)?;
         Ok(outcome)
     }
 
-    /// A specialist's letter about a ticket that came to the support address: if the
-    /// requester already got it (reply-all), just file it; else pass it on to them.
+    /// The proven answer of the person a ticket was handed to (see [`thread_of`]):
+    /// if the requester already got it (reply-all), just file it; else pass it on.
     fn specialist_answer(&mut self, t: Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
         record_letter(self.tx, self.req, incoming, t.number, self.now)?;
         let requester = t.requester.clone().unwrap_or_default();
@@ -596,22 +747,54 @@ impl Ctx<'_, '_> {
             .req
             .sender_name
             .clone()
+            .map(|n| cap_chars(&n, MAX_NAME_CHARS))
             .unwrap_or_else(|| self.sender.unwrap_or_default().to_string());
-        let outcome = if requester.is_empty() || recipients_of(incoming.raw).contains(&requester) {
-            Outcome {
-                folder: Folder::Processed,
-                decision: "answered".into(),
-                reason: "a specialist's answer; the requester received it directly".into(),
-                ticket: Some(t.number),
-                assignee: Some(name),
-                queued: 0,
-            }
+        let answered = |reason: &str| Outcome {
+            folder: Folder::Processed,
+            decision: "answered".into(),
+            reason: reason.to_string(),
+            ticket: Some(t.number),
+            assignee: Some(name.clone()),
+            queued: 0,
+        };
+        let key = trust::address_key(&requester);
+        let outcome = if requester.is_empty()
+            || recipients_of(incoming.raw)
+                .iter()
+                .any(|r| trust::address_key(r) == key)
+        {
+            answered("a specialist's answer; the requester received it directly")
+        } else if t.sender_auth.as_deref() == Some(trust::Verdict::Fail.as_str()) {
+            answered(
+                "a specialist's answer; not relayed: the requester's address failed authentication",
+            )
+        } else if !letter::deliverable(&requester) {
+            self.tx.audit(
+                self.now,
+                Some(t.number),
+                self.req.message_id.as_deref(),
+                "undeliverable",
+                "relay: the requester's address cannot be written to",
+            )?;
+            answered(
+                "a specialist's answer; not relayed: the requester's address cannot be written to",
+            )
+        } else if self.exchanges_left(&t)? == 0 {
+            self.tx.audit(
+                self.now,
+                Some(t.number),
+                self.req.message_id.as_deref(),
+                "exchange_limit",
+                "answer not relayed",
+            )?;
+            answered("a specialist's answer; daily exchange limit reached, not relayed")
         } else {
             let specialist = self.sender.unwrap_or_default().to_string();
             let rendered = self.desk.templates.render(
                 "relay",
                 self.common(
                     &t,
+                    true,
                     context! {
                         specialist => context! { name => name, email => specialist },
                         answer => self.req.new_text.trim(),
@@ -645,21 +828,36 @@ impl Ctx<'_, '_> {
                     date: self.now,
                     attachments: vec![],
                 },
+                Some(&key),
                 None,
             )?;
             Outcome {
-                folder: Folder::Processed,
                 decision: "relayed".into(),
-                reason:
-                    "a specialist's answer sent to the support address, passed on to the requester"
-                        .into(),
-                ticket: Some(t.number),
-                assignee: Some(name),
-                queued: 0,
+                ..answered(
+                    "a specialist's answer sent to the support address, passed on to the requester",
+                )
             }
         };
         finish_record(self.tx, incoming, self.req, &outcome, self.now)?;
         Ok(outcome)
+    }
+
+    /// The start of the local day of `now`, in the school's time zone.
+    fn midnight(&self) -> DateTime<Utc> {
+        let tz = self.cfg().schedule.tz();
+        let local = self.now.with_timezone(&tz);
+        tz.with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
+            .earliest()
+            .map(|m| m.with_timezone(&Utc))
+            .unwrap_or(self.now - Duration::hours(24))
+    }
+
+    /// Relays and additions this ticket may still exchange today.
+    fn exchanges_left(&self, t: &Ticket) -> anyhow::Result<u32> {
+        let used = self
+            .tx
+            .ticket_mail_since(t.number, EXCHANGE_KINDS, self.midnight())?;
+        Ok(self.cfg().exchanges_per_ticket_per_day.saturating_sub(used))
     }
 
     /// Ask for what is missing, or dispatch a complete ticket.
@@ -697,7 +895,7 @@ impl Ctx<'_, '_> {
             reason: if replied {
                 reason
             } else {
-                format!("{reason}; auto-reply limit reached, not asked")
+                format!("{reason}; not asked")
             },
             ticket: Some(t.number),
             assignee: None,
@@ -726,7 +924,7 @@ impl Ctx<'_, '_> {
                 reason: if replied || !acknowledge {
                     "complete, on duty now".into()
                 } else {
-                    "complete, on duty now; auto-reply limit reached".into()
+                    "complete, on duty now; not acknowledged".into()
                 },
                 ticket: Some(t.number),
                 assignee: Some(name),
@@ -797,32 +995,63 @@ impl Ctx<'_, '_> {
     }
 
     fn etiquette(&mut self, t: &Ticket, incoming: &Incoming<'_>) -> anyhow::Result<Outcome> {
-        let reason = self.req.reason.clone();
+        let mut reason = self.req.reason.clone();
         self.reply("etiquette", t, context! { reason => reason })?;
-        let sup = self.cfg().supervisor.clone();
-        let rendered = self.desk.templates.render(
-            "supervisor_report",
-            self.common(t, context! { supervisor => context! { name => sup.name, email => sup.email }, reason => reason }),
-        )?;
-        self.queue_letter(
-            "report",
-            t,
-            Letter {
-                from: self.cfg().from.clone(),
-                to: vec![sup],
-                reply_to: None,
-                subject: rendered.subject,
-                body: rendered.body,
-                message_id: new_message_id("report", Some(t.number), &self.cfg().from),
-                in_reply_to: None,
-                references: vec![],
-                auto_submitted: AutoSubmitted::Generated,
-                ticket: Some(t.number),
-                date: self.now,
-                attachments: vec![incoming.raw.to_vec()],
-            },
-            None,
-        )?;
+        // One report per sender per day: a flood of rude (or forged rude) letters
+        // must not become a flood of reports naming someone. The rest are counted.
+        let key = self.sender.map(trust::address_key);
+        let reported = self
+            .tx
+            .reported_since(self.midnight())?
+            .iter()
+            .any(|r| Some(trust::address_key(r)) == key);
+        if reported {
+            self.tx.audit(
+                self.now,
+                Some(t.number),
+                self.req.message_id.as_deref(),
+                "report_suppressed",
+                "rule 5: this sender was already reported today",
+            )?;
+            reason.push_str("; already reported today, not reported again");
+        } else {
+            let sup = self.cfg().supervisor.clone();
+            let rendered = self.desk.templates.render(
+                "supervisor_report",
+                self.common(
+                    t,
+                    false,
+                    context! {
+                        supervisor => context! { name => sup.name, email => sup.email },
+                        reason => reason,
+                        verified => self.auth == trust::Verdict::Pass,
+                    },
+                ),
+            )?;
+            let (attachments, _) = self.fit_letters(vec![(incoming.raw.len(), ())], |_| {
+                Ok(Some(incoming.raw.to_vec()))
+            })?;
+            self.queue_letter(
+                "report",
+                t,
+                Letter {
+                    from: self.cfg().from.clone(),
+                    to: vec![sup],
+                    reply_to: None,
+                    subject: rendered.subject,
+                    body: rendered.body,
+                    message_id: new_message_id("report", Some(t.number), &self.cfg().from),
+                    in_reply_to: None,
+                    references: vec![],
+                    auto_submitted: AutoSubmitted::Generated,
+                    ticket: Some(t.number),
+                    date: self.now,
+                    attachments,
+                },
+                None,
+                None,
+            )?;
+        }
         Ok(Outcome {
             folder: Folder::Etiquette,
             decision: "etiquette".into(),
@@ -833,14 +1062,27 @@ impl Ctx<'_, '_> {
         })
     }
 
-    /// The variables every template gets, merged with `extra`.
-    fn common(&self, t: &Ticket, extra: Value) -> Value {
+    /// The variables every template gets, merged with `extra`. For a mail to the
+    /// requester (`to_requester`) the letter's own words are quoted short: a reply
+    /// must not carry a stranger's text back out from the school's address.
+    fn common(&self, t: &Ticket, to_requester: bool, extra: Value) -> Value {
         let tz = self.cfg().schedule.tz();
-        let name = t.full_name.clone().or_else(|| t.requester_name.clone());
+        let name = t
+            .full_name
+            .clone()
+            .or_else(|| t.requester_name.clone())
+            .map(|n| cap_chars(&n, MAX_NAME_CHARS));
+        let description = if to_requester {
+            t.description
+                .as_deref()
+                .map(|d| cap_chars(d, MAX_QUOTED_CHARS))
+        } else {
+            t.description.clone()
+        };
         let base = context! {
             school => self.cfg().school_name,
             ticket => t.number,
-            subject => t.subject,
+            subject => cap_chars(&t.subject, MAX_SUBJECT_CHARS),
             received => stamp_ru(&t.created_at.with_timezone(&tz)),
             requester => context! {
                 email => t.requester,
@@ -850,14 +1092,18 @@ impl Ctx<'_, '_> {
                 role_ru => role_ru(t.role.as_deref()),
                 class => t.class,
             },
-            description => t.description,
+            description => description,
             mailbox => self.cfg().from.email,
+            unverified => t.sender_auth.as_deref() == Some(trust::Verdict::Fail.as_str()),
         };
         context! { ..extra, ..base }
     }
 
-    /// An automatic reply to the sender, unless the daily limit is reached
-    /// (or this letter already had its reply). Returns whether it was queued.
+    /// An automatic reply to the sender, unless it may not have one: the sender
+    /// failed authentication, its address cannot be written to, the daily limit
+    /// for that person is reached, or the hourly limit for everyone leaves no room
+    /// within a day (within it, the reply waits its turn). One reply per letter.
+    /// Returns whether it was queued; why not goes to `notes` and the audit.
     fn reply(&mut self, template: &str, t: &Ticket, extra: Value) -> anyhow::Result<bool> {
         let Some(sender) = self.sender else {
             return Ok(false);
@@ -865,38 +1111,59 @@ impl Ctx<'_, '_> {
         if self.replied {
             return Ok(false);
         }
-        let Some(to) = Address::parse(sender) else {
-            return Ok(false);
+        let ticket = (t.number > 0).then_some(t.number);
+        let silent = |ctx: &mut Self, event: &str, why: &str| -> anyhow::Result<bool> {
+            ctx.tx
+                .audit(ctx.now, ticket, ctx.req.message_id.as_deref(), event, why)?;
+            ctx.notes.push(why.to_string());
+            Ok(false)
         };
-        let tz = self.cfg().schedule.tz();
-        let local = self.now.with_timezone(&tz);
-        let midnight = tz
-            .with_ymd_and_hms(local.year(), local.month(), local.day(), 0, 0, 0)
-            .earliest()
-            .map(|m| m.with_timezone(&Utc))
-            .unwrap_or(self.now - Duration::hours(24));
-        if self.tx.auto_replies_since(sender, midnight)?
+        if self.auth == trust::Verdict::Fail {
+            return silent(
+                self,
+                "silent",
+                "not answered: the sender failed authentication",
+            );
+        }
+        let Some(to) = Address::parse(sender).filter(|a| letter::deliverable(&a.email)) else {
+            return silent(
+                self,
+                "undeliverable",
+                "not answered: the sender's address cannot be written to",
+            );
+        };
+        let key = trust::address_key(sender);
+        if self.tx.auto_replies_since(&key, self.midnight())?
             >= self.cfg().auto_replies_per_sender_per_day
         {
-            self.tx.audit(
-                self.now,
-                Some(t.number),
-                self.req.message_id.as_deref(),
-                "silent",
-                "auto-reply limit reached",
-            )?;
-            return Ok(false);
+            return silent(self, "silent", "auto-reply limit reached");
         }
+        let not_before = match self.hourly_slot()? {
+            Slot::Now => None,
+            Slot::At(t) => Some(t),
+            Slot::None => {
+                return silent(
+                    self,
+                    "silent",
+                    "hourly auto-reply limit: no room within a day",
+                );
+            }
+        };
         let rendered = self
             .desk
             .templates
-            .render(template, self.common(t, extra))?;
+            .render(template, self.common(t, true, extra))?;
         let mut references = self.req.references.clone();
         if let Some(m) = &self.req.message_id {
             references.push(m.clone());
         }
         let to = Address {
-            name: self.req.sender_name.clone().or(to.name),
+            name: self
+                .req
+                .sender_name
+                .clone()
+                .or(to.name)
+                .map(|n| cap_chars(&n, MAX_NAME_CHARS)),
             email: to.email,
         };
         self.queue_letter(
@@ -908,53 +1175,182 @@ impl Ctx<'_, '_> {
                 reply_to: None,
                 subject: rendered.subject,
                 body: rendered.body,
-                message_id: new_message_id(template, Some(t.number), &self.cfg().from),
+                message_id: new_message_id(template, ticket, &self.cfg().from),
                 in_reply_to: self.req.message_id.clone(),
                 references,
                 auto_submitted: AutoSubmitted::Replied,
-                ticket: Some(t.number),
+                ticket,
                 date: self.now,
                 attachments: vec![],
             },
-            Some(sender),
+            Some(&key),
+            not_before,
         )?;
+        if let Some(at) = not_before {
+            self.notes.push(format!(
+                "hourly auto-reply limit: the reply waits until {}",
+                at.with_timezone(&self.cfg().schedule.tz())
+                    .format("%Y-%m-%d %H:%M")
+            ));
+        }
         self.replied = true;
         Ok(true)
     }
 
-    /// Queues the forward of a ticket (or an addition to it) to one person.
+    /// When the next automatic reply may go out under `auto_replies_per_hour`: at
+    /// most that many in any hour. The first time a day a reply has to wait, the
+    /// admin is told once.
+    fn hourly_slot(&mut self) -> anyhow::Result<Slot> {
+        let cap = self.cfg().auto_replies_per_hour as usize;
+        if cap == 0 {
+            return Ok(Slot::None);
+        }
+        let latest = self.tx.latest_auto_replies(AUTO_REPLY_KINDS, cap)?;
+        let Some(&oldest) = latest.get(cap - 1) else {
+            return Ok(Slot::Now);
+        };
+        let at = oldest + Duration::hours(1);
+        if at <= self.now {
+            return Ok(Slot::Now);
+        }
+        if at - self.now > Duration::hours(MAX_REPLY_WAIT_HOURS) {
+            return Ok(Slot::None);
+        }
+        self.alert_hourly_limit()?;
+        Ok(Slot::At(at))
+    }
+
+    /// One letter a day to the admin when automatic replies start to wait.
+    fn alert_hourly_limit(&mut self) -> anyhow::Result<()> {
+        let tz = self.cfg().schedule.tz();
+        let today = self.now.with_timezone(&tz).format("%Y-%m-%d").to_string();
+        if self.tx.kv_get(HOURLY_ALERT_KEY)?.as_deref() == Some(today.as_str()) {
+            return Ok(());
+        }
+        self.tx.kv_set(HOURLY_ALERT_KEY, &today)?;
+        let Some(admin) = self.cfg().admin.clone() else {
+            return Ok(());
+        };
+        let rendered = self.desk.templates.render(
+            "limit_alert",
+            context! {
+                limit => self.cfg().auto_replies_per_hour,
+                mailbox => self.cfg().from.email,
+            },
+        )?;
+        let letter = Letter {
+            from: self.cfg().from.clone(),
+            to: vec![admin.clone()],
+            reply_to: None,
+            subject: rendered.subject,
+            body: rendered.body,
+            message_id: new_message_id("limit_alert", None, &self.cfg().from),
+            in_reply_to: None,
+            references: vec![],
+            auto_submitted: AutoSubmitted::Generated,
+            ticket: None,
+            date: self.now,
+            attachments: vec![],
+        };
+        let raw = letter.build()?;
+        self.tx.queue(
+            &NewOutgoing {
+                message_id: &letter.message_id,
+                ticket: None,
+                kind: "limit_alert",
+                auto_reply_to: None,
+                envelope_from: &self.cfg().from.email,
+                recipients: std::slice::from_ref(&admin.email),
+                raw: &raw,
+                not_before: None,
+            },
+            self.now,
+        )?;
+        self.tx.audit(
+            self.now,
+            None,
+            None,
+            "limit_alert",
+            "hourly auto-reply limit reached",
+        )?;
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Keeps letters, in order, while their total stays within `max_forward_size`;
+    /// `load` reads one. Returns the kept letters and what was left out.
+    fn fit_letters<K>(
+        &self,
+        sizes: Vec<(usize, K)>,
+        mut load: impl FnMut(&K) -> anyhow::Result<Option<Vec<u8>>>,
+    ) -> anyhow::Result<(Vec<Vec<u8>>, Vec<usize>)> {
+        let max = self.cfg().max_forward_size;
+        let mut total = 0usize;
+        let mut kept = Vec::new();
+        let mut left_out = Vec::new();
+        for (size, k) in sizes {
+            if total.saturating_add(size) > max {
+                left_out.push(size);
+                continue;
+            }
+            if let Some(raw) = load(&k)? {
+                total += raw.len();
+                kept.push(raw);
+            }
+        }
+        Ok((kept, left_out))
+    }
+
+    /// Queues the forward of a ticket (or an addition to it, with only `only`) to one person.
     fn forward(
         &mut self,
         t: &mut Ticket,
         name: &str,
         email: &str,
         addition: bool,
-        only: Option<Vec<u8>>,
+        only: Option<&Incoming<'_>>,
     ) -> anyhow::Result<()> {
-        let letters = match only {
-            Some(raw) => vec![raw],
-            None => self.tx.ticket_letters(t.number)?,
+        let (letters, left_out) = match only {
+            Some(incoming) => self.fit_letters(vec![(incoming.raw.len(), ())], |_| {
+                Ok(Some(incoming.raw.to_vec()))
+            })?,
+            None => {
+                let sizes = self.tx.ticket_letter_sizes(t.number)?;
+                let sizes = sizes.into_iter().map(|l| (l.size, l.id)).collect();
+                self.fit_letters(sizes, |id| self.tx.letter_raw(*id))?
+            }
         };
+        let mb = |n: &usize| format!("{:.1} МБ", *n as f64 / (1024.0 * 1024.0));
         let waited = waited_ru(self.now - t.created_at)
             .filter(|_| !addition && t.state == TicketState::WaitingDuty);
         let rendered = self.desk.templates.render(
             "forward",
             self.common(
                 t,
+                false,
                 context! {
                     assignee => context! { name => name, email => email },
                     addition => addition,
                     waited => waited,
                     letters => letters.len(),
+                    left_out => left_out.iter().map(mb).collect::<Vec<_>>(),
                 },
             ),
         )?;
+        // The specialist answers the requester directly: only to an address that
+        // can be written to and that the receiving server did not call forged.
         let reply_to = t
             .requester
             .as_deref()
+            .filter(|_| t.sender_auth.as_deref() != Some(trust::Verdict::Fail.as_str()))
             .and_then(Address::parse)
+            .filter(|a| letter::deliverable(&a.email))
             .map(|a| Address {
-                name: t.full_name.clone().or_else(|| t.requester_name.clone()),
+                name: t
+                    .full_name
+                    .clone()
+                    .or_else(|| t.requester_name.clone())
+                    .map(|n| cap_chars(&n, MAX_NAME_CHARS)),
                 email: a.email,
             });
         let to = Address::parse(email).map(|a| Address {
@@ -985,6 +1381,7 @@ impl Ctx<'_, '_> {
                 attachments: letters,
             },
             None,
+            None,
         )?;
         t.state = TicketState::Forwarded;
         t.assignee = Some(email.to_string());
@@ -996,29 +1393,60 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
+    /// Queues one letter; `to_requester` is the address key of the requester it
+    /// goes to (counted against their daily limit).
     fn queue_letter(
         &mut self,
         kind: &str,
         t: &Ticket,
         letter: Letter,
-        auto_reply_to: Option<&str>,
+        to_requester: Option<&str>,
+        not_before: Option<DateTime<Utc>>,
     ) -> anyhow::Result<()> {
         let raw = letter.build()?;
         let recipients: Vec<String> = letter.to.iter().map(|a| a.email.clone()).collect();
         self.tx.queue(
             &NewOutgoing {
                 message_id: &letter.message_id,
-                ticket: Some(t.number),
+                ticket: (t.number > 0).then_some(t.number),
                 kind,
-                auto_reply_to,
+                auto_reply_to: to_requester,
                 envelope_from: &self.cfg().from.email,
                 recipients: &recipients,
                 raw: &raw,
+                not_before,
             },
             self.now,
         )?;
         self.queued += 1;
         Ok(())
+    }
+}
+
+/// When an automatic reply may go out.
+enum Slot {
+    Now,
+    At(DateTime<Utc>),
+    /// Not within [`MAX_REPLY_WAIT_HOURS`]: the reply is not sent at all.
+    None,
+}
+
+/// Characters of a letter's subject any mail quotes.
+const MAX_SUBJECT_CHARS: usize = 200;
+/// Characters of a letter's own text a reply to its sender quotes.
+const MAX_QUOTED_CHARS: usize = 300;
+/// Characters of a display name any mail quotes.
+const MAX_NAME_CHARS: usize = 100;
+/// An automatic reply that would wait longer than this for the hourly limit is dropped.
+const MAX_REPLY_WAIT_HOURS: i64 = 24;
+/// The `kv` key holding the local date of the last hourly-limit alert.
+pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
+
+/// At most `max` characters of `s`, with «…» when cut.
+fn cap_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
 

@@ -66,7 +66,8 @@ impl Desk {
             ca_file: &stack.ca_file(),
             school_name: "Тестовая школа",
             staff: "staff_domains = [\"school.test\"]",
-            limits: "auto_replies_per_sender_per_day = 100".to_string(),
+            limits: "auto_replies_per_sender_per_day = 100\nauto_replies_per_hour = 100000"
+                .to_string(),
             state_path: "state/duty-desk.sqlite3",
             templates_dir: Path::new("templates"),
             extra: &format!("[service]\n{service}"),

@@ -248,9 +248,13 @@ impl Store {
             );
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        if !exists {
+            create_private_file(path)
+                .with_context(|| format!("cannot create state store {}", path.display()))?;
+        }
+        make_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open state store {}", path.display()))?;
         Self::init(conn, exists).with_context(|| format!("state store {}", path.display()))
@@ -314,6 +318,87 @@ impl Store {
     pub fn read(&self) -> Reader<'_> {
         Reader(&self.conn)
     }
+}
+
+/// The store holds requesters' names, addresses and letters: only the daemon's user
+/// may read it, whatever the umask (run by hand, 022 would make it 0644). A folder
+/// the store needs is created 0700 (every missing level of it); an existing folder
+/// is left as it is (under systemd it is `StateDirectory=`, 0700 by the unit).
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates the (empty) store file 0600 before SQLite opens it: SQLite would create it
+/// 0644 less the umask, and it creates the `-wal` and `-shm` files with the mode of
+/// the database file, so they are 0600 too.
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+/// Takes group and other bits off the store and its `-wal`/`-shm` files (a store
+/// written by an older duty-desk, or copied in, may be 0644).
+#[cfg(unix)]
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    for file in files {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o7700))
+                .with_context(|| {
+                    format!(
+                        "{} has mode {:04o} (others can read the state store); cannot chmod it 600",
+                        file.display(),
+                        mode & 0o7777
+                    )
+                })?;
+            tracing::warn!(
+                file = %file.display(),
+                was = format!("{:04o}", mode & 0o7777),
+                "state store was readable by others: now 0600"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Queries usable both inside and outside a transaction.
@@ -1011,6 +1096,25 @@ mod tests {
         Store::open(&missing, true).unwrap();
         // Reopening an existing store keeps its schema.
         Store::open(&missing, false).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_store_its_wal_and_its_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/duty-desk.sqlite3");
+        let mut s = Store::open(&path, true).unwrap();
+        s.transaction(|tx| tx.create_ticket(&ticket(), now()).map(drop))
+            .unwrap();
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // Open, in WAL mode: both side files exist, with the database file's mode.
+        for side in ["duty-desk.sqlite3-wal", "duty-desk.sqlite3-shm"] {
+            assert_eq!(mode(&dir.path().join("a/b").join(side)), 0o600, "{side}");
+        }
     }
 
     #[test]

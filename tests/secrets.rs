@@ -5,10 +5,12 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::daemon::{Compose, DaemonConfig, b64};
+use support::daemon::{Compose, DaemonConfig, b64, write_secret};
 use support::{MailStack, REQUESTERS, SUPPORT, password};
 
 /// Thursday 9 September 2021, 08:30 in Moscow: two specialists on duty.
@@ -24,6 +26,14 @@ fn binary() -> Command {
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,4 +109,167 @@ async fn a_trace_log_holds_no_password_and_no_letter() {
         .wait_for(support::SPECIALISTS[0], "INBOX", 1, Duration::from_secs(20))
         .await;
     assert!(!forwarded.is_empty());
+}
+
+/// A config with a Maildir inbox in `dir` and the example's school and timetable;
+/// `outbox` is the `[outbox]` section's body.
+fn maildir_config(dir: &Path, outbox: &str) -> PathBuf {
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/duty-desk.example.toml"),
+    )
+    .expect("read the example config");
+    let school = example.find("\n[school]").expect("example has [school]");
+    let state = example.find("\n[state]").expect("example has [state]");
+    let inbox = dir.join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(inbox.join(sub)).expect("mkdir inbox");
+    }
+    let text = format!(
+        "[mailbox]\nkind = \"maildir\"\npath = \"{inbox}\"\npoll_interval = \"1s\"\n\n\
+         [outbox]\n{outbox}\nfrom = \"Поддержка ЭлЖур <uvk-mtl@mail.ru>\"\n\n{middle}\n\
+         [state]\npath = \"state/db/duty-desk.sqlite3\"\n\n[templates]\ndir = \"{templates}\"\n",
+        inbox = inbox.display(),
+        middle = &example[school..state],
+        templates = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/templates")
+            .display(),
+    );
+    let path = dir.join("duty-desk.toml");
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+fn maildir_outbox(dir: &Path) -> String {
+    format!(
+        "kind = \"maildir\"\npath = \"{}\"",
+        dir.join("outbox").display()
+    )
+}
+
+/// `run --once` under `sh -c 'umask 022; exec …'`, as a person runs it by hand;
+/// `env` adds variables.
+fn run_once_by_hand(config: &Path, env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new("sh");
+    c.env_remove("RUST_LOG")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdin(Stdio::null())
+        .arg("-c")
+        .arg(r#"umask 022; exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_duty-desk"))
+        .arg("--config")
+        .arg(config)
+        .args(["run", "--once", "--now", ON_DUTY]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run duty-desk")
+}
+
+#[test]
+fn the_store_and_its_folders_are_private_under_umask_022() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    std::fs::write(
+        dir.path().join("inbox/new/01"),
+        include_bytes!("../demo/01-parent-complete.eml"),
+    )
+    .unwrap();
+    let out = run_once_by_hand(&config, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = dir.path().join("state");
+    let store = state.join("db/duty-desk.sqlite3");
+    assert_eq!(mode(&state), 0o700, "the state folder it created");
+    assert_eq!(
+        mode(&state.join("db")),
+        0o700,
+        "the store's folder it created"
+    );
+    assert_eq!(mode(&store), 0o600, "the store");
+    for suffix in ["-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", store.display()));
+        if f.exists() {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+    }
+    // A store left 0644 by an older duty-desk is made private at the next start.
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run_once_by_hand(&config, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mode(&store), 0o600, "the store, tightened");
+}
+
+#[test]
+fn a_password_file_others_can_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // An SMTP outbox (its password is read at start); nothing is queued, so a run
+    // that gets past the password never connects.
+    let config = maildir_config(
+        dir.path(),
+        "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
+         username = \"uvk-mtl@mail.ru\"\npassword_file = \"smtp.pw\"",
+    );
+    let pw = dir.path().join("smtp.pw");
+    write_secret(&pw, "pw-secret\n");
+    for (m, who) in [
+        (0o644, "other users"),
+        (0o604, "other users"),
+        (0o640, "its group"),
+    ] {
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(m)).unwrap();
+        let out = run_once_by_hand(&config, &[]);
+        let log = text(&out);
+        assert!(!out.status.success(), "mode {m:04o} accepted:\n{log}");
+        let want = format!("password file {} has mode {m:04o}: {who}", pw.display());
+        assert!(
+            log.contains(&want),
+            "mode {m:04o}: want {want:?} in:\n{log}"
+        );
+        assert!(!log.contains("pw-secret"), "{log}");
+    }
+    for m in [0o600, 0o400] {
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(m)).unwrap();
+        let out = run_once_by_hand(&config, &[]);
+        assert!(
+            out.status.success(),
+            "mode {m:04o} refused:\n{}",
+            text(&out)
+        );
+    }
+
+    // systemd's credentials: 0400 root-owned plus an ACL entry for the service's
+    // user, which stat shows as 0440. Accepted in $CREDENTIALS_DIRECTORY only, and
+    // only without write or other bits.
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let cred = creds.join("smtp");
+    write_secret(&cred, "pw-secret\n");
+    let config = maildir_config(
+        dir.path(),
+        "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
+         username = \"uvk-mtl@mail.ru\"\npassword_file = \"${CREDENTIALS_DIRECTORY}/smtp\"",
+    );
+    let root_owned = std::fs::metadata(&cred)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap();
+    std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", &creds)]);
+    assert_eq!(
+        out.status.success(),
+        root_owned,
+        "a 0440 credential (root-owned: {root_owned}):\n{}",
+        text(&out)
+    );
+    for m in [0o444, 0o460] {
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(m)).unwrap();
+        let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", &creds)]);
+        assert!(
+            !out.status.success(),
+            "a {m:04o} credential accepted:\n{}",
+            text(&out)
+        );
+    }
+    // The same 0440 file outside $CREDENTIALS_DIRECTORY is group-readable, and refused.
+    std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", dir.path())]);
+    assert!(!out.status.success(), "{}", text(&out));
 }

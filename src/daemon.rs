@@ -339,7 +339,7 @@ pub async fn run(
                 Err(e) => Err(anyhow::anyhow!("{name} loop panicked: {e}")),
             };
             if let Err(e) = &result {
-                error!(error = %format!("{e:#}"), "a loop failed; stopping the daemon");
+                error!(error = %redact(&format!("{e:#}")), "a loop failed; stopping the daemon");
                 let _ = stop_tx.send(true);
             }
             result
@@ -476,7 +476,7 @@ async fn connect_mailbox(
                 return Ok(Some((m, loaded.config.mailbox.clone())));
             }
             Err(e) => {
-                warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
+                warn!(error = %redact(&format!("{e:#}")), "mailbox: cannot connect");
                 stall_check(shared, &format!("{e:#}"))?;
                 update_status(shared, "mailbox unreachable");
                 if once {
@@ -522,7 +522,7 @@ async fn inbox_loop(
         loop {
             shared.beat(INBOX);
             if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
-                warn!(error = %format!("{e:#}"), "mailbox: lost while reading; reconnecting");
+                warn!(error = %redact(&format!("{e:#}")), "mailbox: lost while reading; reconnecting");
                 if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
@@ -564,7 +564,7 @@ async fn inbox_loop(
                 }
             };
             if let Err(e) = result {
-                warn!(error = %e, "mailbox: lost while waiting; reconnecting");
+                warn!(error = %redact(&e.to_string()), "mailbox: lost while waiting; reconnecting");
                 stall_check(&shared, &e.to_string())?;
                 if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
@@ -738,7 +738,7 @@ fn handle_letter(
         Ok(o) => o,
         Err(e) => {
             // A letter we cannot decide on is kept, filed as unreadable, and logged.
-            error!(key = fetched.key, error = %format!("{e:#}"), "cannot decide on a letter; filing it as unreadable");
+            error!(key = fetched.key, error = %redact(&format!("{e:#}")), "cannot decide on a letter; filing it as unreadable");
             let o = Outcome {
                 folder: Folder::Unreadable,
                 decision: "ignore".into(),
@@ -858,11 +858,11 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
     loop {
         shared.beat(DUE);
         if let Err(e) = release_due(&shared) {
-            error!(error = %format!("{e:#}"), "due queue");
+            error!(error = %redact(&format!("{e:#}")), "due queue");
         }
         if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             if let Err(e) = housekeeping(&shared) {
-                error!(error = %format!("{e:#}"), "housekeeping");
+                error!(error = %redact(&format!("{e:#}")), "housekeeping");
             }
             last_housekeeping = Some(Instant::now());
         }
@@ -1071,7 +1071,7 @@ async fn outbox_loop(
             }
             Err(e) => {
                 conn = None;
-                error!(error = %format!("{e:#}"), "outbox");
+                error!(error = %redact(&format!("{e:#}")), "outbox");
             }
         }
         if stopping(&shutdown) {

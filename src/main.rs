@@ -39,11 +39,21 @@ fn main() -> std::process::ExitCode {
                 }),
         )
         .init();
+    // The daemon's errors can hold a requester's address (a letter lettre cannot write
+    // to, an SMTP refusal): shown as every log line shows it, local part hidden. The
+    // other commands' errors are about the admin's own config and files.
+    let redact = matches!(cli.command, Command::Run { .. });
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let priority = if journald { "<3>" } else { "" };
-            eprintln!("{priority}error: {e:#}");
+            let text = format!("{e:#}");
+            let text = if redact {
+                duty_desk::daemon::redact(&text)
+            } else {
+                text.into()
+            };
+            eprintln!("{priority}error: {text}");
             std::process::ExitCode::from(1)
         }
     }

@@ -273,3 +273,30 @@ fn a_password_file_others_can_read_is_refused() {
     let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", dir.path())]);
     assert!(!out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn error_lines_do_not_show_a_requesters_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    // A complete request from an address lettre refuses to write to: deciding on it
+    // fails today, and the error text names the address.
+    let raw = String::from_utf8_lossy(include_bytes!("../demo/01-parent-complete.eml"))
+        .replace("smirnova.olga@mail.ru", "ivanova..m@mail.ru");
+    std::fs::write(dir.path().join("inbox/new/01"), raw).unwrap();
+    let out = run_once_by_hand(&config, &[]);
+    let log = text(&out);
+    let hits: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ivanova..m") || l.contains("ivanova"))
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "the requester's address reached the log:\n{}",
+        hits.join("\n")
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("decision") && l.contains("verdict=")),
+        "no decision line:\n{log}"
+    );
+}

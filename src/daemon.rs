@@ -844,6 +844,12 @@ pub fn housekeeping(shared: &Shared) -> anyhow::Result<(usize, usize)> {
         }
         Ok((closed, purged))
     })?;
+    // The WAL still holds the pages as they were before the purge (and before any
+    // other change since the last truncation): copy it into the file, where
+    // `secure_delete` zeroed what was purged, and truncate it.
+    if !shared.store().checkpoint()? {
+        debug!("housekeeping: a reader kept the WAL from being truncated; next time");
+    }
     if closed + purged > 0 {
         info!(
             closed,

@@ -300,3 +300,110 @@ fn error_lines_do_not_show_a_requesters_address() {
         "no decision line:\n{log}"
     );
 }
+
+#[test]
+fn a_purged_ticket_leaves_nothing_personal_in_the_store_file() {
+    const ADDRESS: &str = "zhirafova.beg@mail.ru";
+    const NAME: &str = "Жирафова Бегемотина Носороговна";
+    const PHONE: &str = "+7 912 345-67-89";
+    const TEXT: &str = "дневник показывает фиолетовых жирафов";
+    const MID: &str = "zhirafova-7731@mail.ru";
+    const MID_AUTO: &str = "otpusk-zhirafovoi-5512@mail.ru";
+    let needles = [
+        ADDRESS,
+        "zhirafova.beg",
+        NAME,
+        "Бегемотина",
+        PHONE,
+        "345-67-89",
+        TEXT,
+        "фиолетовых",
+        MID,
+        "zhirafova-7731",
+        MID_AUTO,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    let request = format!(
+        "From: =?UTF-8?B?{name}?= <{ADDRESS}>\r\nTo: uvk-mtl@mail.ru\r\n\
+         Subject: =?UTF-8?B?{subject}?=\r\nDate: Thu, 09 Sep 2021 08:12:40 +0300\r\n\
+         Message-ID: <{MID}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Здравствуйте!\r\n\r\nФИО: {NAME}\r\nКласс: 5А\r\nТелефон: {PHONE}\r\n\
+         Проблема: {TEXT} вместо оценок, со вчерашнего дня.\r\n",
+        name = b64(NAME.as_bytes()),
+        subject = b64(format!("{TEXT}, тел. {PHONE}").as_bytes()),
+    );
+    let auto_reply = format!(
+        "From: {ADDRESS}\r\nTo: uvk-mtl@mail.ru\r\nSubject: =?UTF-8?B?{subject}?=\r\n\
+         Date: Thu, 09 Sep 2021 08:13:00 +0300\r\nMessage-ID: <{MID_AUTO}>\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Я в отпуске до 20 сентября. {NAME}, {PHONE}\r\n",
+        subject = b64("Автоответ: я в отпуске".as_bytes()),
+    );
+    std::fs::write(dir.path().join("inbox/new/01"), request).unwrap();
+    std::fs::write(dir.path().join("inbox/new/02"), auto_reply).unwrap();
+    let store = dir.path().join("state/db/duty-desk.sqlite3");
+    let found = || {
+        let mut found = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", store.display()));
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            for n in needles {
+                if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                    found.push(format!("{n:?} in {}", file.display()));
+                }
+            }
+        }
+        found
+    };
+    let run = |now: &str| {
+        let out = binary()
+            .arg("--config")
+            .arg(&config)
+            .args(["run", "--once", "--now", now])
+            .output()
+            .expect("run duty-desk");
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let log = run(ON_DUTY);
+    assert_eq!(
+        log.lines().filter(|l| l.contains("decision")).count(),
+        2,
+        "{log}"
+    );
+    assert!(found().len() >= needles.len() - 1, "{:#?}", found());
+    // Closed after 30 idle days; purged 365 days after closing (the example's [service]).
+    run("2021-11-01T09:00:00+03:00");
+    assert!(!found().is_empty(), "closed is not purged yet");
+    let log = run("2022-11-03T09:00:00+03:00");
+    assert!(log.contains("purged=1"), "{log}");
+    let left = found();
+    assert!(
+        left.is_empty(),
+        "still in the store after the purge: {left:#?}"
+    );
+    // The ticket and its decisions stay, for statistics.
+    let db = rusqlite::Connection::open(&store).unwrap();
+    let row: (String, String) = db
+        .query_row(
+            "SELECT state, created_at FROM tickets WHERE number = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(row.0, "closed");
+    assert!(row.1.starts_with("2021-09-09"), "{row:?}");
+    let verdicts: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages WHERE verdict != ''",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(verdicts, 2);
+}

@@ -109,6 +109,17 @@ async fn a_trace_log_holds_no_password_and_no_letter() {
         .wait_for(support::SPECIALISTS[0], "INBOX", 1, Duration::from_secs(20))
         .await;
     assert!(!forwarded.is_empty());
+    // -vv alone (trace, no RUST_LOG): the login is not in the log either.
+    let out = binary()
+        .arg("-vv")
+        .arg("--config")
+        .arg(&path)
+        .args(["run", "--once", "--now", ON_DUTY])
+        .output()
+        .expect("run duty-desk");
+    let log = text(&out);
+    assert!(out.status.success(), "run --once -vv failed:\n{log}");
+    assert!(!log.contains(&secret), "-vv logged the password:\n{log}");
 }
 
 /// A config with a Maildir inbox in `dir` and the example's school and timetable;

@@ -793,13 +793,29 @@ fn log_outcome(o: &Outcome) {
 /// Hides the local part of every mail address in a log text (an SMTP server's
 /// refusal names the recipient: a requester's address must not reach the log).
 /// The store keeps the whole text for `status`.
+///
+/// A text longer than [`LOG_TEXT_MAX`] characters is cut there: an error or reason
+/// says what went wrong in far less, and a longer one quotes what it was given (an
+/// IMAP client's "unexpected response" is the whole response, a letter's text with it).
 pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         // A fixed pattern: compiling it cannot fail.
         regex::Regex::new(r"[\w.!#$%&'*+/=?^`{|}~-]+@").expect("valid address pattern")
     });
-    ADDRESS.replace_all(text, "…@")
+    let text = ADDRESS.replace_all(text, "…@");
+    match text.char_indices().nth(LOG_TEXT_MAX) {
+        Some((cut, _)) => format!(
+            "{}… ({} more characters not logged)",
+            &text[..cut],
+            text[cut..].chars().count()
+        )
+        .into(),
+        None => text,
+    }
 }
+
+/// The longest error or reason text a log line carries, in characters.
+pub const LOG_TEXT_MAX: usize = 400;
 
 /// Forwards held tickets whose window has opened.
 fn release_due(shared: &Shared) -> anyhow::Result<usize> {
@@ -1288,5 +1304,17 @@ mod tests {
         );
         assert_eq!(redact("complete, on duty now"), "complete, on duty now");
         assert_eq!(redact("ученик.петров@школа.рф"), "…@школа.рф");
+    }
+
+    #[test]
+    fn redact_cuts_long_texts() {
+        let long = format!("unexpected response: {}", "Жираф ".repeat(200));
+        let kept: String = long.chars().take(super::LOG_TEXT_MAX).collect();
+        let more = long.chars().count() - super::LOG_TEXT_MAX;
+        assert_eq!(
+            redact(&long),
+            format!("{kept}… ({more} more characters not logged)")
+        );
+        assert_eq!(redact(&"x".repeat(400)), "x".repeat(400));
     }
 }

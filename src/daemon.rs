@@ -815,7 +815,7 @@ pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The longest error or reason text a log line carries, in characters.
-pub const LOG_TEXT_MAX: usize = 400;
+pub const LOG_TEXT_MAX: usize = 2000;
 
 /// Forwards held tickets whose window has opened.
 fn release_due(shared: &Shared) -> anyhow::Result<usize> {
@@ -1308,13 +1308,13 @@ mod tests {
 
     #[test]
     fn redact_cuts_long_texts() {
-        let long = format!("unexpected response: {}", "Жираф ".repeat(200));
+        let long = format!("unexpected response: {}", "Жираф ".repeat(500));
         let kept: String = long.chars().take(super::LOG_TEXT_MAX).collect();
         let more = long.chars().count() - super::LOG_TEXT_MAX;
         assert_eq!(
             redact(&long),
             format!("{kept}… ({more} more characters not logged)")
         );
-        assert_eq!(redact(&"x".repeat(400)), "x".repeat(400));
+        assert_eq!(redact(&"x".repeat(2000)), "x".repeat(2000));
     }
 }

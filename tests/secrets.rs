@@ -392,6 +392,10 @@ fn a_purged_ticket_leaves_nothing_personal_in_the_store_file() {
     run("2021-11-01T09:00:00+03:00");
     assert!(!found().is_empty(), "closed is not purged yet");
     let log = run("2022-11-03T09:00:00+03:00");
+    // DUTY_DESK_KEEP_STORE=FILE keeps the purged store, to grep it by hand.
+    if let Some(keep) = std::env::var_os("DUTY_DESK_KEEP_STORE") {
+        std::fs::copy(&store, keep).expect("keep the store");
+    }
     assert!(log.contains("purged=1"), "{log}");
     let left = found();
     assert!(

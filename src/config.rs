@@ -253,6 +253,7 @@ impl Secret {
     pub fn read(&self) -> anyhow::Result<String> {
         match self {
             Secret::File(path) => {
+                check_private(path)?;
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     anyhow::anyhow!("cannot read password file {}: {e}", path.display())
                 })?;
@@ -263,6 +264,52 @@ impl Secret {
             }),
         }
     }
+}
+
+/// Refuses a password file that other accounts can read (or change): a mode with any
+/// bit for others, or for the group.
+///
+/// One exception, for systemd's credentials: `LoadCredential=` writes each file into
+/// `$CREDENTIALS_DIRECTORY` as 0400, owned by root, and grants the service's (dynamic)
+/// user read access with a POSIX ACL entry (`user:<uid>:r--`); `stat` shows an ACL's
+/// mask in the group bits, so such a file reads as 0440 although no group can read it
+/// (`getfacl`: `group::---`, `mask::r--`). Where the file system has no ACLs, systemd
+/// chowns the file to the service's user instead, 0400. So a file directly in the
+/// `$CREDENTIALS_DIRECTORY` systemd set for this process, owned by root, with at most
+/// group read (never write, never anything for others) is accepted.
+#[cfg(unix)]
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("cannot read password file {}: {e}", path.display()))?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let systemd_credential = mode & 0o077 == 0o040
+        && meta.uid() == 0
+        && std::env::var_os("CREDENTIALS_DIRECTORY")
+            .is_some_and(|dir| path.parent() == Some(Path::new(&dir)));
+    if systemd_credential {
+        return Ok(());
+    }
+    let who = if mode & 0o007 != 0 {
+        "other users"
+    } else {
+        "its group"
+    };
+    anyhow::bail!(
+        "password file {} has mode {mode:04o}: {who} can read or change it; refusing to use it \
+         (make it readable by the daemon's user only: chmod 600 {}, or hand it in with \
+         systemd's LoadCredential=)",
+        path.display(),
+        path.display()
+    )
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// A server endpoint with credentials.

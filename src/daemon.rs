@@ -339,7 +339,7 @@ pub async fn run(
                 Err(e) => Err(anyhow::anyhow!("{name} loop panicked: {e}")),
             };
             if let Err(e) = &result {
-                error!(error = %format!("{e:#}"), "a loop failed; stopping the daemon");
+                error!(error = %redact(&format!("{e:#}")), "a loop failed; stopping the daemon");
                 let _ = stop_tx.send(true);
             }
             result
@@ -476,7 +476,7 @@ async fn connect_mailbox(
                 return Ok(Some((m, loaded.config.mailbox.clone())));
             }
             Err(e) => {
-                warn!(error = %format!("{e:#}"), "mailbox: cannot connect");
+                warn!(error = %redact(&format!("{e:#}")), "mailbox: cannot connect");
                 stall_check(shared, &format!("{e:#}"))?;
                 update_status(shared, "mailbox unreachable");
                 if once {
@@ -522,7 +522,7 @@ async fn inbox_loop(
         loop {
             shared.beat(INBOX);
             if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
-                warn!(error = %format!("{e:#}"), "mailbox: lost while reading; reconnecting");
+                warn!(error = %redact(&format!("{e:#}")), "mailbox: lost while reading; reconnecting");
                 if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
                 }
@@ -564,7 +564,7 @@ async fn inbox_loop(
                 }
             };
             if let Err(e) = result {
-                warn!(error = %e, "mailbox: lost while waiting; reconnecting");
+                warn!(error = %redact(&e.to_string()), "mailbox: lost while waiting; reconnecting");
                 stall_check(&shared, &e.to_string())?;
                 if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
@@ -738,7 +738,7 @@ fn handle_letter(
         Ok(o) => o,
         Err(e) => {
             // A letter we cannot decide on is kept, filed as unreadable, and logged.
-            error!(key = fetched.key, error = %format!("{e:#}"), "cannot decide on a letter; filing it as unreadable");
+            error!(key = fetched.key, error = %redact(&format!("{e:#}")), "cannot decide on a letter; filing it as unreadable");
             let o = Outcome {
                 folder: Folder::Unreadable,
                 decision: "ignore".into(),
@@ -793,13 +793,29 @@ fn log_outcome(o: &Outcome) {
 /// Hides the local part of every mail address in a log text (an SMTP server's
 /// refusal names the recipient: a requester's address must not reach the log).
 /// The store keeps the whole text for `status`.
+///
+/// A text longer than [`LOG_TEXT_MAX`] characters is cut there: an error or reason
+/// says what went wrong in far less, and a longer one quotes what it was given (an
+/// IMAP client's "unexpected response" is the whole response, a letter's text with it).
 pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         // A fixed pattern: compiling it cannot fail.
         regex::Regex::new(r"[\w.!#$%&'*+/=?^`{|}~-]+@").expect("valid address pattern")
     });
-    ADDRESS.replace_all(text, "…@")
+    let text = ADDRESS.replace_all(text, "…@");
+    match text.char_indices().nth(LOG_TEXT_MAX) {
+        Some((cut, _)) => format!(
+            "{}… ({} more characters not logged)",
+            &text[..cut],
+            text[cut..].chars().count()
+        )
+        .into(),
+        None => text,
+    }
 }
+
+/// The longest error or reason text a log line carries, in characters.
+pub const LOG_TEXT_MAX: usize = 2000;
 
 /// Forwards held tickets whose window has opened.
 fn release_due(shared: &Shared) -> anyhow::Result<usize> {
@@ -844,6 +860,12 @@ pub fn housekeeping(shared: &Shared) -> anyhow::Result<(usize, usize)> {
         }
         Ok((closed, purged))
     })?;
+    // The WAL still holds the pages as they were before the purge (and before any
+    // other change since the last truncation): copy it into the file, where
+    // `secure_delete` zeroed what was purged, and truncate it.
+    if !shared.store().checkpoint()? {
+        debug!("housekeeping: a reader kept the WAL from being truncated; next time");
+    }
     if closed + purged > 0 {
         info!(
             closed,
@@ -858,11 +880,11 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
     loop {
         shared.beat(DUE);
         if let Err(e) = release_due(&shared) {
-            error!(error = %format!("{e:#}"), "due queue");
+            error!(error = %redact(&format!("{e:#}")), "due queue");
         }
         if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             if let Err(e) = housekeeping(&shared) {
-                error!(error = %format!("{e:#}"), "housekeeping");
+                error!(error = %redact(&format!("{e:#}")), "housekeeping");
             }
             last_housekeeping = Some(Instant::now());
         }
@@ -1071,7 +1093,7 @@ async fn outbox_loop(
             }
             Err(e) => {
                 conn = None;
-                error!(error = %format!("{e:#}"), "outbox");
+                error!(error = %redact(&format!("{e:#}")), "outbox");
             }
         }
         if stopping(&shutdown) {
@@ -1283,5 +1305,17 @@ mod tests {
         );
         assert_eq!(redact("complete, on duty now"), "complete, on duty now");
         assert_eq!(redact("ученик.петров@школа.рф"), "…@школа.рф");
+    }
+
+    #[test]
+    fn redact_cuts_long_texts() {
+        let long = format!("unexpected response: {}", "Жираф ".repeat(500));
+        let kept: String = long.chars().take(super::LOG_TEXT_MAX).collect();
+        let more = long.chars().count() - super::LOG_TEXT_MAX;
+        assert_eq!(
+            redact(&long),
+            format!("{kept}… ({more} more characters not logged)")
+        );
+        assert_eq!(redact(&"x".repeat(2000)), "x".repeat(2000));
     }
 }

@@ -5,9 +5,12 @@ use std::io::IsTerminal;
 use clap::Parser;
 use duty_desk::cli::{self, Cli, Command};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -23,23 +26,58 @@ fn main() -> std::process::ExitCode {
     // Logs go to stderr without timestamps: journald adds its own.
     let journald = stderr_is_journal();
     let lines = format::Format::default().without_time().with_target(false);
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .event_format(Priority {
-            inner: lines,
-            journald,
-        })
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(protocol_cap())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .event_format(Priority {
+                    inner: lines,
+                    journald,
+                }),
+        )
         .init();
+    // The daemon's errors can hold a requester's address (a letter lettre cannot write
+    // to, an SMTP refusal): shown as every log line shows it, local part hidden. The
+    // other commands' errors are about the admin's own config and files.
+    let redact = matches!(cli.command, Command::Run { .. });
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let priority = if journald { "<3>" } else { "" };
-            eprintln!("{priority}error: {e:#}");
+            let text = format!("{e:#}");
+            let text = if redact {
+                duty_desk::daemon::redact(&text)
+            } else {
+                text.into()
+            };
+            eprintln!("{priority}error: {text}");
             std::process::ExitCode::from(1)
         }
     }
+}
+
+/// A second filter, on top of `-v`/`RUST_LOG` (both must let an event through),
+/// that no setting can lift: the protocol crates' debug and trace lines are the raw
+/// session. async-imap traces every line it writes and reads ("encode: input" holds
+/// `LOGIN user password`, "decode: input" every fetched letter, whole); lettre's
+/// debug lines (with its `tracing` feature) are every SMTP line written and read,
+/// `AUTH PLAIN` with the base64 password and each letter's DATA included; rustls'
+/// trace lines dump handshake messages (session tickets, resumption identities).
+/// None of that may reach a journal that other people read, and our own lines say
+/// what a session did (connect, login failed, letter decided) without the bytes.
+/// So async-imap, imap-proto and lettre stop at info, rustls and tokio-rustls at
+/// debug (their debug lines name cipher suites and versions, never data).
+fn protocol_cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("async_imap", LevelFilter::INFO)
+        .with_target("imap_proto", LevelFilter::INFO)
+        .with_target("lettre", LevelFilter::INFO)
+        .with_target("rustls", LevelFilter::DEBUG)
+        .with_target("tokio_rustls", LevelFilter::DEBUG)
 }
 
 /// Whether stderr is the journal: systemd sets `JOURNAL_STREAM` to the device and

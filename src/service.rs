@@ -69,7 +69,7 @@ pub async fn serve(config_path: &Path, opts: RunOptions) -> anyhow::Result<()> {
     }
     match &result {
         Ok(()) => info!("duty-desk stopped"),
-        Err(e) => error!(error = %format!("{e:#}"), "duty-desk failed"),
+        Err(e) => error!(error = %daemon::redact(&format!("{e:#}")), "duty-desk failed"),
     }
     result
 }

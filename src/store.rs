@@ -103,6 +103,10 @@ const MIGRATIONS: &[&str] = &[
 /// value: when, and whether `--fresh-state` was given).
 pub const ADOPTED_KEY: &str = "adopted_mailbox";
 
+/// The `kv` key set once the store was rewritten (VACUUM) after `secure_delete` came
+/// in, so no free page holds what an older duty-desk purged.
+const SCRUBBED_KEY: &str = "scrubbed";
+
 /// What a ticket is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketState {
@@ -287,9 +291,13 @@ impl Store {
             );
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        if !exists {
+            create_private_file(path)
+                .with_context(|| format!("cannot create state store {}", path.display()))?;
+        }
+        make_private(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open state store {}", path.display()))?;
         Self::init(conn, exists).with_context(|| format!("state store {}", path.display()))
@@ -314,6 +322,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // What is deleted or overwritten (a purged requester's name, a letter's pages)
+        // is overwritten with zeros in the file, not left in free pages and cells; see
+        // `purge_closed` and `checkpoint`.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > MIGRATIONS.len() {
             bail!(
@@ -335,7 +347,43 @@ impl Store {
             tx.pragma_update(None, "user_version", i + 1)?;
         }
         tx.commit()?;
-        Ok(Store { conn })
+        let store = Store { conn };
+        store.scrub_once(existed)?;
+        Ok(store)
+    }
+
+    /// A store written before `secure_delete` may hold purged letters and names in
+    /// its free pages: VACUUM rewrites it once (and the WAL is emptied), then the
+    /// `kv` key marks it done. A store that cannot be vacuumed now (another process
+    /// reads it) is vacuumed at a later open.
+    fn scrub_once(&self, existed: bool) -> anyhow::Result<()> {
+        if self.read().kv_get(SCRUBBED_KEY)?.is_some() {
+            return Ok(());
+        }
+        if existed {
+            if let Err(e) = self.conn.execute_batch("VACUUM") {
+                tracing::warn!(error = %e, "state store: cannot VACUUM it now (old free pages may hold purged data); trying again at the next start");
+                return Ok(());
+            }
+            self.checkpoint()?;
+        }
+        self.conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?1, 'secure_delete') ON CONFLICT(key) DO NOTHING",
+            [SCRUBBED_KEY],
+        )?;
+        Ok(())
+    }
+
+    /// Copies the WAL into the database file and truncates it (`wal_checkpoint(TRUNCATE)`):
+    /// the WAL keeps old page images (a purged ticket's pages as they were) until its
+    /// frames are overwritten, which may be never. Returns false when a reader in
+    /// another process kept it from finishing (it is tried again at the next
+    /// housekeeping).
+    pub fn checkpoint(&self) -> anyhow::Result<bool> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     /// Runs `f` in one transaction: all of it is committed, or none.
@@ -353,6 +401,87 @@ impl Store {
     pub fn read(&self) -> Reader<'_> {
         Reader(&self.conn)
     }
+}
+
+/// The store holds requesters' names, addresses and letters: only the daemon's user
+/// may read it, whatever the umask (run by hand, 022 would make it 0644). A folder
+/// the store needs is created 0700 (every missing level of it); an existing folder
+/// is left as it is (under systemd it is `StateDirectory=`, 0700 by the unit).
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates the (empty) store file 0600 before SQLite opens it: SQLite would create it
+/// 0644 less the umask, and it creates the `-wal` and `-shm` files with the mode of
+/// the database file, so they are 0600 too.
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+/// Takes group and other bits off the store and its `-wal`/`-shm` files (a store
+/// written by an older duty-desk, or copied in, may be 0644).
+#[cfg(unix)]
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    for file in files {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o7700))
+                .with_context(|| {
+                    format!(
+                        "{} has mode {:04o} (others can read the state store); cannot chmod it 600",
+                        file.display(),
+                        mode & 0o7777
+                    )
+                })?;
+            tracing::warn!(
+                file = %file.display(),
+                was = format!("{:04o}", mode & 0o7777),
+                "state store was readable by others: now 0600"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Queries usable both inside and outside a transaction.
@@ -1041,8 +1170,28 @@ impl Tx<'_> {
         )?)
     }
 
-    /// Removes letters and personal fields of tickets closed before `before`;
-    /// ticket numbers, states and dates stay for statistics. Returns how many.
+    /// Erases the personal data of tickets closed before `before`, and of ignored
+    /// letters (no ticket) received before it; ticket numbers, states, roles,
+    /// assignees and dates stay for statistics, as do the decisions (verdicts,
+    /// folders, audit events). Returns how many tickets were purged.
+    ///
+    /// Erased: the ticket's requester, names, class, description and subject; its
+    /// letters' bytes, senders, Message-IDs and reasons (a reason can quote an
+    /// address or a Message-ID); its mail's bytes, recipients and errors (an SMTP
+    /// refusal names the recipient); the message and detail of its audit rows. With
+    /// `secure_delete` the old bytes are zeroed in the file; `checkpoint` afterwards
+    /// clears them from the WAL.
+    ///
+    /// Message-IDs are how a copy of a letter delivered again is recognised as one
+    /// already handled (`seen_message_id`), and how a reply finds its ticket. Once
+    /// purged, a copy of such a letter arriving later is handled as a new letter, and
+    /// a reply to its mail opens a new ticket; by then the ticket was closed (a closed
+    /// ticket takes no follow-ups anyway) and `purge_after_days` have passed, far
+    /// beyond any re-delivery or rescan. Our own Message-IDs (`outgoing.message_id`:
+    /// kind, ticket number, random) hold nothing personal and stay.
+    ///
+    /// Mail of a purged ticket still queued (it has failed for all that time) is
+    /// given up: it is marked failed and erased like the rest.
     pub fn purge_closed(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let n = self.0.execute(
             "UPDATE tickets SET requester = NULL, requester_name = NULL, full_name = NULL, class = NULL,
@@ -1050,19 +1199,47 @@ impl Tx<'_> {
              WHERE state = 'closed' AND closed_at < ?1 AND purged_at IS NULL",
             params![ts(before), ts(now)],
         )?;
+        // Each statement touches only rows still holding something, so the hourly
+        // housekeeping does not rewrite every purged row again.
         self.0.execute(
-            "UPDATE messages SET raw = NULL, sender = NULL
-             WHERE ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)",
+            "UPDATE messages SET raw = NULL, sender = NULL, message_id = NULL, reason = ''
+             WHERE ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)
+               AND (raw IS NOT NULL OR sender IS NOT NULL OR message_id IS NOT NULL OR reason != '')",
             [],
         )?;
         self.0.execute(
-            "UPDATE outgoing SET raw = x'', recipients = '[]', auto_reply_to = NULL
-             WHERE state != 'queued' AND ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)",
+            "UPDATE outgoing SET raw = x'', recipients = '[]', auto_reply_to = NULL, last_error = NULL,
+                 state = CASE state WHEN 'queued' THEN 'failed' ELSE state END
+             WHERE ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)
+               AND (length(raw) > 0 OR recipients != '[]' OR auto_reply_to IS NOT NULL
+                    OR last_error IS NOT NULL OR state = 'queued')",
             [],
         )?;
-        // Ignored letters (no ticket) are kept as long as personal data of closed tickets.
         self.0.execute(
-            "UPDATE messages SET raw = NULL, sender = NULL WHERE ticket IS NULL AND received_at < ?1",
+            "UPDATE audit SET message = NULL, detail = ''
+             WHERE ticket IN (SELECT number FROM tickets WHERE purged_at IS NOT NULL)
+               AND (message IS NOT NULL OR detail != '')",
+            [],
+        )?;
+        // Ignored letters (no ticket) are kept as long as personal data of closed
+        // tickets, and so are their audit rows (a letter's row names its Message-ID)
+        // and mail without a ticket (the admin's alerts).
+        self.0.execute(
+            "UPDATE messages SET raw = NULL, sender = NULL, message_id = NULL, reason = ''
+             WHERE ticket IS NULL AND received_at < ?1
+               AND (raw IS NOT NULL OR sender IS NOT NULL OR message_id IS NOT NULL OR reason != '')",
+            [ts(before)],
+        )?;
+        self.0.execute(
+            "UPDATE audit SET message = NULL, detail = ''
+             WHERE ticket IS NULL AND message IS NOT NULL AND at < ?1",
+            [ts(before)],
+        )?;
+        self.0.execute(
+            "UPDATE outgoing SET raw = x'', recipients = '[]', auto_reply_to = NULL, last_error = NULL
+             WHERE ticket IS NULL AND state != 'queued' AND created_at < ?1
+               AND (length(raw) > 0 OR recipients != '[]' OR auto_reply_to IS NOT NULL
+                    OR last_error IS NOT NULL)",
             [ts(before)],
         )?;
         Ok(n)
@@ -1072,6 +1249,7 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2021-09-09T05:30:00Z")
@@ -1187,6 +1365,256 @@ mod tests {
         Store::open(&missing, true).unwrap();
         // Reopening an existing store keeps its schema.
         Store::open(&missing, false).unwrap();
+    }
+
+    /// Whether any of `needles` occurs in the store's files (database, WAL, SHM).
+    fn found_in_files(path: &Path, needles: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            for n in needles {
+                if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
+                    found.push(format!("{n:?} in {}", file.display()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn purge_erases_personal_data_from_the_file() {
+        const ADDRESS: &str = "zhirafova.beg@mail.ru";
+        const LOCAL: &str = "zhirafova.beg";
+        const NAME: &str = "Жирафова Бегемотина Носороговна";
+        const PHONE: &str = "+7 912 345-67-89";
+        const TEXT: &str = "дневник показывает фиолетовых жирафов";
+        const MID: &str = "zhirafova-7731@mail.ru";
+        const MID_IGNORED: &str = "otpusk-zhirafovoi-5512@mail.ru";
+        let needles = [
+            ADDRESS,
+            LOCAL,
+            NAME,
+            "Бегемотина",
+            PHONE,
+            "345-67-89",
+            TEXT,
+            "фиолетовых",
+            MID,
+            "zhirafova-7731",
+            MID_IGNORED,
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("duty-desk.sqlite3");
+        let mut s = Store::open(&path, true).unwrap();
+        // Letters long enough to need overflow pages, and short ones in the cells.
+        let letter = |n: usize| {
+            let mut l = format!(
+                "From: {NAME} <{ADDRESS}>\r\nMessage-ID: <{MID}>\r\n\r\nФИО: {NAME}\r\n\
+                 Телефон: {PHONE}\r\nПроблема: {TEXT}\r\n"
+            );
+            for i in 0..n {
+                l.push_str(&format!("> {i}: {NAME}, {PHONE}, {TEXT}\r\n"));
+            }
+            l.into_bytes()
+        };
+        let later = now() + chrono::Duration::days(40);
+        s.transaction(|tx| {
+            let n = tx.create_ticket(
+                &Ticket {
+                    requester: Some(ADDRESS.into()),
+                    requester_name: Some(NAME.into()),
+                    full_name: Some(NAME.into()),
+                    class: Some("5А".into()),
+                    description: Some(format!("{TEXT}; телефон {PHONE}")),
+                    subject: format!("{TEXT} {PHONE}"),
+                    state: TicketState::Forwarded,
+                    assignee: Some("bamburkin@example.org".into()),
+                    assignee_name: Some("Бамбуркин С.П.".into()),
+                    ..ticket()
+                },
+                now(),
+            )?;
+            for (key, mid, size) in [("maildir:1", MID, 200), ("maildir:2", "x@y", 2)] {
+                tx.record_message(
+                    &SeenMessage {
+                        source_key: key,
+                        uid: None,
+                        message_id: Some(mid),
+                        sender: Some(ADDRESS),
+                        ticket: Some(n),
+                        verdict: "forward",
+                        reason: &format!("complete; Message-ID <{MID}> from {ADDRESS}"),
+                        folder: "Processed",
+                        raw: Some(&letter(size)),
+                    },
+                    now(),
+                )?;
+            }
+            tx.audit(
+                now(),
+                Some(n),
+                Some(MID),
+                "forward",
+                &format!("{NAME} {PHONE}"),
+            )?;
+            for (id, kind, to) in [
+                ("duty-desk.1.ack_now.1@school", "ack_now", ADDRESS),
+                (
+                    "duty-desk.1.forward.2@school",
+                    "forward",
+                    "bamburkin@example.org",
+                ),
+                ("duty-desk.1.relay.3@school", "relay", ADDRESS),
+            ] {
+                tx.queue(
+                    &NewOutgoing {
+                        message_id: id,
+                        ticket: Some(n),
+                        kind,
+                        auto_reply_to: Some(ADDRESS),
+                        envelope_from: "support@school",
+                        recipients: &[to.to_string()],
+                        raw: &letter(100),
+                    },
+                    now(),
+                )?;
+            }
+            tx.mark_sent(1, now())?;
+            tx.mark_sent(2, now())?;
+            let refusal = format!("550 5.1.1 <{ADDRESS}>: Recipient address rejected");
+            tx.mark_failed(3, &refusal)?;
+            tx.audit(
+                now(),
+                Some(n),
+                Some("duty-desk.1.relay.3@school"),
+                "send_failed",
+                &refusal,
+            )?;
+            // An ignored letter (an auto-reply) of the same person: no ticket.
+            tx.record_message(
+                &SeenMessage {
+                    source_key: "maildir:3",
+                    uid: None,
+                    message_id: Some(MID_IGNORED),
+                    sender: Some(ADDRESS),
+                    ticket: None,
+                    verdict: "ignore",
+                    reason: &format!("auto-reply from {ADDRESS}"),
+                    folder: "Ignored",
+                    raw: Some(&letter(50)),
+                },
+                now(),
+            )?;
+            tx.audit(
+                now(),
+                None,
+                Some(MID_IGNORED),
+                "ignore",
+                &format!("auto-reply from {ADDRESS}"),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        s.checkpoint().unwrap();
+        assert!(
+            !found_in_files(&path, &needles).is_empty(),
+            "the test's data is in the file"
+        );
+
+        s.transaction(|tx| {
+            assert_eq!(tx.close_idle(now() + chrono::Duration::days(30), later)?, 1);
+            let year_on = later + chrono::Duration::days(366);
+            assert_eq!(
+                tx.purge_closed(year_on - chrono::Duration::days(365), year_on)?,
+                1
+            );
+            Ok(())
+        })
+        .unwrap();
+        assert!(s.checkpoint().unwrap(), "nothing else reads the store");
+        let found = found_in_files(&path, &needles);
+        assert!(
+            found.is_empty(),
+            "still in the store after the purge: {found:#?}"
+        );
+        // Numbers, states, dates and decisions stay.
+        let t = s.read().ticket(1).unwrap().unwrap();
+        assert_eq!(t.state, TicketState::Closed);
+        assert_eq!(t.created_at, now());
+        assert_eq!(t.assignee_name.as_deref(), Some("Бамбуркин С.П."));
+        let decisions = s
+            .read()
+            .rows("SELECT verdict FROM messages ORDER BY id", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .unwrap();
+        assert_eq!(decisions, ["forward", "forward", "ignore"]);
+        assert_eq!(s.read().recent_audit("%", 10).unwrap().len(), 3);
+        // And after closing the store.
+        drop(s);
+        let found = found_in_files(&path, &needles);
+        assert!(found.is_empty(), "in the store once closed: {found:#?}");
+    }
+
+    #[test]
+    fn a_store_purged_by_an_older_duty_desk_is_scrubbed_once() {
+        const NAME: &str = "Жирафова Бегемотина Носороговна";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("duty-desk.sqlite3");
+        let mut s = Store::open(&path, true).unwrap();
+        // As an older duty-desk left it: no secure_delete, a letter purged by
+        // nulling its column (its pages freed, not zeroed), no scrub mark.
+        s.conn.pragma_update(None, "secure_delete", "OFF").unwrap();
+        let raw = NAME.repeat(300);
+        s.transaction(|tx| {
+            tx.record_message(
+                &SeenMessage {
+                    source_key: "k",
+                    uid: None,
+                    message_id: None,
+                    sender: None,
+                    ticket: None,
+                    verdict: "ignore",
+                    reason: "",
+                    folder: "Ignored",
+                    raw: Some(raw.as_bytes()),
+                },
+                now(),
+            )?;
+            tx.kv_delete(SCRUBBED_KEY)
+        })
+        .unwrap();
+        s.conn
+            .execute("UPDATE messages SET raw = NULL", [])
+            .unwrap();
+        s.checkpoint().unwrap();
+        assert!(!found_in_files(&path, &[NAME]).is_empty());
+        drop(s);
+        let s = Store::open(&path, false).unwrap();
+        assert!(found_in_files(&path, &[NAME]).is_empty());
+        assert!(s.read().kv_get(SCRUBBED_KEY).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_store_its_wal_and_its_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/duty-desk.sqlite3");
+        let mut s = Store::open(&path, true).unwrap();
+        s.transaction(|tx| tx.create_ticket(&ticket(), now()).map(drop))
+            .unwrap();
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // Open, in WAL mode: both side files exist, with the database file's mode.
+        for side in ["duty-desk.sqlite3-wal", "duty-desk.sqlite3-shm"] {
+            assert_eq!(mode(&dir.path().join("a/b").join(side)), 0o600, "{side}");
+        }
     }
 
     #[test]

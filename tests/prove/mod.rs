@@ -148,8 +148,8 @@ impl Daemon {
             .tempdir()
             .expect("temp dir for the daemon");
         let root = dir.path();
-        std::fs::write(root.join("imap.pw"), password(SUPPORT)).expect("write imap.pw");
-        std::fs::write(root.join("smtp.pw"), password(SUPPORT)).expect("write smtp.pw");
+        crate::support::daemon::write_secret(&root.join("imap.pw"), &password(SUPPORT));
+        crate::support::daemon::write_secret(&root.join("smtp.pw"), &password(SUPPORT));
         let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
         let state = root.join("var/duty-desk.sqlite3");
         let config = crate::support::daemon::DeskToml {

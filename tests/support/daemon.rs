@@ -205,8 +205,8 @@ impl DaemonConfig {
     /// Like [`write`](Self::write), for servers on these loopback ports.
     pub fn write_for(&self, imap: u16, imaps: u16, smtps: u16, ca: &Path) -> PathBuf {
         let dir = self.dir.path();
-        std::fs::write(dir.join("imap.pw"), password(SUPPORT)).expect("write imap password");
-        std::fs::write(dir.join("smtp.pw"), password(SUPPORT)).expect("write smtp password");
+        write_secret(&dir.join("imap.pw"), &password(SUPPORT));
+        write_secret(&dir.join("smtp.pw"), &password(SUPPORT));
         let imap = if self.imap_tls {
             format!(
                 "port = {imaps}\ntls = \"implicit\"\nca_file = \"{}\"",
@@ -243,6 +243,24 @@ impl DaemonConfig {
         std::fs::write(&path, text).expect("write the daemon config");
         path
     }
+}
+
+/// Writes a password file readable by its owner only, as the README's install steps
+/// do (duty-desk refuses a password file that its group or others can read).
+pub fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    // An existing file keeps its mode on open: set it.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
 fn binary() -> Command {

@@ -37,12 +37,11 @@ impl Desk {
         let root = dir.path();
         std::fs::create_dir_all(root.join("secrets")).expect("mkdir secrets");
         std::fs::create_dir_all(root.join("templates")).expect("mkdir templates");
-        std::fs::write(root.join("secrets/imap"), password(SUPPORT)).expect("write imap pw");
-        std::fs::write(
-            root.join("secrets/smtp"),
-            format!("{}\n", password(SUPPORT)),
-        )
-        .expect("write smtp pw");
+        crate::support::daemon::write_secret(&root.join("secrets/imap"), &password(SUPPORT));
+        crate::support::daemon::write_secret(
+            &root.join("secrets/smtp"),
+            &format!("{}\n", password(SUPPORT)),
+        );
         let config = root.join("duty-desk.toml");
         let desk = Desk { dir, config };
         desk.write_config(&desk.config_text(stack, service));

@@ -1478,6 +1478,7 @@ mod tests {
                         envelope_from: "support@school",
                         recipients: &[to.to_string()],
                         raw: &letter(100),
+                        not_before: None,
                     },
                     now(),
                 )?;

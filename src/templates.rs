@@ -38,6 +38,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../config/templates/limit_alert.j2"),
     ),
     (
+        "address_alert",
+        include_str!("../config/templates/address_alert.j2"),
+    ),
+    (
         "stall_alert",
         include_str!("../config/templates/stall_alert.j2"),
     ),
@@ -216,6 +220,7 @@ pub fn sample_context() -> Value {
         size => "31.2 МБ",
         limit => "30.0 МБ",
         left_out => vec!["31.2 МБ"],
+        address => "ivanova..m@mail.ru",
         verified => false,
         unverified => true,
     }

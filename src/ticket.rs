@@ -1126,6 +1126,7 @@ impl Ctx<'_, '_> {
             );
         }
         let Some(to) = Address::parse(sender).filter(|a| letter::deliverable(&a.email)) else {
+            self.alert_undeliverable(sender, ticket)?;
             return silent(
                 self,
                 "undeliverable",
@@ -1222,29 +1223,43 @@ impl Ctx<'_, '_> {
 
     /// One letter a day to the admin when automatic replies start to wait.
     fn alert_hourly_limit(&mut self) -> anyhow::Result<()> {
+        let ctx = context! {
+            limit => self.cfg().auto_replies_per_hour,
+            mailbox => self.cfg().from.email,
+        };
+        self.alert_admin(HOURLY_ALERT_KEY, "limit_alert", ctx)
+    }
+
+    /// One letter a day to the admin naming an address mail cannot be written to
+    /// (the first of the day; `status` counts them all).
+    fn alert_undeliverable(&mut self, address: &str, ticket: Option<i64>) -> anyhow::Result<()> {
+        let ctx = context! {
+            address => address,
+            ticket => ticket,
+            mailbox => self.cfg().from.email,
+        };
+        self.alert_admin(UNDELIVERABLE_ALERT_KEY, "address_alert", ctx)
+    }
+
+    /// Queues `template` to the admin unless the `kv` key says one went today.
+    fn alert_admin(&mut self, key: &str, template: &str, ctx: Value) -> anyhow::Result<()> {
         let tz = self.cfg().schedule.tz();
         let today = self.now.with_timezone(&tz).format("%Y-%m-%d").to_string();
-        if self.tx.kv_get(HOURLY_ALERT_KEY)?.as_deref() == Some(today.as_str()) {
+        if self.tx.kv_get(key)?.as_deref() == Some(today.as_str()) {
             return Ok(());
         }
-        self.tx.kv_set(HOURLY_ALERT_KEY, &today)?;
+        self.tx.kv_set(key, &today)?;
         let Some(admin) = self.cfg().admin.clone() else {
             return Ok(());
         };
-        let rendered = self.desk.templates.render(
-            "limit_alert",
-            context! {
-                limit => self.cfg().auto_replies_per_hour,
-                mailbox => self.cfg().from.email,
-            },
-        )?;
+        let rendered = self.desk.templates.render(template, ctx)?;
         let letter = Letter {
             from: self.cfg().from.clone(),
             to: vec![admin.clone()],
             reply_to: None,
             subject: rendered.subject,
             body: rendered.body,
-            message_id: new_message_id("limit_alert", None, &self.cfg().from),
+            message_id: new_message_id(template, None, &self.cfg().from),
             in_reply_to: None,
             references: vec![],
             auto_submitted: AutoSubmitted::Generated,
@@ -1257,7 +1272,7 @@ impl Ctx<'_, '_> {
             &NewOutgoing {
                 message_id: &letter.message_id,
                 ticket: None,
-                kind: "limit_alert",
+                kind: template,
                 auto_reply_to: None,
                 envelope_from: &self.cfg().from.email,
                 recipients: std::slice::from_ref(&admin.email),
@@ -1266,13 +1281,8 @@ impl Ctx<'_, '_> {
             },
             self.now,
         )?;
-        self.tx.audit(
-            self.now,
-            None,
-            None,
-            "limit_alert",
-            "hourly auto-reply limit reached",
-        )?;
+        self.tx
+            .audit(self.now, None, None, template, "alert queued for the admin")?;
         self.queued += 1;
         Ok(())
     }
@@ -1441,6 +1451,8 @@ const MAX_NAME_CHARS: usize = 100;
 const MAX_REPLY_WAIT_HOURS: i64 = 24;
 /// The `kv` key holding the local date of the last hourly-limit alert.
 pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
+/// The `kv` key holding the local date of the last undeliverable-address alert.
+pub const UNDELIVERABLE_ALERT_KEY: &str = "undeliverable_alerted";
 
 /// At most `max` characters of `s`, with «…» when cut.
 fn cap_chars(s: &str, max: usize) -> String {

@@ -438,34 +438,16 @@ impl ImapMailbox {
         }
         // UID → (size, INTERNALDATE), or the server's refusal; a UID with no answer
         // was expunged meanwhile and is left out.
-        let mut listed: Vec<(u32, Result<Meta, String>)> = Vec::new();
-        let (meta, refused) = self
-            .fetch_set(uids, "(UID RFC822.SIZE INTERNALDATE)", |f| {
+        let mut meta = self
+            .fetch_each(uids, "(UID RFC822.SIZE INTERNALDATE)", |f| {
                 let date = f.internal_date().map(|d| d.with_timezone(&Utc));
                 Some((u64::from(f.size?), date))
             })
             .await?;
-        let meta: HashMap<u32, Meta> = meta.into_iter().collect();
-        for &uid in uids {
-            match meta.get(&uid) {
-                Some(m) => listed.push((uid, Ok(*m))),
-                None if refused.is_some() => {
-                    // Which one was refused: ask for each alone.
-                    let (one, why) = self
-                        .fetch_set(&[uid], "(UID RFC822.SIZE INTERNALDATE)", |f| {
-                            let date = f.internal_date().map(|d| d.with_timezone(&Utc));
-                            Some((u64::from(f.size?), date))
-                        })
-                        .await?;
-                    match (one.into_iter().next(), why) {
-                        (Some((_, m)), _) => listed.push((uid, Ok(m))),
-                        (None, Some(why)) => listed.push((uid, Err(why))),
-                        (None, None) => {}
-                    }
-                }
-                None => {}
-            }
-        }
+        let mut listed: Vec<(u32, Result<Meta, String>)> = uids
+            .iter()
+            .filter_map(|uid| meta.remove(uid).map(|m| (*uid, m)))
+            .collect();
         if cut {
             let n = budget.take(listed.iter().map(|(_, m)| match m {
                 Ok((size, _)) => *size,
@@ -473,18 +455,20 @@ impl ImapMailbox {
             }));
             listed.truncate(n);
         }
-        let whole: Vec<u32> = listed
-            .iter()
-            .filter(|(_, m)| matches!(m, Ok((size, _)) if *size <= budget.max_message_size))
-            .map(|(uid, _)| *uid)
-            .collect();
-        let heads: Vec<u32> = listed
-            .iter()
-            .filter(|(_, m)| matches!(m, Ok((size, _)) if *size > budget.max_message_size))
-            .map(|(uid, _)| *uid)
-            .collect();
-        let mut bodies = self.fetch_bodies(&whole, false).await?;
-        bodies.extend(self.fetch_bodies(&heads, true).await?);
+        let sized = |big: bool| -> Vec<u32> {
+            listed
+                .iter()
+                .filter(
+                    |(_, m)| matches!(m, Ok((size, _)) if (*size > budget.max_message_size) == big),
+                )
+                .map(|(uid, _)| *uid)
+                .collect()
+        };
+        let (whole, heads) = (sized(false), sized(true));
+        let body = |f: &async_imap::types::Fetch| f.body().map(<[u8]>::to_vec);
+        let head = |f: &async_imap::types::Fetch| f.header().map(<[u8]>::to_vec);
+        let mut bodies = self.fetch_each(&whole, "(UID BODY.PEEK[])", body).await?;
+        bodies.extend(self.fetch_each(&heads, HEADER_QUERY, head).await?);
         let mut out = Vec::with_capacity(listed.len());
         for (uid, m) in listed {
             let key = format!("imap:{}:{uid}", self.uidvalidity);
@@ -509,49 +493,46 @@ impl ImapMailbox {
         Ok(out)
     }
 
-    /// The bodies (or, with `header`, the header blocks) of these UIDs: UID → bytes,
-    /// or the server's refusal of that UID. One command for all; when it is refused,
-    /// the UIDs it did not answer for are asked for one by one.
-    async fn fetch_bodies(
+    /// `query` for each of these UIDs, in one command: UID → what `take` made of
+    /// its answer, or why the server would not give it. A UID without an answer
+    /// that the server still has (`UID SEARCH`) was refused: async-imap ends a
+    /// FETCH's stream at its tagged answer whatever it says, so a NO shows as
+    /// missing answers. It is not asked for again in this session (Dovecot hangs up
+    /// on a client that asks twice for a message it cannot read); the caller
+    /// retries later. UIDs gone meanwhile are left out.
+    async fn fetch_each<T: Send + 'static>(
         &mut self,
         uids: &[u32],
-        header: bool,
-    ) -> Result<HashMap<u32, Result<Vec<u8>, String>>, MailboxError> {
+        query: &'static str,
+        take: impl Fn(&async_imap::types::Fetch) -> Option<T> + Send + 'static,
+    ) -> Result<HashMap<u32, Result<T, String>>, MailboxError> {
         let mut out = HashMap::new();
         if uids.is_empty() {
             return Ok(out);
         }
-        let query = if header {
-            HEADER_QUERY
-        } else {
-            "(UID BODY.PEEK[])"
-        };
-        let take = move |f: &async_imap::types::Fetch| {
-            let data = if header { f.header() } else { f.body() };
-            data.map(<[u8]>::to_vec)
-        };
         let (got, refused) = self.fetch_set(uids, query, take).await?;
-        for (uid, raw) in got {
-            out.insert(uid, Ok(raw));
+        for (uid, t) in got {
+            out.insert(uid, Ok(t));
         }
-        if let Some(why) = refused {
-            let missing: Vec<u32> = uids
-                .iter()
-                .copied()
-                .filter(|u| !out.contains_key(u))
-                .collect();
-            if uids.len() == 1 {
-                out.insert(uids[0], Err(why));
-                return Ok(out);
-            }
-            for uid in missing {
-                let (one, why) = self.fetch_set(&[uid], query, take).await?;
-                match (one.into_iter().next(), why) {
-                    (Some((_, raw)), _) => out.insert(uid, Ok(raw)),
-                    (None, Some(why)) => out.insert(uid, Err(why)),
-                    (None, None) => None,
-                };
-            }
+        let missing: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !out.contains_key(u))
+            .collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let q = format!("UID {}", uid_set(&missing));
+        let still_there = self
+            .cmd("UID SEARCH", move |sess, _| {
+                Box::pin(async move { sess.uid_search(&q).await })
+            })
+            .await?;
+        let why = refused.unwrap_or_else(|| {
+            format!("the server answered UID FETCH {query} without this letter (see its log)")
+        });
+        for uid in missing.into_iter().filter(|u| still_there.contains(u)) {
+            out.insert(uid, Err(why.clone()));
         }
         Ok(out)
     }
@@ -566,6 +547,8 @@ impl ImapMailbox {
         query: &'static str,
         take: impl Fn(&async_imap::types::Fetch) -> Option<T> + Send + 'static,
     ) -> Result<(Vec<(u32, T)>, Option<String>), MailboxError> {
+        // A NO or BAD only reaches us from servers and async-imap versions that pass
+        // it on; `fetch_each` also copes when it does not.
         let set = uid_set(uids);
         let wanted: HashSet<u32> = uids.iter().copied().collect();
         self.cmd("UID FETCH", move |sess, _| {

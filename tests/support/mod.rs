@@ -39,6 +39,7 @@
 mod clients;
 mod configs;
 pub mod daemon;
+pub mod desk;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;

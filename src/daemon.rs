@@ -198,6 +198,9 @@ pub struct Shared {
     /// When `last_mailbox_contact` was last written (it is refreshed at most every
     /// [`CONTACT_EVERY`], not at every IDLE wake).
     contact_written: Mutex<Option<Instant>>,
+    /// A store failure (since, error) that could not be noted in the store itself
+    /// (it was locked, say): audited once the store works again.
+    store_failing: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 /// How often a healthy connection refreshes `last_mailbox_contact` in the store.
@@ -292,6 +295,7 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         status: Mutex::new("starting".into()),
         mode: Mutex::new("starting"),
         contact_written: Mutex::new(None),
+        store_failing: Mutex::new(None),
     }))
 }
 
@@ -1061,17 +1065,37 @@ fn store_failed(shared: &Shared, e: &anyhow::Error) {
         }
         Ok(())
     });
-    if let Err(e) = noted {
-        debug!(error = %format!("{e:#}"), "could not note the store failure in the store");
+    if let Err(e2) = noted {
+        debug!(error = %format!("{e2:#}"), "could not note the store failure in the store");
+        let mut failing = shared
+            .store_failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failing.get_or_insert_with(|| (now, format!("{e:#}")));
     }
 }
 
-/// Clears a noted store failure after a pass that went through.
+/// Clears a noted store failure after a pass that went through; one that could not
+/// be noted while it lasted is audited now (`status` lists it under the errors).
 fn store_ok(shared: &Shared) -> anyhow::Result<()> {
+    let unnoted = shared
+        .store_failing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     let mut store = shared.store();
-    if store.read().kv_get(STORE_ERROR_KEY)?.is_some() {
+    let noted = store.read().kv_get(STORE_ERROR_KEY)?.is_some();
+    if noted || unnoted.is_some() {
         let now = shared.clock.now();
         store.transaction(|tx| {
+            if let Some((since, error)) = &unnoted {
+                let detail = format!(
+                    "from {} to {}: {error}",
+                    since.to_rfc3339(),
+                    now.to_rfc3339()
+                );
+                tx.audit(*since, None, None, "store_error", &detail)?;
+            }
             tx.kv_delete(STORE_ERROR_KEY)?;
             tx.audit(now, None, None, "store_recovered", "")
         })?;

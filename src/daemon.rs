@@ -15,6 +15,7 @@
 //! config and templates atomically; a broken new config is refused with a log
 //! line and the old one keeps running.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,7 +28,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, MailboxSource, OutboxSink, Server, Tls};
 use crate::mailbox::{
-    Backoff, Fetched, Folder, ImapSettings, Mailbox, MailboxSettings, MaildirSettings, TlsMode,
+    Backoff, Budget, Fetched, Folder, ImapSettings, Mailbox, MailboxError, MailboxSettings,
+    MaildirSettings, TlsMode,
 };
 use crate::outbox::{MaildirOutboxSettings, Outbox, OutboxSettings, SendError, SmtpSettings};
 use crate::request::{self, Context as RequestContext};
@@ -196,6 +198,9 @@ pub struct Shared {
     /// When `last_mailbox_contact` was last written (it is refreshed at most every
     /// [`CONTACT_EVERY`], not at every IDLE wake).
     contact_written: Mutex<Option<Instant>>,
+    /// A store failure (since, error) that could not be noted in the store itself
+    /// (it was locked, say): audited once the store works again.
+    store_failing: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 /// How often a healthy connection refreshes `last_mailbox_contact` in the store.
@@ -290,11 +295,34 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         status: Mutex::new("starting".into()),
         mode: Mutex::new("starting"),
         contact_written: Mutex::new(None),
+        store_failing: Mutex::new(None),
     }))
 }
 
 /// Runs the daemon until `shutdown` turns true (or, with `once`, until what waits is done).
 pub async fn run(
+    shared: Arc<Shared>,
+    opts: RunOptions,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let result = run_loops(shared, opts, shutdown).await;
+    // For the memory tests and for an admin at -v: the most this process held.
+    debug!(
+        peak_rss_kib = peak_rss_kib().unwrap_or(0),
+        ok = result.is_ok(),
+        "daemon: done"
+    );
+    result
+}
+
+/// This process's peak resident set (VmHWM of /proc/self/status), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn run_loops(
     shared: Arc<Shared>,
     opts: RunOptions,
     shutdown: watch::Receiver<bool>,
@@ -508,6 +536,8 @@ async fn inbox_loop(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(60));
+    // Between passes while the state store fails (locked, full): 1 s doubling to 1 min.
+    let mut store_backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut ready = false;
     'connect: loop {
         let Some((mut mailbox, source)) = connect_mailbox(&shared, &mut shutdown, false).await?
@@ -522,6 +552,16 @@ async fn inbox_loop(
         loop {
             shared.beat(INBOX);
             if let Err(e) = drain(&shared, &mut mailbox, &shutdown).await {
+                if e.downcast_ref::<StoreTrouble>().is_some() {
+                    // Logged and noted by `drain`; the mailbox is fine: try again on
+                    // the same connection after a pause.
+                    if sleep_or_stop(&shared, INBOX, store_backoff.next_delay(), &mut shutdown)
+                        .await
+                    {
+                        break 'connect;
+                    }
+                    continue;
+                }
                 warn!(error = %redact(&format!("{e:#}")), "mailbox: lost while reading; reconnecting");
                 if sleep_or_stop(&shared, INBOX, backoff.next_delay(), &mut shutdown).await {
                     break 'connect;
@@ -529,6 +569,7 @@ async fn inbox_loop(
                 continue 'connect;
             }
             backoff.reset();
+            store_backoff.reset();
             touch_contact(&shared)?;
             update_status(
                 &shared,
@@ -577,54 +618,100 @@ async fn inbox_loop(
     Ok(())
 }
 
+/// Letters one batch holds at most.
+const BATCH: usize = 50;
+
+/// Bytes of letters one batch holds at most: a letter larger than this comes alone,
+/// so with letters of up to 30 MB a batch holds about one of them (the batch stays
+/// in memory until its letters are moved).
+const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How often a letter the server refuses (to give, or to move) is tried in all:
+/// then it is filed as unreadable (fetch) or left in the inbox, marked handled and
+/// shown in `status` (move).
+pub const LETTER_ATTEMPTS: u32 = 5;
+
+/// The wait before trying a refused letter again after `attempts` failures:
+/// 1, 2, 4, 8 … minutes of the daemon's clock.
+fn letter_retry_delay(attempts: u32) -> chrono::Duration {
+    chrono::Duration::minutes(1i64 << attempts.saturating_sub(1).min(10))
+}
+
+/// `kv` keys `letter_retry:{source key}`: a letter the server refused, to try again.
+pub const RETRY_PREFIX: &str = "letter_retry:";
+/// `kv` keys `letter_stuck:{source key}`: a decided letter the server keeps
+/// refusing to move; it stays in the inbox, handled, and `status` shows it.
+pub const STUCK_PREFIX: &str = "letter_stuck:";
+/// `kv` key holding "since; error" while the state store fails.
+pub const STORE_ERROR_KEY: &str = "store_error";
+
+/// What is kept of a letter the server refused (`kv` value, JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LetterTrouble {
+    /// `fetch` or `move`.
+    pub what: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When to try again (unused once stuck).
+    pub next: DateTime<Utc>,
+    /// Where it was to be moved (`move`).
+    pub folder: Option<String>,
+    /// The server's last answer.
+    pub error: String,
+    /// The first refusal.
+    pub since: DateTime<Utc>,
+}
+
+/// The state store failed while a letter was being decided (locked, full, I/O):
+/// nothing of that letter was committed, and it is decided again later. Never a
+/// reason to file a letter as unreadable.
+#[derive(Debug, thiserror::Error)]
+#[error("the state store failed (the letter stays in the inbox and is tried again): {0:#}")]
+pub struct StoreTrouble(anyhow::Error);
+
+/// Whether an error of a decision comes from the state store rather than from the
+/// letter: any SQLite error but a constraint or size violation (which a letter's
+/// content could cause).
+fn is_store_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| match c.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(f, _)) => !matches!(
+                f.code,
+                rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig
+            ),
+            Some(_) => true,
+            None => false,
+        })
+}
+
+fn read_trouble(value: &str) -> Option<LetterTrouble> {
+    serde_json::from_str(value).ok()
+}
+
 /// Handles every waiting letter; returns when the inbox is empty (or shutdown).
+///
+/// A letter the server refuses to give or to move is recorded and tried again
+/// later ([`LETTER_ATTEMPTS`]); the others go on. A failure of the state store
+/// stops the pass at that letter (so the cursor never passes it) and returns a
+/// [`StoreTrouble`]; the caller tries again later.
 async fn drain(
     shared: &Arc<Shared>,
     mailbox: &mut Mailbox,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    const BATCH: usize = 50;
     let loaded = shared.loaded();
     let source = source_name(&loaded.config);
     let uidvalidity = mailbox.uidvalidity();
-    // Letters committed before a crash but not yet moved: move them now.
-    let unmoved = shared.store().read().unmoved()?;
-    for u in unmoved {
-        let key = u.key;
-        if !key.starts_with("imap:") && !key.starts_with("maildir:") {
-            continue;
-        }
-        let fetched = Fetched {
-            key: key.clone(),
-            uid: u.uid,
-            internal_date: None,
-            raw: Vec::new(),
-        };
-        let folder = Folder::from_leaf(&u.folder);
-        // The server may have copied it before the crash and never expunged it.
-        let already = match &u.message_id {
-            Some(mid) => mailbox.filed_copy(folder, mid).await?,
-            None => false,
-        };
-        let done = if already {
-            info!(
-                key,
-                folder = folder.leaf(),
-                "already filed by an interrupted move: removing the inbox copy"
-            );
-            mailbox.discard_copy(&fetched).await
-        } else {
-            mailbox.move_to(&fetched, folder).await
-        };
-        match done {
-            Ok(()) => {}
-            Err(crate::mailbox::MailboxError::Stale { .. }) => {
-                debug!(key, "unmoved letter from another session")
-            }
-            Err(e) => return Err(e.into()),
-        }
-        shared.store().transaction(|tx| tx.mark_moved(&key))?;
-    }
+    let budget = Budget {
+        letters: BATCH,
+        bytes: BATCH_BYTES,
+        max_message_size: loaded.config.max_message_size as u64,
+    };
+    move_unmoved(shared, mailbox).await?;
+    retry_refused(shared, mailbox, &source, uidvalidity, &budget).await?;
+    // The highest UID handled in this pass: the next fetch starts above it even
+    // when a letter left alone did not move the stored cursor.
+    let mut floor = 0u32;
     loop {
         let cursor = shared.store().read().cursor(&source)?;
         let after = match cursor {
@@ -654,47 +741,375 @@ async fn drain(
                 }
                 _ => 0,
             },
-        };
+        }
+        .max(floor);
         // Fetching changes nothing: a stop (or a hung server) need not wait for it.
         let batch = tokio::select! {
-            r = mailbox.fetch_new(after, BATCH) => r?,
+            r = mailbox.fetch_batch(after, &budget) => r?,
             _ = stopped(shutdown.clone()) => return Ok(()),
         };
-        let n = batch.len();
+        if batch.is_empty() {
+            break;
+        }
         // Each letter is decided in its own transaction and its mail handed to the
         // outbox at once; the moves follow for the whole batch (one UID MOVE per
         // folder, one transaction marking them). A crash in between leaves decided
         // letters unmoved, and the next drain moves them (above).
-        let mut decided: Vec<(&Fetched, Folder)> = Vec::with_capacity(n);
+        let mut decided: Vec<(&Fetched, Folder)> = Vec::with_capacity(batch.len());
+        let mut trouble = None;
         for fetched in &batch {
             if stopping(shutdown) {
                 break;
             }
             shared.beat(INBOX);
-            let folder = handle_letter(shared, &source, uidvalidity, fetched)?;
-            shared.outbox_wake.notify_one();
-            if let Some(folder) = folder {
-                decided.push((fetched, folder));
+            let handled = match &fetched.refused {
+                Some(why) => fetch_refused(shared, &source, uidvalidity, fetched, why),
+                None => handle_letter(shared, &source, uidvalidity, fetched),
+            };
+            match handled {
+                Ok(folder) => {
+                    floor = floor.max(fetched.uid.unwrap_or(0));
+                    shared.outbox_wake.notify_one();
+                    if let Some(folder) = folder {
+                        decided.push((fetched, folder));
+                    }
+                }
+                Err(e) => {
+                    trouble = Some(e);
+                    break;
+                }
             }
         }
-        if !decided.is_empty() {
-            mailbox.move_many(&decided).await?;
-            shared.store().transaction(|tx| {
-                for (fetched, _) in &decided {
-                    tx.mark_moved(&fetched.key)?;
-                }
-                Ok(())
-            })?;
-        }
+        move_decided(shared, mailbox, &decided).await?;
         shared.due_wake.notify_one();
-        if n < BATCH || stopping(shutdown) {
+        if let Some(e) = trouble {
+            store_failed(shared, &e);
+            return Err(StoreTrouble(e).into());
+        }
+        if stopping(shutdown) {
             return Ok(());
         }
     }
+    store_ok(shared)?;
+    Ok(())
+}
+
+/// Letters committed before a crash (or refused by the server) but not yet moved:
+/// moves them now, those whose retry is due.
+async fn move_unmoved(shared: &Arc<Shared>, mailbox: &mut Mailbox) -> anyhow::Result<()> {
+    let now = shared.clock.now();
+    let (unmoved, troubles) = {
+        let store = shared.store();
+        let r = store.read();
+        let mut troubles: HashMap<String, Option<LetterTrouble>> = HashMap::new();
+        for (k, v) in r.kv_prefix(RETRY_PREFIX)? {
+            troubles.insert(k[RETRY_PREFIX.len()..].to_string(), read_trouble(&v));
+        }
+        for (k, _) in r.kv_prefix(STUCK_PREFIX)? {
+            troubles.insert(k[STUCK_PREFIX.len()..].to_string(), None);
+        }
+        (r.unmoved()?, troubles)
+    };
+    for u in unmoved {
+        let key = u.key;
+        if !key.starts_with("imap:") && !key.starts_with("maildir:") {
+            continue;
+        }
+        match troubles.get(&key) {
+            // Given up: it stays in the inbox, handled.
+            Some(None) => continue,
+            Some(Some(t)) if t.next > now => continue,
+            _ => {}
+        }
+        let fetched = Fetched {
+            key: key.clone(),
+            uid: u.uid,
+            internal_date: None,
+            raw: Vec::new(),
+            size: 0,
+            refused: None,
+        };
+        let folder = Folder::from_leaf(&u.folder);
+        // The server may have copied it before the crash and never expunged it.
+        let already = match &u.message_id {
+            Some(mid) => mailbox.filed_copy(folder, mid).await,
+            None => Ok(false),
+        };
+        let done = match already {
+            Ok(true) => {
+                info!(
+                    key,
+                    folder = folder.leaf(),
+                    "already filed by an interrupted move: removing the inbox copy"
+                );
+                mailbox.discard_copy(&fetched).await
+            }
+            Ok(false) => mailbox.move_to(&fetched, folder).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(()) => {}
+            Err(MailboxError::Stale { .. }) => {
+                debug!(key, "unmoved letter from another session")
+            }
+            Err(e @ (MailboxError::Refused { .. } | MailboxError::Io { .. })) => {
+                let why = e.to_string();
+                shared
+                    .store()
+                    .transaction(|tx| move_refused(tx, &key, folder, &why, now))?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        shared.store().transaction(|tx| {
+            tx.mark_moved(&key)?;
+            tx.kv_delete(&format!("{RETRY_PREFIX}{key}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Letters the server refused to give earlier, whose retry is due: asked for
+/// again one by one, and decided (or recorded as refused once more).
+async fn retry_refused(
+    shared: &Arc<Shared>,
+    mailbox: &mut Mailbox,
+    source: &str,
+    uidvalidity: u32,
+    budget: &Budget,
+) -> anyhow::Result<()> {
+    let now = shared.clock.now();
+    let entries = shared.store().read().kv_prefix(RETRY_PREFIX)?;
+    let mine = match mailbox {
+        Mailbox::Imap(_) => format!("imap:{uidvalidity}:"),
+        Mailbox::Maildir(_) => "maildir:".to_string(),
+    };
+    for (k, v) in entries {
+        let key = &k[RETRY_PREFIX.len()..];
+        let trouble = read_trouble(&v);
+        let obsolete = !key.starts_with(&mine) || trouble.is_none();
+        if obsolete {
+            // Another UIDVALIDITY (the rescan fetches it anew) or unreadable.
+            if trouble.as_ref().is_none_or(|t| t.what == "fetch") {
+                shared.store().transaction(|tx| tx.kv_delete(&k))?;
+            }
+            continue;
+        }
+        let Some(t) = trouble.filter(|t| t.what == "fetch" && t.next <= now) else {
+            continue;
+        };
+        let got = mailbox.fetch_keys(&[key.to_string()], budget).await?;
+        let Some(fetched) = got.into_iter().next() else {
+            info!(key, "a letter refused earlier is no longer in the inbox");
+            shared.store().transaction(|tx| tx.kv_delete(&k))?;
+            continue;
+        };
+        debug!(key, attempts = t.attempts, "trying a refused letter again");
+        let handled = match &fetched.refused {
+            Some(why) => fetch_refused(shared, source, uidvalidity, &fetched, why),
+            None => handle_letter(shared, source, uidvalidity, &fetched).and_then(|f| {
+                shared.store().transaction(|tx| tx.kv_delete(&k))?;
+                Ok(f)
+            }),
+        };
+        let folder = match handled {
+            Ok(f) => f,
+            Err(e) => {
+                store_failed(shared, &e);
+                return Err(StoreTrouble(e).into());
+            }
+        };
+        shared.outbox_wake.notify_one();
+        if let Some(folder) = folder {
+            move_decided(shared, mailbox, &[(&fetched, folder)]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves decided letters and marks them moved; a letter the server refuses to move
+/// is recorded to be tried again ([`move_refused`]).
+async fn move_decided(
+    shared: &Shared,
+    mailbox: &mut Mailbox,
+    decided: &[(&Fetched, Folder)],
+) -> anyhow::Result<()> {
+    if decided.is_empty() {
+        return Ok(());
+    }
+    let refused: HashMap<String, String> = mailbox.move_many(decided).await?.into_iter().collect();
+    let now = shared.clock.now();
+    shared.store().transaction(|tx| {
+        for (fetched, folder) in decided {
+            match refused.get(&fetched.key) {
+                Some(why) => move_refused(tx, &fetched.key, *folder, why, now)?,
+                None => tx.mark_moved(&fetched.key)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Records that the server refused to move a decided letter: tried again after
+/// [`letter_retry_delay`], and after [`LETTER_ATTEMPTS`] left in the inbox, handled
+/// (its store row says where it belongs) and shown in `status`.
+fn move_refused(
+    tx: &crate::store::Tx<'_>,
+    key: &str,
+    folder: Folder,
+    why: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let retry_key = format!("{RETRY_PREFIX}{key}");
+    let prev = tx.kv_get(&retry_key)?.as_deref().and_then(read_trouble);
+    let attempts = prev.as_ref().map_or(0, |p| p.attempts) + 1;
+    let trouble = LetterTrouble {
+        what: "move".into(),
+        attempts,
+        next: now + letter_retry_delay(attempts),
+        folder: Some(folder.leaf().to_string()),
+        error: why.to_string(),
+        since: prev.map_or(now, |p| p.since),
+    };
+    if attempts >= LETTER_ATTEMPTS {
+        warn!(key, folder = folder.leaf(), attempts, error = %redact(why), "the server keeps refusing to move a letter; it stays in the inbox, handled");
+        tx.kv_delete(&retry_key)?;
+        tx.kv_set(
+            &format!("{STUCK_PREFIX}{key}"),
+            &serde_json::to_string(&trouble)?,
+        )?;
+        tx.audit(
+            now,
+            None,
+            None,
+            "move_failed",
+            &format!(
+                "{key} to {} refused {attempts} times; left in the inbox: {why}",
+                folder.leaf()
+            ),
+        )
+    } else {
+        warn!(key, folder = folder.leaf(), attempts, error = %redact(why), "the server refused to move a letter; will retry");
+        tx.kv_set(&retry_key, &serde_json::to_string(&trouble)?)
+    }
+}
+
+/// Records that the server refused to give a letter (its FETCH answered NO): the
+/// cursor passes it (the retry asks for it by key), it is tried again after
+/// [`letter_retry_delay`], and after [`LETTER_ATTEMPTS`] it is recorded as
+/// unreadable with the server's reason, to be moved to `Unreadable`. Any error is
+/// the store's.
+fn fetch_refused(
+    shared: &Shared,
+    source: &str,
+    uidvalidity: u32,
+    fetched: &Fetched,
+    why: &str,
+) -> anyhow::Result<Option<Folder>> {
+    let now = shared.clock.now();
+    let key = &fetched.key;
+    let retry_key = format!("{RETRY_PREFIX}{key}");
+    shared.store().transaction(|tx| {
+        if let Some(uid) = fetched.uid {
+            tx.set_cursor(source, uidvalidity, uid)?;
+        }
+        let prev = tx.kv_get(&retry_key)?.as_deref().and_then(read_trouble);
+        let attempts = prev.as_ref().map_or(0, |p| p.attempts) + 1;
+        if attempts >= LETTER_ATTEMPTS {
+            let reason = format!(
+                "unreadable: the mail server refused to give this letter ({attempts} attempts): {why}"
+            );
+            warn!(key, attempts, error = %redact(why), "the server keeps refusing to give a letter; filing it as unreadable");
+            tx.kv_delete(&retry_key)?;
+            tx.record_message(
+                &crate::store::SeenMessage {
+                    source_key: key,
+                    uid: fetched.uid,
+                    message_id: None,
+                    sender: None,
+                    ticket: None,
+                    verdict: "ignore",
+                    reason: &reason,
+                    folder: Folder::Unreadable.leaf(),
+                    raw: None,
+                },
+                now,
+            )?;
+            tx.audit(now, None, None, "fetch_failed", &format!("{key}: {reason}"))?;
+            return Ok(Some(Folder::Unreadable));
+        }
+        warn!(key, attempts, error = %redact(why), "the server refused to give a letter; will retry");
+        let trouble = LetterTrouble {
+            what: "fetch".into(),
+            attempts,
+            next: now + letter_retry_delay(attempts),
+            folder: None,
+            error: why.to_string(),
+            since: prev.map_or(now, |p| p.since),
+        };
+        tx.kv_set(&retry_key, &serde_json::to_string(&trouble)?)?;
+        Ok(None)
+    })
+}
+
+/// Logs a failure of the state store and notes it for `status` (best effort: the
+/// store may refuse that too).
+fn store_failed(shared: &Shared, e: &anyhow::Error) {
+    error!(error = %redact(&format!("{e:#}")), "the state store failed; the letter stays in the inbox and is tried again");
+    update_status(shared, "state store failing; retrying");
+    let now = shared.clock.now();
+    let noted = shared.store().transaction(|tx| {
+        if tx.kv_get(STORE_ERROR_KEY)?.is_none() {
+            tx.kv_set(STORE_ERROR_KEY, &format!("{}; {e:#}", now.to_rfc3339()))?;
+            tx.audit(now, None, None, "store_error", &format!("{e:#}"))?;
+        }
+        Ok(())
+    });
+    if let Err(e2) = noted {
+        debug!(error = %format!("{e2:#}"), "could not note the store failure in the store");
+        let mut failing = shared
+            .store_failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        failing.get_or_insert_with(|| (now, format!("{e:#}")));
+    }
+}
+
+/// Clears a noted store failure after a pass that went through; one that could not
+/// be noted while it lasted is audited now (`status` lists it under the errors).
+fn store_ok(shared: &Shared) -> anyhow::Result<()> {
+    let unnoted = shared
+        .store_failing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut store = shared.store();
+    let noted = store.read().kv_get(STORE_ERROR_KEY)?.is_some();
+    if noted || unnoted.is_some() {
+        let now = shared.clock.now();
+        store.transaction(|tx| {
+            if let Some((since, error)) = &unnoted {
+                let detail = format!(
+                    "from {} to {}: {error}",
+                    since.to_rfc3339(),
+                    now.to_rfc3339()
+                );
+                tx.audit(*since, None, None, "store_error", &detail)?;
+            }
+            tx.kv_delete(STORE_ERROR_KEY)?;
+            tx.audit(now, None, None, "store_recovered", "")
+        })?;
+        info!("the state store works again");
+    }
+    Ok(())
 }
 
 /// Understands and decides one letter in one transaction. Returns the folder to
-/// move it to, or None to leave it where it is (older than `start_from`).
+/// move it to, or None to leave it where it is (older than `start_from`, or a
+/// letter the server would not move, left handled in the inbox).
+///
+/// Only the letter's own trouble files it as unreadable (with the reason). Any
+/// `Err` is the state store's: nothing of the letter was committed.
 fn handle_letter(
     shared: &Shared,
     source: &str,
@@ -705,8 +1120,12 @@ fn handle_letter(
     let now = shared.clock.now();
     let mut store = shared.store();
     if let Some((folder, moved)) = store.read().seen_key(&fetched.key)? {
-        // Committed before a crash: only the move is left to do.
-        return Ok((!moved).then(|| Folder::from_leaf(&folder)));
+        // Committed before a crash: only the move is left to do (unless given up).
+        let stuck = store
+            .read()
+            .kv_get(&format!("{STUCK_PREFIX}{}", fetched.key))?
+            .is_some();
+        return Ok((!moved && !stuck).then(|| Folder::from_leaf(&folder)));
     }
     if let (Some(from), Some(date)) = (loaded.config.start_from, fetched.internal_date)
         && date < from
@@ -717,7 +1136,9 @@ fn handle_letter(
         }
         return Ok(None);
     }
-    let req = request::understand(&fetched.raw, &loaded.request_context());
+    // A letter over the size limit came with its header block only.
+    let size = usize::try_from(fetched.size).unwrap_or(usize::MAX);
+    let req = request::understand_sized(&fetched.raw, size, &loaded.request_context());
     let desk = Desk {
         config: &loaded.config,
         templates: &loaded.templates,
@@ -736,13 +1157,16 @@ fn handle_letter(
     });
     let outcome = match outcome {
         Ok(o) => o,
+        // Locked, full, broken: not the letter's fault. Nothing was committed.
+        Err(e) if is_store_error(&e) => return Err(e),
         Err(e) => {
-            // A letter we cannot decide on is kept, filed as unreadable, and logged.
+            // The letter itself cannot be decided on (what it holds breaks a step of
+            // the decision): it is kept, filed as unreadable with the reason, and logged.
             error!(key = fetched.key, error = %redact(&format!("{e:#}")), "cannot decide on a letter; filing it as unreadable");
             let o = Outcome {
                 folder: Folder::Unreadable,
                 decision: "ignore".into(),
-                reason: format!("internal error: {e:#}"),
+                reason: format!("unreadable: cannot decide on it: {e:#}"),
                 ticket: None,
                 assignee: None,
                 queued: 0,
@@ -932,7 +1356,9 @@ async fn outbox_pass(
 ) -> anyhow::Result<PassEnd> {
     loop {
         let now = shared.clock.now();
-        let ready = shared.store().read().ready_outgoing(now, 20)?;
+        // One mail at a time: a forward carries its originals (tens of MB), and a
+        // queue of them must never be held in memory at once.
+        let ready = shared.store().read().ready_outgoing(now, 1)?;
         if ready.is_empty() {
             return Ok(PassEnd::Done);
         }

@@ -108,6 +108,48 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     if let Some(since) = r.kv_get("stall_since")? {
         writeln!(out, "  UNREADABLE since {}", stored(since))?;
     }
+    if let Some(failing) = r.kv_get(crate::daemon::STORE_ERROR_KEY)? {
+        let (since, error) = failing.split_once("; ").unwrap_or((&failing, ""));
+        writeln!(
+            out,
+            "  STATE STORE FAILING since {}: {error} (letters stay in the inbox and are tried again)",
+            stored(since.to_string())
+        )?;
+    }
+    // Letters the server refused to give or to move: retried, or given up.
+    for (prefix, given_up) in [
+        (crate::daemon::RETRY_PREFIX, false),
+        (crate::daemon::STUCK_PREFIX, true),
+    ] {
+        for (k, v) in r.kv_prefix(prefix)? {
+            let key = &k[prefix.len()..];
+            let Ok(t) = serde_json::from_str::<crate::daemon::LetterTrouble>(&v) else {
+                continue;
+            };
+            let what = match (t.what.as_str(), t.folder.as_deref()) {
+                ("move", Some(f)) => format!("moving it to {f}"),
+                ("move", None) => "moving it".to_string(),
+                _ => "giving it".to_string(),
+            };
+            if given_up {
+                writeln!(
+                    out,
+                    "  LEFT IN THE INBOX, handled: {key}: the server refused {what} {} times since {}: {}",
+                    t.attempts,
+                    local(t.since),
+                    t.error
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "  retrying {key}: the server refused {what} ({} attempts, next {}): {}",
+                    t.attempts,
+                    local(t.next),
+                    t.error
+                )?;
+            }
+        }
+    }
     // Mailbox errors and mail the server refused for good, newest first.
     let mut errors = r.recent_audit("%error%", 5)?;
     errors.extend(r.recent_audit("%fail%", 5)?);

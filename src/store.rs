@@ -833,6 +833,16 @@ pub trait Queries {
             .optional()?)
     }
 
+    /// Every `kv` entry whose key starts with `prefix`, by key.
+    fn kv_prefix(&self, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
+        // `substr` rather than LIKE: a key may hold `%` or `_`.
+        self.rows(
+            "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            [prefix],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// Counts for `status`: (state, count).
     fn ticket_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
         self.rows(

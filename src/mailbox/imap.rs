@@ -2,14 +2,18 @@
 //!
 //! Connect: TCP (TCP_NODELAY) → TLS (implicit) or greeting + STARTTLS + TLS, or plain
 //! on loopback only → greeting → LOGIN → CAPABILITY → folder creation → SELECT.
-//! Fetch: `UID SEARCH UID n:*` to list new UIDs, then `UID FETCH` of at most `limit`
-//! of them with `(UID INTERNALDATE BODY.PEEK[])` (PEEK: `\Seen` stays as it was).
+//! Fetch: `UID SEARCH UID n:*` to list new UIDs, `UID FETCH … (UID RFC822.SIZE
+//! INTERNALDATE)` for their sizes, then `UID FETCH` of as many as the batch's byte
+//! budget allows with `(UID BODY.PEEK[])`, or `BODY.PEEK[HEADER]` for a letter over
+//! the size limit (PEEK: `\Seen` stays as it was). A NO or BAD to one command is a
+//! [`MailboxError::Refused`] and keeps the session; for a FETCH or MOVE of several
+//! letters each is then tried alone, so one letter's refusal stays that letter's.
 //! Wait: IDLE (RFC 2177) bounded by the caller's `max_wait` and 29 minutes, else sleep
 //! and NOOP. Move: `UID MOVE` (RFC 6851), else `UID COPY`, `\Deleted`, `UID EXPUNGE`
 //! (RFC 4315; without UIDPLUS the original stays flagged `\Deleted` but is not
 //! expunged, because a plain EXPUNGE would also remove other clients' deletions).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::pin::Pin;
@@ -27,7 +31,14 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::tls;
-use super::{Fetched, Folder, ImapSettings, MailboxError, TlsMode};
+use super::{Budget, Fetched, Folder, HEADER_MAX, ImapSettings, MailboxError, TlsMode};
+
+/// The header block of a too-large letter, at most [`HEADER_MAX`] bytes of it.
+const HEADER_QUERY: &str = "(UID BODY.PEEK[HEADER]<0.262144>)";
+const _: () = assert!(HEADER_MAX == 262_144);
+
+/// What is asked of a letter before its body: its size and INTERNALDATE.
+type Meta = (u64, Option<DateTime<Utc>>);
 
 /// RFC 2177: clients should re-issue IDLE at least every 29 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(29 * 60);
@@ -259,10 +270,20 @@ impl ImapMailbox {
             return Err(lost(&host));
         };
         let r = timed(&host, self.settings.timeout, what, async {
-            f(session, &folder).await.map_err(|e| imap_err(&host, e))
+            f(session, &folder).await.map_err(|e| match e {
+                // A tagged NO or BAD ends the command: the session is still good.
+                async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => {
+                    MailboxError::Refused {
+                        host: host.clone(),
+                        command: what.to_string(),
+                        reason,
+                    }
+                }
+                other => imap_err(&host, other),
+            })
         })
         .await;
-        if r.is_err() {
+        if matches!(&r, Err(e) if !e.is_refusal()) {
             // The session may be in the middle of a response: never reuse it.
             self.session = None;
         }
@@ -353,17 +374,21 @@ impl ImapMailbox {
         Ok(total)
     }
 
-    /// See [`super::Mailbox::fetch_new`].
+    /// See [`super::Mailbox::fetch_batch`]: `UID SEARCH UID n:*`, then the sizes
+    /// (`UID FETCH … (UID RFC822.SIZE INTERNALDATE)`, no body), then the bodies of
+    /// as many as the budget allows: `BODY.PEEK[]` for those within
+    /// `max_message_size`, `BODY.PEEK[HEADER]` (at most [`HEADER_MAX`] bytes) for
+    /// larger ones.
     pub async fn fetch_new(
         &mut self,
         after_uid: u32,
-        limit: usize,
+        budget: &Budget,
     ) -> Result<Vec<Fetched>, MailboxError> {
         self.pending_new = false;
         let Some(start) = after_uid.checked_add(1) else {
             return Ok(Vec::new());
         };
-        if limit == 0 {
+        if budget.letters == 0 {
             return Ok(Vec::new());
         }
         let query = format!("UID {start}:*");
@@ -375,42 +400,184 @@ impl ImapMailbox {
         // `n:*` always matches the highest UID, even below n (RFC 3501 6.4.8).
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u >= start).collect();
         uids.sort_unstable();
-        uids.truncate(limit);
-        if uids.is_empty() {
-            self.drain();
-            return Ok(Vec::new());
-        }
-        let set = uid_set(&uids);
-        let fetches = self
-            .cmd("UID FETCH", move |sess, _| {
-                Box::pin(async move {
-                    sess.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-            })
-            .await?;
-        let wanted: HashSet<u32> = uids.iter().copied().collect();
-        let mut out: Vec<Fetched> = fetches
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
-                if !wanted.contains(&uid) {
-                    return None; // an unsolicited FETCH (flag change) for another message
-                }
-                Some(Fetched {
-                    key: format!("imap:{}:{uid}", self.uidvalidity),
-                    uid: Some(uid),
-                    internal_date: f.internal_date().map(|d| d.with_timezone(&Utc)),
-                    raw: f.body()?.to_vec(),
-                })
-            })
-            .collect();
-        out.sort_by_key(|f| f.uid);
-        out.dedup_by_key(|f| f.uid);
+        uids.truncate(budget.letters);
+        let out = self.fetch_uids(&uids, budget, true).await?;
         self.drain();
         Ok(out)
+    }
+
+    /// See [`super::Mailbox::fetch_keys`].
+    pub async fn fetch_keys(
+        &mut self,
+        keys: &[String],
+        budget: &Budget,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        let mut uids: Vec<u32> = keys
+            .iter()
+            .filter_map(|k| parse_key(k))
+            .filter(|(v, _)| *v == self.uidvalidity)
+            .map(|(_, uid)| uid)
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let out = self.fetch_uids(&uids, budget, false).await?;
+        self.drain();
+        Ok(out)
+    }
+
+    /// Sizes first, then the bodies of these UIDs (in order) within `budget`; with
+    /// `cut`, only as many as the budget's bytes allow, else all of them.
+    async fn fetch_uids(
+        &mut self,
+        uids: &[u32],
+        budget: &Budget,
+        cut: bool,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // UID → (size, INTERNALDATE), or the server's refusal; a UID with no answer
+        // was expunged meanwhile and is left out.
+        let mut meta = self
+            .fetch_each(uids, "(UID RFC822.SIZE INTERNALDATE)", |f| {
+                let date = f.internal_date().map(|d| d.with_timezone(&Utc));
+                Some((u64::from(f.size?), date))
+            })
+            .await?;
+        let mut listed: Vec<(u32, Result<Meta, String>)> = uids
+            .iter()
+            .filter_map(|uid| meta.remove(uid).map(|m| (*uid, m)))
+            .collect();
+        if cut {
+            let n = budget.take(listed.iter().map(|(_, m)| match m {
+                Ok((size, _)) => *size,
+                Err(_) => 0,
+            }));
+            listed.truncate(n);
+        }
+        let sized = |big: bool| -> Vec<u32> {
+            listed
+                .iter()
+                .filter(
+                    |(_, m)| matches!(m, Ok((size, _)) if (*size > budget.max_message_size) == big),
+                )
+                .map(|(uid, _)| *uid)
+                .collect()
+        };
+        let (whole, heads) = (sized(false), sized(true));
+        let body = |f: &async_imap::types::Fetch| f.body().map(<[u8]>::to_vec);
+        let head = |f: &async_imap::types::Fetch| f.header().map(<[u8]>::to_vec);
+        let mut bodies = self.fetch_each(&whole, "(UID BODY.PEEK[])", body).await?;
+        bodies.extend(self.fetch_each(&heads, HEADER_QUERY, head).await?);
+        let mut out = Vec::with_capacity(listed.len());
+        for (uid, m) in listed {
+            let key = format!("imap:{}:{uid}", self.uidvalidity);
+            let (size, internal_date, got) = match m {
+                Ok((size, date)) => (size, date, bodies.remove(&uid)),
+                Err(why) => (0, None, Some(Err(why))),
+            };
+            let (raw, refused) = match got {
+                Some(Ok(raw)) => (raw, None),
+                Some(Err(why)) => (Vec::new(), Some(why)),
+                None => continue, // expunged meanwhile
+            };
+            out.push(Fetched {
+                key,
+                uid: Some(uid),
+                internal_date,
+                size: size.max(raw.len() as u64),
+                raw,
+                refused,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `query` for each of these UIDs, in one command: UID → what `take` made of
+    /// its answer, or why the server would not give it. A UID without an answer
+    /// that the server still has (`UID SEARCH`) was refused: async-imap ends a
+    /// FETCH's stream at its tagged answer whatever it says, so a NO shows as
+    /// missing answers. It is not asked for again in this session (Dovecot hangs up
+    /// on a client that asks twice for a message it cannot read); the caller
+    /// retries later. UIDs gone meanwhile are left out.
+    async fn fetch_each<T: Send + 'static>(
+        &mut self,
+        uids: &[u32],
+        query: &'static str,
+        take: impl Fn(&async_imap::types::Fetch) -> Option<T> + Send + 'static,
+    ) -> Result<HashMap<u32, Result<T, String>>, MailboxError> {
+        let mut out = HashMap::new();
+        if uids.is_empty() {
+            return Ok(out);
+        }
+        let (got, refused) = self.fetch_set(uids, query, take).await?;
+        for (uid, t) in got {
+            out.insert(uid, Ok(t));
+        }
+        let missing: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !out.contains_key(u))
+            .collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let q = format!("UID {}", uid_set(&missing));
+        let still_there = self
+            .cmd("UID SEARCH", move |sess, _| {
+                Box::pin(async move { sess.uid_search(&q).await })
+            })
+            .await?;
+        let why = refused.unwrap_or_else(|| {
+            format!("the server answered UID FETCH {query} without this letter (see its log)")
+        });
+        for uid in missing.into_iter().filter(|u| still_there.contains(u)) {
+            out.insert(uid, Err(why.clone()));
+        }
+        Ok(out)
+    }
+
+    /// One `UID FETCH` of `uids` with `query`, each answer turned into a `T` by
+    /// `take` as it arrives (so a batch of large letters is never held twice). A NO
+    /// or BAD ends the command but not the session: what came before it is returned
+    /// with the server's reason.
+    async fn fetch_set<T: Send + 'static>(
+        &mut self,
+        uids: &[u32],
+        query: &'static str,
+        take: impl Fn(&async_imap::types::Fetch) -> Option<T> + Send + 'static,
+    ) -> Result<(Vec<(u32, T)>, Option<String>), MailboxError> {
+        // A NO or BAD only reaches us from servers and async-imap versions that pass
+        // it on; `fetch_each` also copes when it does not.
+        let set = uid_set(uids);
+        let wanted: HashSet<u32> = uids.iter().copied().collect();
+        self.cmd("UID FETCH", move |sess, _| {
+            Box::pin(async move {
+                let stream = sess.uid_fetch(&set, query).await?;
+                futures::pin_mut!(stream);
+                let mut got = Vec::new();
+                loop {
+                    match stream.try_next().await {
+                        Ok(Some(f)) => {
+                            // An unsolicited FETCH (a flag change) of another message is skipped.
+                            let Some(uid) = f.uid.filter(|u| wanted.contains(u)) else {
+                                continue;
+                            };
+                            if let Some(t) = take(&f) {
+                                got.push((uid, t));
+                            }
+                        }
+                        Ok(None) => return Ok((got, None)),
+                        Err(async_imap::error::Error::No(why))
+                        | Err(async_imap::error::Error::Bad(why)) => {
+                            return Ok((got, Some(why)));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
+        })
+        .await
     }
 
     /// See [`super::Mailbox::last_uid_before`].
@@ -581,35 +748,73 @@ impl ImapMailbox {
     }
 
     /// See [`super::Mailbox::move_many`]: one `UID MOVE` per folder with a UID set
-    /// (the COPY fallback goes message by message).
-    pub async fn move_many(&mut self, items: &[(&Fetched, Folder)]) -> Result<(), MailboxError> {
+    /// (the COPY fallback goes message by message); a refused set is moved again
+    /// letter by letter, so that only the letters refused by themselves are returned.
+    pub async fn move_many(
+        &mut self,
+        items: &[(&Fetched, Folder)],
+    ) -> Result<Vec<(String, String)>, MailboxError> {
+        let mut refused = Vec::new();
         if !self.caps.mv {
             for (f, folder) in items {
-                self.move_to(f, *folder).await?;
+                match self.move_to(f, *folder).await {
+                    Ok(()) | Err(MailboxError::Stale { .. }) => {}
+                    Err(MailboxError::Refused { reason, .. }) => {
+                        refused.push((f.key.clone(), reason))
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            return Ok(());
+            return Ok(refused);
         }
         for folder in Folder::ALL {
-            let mut uids: Vec<u32> = items
+            let mine: Vec<(&Fetched, u32)> = items
                 .iter()
                 .filter(|(_, to)| *to == folder)
-                .filter_map(|(f, _)| parse_key(&f.key))
-                .filter(|(validity, _)| *validity == self.uidvalidity)
-                .map(|(_, uid)| uid)
+                .filter_map(|(f, _)| parse_key(&f.key).map(|k| (*f, k)))
+                .filter(|(_, (validity, _))| *validity == self.uidvalidity)
+                .map(|(f, (_, uid))| (f, uid))
                 .collect();
-            if uids.is_empty() {
+            if mine.is_empty() {
                 continue;
             }
+            let mut uids: Vec<u32> = mine.iter().map(|(_, uid)| *uid).collect();
             uids.sort_unstable();
             let set = uid_set(&uids);
             let target = self.folder_name(folder);
-            self.cmd("UID MOVE", move |sess, _| {
-                Box::pin(async move { sess.uid_mv(&set, &target).await })
-            })
-            .await?;
+            let t = target.clone();
+            match self
+                .cmd("UID MOVE", move |sess, _| {
+                    Box::pin(async move { sess.uid_mv(&set, &t).await })
+                })
+                .await
+            {
+                Ok(()) => {}
+                Err(MailboxError::Refused { reason, .. }) if mine.len() == 1 => {
+                    refused.push((mine[0].0.key.clone(), reason));
+                }
+                Err(MailboxError::Refused { .. }) => {
+                    for (f, uid) in mine {
+                        let (one, t) = (uid.to_string(), target.clone());
+                        match self
+                            .cmd("UID MOVE", move |sess, _| {
+                                Box::pin(async move { sess.uid_mv(&one, &t).await })
+                            })
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(MailboxError::Refused { reason, .. }) => {
+                                refused.push((f.key.clone(), reason))
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
         self.drain();
-        Ok(())
+        Ok(refused)
     }
 
     /// See [`super::Mailbox::wait_for_new`].

@@ -11,12 +11,13 @@
 //! so it cannot hold back newer ones.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use super::{Fetched, Folder, MailboxError, MaildirSettings};
+use super::{Budget, Fetched, Folder, HEADER_MAX, MailboxError, MaildirSettings};
 
 /// A Maildir opened as the request folder.
 #[derive(Debug)]
@@ -74,9 +75,12 @@ impl MaildirMailbox {
         Ok(total)
     }
 
-    /// Up to `limit` messages not yet returned, oldest (mtime, then name) first.
-    pub fn fetch_new(&mut self, limit: usize) -> Result<Vec<Fetched>, MailboxError> {
-        let mut found: Vec<(SystemTime, String, PathBuf)> = Vec::new();
+    /// Messages not yet returned, oldest (mtime, then name) first, as many as
+    /// `budget` allows (see [`super::Mailbox::fetch_batch`]): the file sizes are
+    /// looked at first, and a file over `max_message_size` is read only up to the
+    /// end of its header block.
+    pub fn fetch_new(&mut self, budget: &Budget) -> Result<Vec<Fetched>, MailboxError> {
+        let mut found: Vec<(SystemTime, String, PathBuf, u64)> = Vec::new();
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let entries = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
@@ -95,29 +99,86 @@ impl MaildirMailbox {
                     continue;
                 }
                 let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                found.push((mtime, name, entry.path()));
+                found.push((mtime, name, entry.path(), meta.len()));
             }
         }
         found.sort();
+        let n = budget.take(found.iter().map(|f| f.3));
         let mut out = Vec::new();
-        for (mtime, name, path) in found.into_iter().take(limit) {
-            let raw = match std::fs::read(&path) {
-                Ok(raw) => raw,
-                // Moved away by someone else meanwhile: not ours to handle any more.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io(&path, e)),
+        for (mtime, name, path, _) in found.into_iter().take(n) {
+            let Some(fetched) = self.read(&name, &path, mtime, budget)? else {
+                continue;
             };
-            let key = key_of(&name);
-            self.returned.insert(key.clone());
-            self.located.insert(key.clone(), path);
-            out.push(Fetched {
-                key,
-                uid: None,
-                internal_date: Some(DateTime::<Utc>::from(mtime)),
-                raw,
-            });
+            self.returned.insert(fetched.key.clone());
+            out.push(fetched);
         }
         Ok(out)
+    }
+
+    /// See [`super::Mailbox::fetch_keys`].
+    pub fn fetch_keys(
+        &mut self,
+        keys: &[String],
+        budget: &Budget,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        let mut out = Vec::new();
+        for key in keys {
+            let Some(unique) = key.strip_prefix("maildir:") else {
+                continue;
+            };
+            let Some(path) = self.find(unique)? else {
+                continue;
+            };
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mtime = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            if let Some(fetched) = self.read(&name, &path, mtime, budget)? {
+                self.returned.insert(fetched.key.clone());
+                out.push(fetched);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one file: whole, or its header block only when it is over the budget's
+    /// `max_message_size`. None when it is gone (moved away by someone else).
+    fn read(
+        &mut self,
+        name: &str,
+        path: &Path,
+        mtime: SystemTime,
+        budget: &Budget,
+    ) -> Result<Option<Fetched>, MailboxError> {
+        let opened = std::fs::File::open(path);
+        let mut file = match opened {
+            Ok(f) => f,
+            // Moved away by someone else meanwhile: not ours to handle any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(path, e)),
+        };
+        let size = file.metadata().map_err(|e| io(path, e))?.len();
+        let raw = if size > budget.max_message_size {
+            read_header_block(&mut file).map_err(|e| io(path, e))?
+        } else {
+            let mut raw = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut raw).map_err(|e| io(path, e))?;
+            raw
+        };
+        let key = key_of(name);
+        self.located.insert(key.clone(), path.to_path_buf());
+        Ok(Some(Fetched {
+            key,
+            uid: None,
+            internal_date: Some(DateTime::<Utc>::from(mtime)),
+            // A file that grew meanwhile is as large as what was read.
+            size: size.max(raw.len() as u64),
+            raw,
+            refused: None,
+        }))
     }
 
     /// Renames the message's file into `folder`'s `cur/`. Moving a message that is
@@ -185,6 +246,47 @@ fn find_in(dir: &Path, unique: &str) -> Result<Option<PathBuf>, MailboxError> {
     Ok(None)
 }
 
+/// The header block of a letter (up to and with the first empty line), read in
+/// small steps and never more than [`HEADER_MAX`] bytes of it.
+fn read_header_block(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(16 * 1024);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        let from = head.len().saturating_sub(3);
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(end) = blank_line_end(&head, from) {
+            head.truncate(end);
+            break;
+        }
+        if head.len() >= HEADER_MAX {
+            head.truncate(HEADER_MAX);
+            break;
+        }
+    }
+    Ok(head)
+}
+
+/// Where the header block ends (just after its empty line), searching from `from`.
+fn blank_line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = memchr::memchr(b'\n', &buf[i..]) {
+        let at = i + p;
+        let rest = &buf[at + 1..];
+        if rest.starts_with(b"\n") {
+            return Some(at + 2);
+        }
+        if rest.starts_with(b"\r\n") {
+            return Some(at + 3);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 fn key_of(file_name: &str) -> String {
     let unique = file_name.split(':').next().unwrap_or(file_name);
     format!("maildir:{unique}")
@@ -230,7 +332,7 @@ mod tests {
             b"Subject: b\r\n\r\nb",
         )
         .unwrap();
-        let got = mb.fetch_new(10).unwrap();
+        let got = mb.fetch_new(&Budget::letters(10)).unwrap();
         let keys: Vec<&str> = got.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys.len(), 2);
         assert!(keys.contains(&"maildir:1000.a.host"));
@@ -240,7 +342,7 @@ mod tests {
                 .all(|f| f.internal_date.is_some() && f.uid.is_none())
         );
         // Returned once per session.
-        assert!(mb.fetch_new(10).unwrap().is_empty());
+        assert!(mb.fetch_new(&Budget::letters(10)).unwrap().is_empty());
 
         let a = got.iter().find(|f| f.key.ends_with(".a.host")).unwrap();
         let b = got.iter().find(|f| f.key.ends_with(".b.host")).unwrap();
@@ -266,7 +368,7 @@ mod tests {
 
         // A new session sees nothing left but what arrives.
         let mut mb = MaildirMailbox::open(&settings(tmp.path())).unwrap();
-        assert!(mb.fetch_new(10).unwrap().is_empty());
+        assert!(mb.fetch_new(&Budget::letters(10)).unwrap().is_empty());
     }
 
     #[test]
@@ -284,14 +386,73 @@ mod tests {
                 .set_modified(t)
                 .unwrap();
         }
-        let first = mb.fetch_new(2).unwrap();
+        let first = mb.fetch_new(&Budget::letters(2)).unwrap();
         assert_eq!(
             first.iter().map(|f| f.raw.clone()).collect::<Vec<_>>(),
             [b"c", b"a"]
         );
         assert_eq!(first[0].internal_date.unwrap().timestamp(), 1_700_000_000);
-        let rest = mb.fetch_new(2).unwrap();
+        let rest = mb.fetch_new(&Budget::letters(2)).unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].raw, b"b");
+    }
+
+    #[test]
+    fn batches_are_bounded_by_bytes_and_a_too_large_file_is_read_to_its_header_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut mb = MaildirMailbox::open(&settings(tmp.path())).unwrap();
+        let big = {
+            let mut v = b"Subject: big\r\nFrom: a@b.ru\r\n\r\n".to_vec();
+            v.resize(5000, b'x');
+            v
+        };
+        for (i, (name, raw)) in [
+            ("a", b"Subject: a\r\n\r\naaaa".to_vec()),
+            ("b", big.clone()),
+            ("c", b"Subject: c\r\n\r\ncccc".to_vec()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let p = tmp.path().join("new").join(name);
+            std::fs::write(&p, raw).unwrap();
+            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        // 40 bytes a batch: "a" (19) fits, the big one's header (31) would not.
+        let budget = Budget {
+            letters: 10,
+            bytes: 40,
+            max_message_size: 1000,
+        };
+        let first = mb.fetch_new(&budget).unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(first[0].is_whole());
+        let second = mb.fetch_new(&budget).unwrap();
+        assert_eq!(second.len(), 1, "the big one's header alone, then c");
+        assert_eq!(second[0].raw, b"Subject: big\r\nFrom: a@b.ru\r\n\r\n");
+        assert_eq!(second[0].size, 5000);
+        assert!(!second[0].is_whole());
+        let third = mb.fetch_new(&budget).unwrap();
+        assert_eq!(third[0].raw, b"Subject: c\r\n\r\ncccc");
+        // A budget smaller than any letter still takes one.
+        let mut mb = MaildirMailbox::open(&settings(tmp.path())).unwrap();
+        let one = mb
+            .fetch_new(&Budget {
+                letters: 10,
+                bytes: 1,
+                max_message_size: u64::MAX,
+            })
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        // A refused or skipped key is read again on request.
+        let again = mb.fetch_keys(&["maildir:b".to_string()], &budget).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].size, 5000);
     }
 }

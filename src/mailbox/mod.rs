@@ -12,8 +12,16 @@
 //!
 //! Errors are typed ([`MailboxError`]) so the caller can branch: TLS and
 //! authentication failures need a person; connection and protocol failures call for
-//! a reconnect with [`Backoff`]. After any error other than `Stale`, drop the
-//! `Mailbox` and connect again (its session may be half-way through a command).
+//! a reconnect with [`Backoff`]. After any error other than `Stale` or `Refused`,
+//! drop the `Mailbox` and connect again (its session may be half-way through a
+//! command). A `Refused` (the server's NO or BAD) ended its command cleanly: the
+//! session goes on. For one letter's FETCH or MOVE the refusal is reported per
+//! letter ([`Fetched::refused`], the list [`Mailbox::move_many`] returns), so one
+//! letter the server will not give or move never holds up the others.
+//!
+//! Memory: [`Mailbox::fetch_batch`] asks for sizes before bodies, bounds a batch
+//! by bytes (a [`Budget`]) and reads a letter over the size limit to the end of
+//! its header block only.
 //!
 //! A typical loop (the daemon's, sketched):
 //! ```text
@@ -24,9 +32,13 @@
 //!     };
 //!     if mb.uidvalidity() != stored_validity { rescan from 0 }
 //!     loop {
-//!         let batch = mb.fetch_new(last_uid, 50).await?;   // on error: break, reconnect
+//!         let batch = mb.fetch_batch(last_uid, &budget).await?;   // on error: break, reconnect
 //!         backoff.reset();
-//!         for m in batch { decide + commit; mb.move_to(&m, folder).await?; last_uid = m.uid }
+//!         for m in batch {
+//!             if m.refused.is_some() { record, retry later; continue }
+//!             decide + commit; last_uid = m.uid
+//!         }
+//!         for (key, why) in mb.move_many(&decided).await? { record, retry the move later }
 //!         if batch.is_empty() { mb.wait_for_new(Duration::from_secs(300)).await?; }
 //!     }
 //! }
@@ -122,9 +134,80 @@ pub struct Fetched {
     /// When the server received it (IMAP INTERNALDATE; the file's mtime for Maildir).
     /// Lets the daemon leave messages older than `start_from` alone.
     pub internal_date: Option<DateTime<Utc>>,
-    /// The complete message as stored (RFC 5322 bytes).
+    /// The complete message as stored (RFC 5322 bytes); for a letter over the
+    /// budget's `max_message_size` only its header block (see [`Fetched::is_whole`]),
+    /// and empty when the server refused to give it ([`Fetched::refused`]).
     pub raw: Vec<u8>,
+    /// The letter's full size in bytes (IMAP RFC822.SIZE; the file's size for
+    /// Maildir), also when only its header was read.
+    pub size: u64,
+    /// The server answered NO (or BAD) to fetching this letter: its reason. The rest
+    /// of the batch is unaffected; the caller retries this one later.
+    pub refused: Option<String>,
 }
+
+impl Fetched {
+    /// Whether `raw` is the whole letter (not just its header, not refused).
+    pub fn is_whole(&self) -> bool {
+        self.refused.is_none() && self.raw.len() as u64 >= self.size
+    }
+}
+
+/// How much one [`Mailbox::fetch_batch`] may bring into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// At most this many letters.
+    pub letters: usize,
+    /// At most this many bytes of letters in all, counting a too-large letter by its
+    /// header only; a batch always holds at least one letter, however large.
+    pub bytes: u64,
+    /// A letter larger than this is never read whole: only its header block
+    /// (at most [`HEADER_MAX`] bytes) is.
+    pub max_message_size: u64,
+}
+
+impl Budget {
+    /// Up to `letters` letters, of any size, read whole.
+    pub fn letters(letters: usize) -> Budget {
+        Budget {
+            letters,
+            bytes: u64::MAX,
+            max_message_size: u64::MAX,
+        }
+    }
+
+    /// What a letter of `size` bytes costs the budget.
+    pub fn cost(&self, size: u64) -> u64 {
+        if size > self.max_message_size {
+            size.min(HEADER_MAX as u64)
+        } else {
+            size
+        }
+    }
+
+    /// How many of letters of these sizes (in order) one batch takes: at most
+    /// `letters`, at most `bytes` in all, and always at least one when there is one.
+    pub fn take(&self, sizes: impl IntoIterator<Item = u64>) -> usize {
+        let mut total = 0u64;
+        let mut n = 0;
+        for size in sizes {
+            if n >= self.letters {
+                break;
+            }
+            let cost = self.cost(size);
+            if n > 0 && total.saturating_add(cost) > self.bytes {
+                break;
+            }
+            total = total.saturating_add(cost);
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The most of a too-large letter's header block that is read (256 KiB): what
+/// `request::understand_sized` judges such a letter by.
+pub const HEADER_MAX: usize = 256 * 1024;
 
 /// IMAP connection settings (plain data; the config module fills it).
 #[derive(Debug, Clone)]
@@ -201,9 +284,19 @@ pub enum MailboxError {
         #[source]
         source: std::io::Error,
     },
-    /// The server said NO/BAD or something unexpected. Reconnect with backoff.
+    /// The server answered something unexpected. Reconnect with backoff.
     #[error("IMAP server {host}: {reason}")]
     Protocol { host: String, reason: String },
+    /// The server answered NO or BAD to one command (a quota refusal, a message it
+    /// cannot read, a folder it will not write): the command is over and the session
+    /// is still good. For a command about one letter (its FETCH, its MOVE) that
+    /// letter's trouble, not the connection's: record it and go on with the others.
+    #[error("IMAP server {host} refused {command}: {reason}")]
+    Refused {
+        host: String,
+        command: String,
+        reason: String,
+    },
     /// `move_to` got a message from another UIDVALIDITY or another mailbox kind.
     #[error("message {key} does not belong to this mailbox session: {reason}")]
     Stale { key: String, reason: String },
@@ -225,8 +318,15 @@ impl MailboxError {
             self,
             MailboxError::Connection { .. }
                 | MailboxError::Protocol { .. }
+                | MailboxError::Refused { .. }
                 | MailboxError::Io { .. }
         )
+    }
+
+    /// Whether the server refused one command on a session that is still good
+    /// ([`MailboxError::Refused`]), as opposed to a lost or broken connection.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, MailboxError::Refused { .. })
     }
 }
 
@@ -267,14 +367,42 @@ impl Mailbox {
     /// Up to `limit` messages with UID > `after_uid`, in UID order (IMAP), or up to
     /// `limit` messages still in `new/`+`cur/`, oldest first (Maildir; `after_uid` is
     /// ignored: handled messages have been moved out). Does not set `\Seen`.
+    /// Every letter is read whole: see [`fetch_batch`](Self::fetch_batch).
     pub async fn fetch_new(
         &mut self,
         after_uid: u32,
         limit: usize,
     ) -> Result<Vec<Fetched>, MailboxError> {
+        self.fetch_batch(after_uid, &Budget::letters(limit)).await
+    }
+
+    /// Like [`fetch_new`](Self::fetch_new), within a [`Budget`]: the sizes are asked
+    /// first (IMAP RFC822.SIZE, the file size for Maildir), the batch holds as many
+    /// letters as the budget's bytes allow (at least one), and a letter over
+    /// `max_message_size` comes with its header block only. A letter the server
+    /// refuses to give comes with [`Fetched::refused`] set; the others still come.
+    pub async fn fetch_batch(
+        &mut self,
+        after_uid: u32,
+        budget: &Budget,
+    ) -> Result<Vec<Fetched>, MailboxError> {
         match self {
-            Mailbox::Imap(m) => m.fetch_new(after_uid, limit).await,
-            Mailbox::Maildir(m) => m.fetch_new(limit),
+            Mailbox::Imap(m) => m.fetch_new(after_uid, budget).await,
+            Mailbox::Maildir(m) => m.fetch_new(budget),
+        }
+    }
+
+    /// The letters with these keys, again (a retry of letters refused earlier), within
+    /// `budget`'s `max_message_size`; keys of letters no longer in the inbox are
+    /// left out. Maildir: read from `new/` or `cur/` wherever the file is now.
+    pub async fn fetch_keys(
+        &mut self,
+        keys: &[String],
+        budget: &Budget,
+    ) -> Result<Vec<Fetched>, MailboxError> {
+        match self {
+            Mailbox::Imap(m) => m.fetch_keys(keys, budget).await,
+            Mailbox::Maildir(m) => m.fetch_keys(keys, budget),
         }
     }
 
@@ -338,17 +466,30 @@ impl Mailbox {
 
     /// Moves several handled messages, each into its folder: on IMAP with MOVE one
     /// command per folder. Messages already gone from the inbox are skipped.
-    pub async fn move_many(&mut self, items: &[(&Fetched, Folder)]) -> Result<(), MailboxError> {
+    ///
+    /// Returns the letters the server refused to move (key and reason): when one UID
+    /// MOVE of several letters is refused, each of its letters is moved alone, so
+    /// only the ones the server refuses by themselves are returned. Any other error
+    /// (a lost connection) is an `Err`.
+    pub async fn move_many(
+        &mut self,
+        items: &[(&Fetched, Folder)],
+    ) -> Result<Vec<(String, String)>, MailboxError> {
         match self {
             Mailbox::Imap(m) => m.move_many(items).await,
             Mailbox::Maildir(m) => {
+                let mut refused = Vec::new();
                 for (f, folder) in items {
                     match m.move_to(f, *folder) {
                         Ok(()) | Err(MailboxError::Stale { .. }) => {}
+                        // A rename refused for this one file (permissions, say).
+                        Err(e @ MailboxError::Io { .. }) => {
+                            refused.push((f.key.clone(), e.to_string()))
+                        }
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(())
+                Ok(refused)
             }
         }
     }

@@ -201,10 +201,21 @@ const MAX_TEXT_CHARS: usize = 64 * 1024;
 /// of the daemon cannot be brought down by a letter either, a panic from
 /// below is caught and the letter is set aside as unreadable.
 pub fn understand(raw: &[u8], ctx: &Context) -> Request {
-    match std::panic::catch_unwind(|| understand_inner(raw, ctx)) {
+    understand_sized(raw, raw.len(), ctx)
+}
+
+/// [`understand`] for a letter of `full_size` bytes of which `raw` may be only
+/// the header block: what the mailbox reads of a letter over
+/// `max_message_size` (it never reads such a letter whole). A letter over the
+/// limit is judged by its headers alone: a robot's has the reason
+/// "robot: …", anyone else's "too large: …" (verdict `Ignore` either way);
+/// `size` is `full_size`.
+pub fn understand_sized(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
+    let full_size = full_size.max(raw.len());
+    match std::panic::catch_unwind(|| understand_inner(raw, full_size, ctx)) {
         Ok(req) => req,
         Err(_) => {
-            let mut req = Request::empty(raw.len());
+            let mut req = Request::empty(full_size);
             req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
             req
         }
@@ -238,21 +249,26 @@ impl Request {
     }
 }
 
-fn understand_inner(raw: &[u8], ctx: &Context) -> Request {
-    let mut req = Request::empty(raw.len());
+fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
+    let mut req = Request::empty(full_size);
 
-    if raw.len() > ctx.max_message_size {
+    if full_size > ctx.max_message_size {
         // Read only the header block, never the whole letter.
         let head = decode::header_block(raw);
+        let mut robot = None;
         if let Some(msg) = decode::parser().parse_headers(head) {
             let h = decode::headers(&msg);
+            robot = robot::check(&msg, &h, ctx);
             h.fill(&mut req);
         }
-        req.reason = format!(
-            "too large: {} bytes exceeds the limit of {} bytes",
-            raw.len(),
-            ctx.max_message_size
-        );
+        req.reason = match robot {
+            // A robot gets no answer, not even "too large".
+            Some(why) => joined("robot: ", &why),
+            None => format!(
+                "too large: {full_size} bytes exceeds the limit of {} bytes",
+                ctx.max_message_size
+            ),
+        };
         return req;
     }
 
@@ -750,5 +766,35 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Ignore);
         assert!(r.reason.starts_with("too large"));
         assert_eq!(r.sender.as_deref(), Some("a@b.ru"));
+    }
+
+    #[test]
+    fn too_large_is_judged_by_the_header_block_the_mailbox_read() {
+        let ctx = Context {
+            max_message_size: 1000,
+            ..Context::default()
+        };
+        let head = b"From: A <a@b.ru>\r\nSubject: scan\r\n\r\n";
+        let r = understand_sized(head, 100 * 1024 * 1024, &ctx);
+        assert_eq!(r.verdict, Verdict::Ignore);
+        assert_eq!(
+            r.reason,
+            "too large: 104857600 bytes exceeds the limit of 1000 bytes"
+        );
+        assert_eq!(r.size, 100 * 1024 * 1024);
+        assert_eq!(r.sender.as_deref(), Some("a@b.ru"));
+        // A robot's too-large letter is a robot's: no "too large" answer for it.
+        let robot = b"From: MAILER-DAEMON@mx.ru\r\nSubject: Undelivered\r\n\r\n";
+        let r = understand_sized(robot, 5000, &ctx);
+        assert!(r.reason.starts_with("robot: "), "{}", r.reason);
+        let auto = b"From: a@b.ru\r\nAuto-Submitted: auto-replied\r\nSubject: x\r\n\r\n";
+        let r = understand_sized(auto, 5000, &ctx);
+        assert_eq!(r.reason, "robot: Auto-Submitted: auto-replied");
+        // Within the limit, understand_sized is understand.
+        let small = b"From: a@b.ru\r\nSubject: x\r\n\r\ntext";
+        assert_eq!(
+            understand_sized(small, small.len(), &ctx),
+            understand(small, &ctx)
+        );
     }
 }

@@ -39,6 +39,7 @@
 mod clients;
 mod configs;
 pub mod daemon;
+pub mod desk;
 pub mod maildesk;
 
 use std::net::{TcpListener, TcpStream};
@@ -112,6 +113,10 @@ pub struct StackOptions {
     /// More mail users (`name@domain`), on top of [`users`]; their domains become
     /// local too. Their password is [`password`] as for everyone.
     pub extra_users: Vec<String>,
+    /// Dovecot's `imap_fetch_failure`: what it does when it cannot read a message
+    /// for a FETCH. Its default, `disconnect-immediately`, ends the session;
+    /// `no-after` answers the FETCH with NO once the other messages are sent.
+    pub imap_fetch_failure: Option<String>,
 }
 
 /// A private Dovecot + Postfix. See the module documentation.
@@ -478,6 +483,9 @@ impl MailStack {
             conf.push_str(&format!(
                 "protocol imap {{\n  imap_capability = {caps}\n}}\n"
             ));
+        }
+        if let Some(mode) = &options.imap_fetch_failure {
+            conf.push_str(&format!("imap_fetch_failure = {mode}\n"));
         }
         std::fs::write(d.join("dovecot.conf"), conf).expect("write dovecot.conf");
         let mut users = String::new();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use duty_desk::request::{Context, Verdict, understand};
+use duty_desk::request::{Context, PANICKED, Verdict, understand};
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -31,6 +31,12 @@ fn run_all(files: &[PathBuf]) {
         let raw = std::fs::read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let req = understand(&raw, &ctx);
         assert!(!req.reason.is_empty(), "{}: no reason given", f.display());
+        assert!(
+            !req.reason.contains(PANICKED),
+            "{}: {}",
+            f.display(),
+            req.reason
+        );
         // The inspect line must serialise.
         let line = req.inspect_json(&f.display().to_string()).to_string();
         assert!(line.starts_with('{'));

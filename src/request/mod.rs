@@ -197,9 +197,10 @@ const MAX_TEXT_CHARS: usize = 64 * 1024;
 /// Understand one raw letter. Never panics; bounded time and memory.
 ///
 /// mail-parser 0.11 has a `debug_assert!` that malformed nesting can trip
-/// (found by fuzzing; harmless in release builds). So that a debug build
-/// of the daemon cannot be brought down by a letter either, a panic from
-/// below is caught and the letter is set aside as unreadable.
+/// (found by fuzzing; harmless in release builds): a panic while parsing
+/// sets the letter aside as unreadable ([`parse`]). A panic anywhere else
+/// is a bug of ours; so that it cannot bring the daemon down either, it is
+/// caught too, and the reason says so: [`PANICKED`] (the tests look for it).
 pub fn understand(raw: &[u8], ctx: &Context) -> Request {
     understand_sized(raw, raw.len(), ctx)
 }
@@ -214,12 +215,25 @@ pub fn understand_sized(raw: &[u8], full_size: usize, ctx: &Context) -> Request 
     let full_size = full_size.max(raw.len());
     match std::panic::catch_unwind(|| understand_inner(raw, full_size, ctx)) {
         Ok(req) => req,
-        Err(_) => {
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
             let mut req = Request::empty(full_size);
-            req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
+            req.reason = format!("unreadable: {PANICKED} ({what})");
             req
         }
     }
+}
+
+/// What the reason of a letter whose understanding panicked (a bug) says.
+pub const PANICKED: &str = "understanding panicked";
+
+/// mail-parser's parse of `raw`, `None` when it finds no message or panics.
+fn parse(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    std::panic::catch_unwind(|| decode::parser().parse(raw)).map_err(|_| ())
 }
 
 impl Request {
@@ -272,9 +286,16 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
         return req;
     }
 
-    let Some(msg) = decode::parser().parse(raw) else {
-        req.reason = "unreadable: not a mail message".to_string();
-        return req;
+    let msg = match parse(raw) {
+        Ok(Some(msg)) => msg,
+        Ok(None) => {
+            req.reason = "unreadable: not a mail message".to_string();
+            return req;
+        }
+        Err(()) => {
+            req.reason = "unreadable: the MIME parser gave up on this letter".to_string();
+            return req;
+        }
     };
     let h = decode::headers(&msg);
     let robot = robot::check(&msg, &h, ctx);
@@ -723,6 +744,7 @@ mod tests {
         for raw in [&b""[..], b"\0\0\0", b"From:\r\n\r\n", b"\xff\xfe"] {
             let r = understand(raw, &ctx);
             assert!(!r.reason.is_empty());
+            assert!(!r.reason.contains(PANICKED), "{raw:?}: {}", r.reason);
         }
     }
 
@@ -748,9 +770,11 @@ mod tests {
             );
             let r = understand(raw.as_bytes(), &ctx);
             assert!(!r.reason.is_empty());
+            assert!(!r.reason.contains(PANICKED), "body {i}: {}", r.reason);
             let html = format!("From: a@b.ru\r\nContent-Type: text/html\r\n\r\n{b}");
             let r = understand(html.as_bytes(), &ctx);
             assert!(!r.reason.is_empty());
+            assert!(!r.reason.contains(PANICKED), "html body {i}: {}", r.reason);
         }
     }
 

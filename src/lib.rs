@@ -8,6 +8,7 @@
 //! # Layout
 //! Data flows one way, top to bottom:
 //!
+//! - [`address`]: a mailbox address with a display name (a leaf).
 //! - [`config`]: the TOML file → a validated [`config::Config`].
 //! - [`mailbox`]: where letters arrive (IMAP with IDLE, or a Maildir).
 //! - [`request`]: one raw letter → a [`request::Request`]: who, role, class, problem, verdict.
@@ -28,6 +29,7 @@
 //! and build without the `daemon` feature (`cargo build --no-default-features
 //! --lib`); the fuzz crate uses them that way. Everything else, and the
 //! binary, needs `daemon`, which is on by default.
+pub mod address;
 pub mod config;
 pub mod etiquette;
 pub mod inspect;

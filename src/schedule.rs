@@ -17,7 +17,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::config::Address;
+use crate::address::Address;
 
 /// Minutes since local midnight; 1440 is 24:00 (the end of the day).
 pub type Minutes = u16;
@@ -322,7 +322,12 @@ mod tests {
     }
 
     fn w(weekday: Weekday, a: &str, b: &str) -> Window {
-        let (start, end) = crate::config::parse_window(&format!("{a}-{b}")).unwrap();
+        // "HH:MM" as minutes after midnight.
+        let minutes = |t: &str| -> Minutes {
+            let (h, m) = t.split_once(':').unwrap();
+            h.parse::<Minutes>().unwrap() * 60 + m.parse::<Minutes>().unwrap()
+        };
+        let (start, end) = (minutes(a), minutes(b));
         Window {
             weekday,
             start,

@@ -1509,7 +1509,7 @@ fn server_reachable(shared: &Shared) -> anyhow::Result<()> {
 fn mail_is_at_fault(e: &SendError) -> bool {
     match e {
         SendError::Rejected { code, .. } => *code >= 500,
-        SendError::InvalidAddress { .. } => true,
+        SendError::InvalidAddress { .. } | SendError::Unsendable { .. } => true,
         _ => false,
     }
 }

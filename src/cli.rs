@@ -150,6 +150,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 config.schedule.valid_until(),
                 config.templates_dir.display()
             );
+            if let crate::config::OutboxSink::Smtp(server) = &config.outbox {
+                match &server.login {
+                    Some(l) => {
+                        println!("outbox: {}:{} as {}", server.host, server.port, l.username)
+                    }
+                    None => println!(
+                        "outbox: {}:{} with no authentication (a relay that takes mail without AUTH)",
+                        server.host, server.port
+                    ),
+                }
+            }
             Ok(())
         }
     };

@@ -85,6 +85,9 @@ pub mod raw {
         /// Refused: passwords do not belong in the file.
         pub password: Option<Spanned<String>>,
         pub folder: Option<String>,
+        /// The parent of the desk's folders ("/" between levels); default
+        /// `duty-desk` in the server's personal namespace.
+        pub folder_prefix: Option<Spanned<String>>,
         pub idle: Option<bool>,
         /// e.g. "60s", "5m".
         pub poll_interval: Option<Spanned<String>>,
@@ -319,6 +322,13 @@ pub struct Server {
     pub port: u16,
     pub tls: Tls,
     pub ca_file: Option<PathBuf>,
+    /// None: no login (an SMTP relay that takes mail without AUTH).
+    pub login: Option<Login>,
+}
+
+/// A user name and where its password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
     pub username: String,
     pub password: Secret,
 }
@@ -328,6 +338,7 @@ pub enum MailboxSource {
     Imap {
         server: Server,
         folder: String,
+        folder_prefix: Option<String>,
         idle: bool,
         poll_interval: Duration,
     },
@@ -670,6 +681,7 @@ impl Validator<'_> {
         password_env: Option<&str>,
         password: Option<&Spanned<String>>,
         default_ports: (u16, u16, u16),
+        login_required: bool,
     ) -> R<Server> {
         if let Some(p) = password {
             return Err(self.at(
@@ -689,32 +701,47 @@ impl Validator<'_> {
             Tls::StartTls => default_ports.1,
             Tls::None => default_ports.2,
         });
-        let username = username
-            .ok_or_else(|| self.err(header.clone(), format!("{section}.username is missing")))?
-            .to_string();
         let password = match (password_file, password_env) {
-            (Some(f), None) => Secret::File(self.path(f)),
-            (None, Some(v)) => Secret::Env(v.to_string()),
+            (Some(f), None) => Some(Secret::File(self.path(f))),
+            (None, Some(v)) => Some(Secret::Env(v.to_string())),
             (Some(_), Some(_)) => {
                 return Err(self.err(
                     header,
                     format!("{section}: give password_file or password_env, not both"),
                 ));
             }
-            (None, None) => {
+            (None, None) => None,
+        };
+        let login = match (username, password) {
+            (Some(u), Some(password)) => Some(Login {
+                username: u.to_string(),
+                password,
+            }),
+            (Some(_), None) => {
                 return Err(self.err(
                     header,
                     format!("{section}: password_file or password_env is required"),
                 ));
             }
+            (None, Some(_)) => {
+                return Err(self.err(
+                    header,
+                    format!(
+                        "{section}: a password without {section}.username; give the user name, or neither (no authentication)"
+                    ),
+                ));
+            }
+            (None, None) if login_required => {
+                return Err(self.err(header, format!("{section}.username is missing")));
+            }
+            (None, None) => None,
         };
         Ok(Server {
             host: host.get_ref().trim().to_string(),
             port,
             tls,
             ca_file: ca_file.map(|c| self.path(c)),
-            username,
-            password,
+            login,
         })
     }
 
@@ -752,8 +779,10 @@ impl Validator<'_> {
                     m.password_env.as_deref(),
                     m.password.as_ref(),
                     (993, 143, 143),
+                    true,
                 )?,
                 folder: m.folder.unwrap_or_else(|| "INBOX".to_string()),
+                folder_prefix: self.folder_prefix(&m.folder_prefix)?,
                 idle: m.idle.unwrap_or(true),
                 poll_interval,
             },
@@ -773,6 +802,29 @@ impl Validator<'_> {
         Ok((source, start_from))
     }
 
+    fn folder_prefix(&self, p: &Option<Spanned<String>>) -> R<Option<String>> {
+        let Some(p) = p else {
+            return Ok(None);
+        };
+        let text = p.get_ref().trim();
+        if text.trim_matches('/').is_empty() || text.contains("//") {
+            return Err(self.at(
+                p,
+                format!(
+                    "mailbox.folder_prefix {:?} is not a folder name like \"duty-desk\" or \"INBOX/Заявки\" (levels separated by \"/\")",
+                    p.get_ref()
+                ),
+            ));
+        }
+        if text.chars().any(|c| c.is_control() || c == '*' || c == '%') {
+            return Err(self.at(
+                p,
+                format!("mailbox.folder_prefix {:?}: control characters, * and % are not allowed in a folder name", p.get_ref()),
+            ));
+        }
+        Ok(Some(text.to_string()))
+    }
+
     fn outbox(&self, o: raw::Outbox) -> R<OutboxSink> {
         match o.kind.get_ref().as_str() {
             "smtp" => Ok(OutboxSink::Smtp(self.server(
@@ -786,6 +838,7 @@ impl Validator<'_> {
                 o.password_env.as_deref(),
                 o.password.as_ref(),
                 (465, 587, 25),
+                false,
             )?)),
             "maildir" => Ok(OutboxSink::Maildir(self.path(
                 o.path.as_deref().ok_or_else(|| {

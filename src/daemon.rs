@@ -113,20 +113,28 @@ pub fn mailbox_settings(c: &Config) -> anyhow::Result<MailboxSettings> {
         MailboxSource::Imap {
             server,
             folder,
+            folder_prefix,
             idle,
             poll_interval,
-        } => MailboxSettings::Imap(ImapSettings {
-            host: server.host.clone(),
-            port: server.port,
-            tls: tls_mode(server.tls),
-            ca_file: server.ca_file.clone(),
-            username: server.username.clone(),
-            password: server.password.read()?,
-            folder: folder.clone(),
-            idle: *idle,
-            poll_interval: *poll_interval,
-            ..ImapSettings::default()
-        }),
+        } => {
+            let login = server
+                .login
+                .as_ref()
+                .context("mailbox.username is missing")?;
+            MailboxSettings::Imap(ImapSettings {
+                host: server.host.clone(),
+                port: server.port,
+                tls: tls_mode(server.tls),
+                ca_file: server.ca_file.clone(),
+                username: login.username.clone(),
+                password: login.password.read()?,
+                folder: folder.clone(),
+                folder_prefix: folder_prefix.clone(),
+                idle: *idle,
+                poll_interval: *poll_interval,
+                ..ImapSettings::default()
+            })
+        }
         MailboxSource::Maildir {
             path,
             poll_interval,
@@ -145,15 +153,14 @@ pub fn outbox_settings(c: &Config) -> anyhow::Result<OutboxSettings> {
             port,
             tls,
             ca_file,
-            username,
-            password,
+            login,
         }) => OutboxSettings::Smtp(SmtpSettings {
             host: host.clone(),
             port: *port,
             tls: tls_mode(*tls),
             ca_file: ca_file.clone(),
-            username: Some(username.clone()),
-            password: Some(password.read()?),
+            username: login.as_ref().map(|l| l.username.clone()),
+            password: login.as_ref().map(|l| l.password.read()).transpose()?,
             ..SmtpSettings::default()
         }),
         OutboxSink::Maildir(path) => {
@@ -167,7 +174,9 @@ fn source_name(c: &Config) -> String {
     match &c.mailbox {
         MailboxSource::Imap { server, folder, .. } => format!(
             "imap:{}@{}:{}/{folder}",
-            server.username, server.host, server.port
+            server.login.as_ref().map_or("", |l| l.username.as_str()),
+            server.host,
+            server.port
         ),
         MailboxSource::Maildir { path, .. } => format!("maildir:{}", path.display()),
     }
@@ -589,7 +598,9 @@ async fn inbox_loop(
             }
             // The wait is bounded (IDLE is renewed, polls time out); meanwhile the loop
             // keeps showing life for the watchdog.
-            let wait = mailbox.wait_for_new(Duration::from_secs(60));
+            // IDLE is renewed (and a poll made) every poll_interval, at most every
+            // 29 minutes (RFC 2177): the mailbox bounds the wait by both.
+            let wait = mailbox.wait_for_new(Duration::from_secs(29 * 60));
             tokio::pin!(wait);
             let result = loop {
                 tokio::select! {
@@ -939,6 +950,7 @@ async fn move_decided(
     }
     let refused: HashMap<String, String> = mailbox.move_many(decided).await?.into_iter().collect();
     let now = shared.clock.now();
+    note_unexpunged(shared, mailbox.expunge_note(), now)?;
     shared.store().transaction(|tx| {
         for (fetched, folder) in decided {
             match refused.get(&fetched.key) {
@@ -1338,6 +1350,33 @@ enum PassEnd {
     Unreachable,
 }
 
+/// The `kv` key holding "since; why" while handled letters are left flagged
+/// `\Deleted` in the inbox (a server without UIDPLUS, others' deletions pending).
+pub const UNEXPUNGED_KEY: &str = "mailbox_unexpunged";
+
+/// Keeps [`UNEXPUNGED_KEY`] in step with the mailbox's note: logged and stored
+/// once when it starts, cleared (and logged) when an EXPUNGE took the letters.
+fn note_unexpunged(shared: &Shared, note: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let stored = shared.store().read().kv_get(UNEXPUNGED_KEY)?;
+    match (note, stored) {
+        (Some(why), None) => {
+            warn!(reason = %why, "mailbox: handled letters left in the inbox, flagged \\Deleted");
+            shared.store().transaction(|tx| {
+                tx.kv_set(UNEXPUNGED_KEY, &format!("{}; {why}", now.to_rfc3339()))?;
+                tx.audit(now, None, None, "mailbox_unexpunged", why)
+            })?;
+        }
+        (None, Some(_)) => {
+            info!("mailbox: the handled letters left flagged \\Deleted are expunged now");
+            shared
+                .store()
+                .transaction(|tx| tx.kv_delete(UNEXPUNGED_KEY))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The `kv` key holding "since; error" while the SMTP server cannot be reached.
 pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
 
@@ -1470,7 +1509,7 @@ fn server_reachable(shared: &Shared) -> anyhow::Result<()> {
 fn mail_is_at_fault(e: &SendError) -> bool {
     match e {
         SendError::Rejected { code, .. } => *code >= 500,
-        SendError::InvalidAddress { .. } => true,
+        SendError::InvalidAddress { .. } | SendError::Unsendable { .. } => true,
         _ => false,
     }
 }
@@ -1669,7 +1708,11 @@ fn queue_admin_mail(
     let cfg = &loaded.config;
     let tz = cfg.schedule.tz();
     let mailbox = match &cfg.mailbox {
-        MailboxSource::Imap { server, .. } => format!("{} ({})", server.username, server.host),
+        MailboxSource::Imap { server, .. } => format!(
+            "{} ({})",
+            server.login.as_ref().map_or("", |l| l.username.as_str()),
+            server.host
+        ),
         MailboxSource::Maildir { path, .. } => path.display().to_string(),
     };
     let rendered = loaded.templates.render(

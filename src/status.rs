@@ -116,6 +116,14 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             stored(since.to_string())
         )?;
     }
+    if let Some(note) = r.kv_get(crate::daemon::UNEXPUNGED_KEY)? {
+        let (since, why) = note.split_once("; ").unwrap_or((&note, ""));
+        writeln!(
+            out,
+            "  NOT EXPUNGED since {}: {why}",
+            stored(since.to_string())
+        )?;
+    }
     // Letters the server refused to give or to move: retried, or given up.
     for (prefix, given_up) in [
         (crate::daemon::RETRY_PREFIX, false),

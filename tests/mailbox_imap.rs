@@ -25,6 +25,7 @@ fn settings(stack: &MailStack, tls: TlsMode, with_ca: bool) -> ImapSettings {
         folder: "INBOX".into(),
         idle: true,
         poll_interval: Duration::from_secs(1),
+        folder_prefix: None,
         timeout: Duration::from_secs(10),
     }
 }

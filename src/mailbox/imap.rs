@@ -1,17 +1,22 @@
 //! IMAP inbox over async-imap and tokio-rustls.
 //!
 //! Connect: TCP (TCP_NODELAY) → TLS (implicit) or greeting + STARTTLS + TLS, or plain
-//! on loopback only → greeting → LOGIN → CAPABILITY → folder creation → SELECT.
-//! Fetch: `UID SEARCH UID n:*` to list new UIDs, `UID FETCH … (UID RFC822.SIZE
+//! on loopback only → greeting → LOGIN → CAPABILITY → the server's layout (`LIST ""
+//! ""`, NAMESPACE: see [`super::layout`]) and folder creation → SELECT.
+//! Fetch: `UID FETCH n:* (UID)` to list new UIDs (every server answers it; a server
+//! that answers nothing while the folder holds messages is read by sequence numbers
+//! instead, with a warning), `UID FETCH … (UID RFC822.SIZE
 //! INTERNALDATE)` for their sizes, then `UID FETCH` of as many as the batch's byte
 //! budget allows with `(UID BODY.PEEK[])`, or `BODY.PEEK[HEADER]` for a letter over
 //! the size limit (PEEK: `\Seen` stays as it was). A NO or BAD to one command is a
 //! [`MailboxError::Refused`] and keeps the session; for a FETCH or MOVE of several
 //! letters each is then tried alone, so one letter's refusal stays that letter's.
-//! Wait: IDLE (RFC 2177) bounded by the caller's `max_wait` and 29 minutes, else sleep
-//! and NOOP. Move: `UID MOVE` (RFC 6851), else `UID COPY`, `\Deleted`, `UID EXPUNGE`
-//! (RFC 4315; without UIDPLUS the original stays flagged `\Deleted` but is not
-//! expunged, because a plain EXPUNGE would also remove other clients' deletions).
+//! Wait: IDLE (RFC 2177) renewed every `poll_interval` (at most 29 minutes), for
+//! servers whose IDLE does not push; else sleep `poll_interval` and NOOP. Move: `UID
+//! MOVE` (RFC 6851), else `UID COPY`, `\Deleted`, `UID EXPUNGE` (RFC 4315). Without
+//! UIDPLUS a plain EXPUNGE would also remove what other clients flagged `\Deleted`:
+//! it is sent only when `UID SEARCH DELETED` shows no message flagged but ours;
+//! otherwise ours stay flagged in the inbox and [`ImapMailbox::expunge_note`] says so.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -30,8 +35,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::tls;
+use super::layout::{self, Layout};
 use super::{Budget, Fetched, Folder, HEADER_MAX, ImapSettings, MailboxError, TlsMode};
+use super::{tls, utf7};
 
 /// The header block of a too-large letter, at most [`HEADER_MAX`] bytes of it.
 const HEADER_QUERY: &str = "(UID BODY.PEEK[HEADER]<0.262144>)";
@@ -94,7 +100,12 @@ struct Caps {
     idle: bool,
     mv: bool,
     uidplus: bool,
+    namespace: bool,
 }
+
+/// Set once a server has answered `UID FETCH n:*` with nothing while it held new
+/// messages: the warning is logged once per process, not at every reconnect.
+static UID_RANGE_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// An open, logged-in IMAP inbox with the request folder selected.
 pub struct ImapMailbox {
@@ -103,9 +114,19 @@ pub struct ImapMailbox {
     session: Option<Session<ImapStream>>,
     uidvalidity: u32,
     caps: Caps,
-    separator: String,
+    layout: Layout,
     /// An EXISTS/RECENT arrived outside IDLE since the last fetch.
     pending_new: bool,
+    /// Messages in the request folder, as SELECT, EXISTS and EXPUNGE said.
+    exists: u32,
+    /// This server answered `UID FETCH n:*` with nothing while holding messages:
+    /// new mail is listed by sequence numbers in this session.
+    uid_range_broken: bool,
+    /// UIDs this session flagged `\Deleted` and has not yet expunged (no UIDPLUS).
+    flagged: HashSet<u32>,
+    /// Why some of ours are left flagged in the inbox (no UIDPLUS, and other
+    /// messages flagged `\Deleted` by someone else).
+    expunge_note: Option<String>,
 }
 
 impl fmt::Debug for ImapMailbox {
@@ -213,15 +234,22 @@ impl ImapMailbox {
             idle: caps.has_str("IDLE"),
             mv: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
+            namespace: caps.has_str("NAMESPACE"),
         };
 
+        let layout = Layout::plan(None, "", s.folder_prefix.as_deref())
+            .map_err(|e| MailboxError::Config(format!("mailbox.{e}")))?;
         let mut mailbox = ImapMailbox {
             settings: s.clone(),
             session: Some(session),
             uidvalidity: 0,
             caps,
-            separator: "/".into(),
+            layout,
             pending_new: false,
+            exists: 0,
+            uid_range_broken: false,
+            flagged: HashSet::new(),
+            expunge_note: None,
         };
         mailbox.create_folders().await?;
         let selected = mailbox
@@ -235,6 +263,7 @@ impl ImapMailbox {
                 host: host.to_string(),
                 reason: format!("SELECT {} gave no UIDVALIDITY", s.folder),
             })?;
+        mailbox.exists = selected.exists;
         mailbox.drain();
         Ok(mailbox)
     }
@@ -247,9 +276,21 @@ impl ImapMailbox {
         self.settings.idle && self.caps.idle
     }
 
-    /// The full server-side name of `folder`.
+    /// The full server-side name of `folder`, as it goes out (modified UTF-7).
     pub fn folder_name(&self, folder: Folder) -> String {
-        folder.path(&self.separator)
+        utf7::encode(self.layout.name(folder))
+    }
+
+    /// The desk's folder names on this server (Unicode).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Some while letters this session moved are left flagged `\Deleted` in the
+    /// inbox (a server without UIDPLUS, where someone else's messages are flagged
+    /// too, so no EXPUNGE was sent): the reason, for the log and `status`.
+    pub fn expunge_note(&self) -> Option<&str> {
+        self.expunge_note.as_deref()
     }
 
     /// Runs one command with the settings' timeout; `f` gets the session and the
@@ -290,42 +331,169 @@ impl ImapMailbox {
         r
     }
 
-    /// Learns the hierarchy separator and creates the `duty-desk` folders that are
-    /// missing (and subscribes them, so mail clients show them).
-    async fn create_folders(&mut self) -> Result<(), MailboxError> {
-        let sep = self
-            .cmd("LIST", |sess, _| {
-                Box::pin(async move {
-                    let names: Vec<_> = sess.list(Some(""), Some("")).await?.try_collect().await?;
-                    Ok(names
-                        .first()
-                        .and_then(|n| n.delimiter().map(str::to_string)))
-                })
+    /// One command sent as written, its untagged answers collected until its tagged
+    /// one: a NO or BAD is a [`MailboxError::Refused`] (async-imap's own `list`
+    /// neither quotes an empty pattern nor looks at the tagged status).
+    async fn raw_list(
+        &mut self,
+        command: String,
+    ) -> Result<Vec<(String, Option<String>)>, MailboxError> {
+        let what = command.split(' ').next().unwrap_or("LIST").to_string();
+        self.cmd(&what, move |sess, _| {
+            Box::pin(async move {
+                let tag = sess.run_command(&command).await?;
+                let mut names = Vec::new();
+                loop {
+                    let Some(resp) = sess.read_response().await? else {
+                        return Err(async_imap::error::Error::ConnectionLost);
+                    };
+                    match resp.parsed() {
+                        Response::MailboxData(async_imap::imap_proto::MailboxDatum::List(l)) => {
+                            names.push((
+                                l.name.to_string(),
+                                l.delimiter.as_ref().map(|d| d.to_string()),
+                            ));
+                        }
+                        Response::Done {
+                            tag: t,
+                            status,
+                            outcome,
+                        } if *t == tag => {
+                            let why = outcome.information.as_deref().unwrap_or("").to_string();
+                            return match status {
+                                Status::Ok => Ok(names),
+                                Status::No => Err(async_imap::error::Error::No(why)),
+                                _ => Err(async_imap::error::Error::Bad(why)),
+                            };
+                        }
+                        _ => {}
+                    }
+                }
             })
-            .await?;
-        if let Some(sep) = sep.filter(|s| !s.is_empty()) {
-            self.separator = sep;
+        })
+        .await
+    }
+
+    /// The personal namespace (RFC 2342). async-imap cannot parse a NAMESPACE
+    /// answer (it would break the session), so the command is written to the
+    /// stream and its answer read here, line by line, between two commands of
+    /// async-imap's (nothing of theirs is in flight then). None when the server
+    /// names no personal namespace or refuses the command.
+    async fn namespace(&mut self) -> Result<Option<layout::Namespace>, MailboxError> {
+        let host = self.settings.host.clone();
+        let Some(session) = self.session.as_mut() else {
+            return Err(lost(&host));
+        };
+        let r = timed(&host, self.settings.timeout, "NAMESPACE", async {
+            raw_exchange(session.get_mut(), "DDNS", "NAMESPACE")
+                .await
+                .map_err(|e| conn(&host, e))
+        })
+        .await;
+        let (untagged, ok) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                self.session = None;
+                return Err(e);
+            }
+        };
+        if !ok {
+            return Ok(None);
         }
-        let pattern = format!("{}*", Folder::PARENT);
-        let existing: HashSet<String> = self
-            .cmd("LIST", move |sess, _| {
-                Box::pin(async move {
-                    let names: Vec<_> = sess
-                        .list(Some(""), Some(&pattern))
-                        .await?
-                        .try_collect()
-                        .await?;
-                    Ok(names.iter().map(|n| n.name().to_string()).collect())
-                })
-            })
-            .await?;
-        let mut wanted = vec![Folder::PARENT.to_string()];
-        wanted.extend(Folder::ALL.iter().map(|f| self.folder_name(*f)));
-        for name in wanted {
+        Ok(untagged.iter().find_map(|l| layout::parse_namespace(l)))
+    }
+
+    /// Learns the server's layout (the separator from `LIST "" ""`, the personal
+    /// namespace from NAMESPACE) and creates the desk's folders that are missing
+    /// (and subscribes them, so mail clients show them). A refused top-level
+    /// parent is tried again under `INBOX<separator>`.
+    async fn create_folders(&mut self) -> Result<(), MailboxError> {
+        let host = self.settings.host.clone();
+        let mut separator = match self.raw_list("LIST \"\" \"\"".to_string()).await {
+            Ok(names) => names.into_iter().find_map(|(_, d)| d),
+            Err(e) if e.is_refusal() => None,
+            Err(e) => return Err(e),
+        };
+        let mut prefix = String::new();
+        if self.caps.namespace
+            && let Some(ns) = self.namespace().await?
+        {
+            prefix = ns.prefix;
+            if separator.is_none() {
+                separator = ns.separator;
+            }
+        }
+        let mut layout = Layout::plan(
+            separator.as_deref(),
+            &prefix,
+            self.settings.folder_prefix.as_deref(),
+        )
+        .map_err(|e| MailboxError::Config(format!("mailbox.{e}")))?;
+        let existing = self.existing_folders(&layout).await?;
+        layout.reuse_existing(&existing);
+        match self.make_folders(&layout, &existing).await {
+            Ok(()) => {}
+            Err((name, e)) => {
+                let Some(mut inbox) = layout
+                    .under_inbox()
+                    .filter(|_| e.is_refusal() && name == layout.parent())
+                else {
+                    return Err(create_failed(&host, &name, e));
+                };
+                let existing = self.existing_folders(&inbox).await?;
+                inbox.reuse_existing(&existing);
+                self.make_folders(&inbox, &existing)
+                    .await
+                    .map_err(|(name2, e2)| MailboxError::Protocol {
+                        host: host.clone(),
+                        reason: format!(
+                            "cannot create folder {name} ({e}) nor {name2} ({e2}); set [mailbox] folder_prefix to a folder this account may create"
+                        ),
+                    })?;
+                layout = inbox;
+            }
+        }
+        self.layout = layout;
+        Ok(())
+    }
+
+    /// The names (decoded) of folders that may be the desk's: under the planned
+    /// parent and the old top-level `duty-desk` names.
+    async fn existing_folders(&mut self, layout: &Layout) -> Result<HashSet<String>, MailboxError> {
+        let mut existing = HashSet::new();
+        let mut patterns = vec![
+            format!("{}*", layout.parent()),
+            format!("{}*", Folder::PARENT),
+        ];
+        patterns.dedup();
+        for p in patterns {
+            let cmd = format!("LIST \"\" {}", quoted(&utf7::encode(&p)));
+            match self.raw_list(cmd).await {
+                Ok(names) => existing.extend(
+                    names
+                        .into_iter()
+                        .map(|(n, _)| utf7::decode(&n).unwrap_or(n)),
+                ),
+                Err(e) if e.is_refusal() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(existing)
+    }
+
+    /// CREATE (and SUBSCRIBE) every folder of `layout` not in `existing`; the
+    /// first refusal stops, naming the folder.
+    async fn make_folders(
+        &mut self,
+        layout: &Layout,
+        existing: &HashSet<String>,
+    ) -> Result<(), (String, MailboxError)> {
+        for name in layout.wanted() {
             if existing.contains(&name) {
                 continue;
             }
-            let n = name.clone();
+            let wire = utf7::encode(&name);
+            let n = wire.clone();
             self.cmd("CREATE", move |sess, _| {
                 Box::pin(async move {
                     match sess.create(&n).await {
@@ -341,19 +509,15 @@ impl ImapMailbox {
                 })
             })
             .await
-            .map_err(|e| MailboxError::Protocol {
-                host: self.settings.host.clone(),
-                reason: format!("cannot create folder {name}: {e}"),
-            })?;
-            let n = name.clone();
+            .map_err(|e| (name.clone(), e))?;
             // Best effort: a server without subscriptions still works.
             let _ = self
                 .cmd("SUBSCRIBE", move |sess, _| {
-                    Box::pin(async move { sess.subscribe(&n).await })
+                    Box::pin(async move { sess.subscribe(&wire).await })
                 })
                 .await;
             if self.session.is_none() {
-                return Err(lost(&self.settings.host));
+                return Err((name, lost(&self.settings.host)));
             }
         }
         Ok(())
@@ -391,19 +555,76 @@ impl ImapMailbox {
         if budget.letters == 0 {
             return Ok(Vec::new());
         }
-        let query = format!("UID {start}:*");
-        let found = self
-            .cmd("UID SEARCH", move |sess, _| {
-                Box::pin(async move { sess.uid_search(&query).await })
-            })
-            .await?;
-        // `n:*` always matches the highest UID, even below n (RFC 3501 6.4.8).
-        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u >= start).collect();
+        let mut uids = self.new_uids(start).await?;
         uids.sort_unstable();
         uids.truncate(budget.letters);
         let out = self.fetch_uids(&uids, budget, true).await?;
         self.drain();
         Ok(out)
+    }
+
+    /// The UIDs of at least `start`: `UID FETCH start:* (UID)`, which every server
+    /// answers (`UID SEARCH UID n:*` returns nothing on some). `n:*` always matches
+    /// the highest UID (RFC 3501 6.4.8), so an empty answer from a folder that holds
+    /// messages is the server's fault: the folder is then listed by sequence number
+    /// (`FETCH 1:* (UID)`) for the rest of the session, with one warning.
+    async fn new_uids(&mut self, start: u32) -> Result<Vec<u32>, MailboxError> {
+        if !self.uid_range_broken {
+            let set = format!("{start}:*");
+            let got = self.uids_of("UID FETCH", set, true).await?;
+            self.drain();
+            if !got.is_empty() || self.exists == 0 {
+                return Ok(got.into_iter().filter(|u| *u >= start).collect());
+            }
+        }
+        let all = self.uids_of("FETCH", "1:*".to_string(), false).await?;
+        self.drain();
+        if all.is_empty() {
+            self.exists = 0;
+            return Ok(all);
+        }
+        if !self.uid_range_broken {
+            self.uid_range_broken = true;
+            if !UID_RANGE_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    host = %self.settings.host,
+                    messages = all.len(),
+                    "mailbox: the server answered UID FETCH {start}:* with nothing while the folder holds messages; listing new mail by sequence numbers instead"
+                );
+            }
+        }
+        Ok(all.into_iter().filter(|u| *u >= start).collect())
+    }
+
+    /// The UIDs a `FETCH`/`UID FETCH` of `set` with `(UID)` names; a refusal reads
+    /// as none (an empty folder answers `1:*` with NO or BAD on some servers).
+    async fn uids_of(
+        &mut self,
+        what: &'static str,
+        set: String,
+        by_uid: bool,
+    ) -> Result<Vec<u32>, MailboxError> {
+        let r = self
+            .cmd(what, move |sess, _| {
+                Box::pin(async move {
+                    let fetches: Vec<_> = if by_uid {
+                        sess.uid_fetch(&set, "(UID)").await?.try_collect().await?
+                    } else {
+                        sess.fetch(&set, "(UID)").await?.try_collect().await?
+                    };
+                    Ok(fetches.iter().filter_map(|f| f.uid).collect::<Vec<u32>>())
+                })
+            })
+            .await;
+        match r {
+            Ok(mut uids) => {
+                uids.sort_unstable();
+                uids.dedup();
+                Ok(uids)
+            }
+            Err(e) if e.is_refusal() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// See [`super::Mailbox::fetch_keys`].
@@ -635,7 +856,16 @@ impl ImapMailbox {
 
     /// See [`super::Mailbox::move_to`].
     pub async fn move_to(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
-        let uid = self.current_uid(fetched)?.to_string();
+        self.move_one(fetched, folder).await?;
+        self.expunge_ours().await?;
+        self.drain();
+        Ok(())
+    }
+
+    /// `UID MOVE`, or `UID COPY` and `\Deleted` (the EXPUNGE is left to the caller).
+    async fn move_one(&mut self, fetched: &Fetched, folder: Folder) -> Result<(), MailboxError> {
+        let uid_n = self.current_uid(fetched)?;
+        let uid = uid_n.to_string();
         let target = self.folder_name(folder);
         if self.caps.mv {
             self.cmd("UID MOVE", move |sess, _| {
@@ -648,9 +878,8 @@ impl ImapMailbox {
                 Box::pin(async move { sess.uid_copy(&u, &t).await })
             })
             .await?;
-            self.delete_uid(uid).await?;
+            self.delete_uid(uid_n).await?;
         }
-        self.drain();
         Ok(())
     }
 
@@ -686,16 +915,12 @@ impl ImapMailbox {
         Ok(found)
     }
 
-    /// See [`super::Mailbox::discard_copy`]: `\Deleted` and UID EXPUNGE of one UID.
+    /// See [`super::Mailbox::discard_copy`]: `\Deleted` and UID EXPUNGE of one UID
+    /// (without UIDPLUS: see [`expunge_ours`](Self::expunge_ours)).
     pub async fn discard_copy(&mut self, fetched: &Fetched) -> Result<(), MailboxError> {
         let uid = self.current_uid(fetched)?;
-        if !self.caps.uidplus {
-            return Err(MailboxError::Stale {
-                key: fetched.key.clone(),
-                reason: "without UIDPLUS one message cannot be expunged alone".into(),
-            });
-        }
-        self.delete_uid(uid.to_string()).await?;
+        self.delete_uid(uid).await?;
+        self.expunge_ours().await?;
         self.drain();
         Ok(())
     }
@@ -717,11 +942,11 @@ impl ImapMailbox {
         Ok(uid)
     }
 
-    /// Marks one UID `\Deleted` and, with UIDPLUS, expunges just that UID (a plain
-    /// EXPUNGE would also purge other clients' deletions, so without UIDPLUS the
-    /// message stays marked).
-    async fn delete_uid(&mut self, uid: String) -> Result<(), MailboxError> {
-        let u = uid.clone();
+    /// Marks one UID `\Deleted` and, with UIDPLUS, expunges just that UID. Without
+    /// UIDPLUS the UID is noted as ours: [`expunge_ours`](Self::expunge_ours) expunges
+    /// when nothing else is flagged.
+    async fn delete_uid(&mut self, uid: u32) -> Result<(), MailboxError> {
+        let u = uid.to_string();
         self.cmd("UID STORE", move |sess, _| {
             Box::pin(async move {
                 sess.uid_store(&u, "+FLAGS.SILENT (\\Deleted)")
@@ -733,9 +958,10 @@ impl ImapMailbox {
         })
         .await?;
         if self.caps.uidplus {
+            let u = uid.to_string();
             self.cmd("UID EXPUNGE", move |sess, _| {
                 Box::pin(async move {
-                    sess.uid_expunge(&uid)
+                    sess.uid_expunge(&u)
                         .await?
                         .try_collect::<Vec<_>>()
                         .await
@@ -743,7 +969,77 @@ impl ImapMailbox {
                 })
             })
             .await?;
+        } else {
+            self.flagged.insert(uid);
         }
+        Ok(())
+    }
+
+    /// Without UIDPLUS: a plain EXPUNGE removes every message flagged `\Deleted`,
+    /// also those another client flagged and may still mean to unflag. So it is sent
+    /// only when `UID SEARCH DELETED` names no message but the ones this session
+    /// flagged; otherwise ours stay flagged (still in the inbox, handled, never read
+    /// again: their UIDs are below the cursor) and [`expunge_note`](Self::expunge_note)
+    /// says so. (A message flagged by someone else between the SEARCH and the
+    /// EXPUNGE would still go: without UIDPLUS no command can exclude it.)
+    async fn expunge_ours(&mut self) -> Result<(), MailboxError> {
+        if self.caps.uidplus || self.flagged.is_empty() {
+            return Ok(());
+        }
+        let deleted = match self
+            .cmd("UID SEARCH", |sess, _| {
+                Box::pin(async move { sess.uid_search("DELETED").await })
+            })
+            .await
+        {
+            Ok(d) => d,
+            Err(MailboxError::Refused { reason, .. }) => {
+                self.expunge_note = Some(format!(
+                    "{} handled letter(s) left in {} flagged \\Deleted, not expunged: the server has no UIDPLUS and refused UID SEARCH DELETED ({reason})",
+                    self.flagged.len(),
+                    self.settings.folder
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        // Ours that are gone already (expunged by someone else) are forgotten.
+        self.flagged.retain(|u| deleted.contains(u));
+        if self.flagged.is_empty() {
+            self.expunge_note = None;
+            return Ok(());
+        }
+        let others = deleted.iter().filter(|u| !self.flagged.contains(u)).count();
+        if others > 0 {
+            self.expunge_note = Some(format!(
+                "{} handled letter(s) left in {} flagged \\Deleted, not expunged: the server has no UIDPLUS and {others} other message(s) there are flagged \\Deleted by someone else (a plain EXPUNGE would remove them too)",
+                self.flagged.len(),
+                self.settings.folder
+            ));
+            return Ok(());
+        }
+        let expunged = self
+            .cmd("EXPUNGE", |sess, _| {
+                Box::pin(async move {
+                    sess.expunge()
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .await;
+        if let Err(MailboxError::Refused { reason, .. }) = &expunged {
+            self.expunge_note = Some(format!(
+                "{} handled letter(s) left in {} flagged \\Deleted: the server refused EXPUNGE ({reason})",
+                self.flagged.len(),
+                self.settings.folder
+            ));
+            return Ok(());
+        }
+        expunged?;
+        self.flagged.clear();
+        self.expunge_note = None;
         Ok(())
     }
 
@@ -757,7 +1053,7 @@ impl ImapMailbox {
         let mut refused = Vec::new();
         if !self.caps.mv {
             for (f, folder) in items {
-                match self.move_to(f, *folder).await {
+                match self.move_one(f, *folder).await {
                     Ok(()) | Err(MailboxError::Stale { .. }) => {}
                     Err(MailboxError::Refused { reason, .. }) => {
                         refused.push((f.key.clone(), reason))
@@ -765,6 +1061,8 @@ impl ImapMailbox {
                     Err(e) => return Err(e),
                 }
             }
+            self.expunge_ours().await?;
+            self.drain();
             return Ok(refused);
         }
         for folder in Folder::ALL {
@@ -837,11 +1135,21 @@ impl ImapMailbox {
             handle.init().await.map_err(|e| imap_err(&host, e))
         })
         .await?;
-        let (wait, stop) = handle.wait_with_timeout(max_wait.min(IDLE_MAX));
+        // Renewed every poll_interval: a server whose IDLE never pushes is still
+        // looked at that often.
+        let renew = self.settings.poll_interval.max(Duration::from_secs(1));
+        let (wait, stop) = handle.wait_with_timeout(max_wait.min(renew).min(IDLE_MAX));
         let woke = wait.await;
         drop(stop); // kept alive until here: dropping it interrupts the wait
         match woke {
             Ok(IdleResponse::NewData(data)) => {
+                match data.parsed() {
+                    Response::MailboxData(async_imap::imap_proto::MailboxDatum::Exists(n)) => {
+                        self.exists = *n;
+                    }
+                    Response::Expunge(_) => self.exists = self.exists.saturating_sub(1),
+                    _ => {}
+                }
                 if let Response::Data {
                     status: Status::Bye,
                     outcome,
@@ -889,11 +1197,14 @@ impl ImapMailbox {
             return;
         };
         while let Ok(r) = session.unsolicited_responses.try_recv() {
-            if matches!(
-                r,
-                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
-            ) {
-                self.pending_new = true;
+            match r {
+                UnsolicitedResponse::Exists(n) => {
+                    self.exists = n;
+                    self.pending_new = true;
+                }
+                UnsolicitedResponse::Recent(_) => self.pending_new = true,
+                UnsolicitedResponse::Expunge(_) => self.exists = self.exists.saturating_sub(1),
+                _ => {}
             }
         }
     }
@@ -981,6 +1292,82 @@ fn imap_err(host: &str, e: async_imap::error::Error) -> MailboxError {
             host: host.to_string(),
             reason: other.to_string(),
         },
+    }
+}
+
+fn create_failed(host: &str, name: &str, e: MailboxError) -> MailboxError {
+    if e.is_refusal() {
+        MailboxError::Protocol {
+            host: host.to_string(),
+            reason: format!(
+                "cannot create folder {name}: {e}; set [mailbox] folder_prefix to a folder this account may create"
+            ),
+        }
+    } else {
+        e
+    }
+}
+
+/// An IMAP quoted string.
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Writes `TAG COMMAND` to the stream and reads lines until the tagged answer:
+/// the untagged lines (a literal `{n}` inlined as a quoted string) and whether the
+/// status was OK.
+async fn raw_exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    tag: &str,
+    command: &str,
+) -> io::Result<(Vec<String>, bool)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("{tag} {command}\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut untagged = Vec::new();
+    // Bounded: a NAMESPACE answer is a few hundred bytes.
+    let limit = 64 * 1024;
+    let mut total = 0usize;
+    loop {
+        let mut line = Vec::new();
+        loop {
+            let b = stream.read_u8().await?;
+            line.push(b);
+            total += 1;
+            if total > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "answer too long",
+                ));
+            }
+            if line.ends_with(b"\r\n") {
+                // A literal: `{n}` at the end of the line, then n bytes, then more line.
+                let text = &line[..line.len() - 2];
+                if let Some(open) = text.iter().rposition(|&c| c == b'{')
+                    && text.ends_with(b"}")
+                    && let Some(n) = std::str::from_utf8(&text[open + 1..text.len() - 1])
+                        .ok()
+                        .and_then(|n| n.trim_end_matches('+').parse::<usize>().ok())
+                    && n <= limit - total
+                {
+                    let mut lit = vec![0u8; n];
+                    stream.read_exact(&mut lit).await?;
+                    total += n;
+                    line.truncate(open);
+                    line.extend_from_slice(quoted(&String::from_utf8_lossy(&lit)).as_bytes());
+                    continue;
+                }
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        if let Some(rest) = text.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+            let ok = rest.get(..2).is_some_and(|s| s.eq_ignore_ascii_case("OK"));
+            return Ok((untagged, ok));
+        }
+        untagged.push(text);
     }
 }
 

@@ -45,8 +45,10 @@
 //! ```
 
 mod imap;
+pub mod layout;
 mod maildir;
 pub mod tls;
+pub mod utf7;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,7 +72,7 @@ pub enum TlsMode {
 }
 
 /// The folders the daemon files handled messages into. Their full names are
-/// `duty-desk/Processed` etc., with the server's own hierarchy separator.
+/// `duty-desk/Processed` etc. in the server's own hierarchy ([`layout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Folder {
     /// Answered, forwarded: done.
@@ -223,8 +225,13 @@ pub struct ImapSettings {
     pub folder: String,
     /// Use IDLE when the server offers it; otherwise poll.
     pub idle: bool,
-    /// How often to look when not idling.
+    /// How often to look when not idling, and how often IDLE is renewed (at most
+    /// every 29 minutes): the safety net for servers whose IDLE does not push.
     pub poll_interval: Duration,
+    /// The parent of the desk's folders, levels written with "/" whatever the
+    /// server's separator (`INBOX/Заявки`); None: `duty-desk` in the server's
+    /// personal namespace.
+    pub folder_prefix: Option<String>,
     /// Limit for connecting and for each command (not for IDLE's wait).
     pub timeout: Duration,
 }
@@ -241,6 +248,7 @@ impl Default for ImapSettings {
             folder: "INBOX".into(),
             idle: true,
             poll_interval: Duration::from_secs(60),
+            folder_prefix: None,
             timeout: Duration::from_secs(60),
         }
     }
@@ -495,8 +503,9 @@ impl Mailbox {
     }
 
     /// Returns when new mail may have arrived, or after at most `max_wait`.
-    /// IMAP: IDLE (when enabled and offered; re-issued at least every 29 minutes),
-    /// otherwise sleeps `poll_interval` and sends NOOP. Maildir: sleeps.
+    /// IMAP: IDLE (when enabled and offered; re-issued every `poll_interval`, at
+    /// most 29 minutes), otherwise sleeps `poll_interval` and sends NOOP. Maildir:
+    /// sleeps.
     pub async fn wait_for_new(&mut self, max_wait: Duration) -> Result<(), MailboxError> {
         match self {
             Mailbox::Imap(m) => m.wait_for_new(max_wait).await,
@@ -504,6 +513,15 @@ impl Mailbox {
                 m.wait_for_new(max_wait).await;
                 Ok(())
             }
+        }
+    }
+
+    /// Some while letters moved in this session are left flagged `\Deleted` in the
+    /// inbox, unexpunged (IMAP without UIDPLUS, others' deletions pending): why.
+    pub fn expunge_note(&self) -> Option<&str> {
+        match self {
+            Mailbox::Imap(m) => m.expunge_note(),
+            Mailbox::Maildir(_) => None,
         }
     }
 

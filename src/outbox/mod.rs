@@ -7,6 +7,7 @@
 //! refused addresses, TLS and login problems that need a person).
 
 mod maildir;
+pub mod seven_bit;
 mod smtp;
 
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ pub enum SendError {
     /// An envelope address the server could never accept.
     #[error("invalid address {address:?}: {reason}")]
     InvalidAddress { address: String, reason: String },
+    /// The mail cannot go through this server as it is (a non-ASCII local part
+    /// and no SMTPUTF8; anything the SMTP client refuses before sending): that
+    /// mail's fault, never retried.
+    #[error("cannot be sent through {host}: {reason}")]
+    Unsendable { host: String, reason: String },
     /// TLS failed: untrusted or wrong certificate, no STARTTLS, handshake error.
     #[error("TLS with {host} failed: {reason}")]
     Tls { host: String, reason: String },
@@ -114,9 +120,10 @@ impl SendError {
             SendError::Connection { .. } | SendError::Io { .. } => true,
             SendError::Rejected { code, .. } => (400..500).contains(code),
             SendError::Auth { transient, .. } => *transient,
-            SendError::Config(_) | SendError::InvalidAddress { .. } | SendError::Tls { .. } => {
-                false
-            }
+            SendError::Config(_)
+            | SendError::InvalidAddress { .. }
+            | SendError::Unsendable { .. }
+            | SendError::Tls { .. } => false,
         }
     }
 

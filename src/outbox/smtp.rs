@@ -26,13 +26,13 @@ use std::time::{Duration, Instant};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::{SendError, SmtpSettings, TlsMode};
+use super::{SendError, SmtpSettings, TlsMode, seven_bit};
 use crate::mailbox::tls;
 
 /// The stream handed to lettre: TCP or TLS, with an optional synthetic greeting
@@ -204,12 +204,20 @@ impl SmtpOutbox {
         to: &[String],
         raw: &[u8],
     ) -> Result<(), SendError> {
-        let envelope = envelope(envelope_from, to)?;
+        // Checked before connecting: a malformed address is the mail's fault.
+        envelope(envelope_from, to)?;
         self.ensure_connected().await?;
+        let Some(conn) = self.conn.as_ref() else {
+            return Err(self.conn_err("not connected".into()));
+        };
+        let info = conn.server_info();
+        let utf8 = info.supports_feature(Extension::SmtpUtfEight);
+        let eight_bit = info.supports_feature(Extension::EightBitMime);
+        let (envelope, raw) = self.fit(envelope_from, to, raw, utf8, eight_bit)?;
         let Some(conn) = self.conn.as_mut() else {
             return Err(self.conn_err("not connected".into()));
         };
-        let result = tokio::time::timeout(self.settings.timeout, conn.send(&envelope, raw)).await;
+        let result = tokio::time::timeout(self.settings.timeout, conn.send(&envelope, &raw)).await;
         match result {
             Ok(Ok(_)) => {
                 self.last_used = Instant::now();
@@ -232,6 +240,58 @@ impl SmtpOutbox {
                 )))
             }
         }
+    }
+
+    /// The envelope and message as this server can take them (see
+    /// [`super::seven_bit`]): without SMTPUTF8 ASCII addresses (a non-ASCII local
+    /// part in the envelope is [`SendError::Unsendable`]), without 8BITMIME 7-bit data.
+    fn fit<'a>(
+        &self,
+        from: &str,
+        to: &[String],
+        raw: &'a [u8],
+        utf8: bool,
+        eight_bit: bool,
+    ) -> Result<(Envelope, std::borrow::Cow<'a, [u8]>), SendError> {
+        use std::borrow::Cow;
+        let host = &self.settings.host;
+        let unsendable = |reason: String| SendError::Unsendable {
+            host: host.clone(),
+            reason,
+        };
+        let mut raw: Cow<'a, [u8]> = Cow::Borrowed(raw);
+        let envelope = if utf8 {
+            envelope(from, to)?
+        } else {
+            let from = seven_bit::ascii_address(from).map_err(unsendable)?;
+            let to = to
+                .iter()
+                .map(|a| seven_bit::ascii_address(a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unsendable)?;
+            let (fixed, dropped) = seven_bit::ascii_headers(&raw);
+            if !dropped.is_empty() {
+                tracing::warn!(
+                    host = %host,
+                    fields = %dropped.join(", "),
+                    "outbox: the server has no SMTPUTF8; header fields with a non-ASCII address left out"
+                );
+            }
+            raw = Cow::Owned(fixed);
+            envelope(&from, &to)?
+        };
+        if !eight_bit && !raw.is_ascii() {
+            let fixed = seven_bit::seven_bit(&raw).ok_or_else(|| {
+                unsendable("the server has no 8BITMIME and the message is not readable MIME".into())
+            })?;
+            raw = Cow::Owned(fixed);
+        }
+        if !eight_bit && !raw.is_ascii() {
+            return Err(unsendable(
+                "the server has no 8BITMIME and the message keeps 8-bit bytes in its header".into(),
+            ));
+        }
+        Ok((envelope, raw))
     }
 
     /// QUIT, best effort.
@@ -371,6 +431,13 @@ impl SmtpOutbox {
                 host,
                 code,
                 message: e.to_string(),
+            };
+        }
+        if e.is_client() {
+            // Refused by lettre before a byte went out: the mail's fault.
+            return SendError::Unsendable {
+                host,
+                reason: error_chain(&e),
             };
         }
         SendError::Connection {

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::{Config, weekday_key};
-use crate::schedule::{Schedule, Shift, clock};
+use crate::schedule::{Schedule, Shift, Validity, clock};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +23,10 @@ pub struct Cli {
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// This desk's name, at the start of every log line ("desk=NAME"); the
+    /// template unit duty-desk@NAME.service passes its instance name.
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse_instance)]
+    pub instance: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,7 +42,12 @@ pub enum Command {
         json: bool,
     },
     /// Validate the config and templates; on error print file, line and what is wrong.
-    CheckConfig,
+    /// Warns (and still passes) when the timetable ends soon or has ended.
+    CheckConfig {
+        /// The instant to judge the timetable's validity at (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        at: Option<DateTime<Utc>>,
+    },
     /// The daemon: inbox, outgoing queue and due queue.
     Run {
         /// Handle what is waiting (inbox and due queue), send what is queued, exit.
@@ -56,7 +65,11 @@ pub enum Command {
     /// The whole pipeline over bundled example letters, in a temporary Maildir.
     Demo,
     /// Tickets, queues and mailbox health from the state store.
-    Status,
+    Status {
+        /// The instant to report at (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        at: Option<DateTime<Utc>>,
+    },
     /// Understand letters without side effects: one JSON object per file per line.
     Inspect {
         /// The instant to judge at (RFC 3339) [default: now]
@@ -83,6 +96,23 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// Checks `--instance NAME`: letters, digits, `-`, `_` and `.` (it names
+/// `/etc/duty-desk/NAME.toml` and the unit duty-desk@NAME.service).
+pub fn parse_instance(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a desk name: use up to 64 letters, digits, '-', '_' and '.' (e.g. school-12)"
+        ))
+    }
+}
+
 /// Loads the config named on the command line (or the default).
 pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     let path = Config::locate(cli.config.as_deref());
@@ -99,7 +129,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if *json {
                 writeln!(out, "{}", schedule_json(&config.schedule, at))?;
             } else {
-                write!(out, "{}", schedule_table(&config.schedule, at))?;
+                write!(
+                    out,
+                    "{}",
+                    schedule_table(&config.schedule, at, config.warn_before_end_days)
+                )?;
             }
             Ok(())
         }
@@ -113,14 +147,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 once: *once,
                 now: *now,
                 fresh_state: *fresh_state,
+                instance: cli.instance.clone(),
             };
             runtime()?.block_on(crate::service::serve(&path, opts))
         }
         Command::Demo => runtime()?.block_on(crate::demo::run(&mut std::io::stdout().lock())),
-        Command::Status => {
+        Command::Status { at } => {
             let config = load_config(&cli)?;
             let store = crate::store::Store::open(&config.state_path, false)?;
-            print!("{}", crate::status::report(&store, &config, Utc::now())?);
+            let at = at.unwrap_or_else(Utc::now);
+            print!("{}", crate::status::report(&store, &config, at)?);
             Ok(())
         }
         Command::Inspect { now: _, files } => {
@@ -137,7 +173,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { at } => {
             let config = load_config(&cli)?;
             let templates = crate::templates::Templates::load(&config.templates_dir)?;
             templates.check()?;
@@ -160,6 +196,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         server.host, server.port
                     ),
                 }
+            }
+            let at = at.unwrap_or_else(Utc::now);
+            let validity = config.schedule.validity(at, config.warn_before_end_days);
+            if let Some(warning) = validity.warning() {
+                println!("warning: {warning}");
             }
             Ok(())
         }
@@ -208,8 +249,9 @@ const WEEKDAYS: [(Weekday, &str); 5] = [
     (Weekday::Fri, "Пт"),
 ];
 
-/// The readable week table: windows per specialist, hours, gaps, validity warning.
-pub fn schedule_table(s: &Schedule, at: DateTime<Utc>) -> String {
+/// The readable week table: windows per specialist, hours, gaps, and the validity
+/// warning from `warn_days` days before the timetable's last day.
+pub fn schedule_table(s: &Schedule, at: DateTime<Utc>, warn_days: u32) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let name_w = s
@@ -311,19 +353,27 @@ pub fn schedule_table(s: &Schedule, at: DateTime<Utc>) -> String {
             let _ = writeln!(out, "  следующего дежурства нет: график закончился");
         }
     }
-    let left = s.days_left(at);
-    if left < 0 {
-        let _ = writeln!(
-            out,
-            "\nВНИМАНИЕ: график действовал до {}; он истёк, заявки уходят на резервный адрес.",
-            s.valid_until()
-        );
-    } else if left <= 30 {
-        let _ = writeln!(
-            out,
-            "\nВНИМАНИЕ: график действует до {} (осталось дней: {left}); пора внести новый.",
-            s.valid_until()
-        );
+    let validity = s.validity(at, warn_days);
+    match validity {
+        Validity::Valid => {}
+        Validity::Ended { last_day } => {
+            let _ = writeln!(
+                out,
+                "\nВНИМАНИЕ: график действовал до {last_day}; он истёк, заявки уходят на резервный адрес."
+            );
+        }
+        Validity::EndsSoon {
+            last_day,
+            days_left,
+        } => {
+            let _ = writeln!(
+                out,
+                "\nВНИМАНИЕ: график действует до {last_day} (осталось дней: {days_left}); пора внести новый."
+            );
+        }
+    }
+    if let Some(warning) = validity.warning() {
+        let _ = writeln!(out, "warning: {warning}");
     }
     out
 }

@@ -144,6 +144,8 @@ pub mod raw {
         pub holidays: Vec<Spanned<String>>,
         #[serde(default)]
         pub changes: Vec<Spanned<ChangeEntry>>,
+        /// The admin is warned this long before `valid_until` ("14d").
+        pub warn_before_end: Option<Spanned<String>>,
     }
 
     /// A one-off change on a date: `replaced_by` someone, or an `extra` window.
@@ -373,6 +375,9 @@ pub struct Config {
     pub staff_domains: Vec<String>,
     pub staff_addresses: Vec<String>,
     pub schedule: Schedule,
+    /// `[schedule] warn_before_end` in days: the admin's warning that the timetable
+    /// ends comes this many days before `valid_until` (default 14).
+    pub warn_before_end_days: u32,
     pub auto_replies_per_sender_per_day: u32,
     pub max_message_size: usize,
     /// `[mailbox] authserv_id`, lower-cased: whose `Authentication-Results` count.
@@ -540,6 +545,8 @@ impl Validator<'_> {
         let sched = raw
             .schedule
             .ok_or_else(|| self.err(None, "missing section [schedule]"))?;
+        let warn_before_end_days =
+            self.days_or(&sched.warn_before_end, "schedule.warn_before_end", 14)?;
         let schedule = self.schedule(sched, tz, specialists)?;
         let max_message_size =
             parse_size(raw.limits.max_message_size.get_ref()).ok_or_else(|| {
@@ -592,6 +599,7 @@ impl Validator<'_> {
                 .map(|a| a.trim().to_lowercase())
                 .collect(),
             schedule,
+            warn_before_end_days,
             auto_replies_per_sender_per_day: raw.limits.auto_replies_per_sender_per_day,
             max_message_size,
             authserv_id,
@@ -629,6 +637,25 @@ impl Validator<'_> {
                 )
             }),
         }
+    }
+
+    /// A whole number of days written as a duration ("14d").
+    fn days_or(&self, s: &Option<Spanned<String>>, key: &str, default: u32) -> R<u32> {
+        let Some(s) = s else {
+            return Ok(default);
+        };
+        parse_duration(s.get_ref())
+            .filter(|d| d.as_secs() % 86400 == 0)
+            .and_then(|d| u32::try_from(d.as_secs() / 86400).ok())
+            .ok_or_else(|| {
+                self.at(
+                    s,
+                    format!(
+                        "{key} {:?} is not a number of days like \"14d\"",
+                        s.get_ref()
+                    ),
+                )
+            })
     }
 
     fn address(&self, s: &Spanned<String>, key: &str) -> R<Address> {
@@ -1211,6 +1238,22 @@ duty = { tue = ["14:30-16:00"], thu = ["08:00-10:00"] }
             PathBuf::from("/etc/duty-desk/../var/duty-desk.sqlite3")
         );
         assert!(matches!(c.mailbox, MailboxSource::Imap { idle: true, .. }));
+    }
+
+    #[test]
+    fn warn_before_end_is_days_default_14() {
+        assert_eq!(parse(GOOD).unwrap().warn_before_end_days, 14);
+        let with = |v: &str| {
+            GOOD.replace(
+                "valid_until = \"2022-05-31\"",
+                &format!("valid_until = \"2022-05-31\"\nwarn_before_end = \"{v}\""),
+            )
+        };
+        assert_eq!(parse(&with("30d")).unwrap().warn_before_end_days, 30);
+        let text = with("36h");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(line_of(&text, "36h")), "{e}");
+        assert!(e.message.contains("number of days"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::mailbox::{
 };
 use crate::outbox::{MaildirOutboxSettings, Outbox, OutboxSettings, SendError, SmtpSettings};
 use crate::request::{self, Context as RequestContext};
+use crate::schedule::Validity;
 use crate::store::{Queries, Store};
 use crate::templates::Templates;
 use crate::ticket::{self, Desk, Incoming, Outcome};
@@ -47,6 +48,9 @@ pub struct RunOptions {
     /// Accept a blank state store even though the mailbox shows an earlier run
     /// (`run --fresh-state`): letters still in the inbox are answered as new.
     pub fresh_state: bool,
+    /// The desk's name (`--instance`, the template unit's instance): names the unit
+    /// in the admin's mail (`systemctl reload duty-desk@NAME`).
+    pub instance: Option<String>,
 }
 
 /// The daemon's clock: real time, or real time shifted to start at `--now`.
@@ -210,6 +214,8 @@ pub struct Shared {
     /// A store failure (since, error) that could not be noted in the store itself
     /// (it was locked, say): audited once the store works again.
     store_failing: Mutex<Option<(DateTime<Utc>, String)>>,
+    /// The systemd unit this desk runs as: `duty-desk` or `duty-desk@NAME`.
+    unit: String,
 }
 
 /// How often a healthy connection refreshes `last_mailbox_contact` in the store.
@@ -305,6 +311,10 @@ pub fn prepare(config_path: &Path, opts: &RunOptions) -> anyhow::Result<Arc<Shar
         mode: Mutex::new("starting"),
         contact_written: Mutex::new(None),
         store_failing: Mutex::new(None),
+        unit: match &opts.instance {
+            Some(name) => format!("duty-desk@{name}"),
+            None => "duty-desk".to_string(),
+        },
     }))
 }
 
@@ -344,6 +354,7 @@ async fn run_loops(
         inbox_pass(&shared, &shutdown).await?;
         release_due(&shared)?;
         housekeeping(&shared)?;
+        timetable_check(&shared)?;
         let mut conn = None;
         let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
         if let Some(c) = conn {
@@ -1324,6 +1335,9 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
             }
             last_housekeeping = Some(Instant::now());
         }
+        if let Err(e) = timetable_check(&shared) {
+            error!(error = %redact(&format!("{e:#}")), "timetable check");
+        }
         let next = shared.store().read().next_due()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
@@ -1628,7 +1642,19 @@ fn update_status(shared: &Shared, mode: &'static str) {
         ),
         None => "no window ahead".into(),
     };
-    let line = format!("{mode}; {held} waiting for duty; {next}");
+    let mut line = format!("{mode}; {held} waiting for duty; {next}");
+    match s.validity(now, loaded.config.warn_before_end_days) {
+        Validity::Valid => {}
+        Validity::EndsSoon {
+            last_day,
+            days_left,
+        } => line.push_str(&format!(
+            "; timetable ends {last_day} ({days_left} days left)"
+        )),
+        Validity::Ended { last_day } => line.push_str(&format!(
+            "; TIMETABLE ENDED {last_day}: every ticket goes to the fallback"
+        )),
+    }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
     *shared.status.lock().unwrap_or_else(|e| e.into_inner()) = line;
 }
@@ -1696,6 +1722,80 @@ fn stall_recovered(shared: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `kv` key holding the `valid_until` whose "the timetable ends soon" mail went
+/// to the admin: one mail per timetable (a new `valid_until` arms it again).
+pub const TIMETABLE_WARNED_KEY: &str = "timetable_end_warned";
+/// The `kv` key holding "valid_until;local date" of the last "the timetable has
+/// ended" reminder to the admin.
+pub const TIMETABLE_REMINDED_KEY: &str = "timetable_ended_reminded";
+/// Days between two reminders that the timetable has ended.
+const TIMETABLE_REMIND_EVERY_DAYS: i64 = 7;
+
+/// `warn_before_end` days before the timetable's last day, one mail to the admin
+/// (template `timetable_end`) saying when it ends and how to add the next one; once
+/// it has ended, a reminder every [`TIMETABLE_REMIND_EVERY_DAYS`] days. Returns
+/// whether a mail was queued.
+pub fn timetable_check(shared: &Shared) -> anyhow::Result<bool> {
+    let loaded = shared.loaded();
+    let cfg = &loaded.config;
+    let s = &cfg.schedule;
+    let now = shared.clock.now();
+    let today = now.with_timezone(&s.tz()).date_naive();
+    let last = s.valid_until().to_string();
+    let validity = s.validity(now, cfg.warn_before_end_days);
+    let queued = shared.store().transaction(|tx| {
+        let (expired, days_left) = match validity {
+            Validity::Valid => return Ok(false),
+            Validity::EndsSoon { days_left, .. } => {
+                if tx.kv_get(TIMETABLE_WARNED_KEY)?.as_deref() == Some(last.as_str()) {
+                    return Ok(false);
+                }
+                tx.kv_set(TIMETABLE_WARNED_KEY, &last)?;
+                (false, days_left)
+            }
+            Validity::Ended { .. } => {
+                let previous = tx.kv_get(TIMETABLE_REMINDED_KEY)?;
+                let reminded = previous
+                    .as_deref()
+                    .and_then(|v| v.split_once(';'))
+                    .filter(|(until, _)| *until == last)
+                    .and_then(|(_, date)| date.parse::<chrono::NaiveDate>().ok());
+                if reminded.is_some_and(|d| (today - d).num_days() < TIMETABLE_REMIND_EVERY_DAYS) {
+                    return Ok(false);
+                }
+                tx.kv_set(TIMETABLE_REMINDED_KEY, &format!("{last};{today}"))?;
+                (true, -1)
+            }
+        };
+        let detail = if expired {
+            format!("the timetable ended on {last}")
+        } else {
+            format!("the timetable ends on {last} ({days_left} days left)")
+        };
+        tx.audit(now, None, None, "timetable_end", &detail)?;
+        let Some(admin) = &cfg.admin else {
+            return Ok(false);
+        };
+        let ctx = minijinja::context! {
+            school => cfg.school_name,
+            mailbox => cfg.from.email,
+            last_day => crate::ticket::date_ru(s.valid_until()),
+            days_left => days_left,
+            expired => expired,
+            config => cfg.file.display().to_string(),
+            unit => shared.unit,
+        };
+        queue_admin_letter(tx, &loaded, admin, "timetable_end", ctx, now)?;
+        Ok(true)
+    })?;
+    if queued {
+        warn!(valid_until = %last, "the timetable ends or has ended: mail queued for the admin");
+        shared.outbox_wake.notify_one();
+        refresh_status(shared);
+    }
+    Ok(queued)
+}
+
 fn queue_admin_mail(
     tx: &crate::store::Tx<'_>,
     loaded: &Loaded,
@@ -1715,14 +1815,25 @@ fn queue_admin_mail(
         ),
         MailboxSource::Maildir { path, .. } => path.display().to_string(),
     };
-    let rendered = loaded.templates.render(
-        template,
-        minijinja::context! {
-            mailbox => mailbox,
-            since => since.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
-            error => error,
-        },
-    )?;
+    let ctx = minijinja::context! {
+        mailbox => mailbox,
+        since => since.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        error => error,
+    };
+    queue_admin_letter(tx, loaded, admin, template, ctx, now)
+}
+
+/// Renders `template` with `ctx` and queues it to the admin.
+fn queue_admin_letter(
+    tx: &crate::store::Tx<'_>,
+    loaded: &Loaded,
+    admin: &crate::config::Address,
+    template: &str,
+    ctx: minijinja::Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let cfg = &loaded.config;
+    let rendered = loaded.templates.render(template, ctx)?;
     let letter = crate::letter::Letter {
         from: cfg.from.clone(),
         to: vec![admin.clone()],

@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
                 .event_format(Priority {
                     inner: lines,
                     journald,
+                    desk: cli.instance.clone(),
                 }),
         )
         .init();
@@ -43,6 +44,7 @@ fn main() -> std::process::ExitCode {
     // to, an SMTP refusal): shown as every log line shows it, local part hidden. The
     // other commands' errors are about the admin's own config and files.
     let redact = matches!(cli.command, Command::Run { .. });
+    let cli_instance = cli.instance.clone();
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -53,7 +55,8 @@ fn main() -> std::process::ExitCode {
             } else {
                 text.into()
             };
-            eprintln!("{priority}error: {text}");
+            let desk = desk_prefix(cli_instance.as_deref());
+            eprintln!("{priority}{desk}error: {text}");
             std::process::ExitCode::from(1)
         }
     }
@@ -98,11 +101,19 @@ fn stderr_is_journal() -> bool {
     want == format!("{}:{}", meta.dev(), meta.ino())
 }
 
+/// "desk=NAME " for `--instance NAME`, else nothing.
+fn desk_prefix(instance: Option<&str>) -> String {
+    instance.map(|n| format!("desk={n} ")).unwrap_or_default()
+}
+
 /// Under journald, each line starts with its syslog priority (`<3>` error, `<4>`
 /// warning, `<6>` info, `<7>` debug and trace), so `journalctl -p warning` works.
+/// With `--instance NAME` every line then says `desk=NAME`, so the lines of many
+/// desks on one host (or in one file) tell whose they are.
 struct Priority<F> {
     inner: F,
     journald: bool,
+    desk: Option<String>,
 }
 
 impl<S, N, F> FormatEvent<S, N> for Priority<F>
@@ -125,6 +136,9 @@ where
                 _ => 7,
             };
             write!(writer, "<{p}>")?;
+        }
+        if let Some(desk) = &self.desk {
+            write!(writer, "desk={desk} ")?;
         }
         self.inner.format_event(ctx, writer, event)
     }

@@ -81,6 +81,40 @@ pub struct Shift {
     pub until: DateTime<Tz>,
 }
 
+/// Where an instant stands in the timetable's validity (see [`Schedule::validity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    /// More than the warning period left.
+    Valid,
+    /// `last_day` (`valid_until`) is `days_left` days away (0: today is the last day).
+    EndsSoon { last_day: NaiveDate, days_left: i64 },
+    /// The day after `last_day` or later: no window lies ahead.
+    Ended { last_day: NaiveDate },
+}
+
+impl Validity {
+    /// The admin's warning, the same words for `check-config`, `schedule` and `status`;
+    /// `None` while the timetable is valid for longer than the warning period.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Validity::Valid => None,
+            Validity::EndsSoon {
+                last_day,
+                days_left,
+            } => Some(format!(
+                "the timetable ends on {last_day} ({days_left} days left): after that every \
+                 ticket goes to the fallback address. Add next school year's [schedule] \
+                 valid_from, valid_until and holidays and the [[specialists]] duty windows."
+            )),
+            Validity::Ended { last_day } => Some(format!(
+                "the timetable ENDED on {last_day}: no duty window lies ahead and every ticket \
+                 goes to the fallback address. Add next school year's [schedule] valid_from, \
+                 valid_until and holidays and the [[specialists]] duty windows."
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Schedule {
     tz: Tz,
@@ -231,6 +265,24 @@ impl Schedule {
     /// Days until validity ends (negative once ended).
     pub fn days_left(&self, at: DateTime<Utc>) -> i64 {
         (self.valid_until - at.with_timezone(&self.tz).date_naive()).num_days()
+    }
+
+    /// Whether the timetable is valid at `at`, ends within `warn_days` days (its
+    /// last day `valid_until` included), or has ended.
+    pub fn validity(&self, at: DateTime<Utc>, warn_days: u32) -> Validity {
+        let days_left = self.days_left(at);
+        if days_left < 0 {
+            Validity::Ended {
+                last_day: self.valid_until,
+            }
+        } else if days_left <= i64::from(warn_days) {
+            Validity::EndsSoon {
+                last_day: self.valid_until,
+                days_left,
+            }
+        } else {
+            Validity::Valid
+        }
     }
 
     /// A local wall-clock time on a date as an instant; 24:00 is the next midnight.
@@ -512,6 +564,37 @@ mod tests {
                 .to_rfc3339(),
             "2021-09-01T08:00:00+03:00"
         );
+    }
+
+    #[test]
+    fn validity_warns_within_the_period_and_says_when_it_ended() {
+        let s = school(vec![]);
+        let last_day = NaiveDate::from_ymd_opt(2022, 5, 31).unwrap();
+        // 15 days before the last day: no warning yet; 14: the warning.
+        assert_eq!(
+            s.validity(at("2022-05-16T23:59:00+03:00"), 14),
+            Validity::Valid
+        );
+        assert_eq!(
+            s.validity(at("2022-05-17T00:00:00+03:00"), 14),
+            Validity::EndsSoon {
+                last_day,
+                days_left: 14
+            }
+        );
+        assert_eq!(
+            s.validity(at("2022-05-31T23:59:00+03:00"), 14),
+            Validity::EndsSoon {
+                last_day,
+                days_left: 0
+            }
+        );
+        let ended = s.validity(at("2022-06-01T00:00:00+03:00"), 14);
+        assert_eq!(ended, Validity::Ended { last_day });
+        assert!(ended.warning().unwrap().contains("ENDED on 2022-05-31"));
+        // The day is the school's: 21:00 UTC on 31 May is 1 June in Moscow.
+        assert_eq!(s.validity(at("2022-05-31T21:00:00Z"), 14), ended);
+        assert!(Validity::Valid.warning().is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::schedule::Validity;
 use crate::store::{Queries, Store};
 
 /// The report: tickets by state, the due queue, the outgoing queue, mailbox
@@ -197,7 +198,20 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             local(n.from.with_timezone(&Utc)),
             config.schedule.specialists()[n.specialist].name
         )?,
-        None => writeln!(out, "  no window ahead: the timetable has expired")?,
+        None => writeln!(out, "  no window ahead")?,
+    }
+    let validity = config.schedule.validity(now, config.warn_before_end_days);
+    match validity {
+        Validity::Valid => writeln!(
+            out,
+            "  timetable valid until {}",
+            config.schedule.valid_until()
+        )?,
+        _ => {
+            if let Some(warning) = validity.warning() {
+                writeln!(out, "  WARNING: {warning}")?;
+            }
+        }
     }
     Ok(out)
 }

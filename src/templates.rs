@@ -49,6 +49,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "stall_recovered",
         include_str!("../config/templates/stall_recovered.j2"),
     ),
+    (
+        "timetable_end",
+        include_str!("../config/templates/timetable_end.j2"),
+    ),
 ];
 
 /// A rendered letter.
@@ -223,6 +227,11 @@ pub fn sample_context() -> Value {
         address => "ivanova..m@mail.ru",
         verified => false,
         unverified => true,
+        last_day => "31 мая 2022",
+        days_left => 14,
+        expired => false,
+        config => "/etc/duty-desk/duty-desk.toml",
+        unit => "duty-desk",
     }
 }
 

@@ -544,6 +544,16 @@ where
     format!("{day}, {} {month}, в {}", t.day(), t.format("%H:%M"))
 }
 
+/// "31 мая 2022".
+pub fn date_ru(d: chrono::NaiveDate) -> String {
+    format!(
+        "{} {} {}",
+        d.day(),
+        MONTHS_GENITIVE[d.month0() as usize],
+        d.year()
+    )
+}
+
 /// "9 сентября 2021, 08:30".
 fn stamp_ru<Tz: TimeZone>(t: &DateTime<Tz>) -> String
 where

@@ -62,7 +62,11 @@ fn week_table_shows_hours_gaps_and_expiry_warning() {
     assert!(text.contains("Войтенко Л.А.  08:00–11:00"), "{text}");
     assert!(text.contains("24.0 ч"), "{text}");
     assert!(text.contains("Пн: 11:00–14:30"), "{text}");
-    assert!(text.contains("осталось дней: 21"), "{text}");
+    // 21 days left: the example warns 14 days before (`warn_before_end`).
+    assert!(!text.contains("ВНИМАНИЕ"), "{text}");
+    let out = duty_desk(&["schedule", "--at", "2022-05-20T08:30:00+03:00"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("осталось дней: 11"), "{text}");
 }
 
 #[test]

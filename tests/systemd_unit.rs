@@ -1,16 +1,22 @@
-//! `systemd/duty-desk.service`: hardened (systemd-analyze security ≤ 2.0), clean
-//! for `systemd-analyze verify`, and consistent with what the daemon does (notify,
-//! watchdog, reload by SIGHUP, credentials named as the example config reads them).
+//! `systemd/duty-desk.service` and the template `systemd/duty-desk@.service`:
+//! hardened (systemd-analyze security ≤ 2.0 each), clean for `systemd-analyze
+//! verify`, and consistent with what the daemon does (notify, watchdog, reload by
+//! SIGHUP, credentials named as the example config reads them); an instance NAME
+//! reads NAME.toml, keeps its state in duty-desk/NAME and logs its name.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn unit_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/duty-desk.service")
+const UNITS: [&str; 2] = ["duty-desk.service", "duty-desk@.service"];
+
+fn unit_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("systemd")
+        .join(name)
 }
 
-fn unit() -> String {
-    std::fs::read_to_string(unit_path()).expect("read the unit")
+fn unit(name: &str) -> String {
+    std::fs::read_to_string(unit_path(name)).expect("read the unit")
 }
 
 fn analyze(args: &[&str]) -> Output {
@@ -39,60 +45,67 @@ fn one(unit: &str, key: &str) -> String {
 
 #[test]
 fn exposure_is_2_0_or_lower() {
-    let unit = unit_path();
-    let out = analyze(&[
-        "security",
-        "--offline=true",
-        "--threshold=20",
-        "--no-pager",
-        &unit.to_string_lossy(),
-    ]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let overall = text
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_else(|| panic!("no overall figure in:\n{text}"));
-    let figure: f64 = overall
-        .split(':')
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|f| f.parse().ok())
-        .unwrap_or_else(|| panic!("cannot read the figure in {overall:?}"));
-    eprintln!("{overall}");
-    assert!(figure <= 2.0, "{overall}\n{text}");
-    assert!(out.status.success(), "{text}");
+    for name in UNITS {
+        let unit = unit_path(name);
+        let out = analyze(&[
+            "security",
+            "--offline=true",
+            "--threshold=20",
+            "--no-pager",
+            &unit.to_string_lossy(),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let overall = text
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("{name}: no overall figure in:\n{text}"));
+        let figure: f64 = overall
+            .split(':')
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the figure in {overall:?}"));
+        eprintln!("{name}: {overall}");
+        assert!(figure <= 2.0, "{name}: {overall}\n{text}");
+        assert!(out.status.success(), "{name}: {text}");
+    }
 }
 
 #[test]
 fn verify_reports_nothing_but_the_missing_binary() {
-    // As shipped: only the binary's path may be reported (it is not installed here).
-    let out = analyze(&["verify", &unit_path().to_string_lossy()]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    for name in UNITS {
+        // As shipped: only the binary's path may be reported (it is not installed here).
+        let out = analyze(&["verify", &unit_path(name).to_string_lossy()]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                line.contains("/usr/bin/duty-desk"),
+                "systemd-analyze verify {name} says: {line}"
+            );
+        }
+        // With the binary where the unit expects it: nothing at all.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let copy = dir.path().join(name);
+        std::fs::write(
+            &copy,
+            unit(name).replace("/usr/bin/duty-desk", env!("CARGO_BIN_EXE_duty-desk")),
+        )
+        .expect("write the copy");
+        let out = analyze(&["verify", &copy.to_string_lossy()]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         assert!(
-            line.contains("/usr/local/bin/duty-desk"),
-            "systemd-analyze verify says: {line}"
+            out.status.success() && text.trim().is_empty(),
+            "{name}: {text}"
         );
     }
-    // With the binary where the unit expects it: nothing at all.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let copy = dir.path().join("duty-desk.service");
-    std::fs::write(
-        &copy,
-        unit().replace("/usr/local/bin/duty-desk", env!("CARGO_BIN_EXE_duty-desk")),
-    )
-    .expect("write the copy");
-    let out = analyze(&["verify", &copy.to_string_lossy()]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.trim().is_empty(), "{text}");
 }
 
 #[test]
 fn unit_matches_what_the_daemon_does() {
-    let u = unit();
+    let u = unit("duty-desk.service");
     // READY comes from the daemon itself once the mailbox is logged in.
     assert_eq!(one(&u, "Type"), "notify");
     assert_eq!(one(&u, "NotifyAccess"), "main");
@@ -128,4 +141,49 @@ fn unit_matches_what_the_daemon_does() {
             "the example config does not read the {name} credential"
         );
     }
+}
+
+#[test]
+fn template_instance_reads_its_config_keeps_its_state_and_logs_its_name() {
+    let t = unit("duty-desk@.service");
+    let start = one(&t, "ExecStart");
+    assert_eq!(
+        start,
+        "/usr/bin/duty-desk --instance %i --config /etc/duty-desk/%i.toml run"
+    );
+    assert_eq!(
+        one(&t, "ExecStartPre"),
+        "/usr/bin/duty-desk --instance %i --config /etc/duty-desk/%i.toml check-config"
+    );
+    assert_eq!(one(&t, "StateDirectory"), "duty-desk/%i");
+    assert_eq!(one(&t, "WorkingDirectory"), "/var/lib/duty-desk/%i");
+    assert_eq!(one(&t, "SyslogIdentifier"), "duty-desk@%i");
+    // Inside the service the credentials are named as in the plain unit, so one
+    // example config serves both; on disk they are NAME-imap and NAME-smtp.
+    assert_eq!(
+        values(&t, "LoadCredential"),
+        [
+            "imap:/etc/duty-desk/credentials/%i-imap",
+            "smtp:/etc/duty-desk/credentials/%i-smtp"
+        ]
+    );
+    // Everything else (notify, watchdog, the sandbox) is the plain unit's, line for line.
+    let per_instance = [
+        "Description=",
+        "ExecStartPre=",
+        "ExecStart=",
+        "StateDirectory=",
+        "WorkingDirectory=",
+        "LoadCredential=",
+        "SyslogIdentifier=",
+    ];
+    let settings = |u: &str| -> Vec<String> {
+        u.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter(|l| !per_instance.iter().any(|k| l.starts_with(k)))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(settings(&t), settings(&unit("duty-desk.service")));
 }

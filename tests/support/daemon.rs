@@ -306,6 +306,11 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon; `log_name` names its log file in the config's folder.
     pub fn start(config: &Path, now: &str, log_name: &str) -> Daemon {
+        Self::start_args(config, &["run", "--now", now], log_name)
+    }
+
+    /// Starts `duty-desk --config CONFIG ARGS…` (e.g. `--instance NAME run --now …`).
+    pub fn start_args(config: &Path, args: &[&str], log_name: &str) -> Daemon {
         let log = config
             .parent()
             .expect("the config lives in a folder")
@@ -314,7 +319,7 @@ impl Daemon {
         let child = binary()
             .arg("--config")
             .arg(config)
-            .args(["run", "--now", now])
+            .args(args)
             .stdout(file.try_clone().expect("dup the log file"))
             .stderr(file)
             .spawn()

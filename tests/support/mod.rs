@@ -41,6 +41,7 @@ mod configs;
 pub mod daemon;
 pub mod desk;
 pub mod maildesk;
+pub mod others;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -117,6 +118,10 @@ pub struct StackOptions {
     /// for a FETCH. Its default, `disconnect-immediately`, ends the session;
     /// `no-after` answers the FETCH with NO once the other messages are sent.
     pub imap_fetch_failure: Option<String>,
+    /// The settings inside Dovecot's `namespace inbox { … }` (default
+    /// `separator = /`), e.g. `separator = .` or `prefix = INBOX.` and
+    /// `separator = .` for a Courier-like "INBOX." namespace.
+    pub namespace: Option<String>,
 }
 
 /// A private Dovecot + Postfix. See the module documentation.
@@ -479,6 +484,12 @@ impl MailStack {
         let d = self.root.join("dovecot");
         std::fs::create_dir_all(d.join("state")).expect("mkdir dovecot");
         let mut conf = configs::dovecot_conf(&self.root, instance, &self.ports);
+        if let Some(ns) = &options.namespace {
+            conf = conf.replace(
+                "  separator = /\n",
+                &format!("  {}\n", ns.replace('\n', "\n  ")),
+            );
+        }
         if let Some(caps) = &options.imap_capability {
             conf.push_str(&format!(
                 "protocol imap {{\n  imap_capability = {caps}\n}}\n"
@@ -768,14 +779,21 @@ fn installed(bin: &str) -> bool {
         .any(|d| Path::new(d).join(bin).exists())
 }
 
-/// Runs `scripts/install-mail-stack` once when Dovecot, Postfix or openssl is missing.
-fn ensure_installed() {
+/// Runs `scripts/install-mail-stack` once when Dovecot, Postfix, openssl or the
+/// npm test servers are missing.
+pub fn ensure_installed() {
     static DONE: Mutex<bool> = Mutex::new(false);
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
     if *done {
         return;
     }
-    if !(installed("dovecot") && installed("postfix") && installed("openssl")) {
+    let node_servers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/node_modules");
+    if !(installed("dovecot")
+        && installed("postfix")
+        && installed("openssl")
+        && node_servers.join("hoodiecrow-imap").is_dir()
+        && node_servers.join("smtp-server").is_dir())
+    {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-mail-stack");
         let status = Command::new("bash")
             .arg(&script)

@@ -1,0 +1,423 @@
+//! The desk against servers laid out differently from our default Dovecot: each
+//! case files 13 letters once in folders of the server's own hierarchy, leaves
+//! nothing in INBOX, deletes nothing, handles nothing twice after a restart, and
+//! sends every mail once.
+//!
+//! - Dovecot with the separator "." (`duty-desk.Processed`).
+//! - Dovecot with a Courier-like "INBOX." namespace (`INBOX.duty-desk.Processed`);
+//!   once more with NAMESPACE, MOVE and UIDPLUS withheld, so the layout comes from a
+//!   refused top-level CREATE and moves are COPY + \Deleted + EXPUNGE.
+//! - Hoodiecrow (a server that is not Dovecot) with the separator "|", without
+//!   MOVE and UIDPLUS.
+//! - Postfix taking mail from loopback without AUTH (`[outbox]` without username).
+//! - An SMTP server without 8BITMIME and SMTPUTF8 (npm smtp-server).
+
+mod support;
+#[path = "support/svc.rs"]
+#[allow(dead_code)]
+mod svc;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use support::daemon::{DaemonConfig, Mail, run_cli, run_once};
+use support::others::{Hoodiecrow, SmtpSink};
+use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
+use svc::{request, request_without_class};
+
+const TUE_0830: &str = "2021-09-07T08:30:00+03:00";
+const TUE_0930: &str = "2021-09-07T09:30:00+03:00";
+const ARRIVED: &str = "07-Sep-2021 08:00:00 +0300";
+
+/// 13 letters from six senders: ten complete requests, three without the class.
+fn thirteen() -> Vec<(String, Vec<u8>)> {
+    (0..13)
+        .map(|n| {
+            let from = REQUESTERS[n % REQUESTERS.len()];
+            if n % 5 == 4 {
+                request_without_class(from, n)
+            } else {
+                request(from, n)
+            }
+        })
+        .collect()
+}
+
+/// Message-ID of a letter.
+fn id_of(raw: &[u8]) -> String {
+    Mail::parse(raw).message_id
+}
+
+/// Rewrites the config file at `path` with `f`.
+fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).expect("read config");
+    std::fs::write(path, f(text)).expect("write config");
+}
+
+/// The `[outbox]` section replaced by `section`.
+fn with_outbox(text: String, section: &str) -> String {
+    let start = text.find("[outbox]").expect("[outbox]");
+    let end = text.find("[school]").expect("[school]");
+    format!("{}{section}\n\n{}", &text[..start], &text[end..])
+}
+
+/// Every message in the support mailbox's folders other than INBOX, by folder.
+async fn filed(stack: &MailStack) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for f in stack.folders(SUPPORT).await {
+        if f == "INBOX" {
+            continue;
+        }
+        let ids: Vec<String> = stack
+            .fetch(SUPPORT, &f)
+            .await
+            .iter()
+            .map(|r| id_of(r))
+            .collect();
+        if !ids.is_empty() {
+            out.insert(f, ids);
+        }
+    }
+    out
+}
+
+/// Every letter in every inbox but the support one, after Postfix is done.
+async fn delivered(stack: &MailStack) -> Vec<Mail> {
+    stack.wait_postfix_idle(Duration::from_secs(30)).await;
+    let mut all = Vec::new();
+    for u in users().into_iter().filter(|u| *u != SUPPORT) {
+        all.extend(Mail::all(&stack.fetch(u, "INBOX").await));
+    }
+    all
+}
+
+/// Each of `ids` exactly once across `filed`, every folder under `parent` + `sep`.
+fn assert_filed_once(filed: &BTreeMap<String, Vec<String>>, ids: &[String], parent: &str) {
+    let mut seen: Vec<&String> = filed.values().flatten().collect();
+    seen.sort();
+    let mut want: Vec<&String> = ids.iter().collect();
+    want.sort();
+    assert_eq!(seen, want, "each letter filed once: {filed:#?}");
+    for folder in filed.keys() {
+        assert!(
+            folder.starts_with(parent),
+            "{folder} is not under {parent}: {filed:#?}"
+        );
+    }
+}
+
+fn assert_no_duplicates(mails: &[Mail]) {
+    let ids: BTreeSet<&String> = mails.iter().map(|m| &m.message_id).collect();
+    assert_eq!(ids.len(), mails.len(), "a mail delivered twice");
+}
+
+/// The whole case on a Dovecot stack: 13 letters, a run, a second run (a
+/// restart), the folders and the mail checked after each.
+async fn files_thirteen_under(stack: &MailStack, cfg: &DaemonConfig, config: &Path, parent: &str) {
+    let letters = thirteen();
+    for (_, raw) in &letters {
+        stack.append(SUPPORT, "INBOX", ARRIVED, raw).await;
+    }
+    let ids: Vec<String> = letters.iter().map(|(id, _)| id.clone()).collect();
+    run_once(config, TUE_0830);
+    let first = filed(stack).await;
+    assert_filed_once(&first, &ids, parent);
+    assert_eq!(
+        stack.fetch(SUPPORT, "INBOX").await.len(),
+        0,
+        "left in INBOX"
+    );
+    let mails = delivered(stack).await;
+    // Ten forwards, ten acknowledgements, three questions at least.
+    assert!(mails.len() >= 23, "{} mails", mails.len());
+    assert_no_duplicates(&mails);
+
+    run_once(config, TUE_0930);
+    assert_eq!(
+        filed(stack).await,
+        first,
+        "the second run changed the folders"
+    );
+    assert_eq!(delivered(stack).await.len(), mails.len(), "mail sent twice");
+    let status = String::from_utf8_lossy(&run_cli(config, &["status"]).stdout).into_owned();
+    assert!(!status.contains("FAILED"), "{status}");
+    let _ = cfg;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_with_the_dot_separator() {
+    let stack = MailStack::start_with(StackOptions {
+        namespace: Some("separator = .".into()),
+        ..StackOptions::default()
+    });
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    files_thirteen_under(&stack, &cfg, &config, "duty-desk.").await;
+    let folders = stack.folders(SUPPORT).await;
+    assert!(
+        folders.contains(&"duty-desk.Processed".to_string()),
+        "{folders:?}"
+    );
+    assert!(!folders.iter().any(|f| f.contains('/')), "{folders:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_with_an_inbox_namespace() {
+    let stack = MailStack::start_with(StackOptions {
+        namespace: Some("prefix = INBOX.\nseparator = .".into()),
+        ..StackOptions::default()
+    });
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_with_an_inbox_namespace_and_no_namespace_move_or_uidplus() {
+    let stack = MailStack::start_with(StackOptions {
+        namespace: Some("prefix = INBOX.\nseparator = .".into()),
+        imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
+        ..StackOptions::default()
+    });
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
+    let stack = MailStack::start_with(StackOptions {
+        imap_capability: Some("IMAP4rev1 LITERAL+ IDLE NAMESPACE".into()),
+        ..StackOptions::default()
+    });
+    // A letter someone else flagged \Deleted (and may still unflag).
+    let (_, theirs) = request(REQUESTERS[0], 99);
+    stack
+        .append(SUPPORT, "INBOX", "01-Jan-2020 10:00:00 +0000", &theirs)
+        .await;
+    let mut imap = stack.imap(SUPPORT).await;
+    imap.command("SELECT INBOX").await.unwrap();
+    imap.command("STORE 1 +FLAGS (\\Deleted)").await.unwrap();
+    imap.logout().await;
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    edit(&config, |t| {
+        t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n")
+    });
+    let (id, raw) = request(REQUESTERS[1], 1);
+    stack.append(SUPPORT, "INBOX", ARRIVED, &raw).await;
+    run_once(&config, TUE_0830);
+
+    // Ours is filed; both stay in INBOX (flagged), nothing is expunged.
+    let processed = stack.fetch(SUPPORT, "duty-desk/Processed").await;
+    assert_eq!(
+        processed.iter().map(|r| id_of(r)).collect::<Vec<_>>(),
+        vec![id]
+    );
+    assert_eq!(stack.fetch(SUPPORT, "INBOX").await.len(), 2);
+    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
+    assert!(status.contains("NOT EXPUNGED"), "{status}");
+    assert!(status.contains("no UIDPLUS"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
+    let stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    edit(&config, |t| {
+        t.replace(
+            "folder = \"INBOX\"\n",
+            "folder = \"INBOX\"\nfolder_prefix = \"Заявки\"\n",
+        )
+    });
+    let (id, raw) = request(REQUESTERS[0], 1);
+    stack.append(SUPPORT, "INBOX", ARRIVED, &raw).await;
+    run_once(&config, TUE_0830);
+    // "Заявки" in modified UTF-7, as Dovecot stores and lists it.
+    let got = stack.fetch(SUPPORT, "&BBcEMARPBDIEOgQ4-/Processed").await;
+    assert_eq!(got.iter().map(|r| id_of(r)).collect::<Vec<_>>(), vec![id]);
+    assert!(
+        !stack
+            .folders(SUPPORT)
+            .await
+            .iter()
+            .any(|f| f.starts_with("duty-desk"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postfix_relay_without_auth() {
+    let stack = MailStack::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let section = format!(
+        "[outbox]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Поддержка ЭлЖур <{SUPPORT}>\"",
+        stack.smtp_port()
+    );
+    edit(&config, |t| with_outbox(t, &section));
+    let check = run_cli(&config, &["check-config"]);
+    let said = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(said.contains("no authentication"), "{said}");
+    files_thirteen_under(&stack, &cfg, &config, "duty-desk/").await;
+    // Postfix logged no SASL login for any of them.
+    let log = std::fs::read_to_string(stack.dir().join("postfix/postfix.log")).unwrap_or_default();
+    assert!(!log.contains("sasl_username"), "AUTH was used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_without_8bitmime_and_smtputf8() {
+    let stack = MailStack::start();
+    let sink = SmtpSink::start();
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    let section = format!(
+        "[outbox]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Поддержка ЭлЖур <{SUPPORT}>\"",
+        sink.port()
+    );
+    edit(&config, |t| with_outbox(t, &section));
+    // 13 letters; two from internationalised addresses: one with an ASCII local
+    // part (answered at its punycode domain), one whose local part is Cyrillic
+    // (its acknowledgement cannot go through this server: failed, shown in status).
+    let mut letters = thirteen();
+    for (n, from) in [(0usize, "mama@школа.рф"), (1, "родитель@школа.рф")] {
+        let (id, raw) = request(from, 100 + n);
+        letters[n] = (id, raw);
+    }
+    for (_, raw) in &letters {
+        stack.append(SUPPORT, "INBOX", ARRIVED, raw).await;
+    }
+    let ids: Vec<String> = letters.iter().map(|(id, _)| id.clone()).collect();
+    run_once(&config, TUE_0830);
+    let first = filed(&stack).await;
+    assert_filed_once(&first, &ids, "duty-desk/");
+    assert_eq!(stack.fetch(SUPPORT, "INBOX").await.len(), 0);
+    let got = sink.received();
+    assert!(got.len() >= 22, "{} mails\n{}", got.len(), sink.log());
+    for m in &got {
+        assert!(
+            m.raw.is_ascii(),
+            "8-bit data sent:\n{}",
+            String::from_utf8_lossy(&m.raw)
+        );
+    }
+    // The envelope as the client wrote it (the sink's log of commands).
+    let log = sink.log();
+    let envelope: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("MAIL FROM:") || l.contains("RCPT TO:"))
+        .collect();
+    assert!(envelope.len() >= got.len() * 2, "{log}");
+    assert!(envelope.iter().all(|l| l.is_ascii()), "{envelope:#?}");
+    assert!(
+        envelope
+            .iter()
+            .any(|l| l.contains("RCPT TO:<mama@xn--80atdl2c.xn--p1ai>")),
+        "no acknowledgement to the punycode address: {envelope:#?}"
+    );
+    let ids: BTreeSet<String> = got.iter().map(|m| id_of(&m.raw)).collect();
+    assert_eq!(ids.len(), got.len(), "a mail sent twice");
+    // Forwards carry the originals whole, as octet-stream in base64.
+    let forward = got
+        .iter()
+        .map(|m| Mail::parse(&m.raw))
+        .find(|m| m.subject.starts_with("[Заявка #"))
+        .expect("a forward");
+    assert!(
+        String::from_utf8_lossy(&forward.raw).contains("application/octet-stream"),
+        "{}",
+        String::from_utf8_lossy(&forward.raw)
+    );
+    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
+    assert!(
+        status.contains("FAILED") && status.contains("SMTPUTF8"),
+        "{status}"
+    );
+
+    run_once(&config, TUE_0930);
+    assert_eq!(filed(&stack).await, first);
+    assert_eq!(
+        sink.received().len(),
+        got.len(),
+        "mail sent again after a restart"
+    );
+}
+
+/// Logs in to Hoodiecrow and lists folder names and message counts.
+async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
+    let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
+        .await
+        .expect("login");
+    let list = imap.command("LIST \"\" \"*\"").await.expect("LIST");
+    let mut out = BTreeMap::new();
+    for u in list {
+        let line = String::from_utf8_lossy(&u.line).trim_end().to_string();
+        let Some(name) = line.rsplit(' ').next() else {
+            continue;
+        };
+        let name = name.trim_matches('"').to_string();
+        let status = imap
+            .command(&format!("STATUS \"{name}\" (MESSAGES)"))
+            .await
+            .expect("STATUS");
+        let n = status
+            .iter()
+            .filter_map(|u| {
+                let l = String::from_utf8_lossy(&u.line).to_string();
+                let i = l.find("MESSAGES ")?;
+                l[i + 9..]
+                    .trim_end()
+                    .trim_end_matches(')')
+                    .parse::<usize>()
+                    .ok()
+            })
+            .next()
+            .unwrap_or(0);
+        out.insert(name, n);
+    }
+    imap.logout().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
+    let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
+    let hc = Hoodiecrow::start("|", SUPPORT, &password(SUPPORT));
+    let cfg = DaemonConfig::new();
+    let config = cfg.write_for(hc.port(), hc.port(), stack.smtps_port(), &stack.ca_file());
+    let letters = thirteen();
+    {
+        let mut imap = Imap::login(hc.port(), SUPPORT, &password(SUPPORT))
+            .await
+            .expect("login");
+        for (_, raw) in &letters {
+            let mut cmd = format!("APPEND INBOX {{{}+}}\r\n", raw.len()).into_bytes();
+            cmd.extend_from_slice(raw);
+            imap.command_bytes(&cmd).await.expect("APPEND");
+        }
+        imap.logout().await;
+    }
+    run_once(&config, TUE_0830);
+    let first = hoodiecrow_folders(hc.port()).await;
+    let desk: usize = first
+        .iter()
+        .filter(|(f, _)| f.starts_with("duty-desk|"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(desk, 13, "{first:?}\n{}", hc.log());
+    assert_eq!(first.get("INBOX"), Some(&0), "{first:?}");
+    assert!(!first.keys().any(|f| f.contains('/')), "{first:?}");
+    let mails = delivered(&stack).await;
+    assert!(mails.len() >= 23, "{}", mails.len());
+    assert_no_duplicates(&mails);
+
+    run_once(&config, TUE_0930);
+    assert_eq!(hoodiecrow_folders(hc.port()).await, first);
+    assert_eq!(delivered(&stack).await.len(), mails.len());
+}

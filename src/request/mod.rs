@@ -274,6 +274,7 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
             let h = decode::headers(&msg);
             robot = robot::check(&msg, &h, ctx);
             h.fill(&mut req);
+            req.ticket_tag = text::ticket_tag(&req.subject);
         }
         req.reason = match robot {
             // A robot gets no answer, not even "too large".
@@ -300,6 +301,7 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     let h = decode::headers(&msg);
     let robot = robot::check(&msg, &h, ctx);
     h.fill(&mut req);
+    req.ticket_tag = text::ticket_tag(&req.subject);
 
     if let Some(why) = robot {
         req.reason = joined("robot: ", &why);

@@ -26,7 +26,10 @@ use crate::letter::{self, AutoSubmitted, Letter, new_message_id};
 use crate::mailbox::Folder;
 use crate::request::{Field, Request, Role, Verdict, missing_fields};
 use crate::schedule::Shift;
-use crate::store::{Cited, NewOutgoing, Queries, SeenMessage, Ticket, TicketState, Tx};
+use crate::store::{
+    Cited, HOURLY_ALERT_KEY, NewOutgoing, Queries, ROUND_ROBIN_KEY, SeenMessage, Ticket,
+    TicketState, Tx, UNDELIVERABLE_ALERT_KEY,
+};
 use crate::templates::Templates;
 use crate::trust;
 
@@ -487,7 +490,7 @@ fn choose(tx: &Tx<'_>, desk: &Desk<'_>, shifts: &[Shift]) -> anyhow::Result<Opti
     if shifts.len() <= 1 {
         return Ok(shifts.first().cloned());
     }
-    let last = tx.kv_get("round_robin_last")?;
+    let last = tx.kv_get(ROUND_ROBIN_KEY)?;
     let n = desk.config.schedule.specialists().len();
     let last_idx = last.as_deref().and_then(|l| {
         desk.config
@@ -1409,7 +1412,7 @@ impl Ctx<'_, '_> {
         t.forwarded_at = Some(self.now);
         t.due_at = None;
         self.tx.update_ticket(t, self.now)?;
-        self.tx.kv_set("round_robin_last", email)?;
+        self.tx.kv_set(ROUND_ROBIN_KEY, email)?;
         Ok(())
     }
 
@@ -1459,11 +1462,6 @@ const MAX_QUOTED_CHARS: usize = 300;
 const MAX_NAME_CHARS: usize = 100;
 /// An automatic reply that would wait longer than this for the hourly limit is dropped.
 const MAX_REPLY_WAIT_HOURS: i64 = 24;
-/// The `kv` key holding the local date of the last hourly-limit alert.
-pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
-/// The `kv` key holding the local date of the last undeliverable-address alert.
-pub const UNDELIVERABLE_ALERT_KEY: &str = "undeliverable_alerted";
-
 /// At most `max` characters of `s`, with «…» when cut.
 fn cap_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {

@@ -7,20 +7,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use super::health::{queue_admin_letter, refresh_status};
+use super::health::refresh_status;
 use super::inbox::log_outcome;
 use super::{DUE, MAX_BEAT, Shared, redact, stopping};
-use crate::schedule::Validity;
-use crate::store::{Queries, TIMETABLE_REMINDED_KEY, TIMETABLE_WARNED_KEY};
-use crate::ticket::{self, Desk};
+use crate::store::Queries;
+use crate::ticket;
 
 /// Forwards held tickets whose window has opened.
 pub(super) fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     let loaded = shared.loaded();
-    let desk = Desk {
-        config: &loaded.config,
-        templates: &loaded.templates,
-    };
+    let desk = loaded.desk();
     let now = shared.clock.now();
     let outcomes = shared
         .store()
@@ -108,67 +104,16 @@ pub(super) async fn due_loop(
     }
 }
 
-/// Days between two reminders that the timetable has ended.
-pub(super) const TIMETABLE_REMIND_EVERY_DAYS: i64 = 7;
-
-/// `warn_before_end` days before the timetable's last day, one mail to the admin
-/// (template `timetable_end`) saying when it ends and how to add the next one; once
-/// it has ended, a reminder every [`TIMETABLE_REMIND_EVERY_DAYS`] days. Returns
-/// whether a mail was queued.
+/// Tells the admin, in time and again once it has, that the timetable ends
+/// (see [`ticket::timetable_reminder`]). Returns whether a mail was queued.
 pub fn timetable_check(shared: &Shared) -> anyhow::Result<bool> {
     let loaded = shared.loaded();
-    let cfg = &loaded.config;
-    let s = &cfg.schedule;
     let now = shared.clock.now();
-    let today = now.with_timezone(&s.tz()).date_naive();
-    let last = s.valid_until().to_string();
-    let validity = s.validity(now, cfg.warn_before_end_days);
-    let queued = shared.store().transaction(|tx| {
-        let (expired, days_left) = match validity {
-            Validity::Valid => return Ok(false),
-            Validity::EndsSoon { days_left, .. } => {
-                if tx.kv_get(TIMETABLE_WARNED_KEY)?.as_deref() == Some(last.as_str()) {
-                    return Ok(false);
-                }
-                tx.kv_set(TIMETABLE_WARNED_KEY, &last)?;
-                (false, days_left)
-            }
-            Validity::Ended { .. } => {
-                let previous = tx.kv_get(TIMETABLE_REMINDED_KEY)?;
-                let reminded = previous
-                    .as_deref()
-                    .and_then(|v| v.split_once(';'))
-                    .filter(|(until, _)| *until == last)
-                    .and_then(|(_, date)| date.parse::<chrono::NaiveDate>().ok());
-                if reminded.is_some_and(|d| (today - d).num_days() < TIMETABLE_REMIND_EVERY_DAYS) {
-                    return Ok(false);
-                }
-                tx.kv_set(TIMETABLE_REMINDED_KEY, &format!("{last};{today}"))?;
-                (true, -1)
-            }
-        };
-        let detail = if expired {
-            format!("the timetable ended on {last}")
-        } else {
-            format!("the timetable ends on {last} ({days_left} days left)")
-        };
-        tx.audit(now, None, None, "timetable_end", &detail)?;
-        let Some(admin) = &cfg.admin else {
-            return Ok(false);
-        };
-        let ctx = minijinja::context! {
-            school => cfg.school_name,
-            mailbox => cfg.from.email,
-            last_day => crate::ticket::date_ru(s.valid_until()),
-            days_left => days_left,
-            expired => expired,
-            config => cfg.file.display().to_string(),
-            unit => shared.unit,
-        };
-        queue_admin_letter(tx, &loaded, admin, "timetable_end", ctx, now)?;
-        Ok(true)
-    })?;
+    let queued = shared
+        .store()
+        .transaction(|tx| ticket::timetable_reminder(tx, &loaded.desk(), &shared.unit, now))?;
     if queued {
+        let last = loaded.config.schedule.valid_until();
         warn!(valid_until = %last, "the timetable ends or has ended: mail queued for the admin");
         shared.outbox_wake.notify_one();
         refresh_status(shared);

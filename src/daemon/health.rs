@@ -4,13 +4,13 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::{info, warn};
 
-use super::{Loaded, MAX_BEAT, Shared};
-use crate::config::MailboxSource;
+use super::{MAX_BEAT, Shared};
 use crate::schedule::Validity;
-use crate::store::{LAST_CONTACT_KEY, Queries, STALL_ALERTED_KEY, STALL_SINCE_KEY};
+use crate::store::{LAST_CONTACT_KEY, Queries};
+use crate::ticket;
 
 /// How often a healthy connection refreshes `last_mailbox_contact` in the store.
 pub(super) const CONTACT_EVERY: Duration = Duration::from_secs(60);
@@ -115,32 +115,12 @@ pub(super) fn update_status(shared: &Shared, mode: &'static str) {
 pub(super) fn stall_check(shared: &Shared, error: &str) -> anyhow::Result<()> {
     let loaded = shared.loaded();
     let now = shared.clock.now();
-    let cfg = &loaded.config;
-    let mut store = shared.store();
-    store.transaction(|tx| {
-        tx.audit(now, None, None, "mailbox_error", error)?;
-        let since = match tx.kv_get(STALL_SINCE_KEY)? {
-            Some(s) => DateTime::parse_from_rfc3339(&s)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(now),
-            None => {
-                tx.kv_set(STALL_SINCE_KEY, &now.to_rfc3339())?;
-                now
-            }
-        };
-        let alerted = tx.kv_get(STALL_ALERTED_KEY)?.is_some();
-        let threshold = chrono::Duration::from_std(cfg.stall_alert_after)
-            .unwrap_or(chrono::Duration::minutes(15));
-        if !alerted && now - since >= threshold {
-            if let Some(admin) = &cfg.admin {
-                queue_admin_mail(tx, &loaded, admin, "stall_alert", since, error, now)?;
-            }
-            tx.kv_set(STALL_ALERTED_KEY, &now.to_rfc3339())?;
-            warn!("mailbox unreadable since {since}: alert queued for the admin");
-        }
-        Ok(())
-    })?;
-    drop(store);
+    let alerted = shared
+        .store()
+        .transaction(|tx| ticket::stall_alert(tx, &loaded.desk(), error, now))?;
+    if let Some(since) = alerted {
+        warn!("mailbox unreadable since {since}: alert queued for the admin");
+    }
     shared.outbox_wake.notify_one();
     Ok(())
 }
@@ -149,97 +129,15 @@ pub(super) fn stall_check(shared: &Shared, error: &str) -> anyhow::Result<()> {
 pub(super) fn stall_recovered(shared: &Shared) -> anyhow::Result<()> {
     let loaded = shared.loaded();
     let now = shared.clock.now();
-    let mut store = shared.store();
-    let recovered = store.transaction(|tx| {
+    let recovered = shared.store().transaction(|tx| {
         tx.kv_set(LAST_CONTACT_KEY, &now.to_rfc3339())?;
-        let Some(since) = tx.kv_get(STALL_SINCE_KEY)? else {
-            return Ok(false);
-        };
-        let alerted = tx.kv_get(STALL_ALERTED_KEY)?.is_some();
-        tx.kv_delete(STALL_SINCE_KEY)?;
-        tx.kv_delete(STALL_ALERTED_KEY)?;
-        if alerted && let Some(admin) = &loaded.config.admin {
-            let since = DateTime::parse_from_rfc3339(&since)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(now);
-            queue_admin_mail(tx, &loaded, admin, "stall_recovered", since, "", now)?;
-        }
-        Ok(alerted)
+        ticket::stall_recovered(tx, &loaded.desk(), now)
     })?;
-    drop(store);
     if recovered {
         info!("mailbox readable again: recovery note queued for the admin");
         shared.outbox_wake.notify_one();
     }
     Ok(())
-}
-
-pub(super) fn queue_admin_mail(
-    tx: &crate::store::Tx<'_>,
-    loaded: &Loaded,
-    admin: &crate::config::Address,
-    template: &str,
-    since: DateTime<Utc>,
-    error: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let cfg = &loaded.config;
-    let tz = cfg.schedule.tz();
-    let mailbox = match &cfg.mailbox {
-        MailboxSource::Imap { server, .. } => format!(
-            "{} ({})",
-            server.login.as_ref().map_or("", |l| l.username.as_str()),
-            server.host
-        ),
-        MailboxSource::Maildir { path, .. } => path.display().to_string(),
-    };
-    let ctx = minijinja::context! {
-        mailbox => mailbox,
-        since => since.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
-        error => error,
-    };
-    queue_admin_letter(tx, loaded, admin, template, ctx, now)
-}
-
-/// Renders `template` with `ctx` and queues it to the admin.
-pub(super) fn queue_admin_letter(
-    tx: &crate::store::Tx<'_>,
-    loaded: &Loaded,
-    admin: &crate::config::Address,
-    template: &str,
-    ctx: minijinja::Value,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let cfg = &loaded.config;
-    let rendered = loaded.templates.render(template, ctx)?;
-    let letter = crate::letter::Letter {
-        from: cfg.from.clone(),
-        to: vec![admin.clone()],
-        reply_to: None,
-        subject: rendered.subject,
-        body: rendered.body,
-        message_id: crate::letter::new_message_id(template, None, &cfg.from),
-        in_reply_to: None,
-        references: vec![],
-        auto_submitted: crate::letter::AutoSubmitted::Generated,
-        ticket: None,
-        date: now,
-        attachments: vec![],
-    };
-    let raw = letter.build()?;
-    tx.queue(
-        &crate::store::NewOutgoing {
-            message_id: &letter.message_id,
-            ticket: None,
-            kind: template,
-            auto_reply_to: None,
-            envelope_from: &cfg.from.email,
-            recipients: std::slice::from_ref(&admin.email),
-            raw: &raw,
-            not_before: None,
-        },
-        now,
-    )
 }
 
 /// The status line last set (for tests and `status`).

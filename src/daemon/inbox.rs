@@ -17,7 +17,7 @@ use crate::config::MailboxSource;
 use crate::mailbox::{Backoff, Budget, Fetched, Folder, Mailbox};
 use crate::request;
 use crate::store::{Queries, STORE_ERROR_KEY, STUCK_PREFIX};
-use crate::ticket::{self, Desk, Incoming, Outcome};
+use crate::ticket::{self, Incoming, Outcome};
 
 /// Connects to the mailbox, logging and backing off until it works or shutdown.
 /// Returns the mailbox with the settings it was opened with.
@@ -428,10 +428,7 @@ pub(super) fn handle_letter(
     // A letter over the size limit came with its header block only.
     let size = usize::try_from(fetched.size).unwrap_or(usize::MAX);
     let req = request::understand_sized(&fetched.raw, size, &loaded.request_context());
-    let desk = Desk {
-        config: &loaded.config,
-        templates: &loaded.templates,
-    };
+    let desk = loaded.desk();
     let incoming = Incoming {
         key: &fetched.key,
         uid: fetched.uid,
@@ -452,35 +449,13 @@ pub(super) fn handle_letter(
             // The letter itself cannot be decided on (what it holds breaks a step of
             // the decision): it is kept, filed as unreadable with the reason, and logged.
             error!(key = fetched.key, error = %redact(&format!("{e:#}")), "cannot decide on a letter; filing it as unreadable");
-            let o = Outcome {
-                folder: Folder::Unreadable,
-                decision: "ignore".into(),
-                reason: format!("unreadable: cannot decide on it: {e:#}"),
-                ticket: None,
-                assignee: None,
-                queued: 0,
-            };
             store.transaction(|tx| {
-                tx.record_message(
-                    &crate::store::SeenMessage {
-                        source_key: &fetched.key,
-                        uid: fetched.uid,
-                        message_id: None,
-                        sender: None,
-                        ticket: None,
-                        verdict: "ignore",
-                        reason: &o.reason,
-                        folder: o.folder.leaf(),
-                        raw: Some(&fetched.raw),
-                    },
-                    now,
-                )?;
+                let o = ticket::undecidable(tx, &incoming, &e, now)?;
                 if let Some(uid) = fetched.uid {
                     tx.set_cursor(source, uidvalidity, uid)?;
                 }
-                Ok(())
-            })?;
-            o
+                Ok(o)
+            })?
         }
     };
     log_outcome(&outcome);

@@ -10,6 +10,7 @@ use crate::mailbox::{ImapSettings, MailboxSettings, MaildirSettings, TlsMode};
 use crate::outbox::{MaildirOutboxSettings, OutboxSettings, SmtpSettings};
 use crate::request::Context as RequestContext;
 use crate::templates::Templates;
+use crate::ticket::Desk;
 
 /// Config and templates in force; swapped whole on reload.
 pub struct Loaded {
@@ -29,6 +30,14 @@ impl Loaded {
         mailbox_settings(&config).context("[mailbox]")?;
         outbox_settings(&config).context("[outbox]")?;
         Ok(Loaded { config, templates })
+    }
+
+    /// What the ticket side decides with.
+    pub fn desk(&self) -> Desk<'_> {
+        Desk {
+            config: &self.config,
+            templates: &self.templates,
+        }
     }
 
     pub fn request_context(&self) -> RequestContext {

@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 use super::settings::outbox_settings;
 use super::{MAX_BEAT, OUTBOX, Shared, redact, sleep_or_stop, stopped, stopping};
 use crate::mailbox::Backoff;
-use crate::outbox::{Outbox, SendError};
+use crate::outbox::{Blame, Outbox};
 use crate::store::{OUTBOX_UNREACHABLE_KEY, Queries};
 
 /// How long an SMTP transaction in flight may still take after shutdown is asked
@@ -97,7 +97,7 @@ pub(super) async fn outbox_pass(
                         .transaction(|tx| tx.mark_sent(mail.id, now))?;
                     info!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), "sent");
                 }
-                Err(e) if !mail_is_at_fault(&e) => {
+                Err(e) if e.blame() != Blame::Mail => {
                     let retry = now + chrono::Duration::seconds(backoff_secs(mail.attempts));
                     warn!(kind = mail.kind, ticket = mail.ticket.unwrap_or(0), error = %redact(&e.to_string()), "send failed; will retry");
                     shared
@@ -149,16 +149,6 @@ pub(super) fn server_reachable(shared: &Shared) -> anyhow::Result<()> {
         info!("outbox: server reachable again");
     }
     Ok(())
-}
-
-/// Whether a send error condemns this mail (a 5xx reply, an impossible address)
-/// rather than the connection (network, 4xx, TLS, login: retried later).
-pub(super) fn mail_is_at_fault(e: &SendError) -> bool {
-    match e {
-        SendError::Rejected { code, .. } => *code >= 500,
-        SendError::InvalidAddress { .. } | SendError::Unsendable { .. } => true,
-        _ => false,
-    }
 }
 
 /// Retry delays: 5 s, 10 s, 20 s … capped at 10 minutes.

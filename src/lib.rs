@@ -48,6 +48,8 @@ pub mod letter;
 #[cfg(feature = "daemon")]
 pub mod mailbox;
 #[cfg(feature = "daemon")]
+pub mod net;
+#[cfg(feature = "daemon")]
 pub mod outbox;
 #[cfg(feature = "daemon")]
 pub mod service;

@@ -47,7 +47,6 @@
 mod imap;
 pub mod layout;
 mod maildir;
-pub mod tls;
 pub mod utf7;
 
 use std::path::PathBuf;
@@ -55,22 +54,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::net::tls;
+
+pub use crate::net::tls::TlsMode;
 pub use crate::ticket::Folder;
 pub use imap::ImapMailbox;
 pub use maildir::MaildirMailbox;
-
-/// How a connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAP 993, SMTP 465).
-    #[default]
-    Implicit,
-    /// Plain connection upgraded with STARTTLS before login (IMAP 143, SMTP 587);
-    /// a server that refuses STARTTLS is an error, never a plain-text session.
-    Starttls,
-    /// No TLS at all: allowed for loopback hosts only (`localhost`, 127.0.0.0/8, ::1).
-    None,
-}
 
 /// One message as read from the mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ mod smtp;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::mailbox::TlsMode;
+pub use crate::net::tls::TlsMode;
 pub use maildir::MaildirOutbox;
 pub use smtp::SmtpOutbox;
 

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::{SendError, SmtpSettings, TlsMode, seven_bit};
-use crate::mailbox::tls;
+use crate::net::tls;
 
 /// The stream handed to lettre: TCP or TLS, with an optional synthetic greeting
 /// served before the first byte from the wire.

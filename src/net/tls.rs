@@ -1,4 +1,5 @@
-//! TLS for both sides (IMAP here, SMTP in `outbox`): one rustls client configuration
+//! TLS for both sides (IMAP in `mailbox`, SMTP in `outbox`): how a connection is
+//! protected ([`TlsMode`]), one rustls client configuration
 //! that trusts the system's roots plus an optional extra CA file, and one place that
 //! turns a failed handshake into an error naming the host and the reason.
 //!
@@ -13,6 +14,19 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAP 993, SMTP 465).
+    #[default]
+    Implicit,
+    /// Plain connection upgraded with STARTTLS before login (IMAP 143, SMTP 587);
+    /// a server that refuses STARTTLS is an error, never a plain-text session.
+    Starttls,
+    /// No TLS at all: allowed for loopback hosts only (`localhost`, 127.0.0.0/8, ::1).
+    None,
+}
 
 /// A TLS failure: which host, and why (in words a person can act on).
 #[derive(Debug, Clone, thiserror::Error)]

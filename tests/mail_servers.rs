@@ -9,6 +9,8 @@
 //!   refused top-level CREATE and moves are COPY + \Deleted + EXPUNGE.
 //! - Hoodiecrow (a server that is not Dovecot) with the separator "|", without
 //!   MOVE and UIDPLUS.
+//! - GNU Mailutils imap4d: mbox folders, no MOVE or UIDPLUS, `* n EXPUNGED`, a
+//!   `UID SEARCH UID n:*` that answers nothing.
 //! - Postfix taking mail from loopback without AUTH (`[outbox]` without username).
 //! - An SMTP server without 8BITMIME and SMTPUTF8 (npm smtp-server).
 
@@ -22,7 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::daemon::{DaemonConfig, Mail, run_cli, run_once};
-use support::others::{Hoodiecrow, SmtpSink};
+use support::others::{Hoodiecrow, Imap4d, SmtpSink};
 use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
 use svc::{request, request_without_class};
 
@@ -349,8 +351,9 @@ async fn an_smtp_server_without_8bitmime_and_smtputf8() {
     );
 }
 
-/// Logs in to Hoodiecrow and lists folder names and message counts.
-async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
+/// Logs in to a server other than the stack's Dovecot and lists folder names
+/// (but those that cannot hold messages) and message counts.
+async fn server_folders(port: u16) -> BTreeMap<String, usize> {
     let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
         .await
         .expect("login");
@@ -358,6 +361,9 @@ async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for u in list {
         let line = String::from_utf8_lossy(&u.line).trim_end().to_string();
+        if line.to_ascii_lowercase().contains("\\noselect") {
+            continue;
+        }
         let Some(name) = line.rsplit(' ').next() else {
             continue;
         };
@@ -385,6 +391,20 @@ async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
     out
 }
 
+/// APPENDs `letters` to INBOX of the support mailbox on the server at `port`,
+/// arrived at `date`.
+async fn append_all(port: u16, date: &str, letters: &[(String, Vec<u8>)]) {
+    let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
+        .await
+        .expect("login");
+    for (_, raw) in letters {
+        let mut cmd = format!("APPEND INBOX \"{date}\" {{{}+}}\r\n", raw.len()).into_bytes();
+        cmd.extend_from_slice(raw);
+        imap.command_bytes(&cmd).await.expect("APPEND");
+    }
+    imap.logout().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
@@ -392,19 +412,9 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     let cfg = DaemonConfig::new();
     let config = cfg.write_for(hc.port(), hc.port(), stack.smtps_port(), &stack.ca_file());
     let letters = thirteen();
-    {
-        let mut imap = Imap::login(hc.port(), SUPPORT, &password(SUPPORT))
-            .await
-            .expect("login");
-        for (_, raw) in &letters {
-            let mut cmd = format!("APPEND INBOX {{{}+}}\r\n", raw.len()).into_bytes();
-            cmd.extend_from_slice(raw);
-            imap.command_bytes(&cmd).await.expect("APPEND");
-        }
-        imap.logout().await;
-    }
+    append_all(hc.port(), ARRIVED, &letters).await;
     run_once(&config, TUE_0830);
-    let first = hoodiecrow_folders(hc.port()).await;
+    let first = server_folders(hc.port()).await;
     let desk: usize = first
         .iter()
         .filter(|(f, _)| f.starts_with("duty-desk|"))
@@ -418,6 +428,52 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     assert_no_duplicates(&mails);
 
     run_once(&config, TUE_0930);
-    assert_eq!(hoodiecrow_folders(hc.port()).await, first);
+    assert_eq!(server_folders(hc.port()).await, first);
     assert_eq!(delivered(&stack).await.len(), mails.len());
+}
+
+/// GNU Mailutils imap4d: mbox folders (a plain `CREATE duty-desk` would make an
+/// mbox file that can hold no children), no MOVE, no UIDPLUS, `* n EXPUNGED` for
+/// EXPUNGE, and a `UID SEARCH UID n:*` that answers nothing for n > 1. A letter
+/// from before `start_from` stays in INBOX (so INBOX keeps its UIDVALIDITY, which
+/// an emptied mbox loses); ten letters, a run, three more, a run (`UID … 12:*`),
+/// a run after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailutils_imap4d() {
+    let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
+    let server = Imap4d::start(SUPPORT, &password(SUPPORT));
+    let cfg = DaemonConfig::new();
+    let config = cfg.write_for(
+        server.port(),
+        server.port(),
+        stack.smtps_port(),
+        &stack.ca_file(),
+    );
+    edit(&config, |t| {
+        t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n")
+    });
+    let old = request(REQUESTERS[0], 99);
+    append_all(server.port(), "01-Jan-2020 10:00:00 +0000", &[old]).await;
+    let letters = thirteen();
+    append_all(server.port(), ARRIVED, &letters[..10]).await;
+    run_once(&config, TUE_0830);
+    append_all(server.port(), ARRIVED, &letters[10..]).await;
+    run_once(&config, TUE_0830);
+    let first = server_folders(server.port()).await;
+    let desk: usize = first
+        .iter()
+        .filter(|(f, _)| f.starts_with("duty-desk/"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(desk, 13, "{first:?}\n{}", server.log());
+    assert_eq!(first.get("INBOX"), Some(&1), "{first:?}\n{}", server.log());
+    let mails = delivered(&stack).await;
+    assert!(mails.len() >= 23, "{}", mails.len());
+    assert_no_duplicates(&mails);
+
+    run_once(&config, TUE_0930);
+    assert_eq!(server_folders(server.port()).await, first);
+    assert_eq!(delivered(&stack).await.len(), mails.len());
+    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
+    assert!(!status.contains("FAILED"), "{status}");
 }

@@ -791,6 +791,7 @@ pub fn ensure_installed() {
     if !(installed("dovecot")
         && installed("postfix")
         && installed("openssl")
+        && installed("imap4d")
         && node_servers.join("hoodiecrow-imap").is_dir()
         && node_servers.join("smtp-server").is_dir())
     {

@@ -1,11 +1,15 @@
-//! Mail servers other than Dovecot and Postfix, each a Node.js process from
-//! `tests/servers/` (npm packages installed by `scripts/install-mail-stack`) on a
-//! free loopback port, killed on drop:
+//! Mail servers other than Dovecot and Postfix, each a process of its own on a
+//! free loopback port, with its files in a temp folder, killed on drop (installed
+//! by `scripts/install-mail-stack`):
 //!
-//! - [`Hoodiecrow`]: IMAP with the separator given, IDLE and NAMESPACE, without
-//!   MOVE and UIDPLUS; its state lives in memory as long as the process.
-//! - [`SmtpSink`]: SMTP without 8BITMIME, SMTPUTF8, STARTTLS and AUTH; every
-//!   message accepted is a file in its folder.
+//! - [`Hoodiecrow`] (npm, `tests/servers/`): IMAP with the separator given,
+//!   NAMESPACE, IDLE or not, without MOVE and UIDPLUS; its state lives in memory
+//!   as long as the process.
+//! - [`SmtpSink`] (npm, `tests/servers/`): SMTP without 8BITMIME, SMTPUTF8,
+//!   STARTTLS and AUTH; every message accepted is a file in its folder.
+//! - [`Imap4d`] (GNU Mailutils, Debian's mailutils-imap4d): IMAP with mbox
+//!   folders under the user's home, one user from a private virtual-domain
+//!   password file.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,7 +27,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A node process serving on `port`.
+/// A server process serving on `port`, its output in `log`.
 struct NodeServer {
     child: Child,
     port: u16,
@@ -32,27 +36,33 @@ struct NodeServer {
 
 impl NodeServer {
     fn start(script: &str, port: u16, args: &[&str], log: PathBuf) -> NodeServer {
-        super::ensure_installed();
-        let out = std::fs::File::create(&log).expect("create the server log");
-        let child = Command::new("node")
-            .arg(servers_dir().join(script))
+        let mut cmd = Command::new("node");
+        cmd.arg(servers_dir().join(script))
             .arg(port.to_string())
             .args(args)
-            .current_dir(servers_dir())
+            .current_dir(servers_dir());
+        NodeServer::spawn(script, cmd, port, log)
+    }
+
+    /// Runs `cmd` (output to `log`) and waits until it listens on `port`.
+    fn spawn(name: &str, mut cmd: Command, port: u16, log: PathBuf) -> NodeServer {
+        super::ensure_installed();
+        let out = std::fs::File::create(&log).expect("create the server log");
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("dup"))
             .stderr(out)
             .spawn()
-            .expect("spawn node");
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         let mut s = NodeServer { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = s.child.try_wait() {
-                panic!("{script} exited: {status}\n{}", s.log());
+                panic!("{name} exited: {status}\n{}", s.log());
             }
             assert!(
                 Instant::now() < deadline,
-                "{script} did not listen\n{}",
+                "{name} did not listen\n{}",
                 s.log()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -158,5 +168,86 @@ impl SmtpSink {
                 }
             })
             .collect()
+    }
+}
+
+/// See the module documentation. The session transcript (every command and
+/// answer) is in [`log`](Imap4d::log).
+pub struct Imap4d {
+    server: NodeServer,
+    dir: tempfile::TempDir,
+}
+
+impl Imap4d {
+    /// Serves `user` (an address, `local@domain`; password `password`) with an
+    /// empty INBOX.
+    pub fn start(user: &str, password: &str) -> Imap4d {
+        use std::os::unix::fs::MetadataExt;
+        super::ensure_installed();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let (local, domain) = user.split_once('@').expect("user@domain");
+        let home = root.join("home").join(local);
+        std::fs::create_dir_all(&home).expect("mkdir home");
+        // Mailutils' virtual domains: INBOX is HOME/INBOX, an mbox it will not
+        // create by itself.
+        std::fs::write(home.join("INBOX"), b"").expect("create INBOX");
+        let passwd = root.join("passwd");
+        std::fs::create_dir_all(&passwd).expect("mkdir passwd");
+        let hash = Command::new("openssl")
+            .args(["passwd", "-6", password])
+            .output()
+            .expect("openssl passwd");
+        assert!(hash.status.success(), "openssl passwd failed");
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
+        // The mailbox files belong to whoever runs the tests.
+        let meta = std::fs::metadata(root).expect("stat the temp dir");
+        std::fs::write(
+            passwd.join(domain),
+            format!(
+                "{local}:{hash}:{}:{}::{}:/bin/sh\n",
+                meta.uid(),
+                meta.gid(),
+                home.display()
+            ),
+        )
+        .expect("write the password file");
+        let port = free_port();
+        let config = root.join("imap4d.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "logging {{ syslog no; print-severity yes; }};\n\
+                 auth {{ authorization virtdomain; authentication generic; }};\n\
+                 virtdomain {{ passwd-dir {}; }};\n\
+                 gsasl {{ enable no; }};\n\
+                 tcp-wrappers {{ enable no; }};\n\
+                 mode daemon;\n\
+                 foreground yes;\n\
+                 pidfile {};\n\
+                 server 127.0.0.1:{port} {{ transcript yes; }};\n",
+                passwd.display(),
+                root.join("imap4d.pid").display(),
+            ),
+        )
+        .expect("write imap4d.conf");
+        let mut cmd = Command::new("/usr/sbin/imap4d");
+        cmd.arg(format!("--config-file={}", config.display()));
+        let server = NodeServer::spawn("imap4d", cmd, port, root.join("imap4d.log"));
+        Imap4d { server, dir }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// The transcript and what imap4d logged.
+    pub fn log(&self) -> String {
+        self.server.log()
+    }
+
+    /// The user's home: INBOX and the folders, as mbox files and directories.
+    pub fn home(&self, local: &str) -> PathBuf {
+        self.dir.path().join("home").join(local)
     }
 }

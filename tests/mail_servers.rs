@@ -11,6 +11,8 @@
 //!   MOVE and UIDPLUS.
 //! - GNU Mailutils imap4d: mbox folders, no MOVE or UIDPLUS, `* n EXPUNGED`, a
 //!   `UID SEARCH UID n:*` that answers nothing.
+//! - A server whose IDLE never pushes (imap4d again): a letter dropped while the
+//!   desk idles is handled at the next renewal of IDLE, every `poll_interval`.
 //! - Postfix taking mail from loopback without AUTH (`[outbox]` without username).
 //! - An SMTP server without 8BITMIME and SMTPUTF8 (npm smtp-server).
 
@@ -21,9 +23,9 @@ mod svc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use support::daemon::{DaemonConfig, Mail, run_cli, run_once};
+use support::daemon::{Daemon, DaemonConfig, Mail, run_cli, run_once};
 use support::others::{Hoodiecrow, Imap4d, SmtpSink};
 use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
 use svc::{request, request_without_class};
@@ -476,4 +478,107 @@ async fn mailutils_imap4d() {
     assert_eq!(delivered(&stack).await.len(), mails.len());
     let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
     assert!(!status.contains("FAILED"), "{status}");
+}
+
+/// The renewal of IDLE before it followed `poll_interval`.
+const OLD_FIXED_RENEWAL: Duration = Duration::from_secs(60);
+
+/// The desk's sessions in imap4d's transcript: those that sent IDLE.
+fn idling_sessions(server: &Imap4d) -> Vec<Vec<String>> {
+    server
+        .sessions()
+        .into_values()
+        .filter(|lines| {
+            lines
+                .iter()
+                .any(|l| l.starts_with("C: ") && l.ends_with(" IDLE"))
+        })
+        .collect()
+}
+
+/// imap4d's IDLE never pushes: a message APPENDed by another session is not
+/// announced to one in IDLE (it says nothing until the client sends DONE). The
+/// desk (poll_interval 2 s) is left idling, a letter is dropped, and it must be
+/// handled at a renewal of IDLE. What tells a renewal every poll_interval from
+/// the old fixed one is time, so the wait for the letter is bounded at half the
+/// old 60 s (15 poll intervals: generous for a loaded machine, impossible for the
+/// old code); the transcript then shows how it was found: no EXISTS while the
+/// desk idled, IDLE sent again and again, the letter fetched after a DONE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
+    let stack = MailStack::start(); // the outbox
+    let server = Imap4d::start(SUPPORT, &password(SUPPORT));
+    let cfg = DaemonConfig::new(); // poll_interval = "2s"
+    let config = cfg.write_for(
+        server.port(),
+        server.port(),
+        stack.smtps_port(),
+        &stack.ca_file(),
+    );
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("poll_interval = \"2s\"")
+    );
+    let mut desk = Daemon::start(&config, TUE_0830, "desk.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while idling_sessions(&server).is_empty() {
+        desk.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the desk never idled\n{}\n{}",
+            desk.log(),
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (id, raw) = request(REQUESTERS[0], 1);
+    append_all(server.port(), ARRIVED, &[(id.clone(), raw)]).await;
+    let bound = OLD_FIXED_RENEWAL / 2;
+    let deadline = Instant::now() + bound;
+    loop {
+        let folders = server_folders(server.port()).await;
+        if folders.get("duty-desk/Processed") == Some(&1) {
+            break;
+        }
+        desk.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the letter was not handled within {bound:?} of its arrival although poll_interval is 2 s: {folders:?}\n{}",
+            desk.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    desk.stop();
+
+    let sessions = idling_sessions(&server);
+    let mut idles = 0;
+    let mut fetched_after_done = false;
+    for lines in &sessions {
+        let mut idling = false;
+        let mut after_done = false;
+        for l in lines {
+            if l.starts_with("C: ") && l.ends_with(" IDLE") {
+                idling = true;
+                idles += 1;
+            } else if l == "C: DONE" {
+                idling = false;
+                after_done = true;
+            } else if idling && l.starts_with("S: * ") {
+                panic!(
+                    "imap4d pushed {l:?} during IDLE: this test needs a server that does not\n{lines:#?}"
+                );
+            } else if after_done && l.contains("BODY.PEEK[]") {
+                fetched_after_done = true;
+            }
+        }
+    }
+    assert!(
+        idles >= 2,
+        "IDLE sent {idles} time(s): not renewed\n{sessions:#?}"
+    );
+    assert!(
+        fetched_after_done,
+        "the letter was not fetched after a DONE\n{sessions:#?}"
+    );
 }

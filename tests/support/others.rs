@@ -11,6 +11,7 @@
 //!   folders under the user's home, one user from a private virtual-domain
 //!   password file.
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -217,7 +218,7 @@ impl Imap4d {
         std::fs::write(
             &config,
             format!(
-                "logging {{ syslog no; print-severity yes; }};\n\
+                "logging {{ syslog no; print-severity yes; session-id yes; }};\n\
                  auth {{ authorization virtdomain; authentication generic; }};\n\
                  virtdomain {{ passwd-dir {}; }};\n\
                  gsasl {{ enable no; }};\n\
@@ -244,6 +245,26 @@ impl Imap4d {
     /// The transcript and what imap4d logged.
     pub fn log(&self) -> String {
         self.server.log()
+    }
+
+    /// The transcript by session (imap4d's session id → its `C: …` and `S: …`
+    /// lines, in order).
+    pub fn sessions(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for line in self.log().lines() {
+            let Some(rest) = line.strip_prefix("imap4d: ") else {
+                continue;
+            };
+            let Some((id, said)) = rest.split_once(' ') else {
+                continue;
+            };
+            if said.starts_with("C: ") || said.starts_with("S: ") {
+                out.entry(id.to_string())
+                    .or_default()
+                    .push(said.to_string());
+            }
+        }
+        out
     }
 
     /// The user's home: INBOX and the folders, as mbox files and directories.

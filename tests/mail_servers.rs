@@ -11,6 +11,8 @@
 //!   MOVE and UIDPLUS.
 //! - GNU Mailutils imap4d: mbox folders, no MOVE or UIDPLUS, `* n EXPUNGED`, a
 //!   `UID SEARCH UID n:*` that answers nothing.
+//! - Cyrus IMAP with the classic layout (`INBOX.duty-desk.Processed`): a top-level
+//!   CREATE is refused; once more with NAMESPACE, MOVE and UIDPLUS withheld.
 //! - A server whose IDLE never pushes (imap4d again): a letter dropped while the
 //!   desk idles is handled at the next renewal of IDLE, every `poll_interval`.
 //! - Postfix taking mail from loopback without AUTH (`[outbox]` without username).
@@ -26,7 +28,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::daemon::{Daemon, DaemonConfig, Mail, run_cli, run_once};
-use support::others::{Hoodiecrow, Imap4d, SmtpSink};
+use support::others::{Cyrus, Hoodiecrow, Imap4d, SmtpSink};
 use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
 use svc::{request, request_without_class};
 
@@ -581,4 +583,51 @@ async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
         fetched_after_done,
         "the letter was not fetched after a DONE\n{sessions:#?}"
     );
+}
+
+/// 13 letters on a Cyrus with the classic layout (capabilities in `suppress`
+/// withheld): filed once under `INBOX.duty-desk.`, INBOX empty, nothing again
+/// after a restart.
+async fn cyrus_files_thirteen(suppress: &str) {
+    let stack = MailStack::start(); // the outbox
+    let server = Cyrus::start(SUPPORT, &password(SUPPORT), suppress);
+    let cfg = DaemonConfig::new();
+    let config = cfg.write_for(
+        server.port(),
+        server.port(),
+        stack.smtps_port(),
+        &stack.ca_file(),
+    );
+    let letters = thirteen();
+    append_all(server.port(), ARRIVED, &letters).await;
+    run_once(&config, TUE_0830);
+    let first = server_folders(server.port()).await;
+    let desk: usize = first
+        .iter()
+        .filter(|(f, _)| f.starts_with("INBOX.duty-desk."))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(desk, 13, "{first:?}\n{}", server.log());
+    assert_eq!(first.get("INBOX"), Some(&0), "{first:?}\n{}", server.log());
+    assert!(first.contains_key("INBOX.duty-desk.Processed"), "{first:?}");
+    assert!(!first.keys().any(|f| f.contains('/')), "{first:?}");
+    let mails = delivered(&stack).await;
+    assert!(mails.len() >= 23, "{}", mails.len());
+    assert_no_duplicates(&mails);
+
+    run_once(&config, TUE_0930);
+    assert_eq!(server_folders(server.port()).await, first);
+    assert_eq!(delivered(&stack).await.len(), mails.len());
+    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
+    assert!(!status.contains("FAILED"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cyrus_with_the_classic_layout() {
+    cyrus_files_thirteen("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cyrus_with_the_classic_layout_and_no_namespace_move_or_uidplus() {
+    cyrus_files_thirteen("NAMESPACE MOVE UIDPLUS").await;
 }

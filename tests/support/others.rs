@@ -10,6 +10,10 @@
 //! - [`Imap4d`] (GNU Mailutils, Debian's mailutils-imap4d): IMAP with mbox
 //!   folders under the user's home, one user from a private virtual-domain
 //!   password file.
+//! - [`Cyrus`] (Cyrus IMAP, Debian's cyrus-imapd unpacked into
+//!   `tests/servers/cyrus`): the classic layout (`altnamespace: no`,
+//!   `unixhierarchysep: no`: every folder under "INBOX.", separator "."), one user
+//!   in a private sasldb whose INBOX is made at its first login.
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
@@ -271,4 +275,173 @@ impl Imap4d {
     pub fn home(&self, local: &str) -> PathBuf {
         self.dir.path().join("home").join(local)
     }
+}
+
+/// See the module documentation.
+pub struct Cyrus {
+    server: NodeServer,
+    telemetry: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Cyrus {
+    /// Serves `user` (`local@domain`, password `password`); the capabilities in
+    /// `suppress` (e.g. "NAMESPACE MOVE UIDPLUS") are never offered.
+    pub fn start(user: &str, password: &str, suppress: &str) -> Cyrus {
+        super::ensure_installed();
+        let root = servers_dir().join("cyrus/root");
+        let bin = root.join("usr/lib/cyrus/bin");
+        let libs = std::fs::read_dir(root.join("usr/lib"))
+            .expect("the unpacked Cyrus")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("libcyrus.so.0").exists())
+            .expect("libcyrus.so.0 under tests/servers/cyrus/root/usr/lib");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let (local, domain) = user.split_once('@').expect("user@domain");
+        // lib/log/USER: imapd writes each session of USER there (its telemetry).
+        let telemetry = format!("lib/log/{user}");
+        for sub in ["conf", "lib/db", "lib/socket", "spool", "sock", &telemetry] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        let sasldb = d.join("conf/sasldb2");
+        let mut pw = Command::new(root.join("usr/sbin/saslpasswd2"))
+            .env("LD_LIBRARY_PATH", &libs)
+            .arg("-f")
+            .arg(&sasldb)
+            .args(["-p", "-c", "-u", domain, local])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("saslpasswd2");
+        {
+            use std::io::Write;
+            let mut stdin = pw.stdin.take().expect("stdin");
+            stdin.write_all(password.as_bytes()).expect("the password");
+        }
+        assert!(
+            pw.wait().expect("saslpasswd2").success(),
+            "saslpasswd2 failed"
+        );
+        // Cyrus will not serve as root: as root, its files go to nobody.
+        let (cyrus_user, cyrus_group) = if running_as_root() {
+            let st = Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(d)
+                .status()
+                .expect("chown");
+            assert!(st.success(), "chown -R nobody:nogroup failed");
+            ("nobody".to_string(), "nogroup".to_string())
+        } else {
+            (id("-un"), id("-gn"))
+        };
+        let suppress = if suppress.is_empty() {
+            String::new()
+        } else {
+            format!("suppress_capabilities: {suppress}\n")
+        };
+        let conf = d.join("conf/imapd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "configdirectory: {lib}\n\
+                 defaultpartition: default\n\
+                 partition-default: {spool}\n\
+                 altnamespace: no\n\
+                 unixhierarchysep: no\n\
+                 virtdomains: userid\n\
+                 defaultdomain: localhost\n\
+                 admins: cyrus\n\
+                 allowplaintext: yes\n\
+                 sasl_pwcheck_method: auxprop\n\
+                 sasl_auxprop_plugin: sasldb\n\
+                 sasl_sasldb_path: {sasldb}\n\
+                 sasl_mech_list: PLAIN\n\
+                 autocreate_quota: 0\n\
+                 idlesocket: {sock}/idle\n\
+                 notifysocket: {sock}/notify\n\
+                 lmtpsocket: {sock}/lmtp\n\
+                 cyrus_user: {cyrus_user}\n\
+                 cyrus_group: {cyrus_group}\n\
+                 {suppress}",
+                lib = d.join("lib").display(),
+                spool = d.join("spool").display(),
+                sasldb = sasldb.display(),
+                sock = d.join("sock").display(),
+            ),
+        )
+        .expect("write imapd.conf");
+        let port = free_port();
+        let c = conf.display();
+        let b = bin.display();
+        let cyrus_conf = d.join("conf/cyrus.conf");
+        std::fs::write(
+            &cyrus_conf,
+            format!(
+                "START {{\n  recover cmd=\"{b}/ctl_cyrusdb -r -C {c}\"\n}}\n\
+                 SERVICES {{\n  imap cmd=\"{b}/imapd -C {c}\" listen=\"127.0.0.1:{port}\" prefork=0\n}}\n\
+                 EVENTS {{\n}}\n\
+                 DAEMON {{\n  idled cmd=\"{b}/idled -C {c}\"\n}}\n"
+            ),
+        )
+        .expect("write cyrus.conf");
+        let mut cmd = Command::new(bin.join("master"));
+        cmd.env("LD_LIBRARY_PATH", &libs)
+            .arg("-D")
+            .arg("-C")
+            .arg(&conf)
+            .arg("-M")
+            .arg(&cyrus_conf)
+            .arg("-p")
+            .arg(d.join("master.pid"));
+        let server = NodeServer::spawn("cyrus master", cmd, port, d.join("master.log"));
+        Cyrus {
+            server,
+            telemetry: d.join(telemetry),
+            _dir: dir,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// The user's sessions as imapd recorded them (what was sent, what was
+    /// answered), one file after another.
+    pub fn log(&self) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.telemetry)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Cyrus {
+    /// SIGTERM first: the master then stops the imapd processes it started.
+    fn drop(&mut self) {
+        let pid = self.server.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.server.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    id("-u") == "0"
+}
+
+/// `id ARG`, trimmed.
+fn id(arg: &str) -> String {
+    let out = Command::new("id").arg(arg).output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

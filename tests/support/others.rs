@@ -386,6 +386,9 @@ impl Cyrus {
         )
         .expect("write cyrus.conf");
         let mut cmd = Command::new(bin.join("master"));
+        // A process group of its own: at shutdown the master signals its whole
+        // group, which would otherwise hold every other test's servers too.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.env("LD_LIBRARY_PATH", &libs)
             .arg("-D")
             .arg("-C")

@@ -47,6 +47,7 @@
 mod imap;
 pub mod layout;
 mod maildir;
+mod raw;
 pub mod utf7;
 
 use std::path::PathBuf;

@@ -16,20 +16,19 @@
 //! `PIPELINE_BACKLOG` (default 1000). Without `--bench` (as `cargo test
 //! --all-targets` runs it) a small smoke run: 3 samples, 20 letters, a 1 MB letter.
 
-#[path = "../tests/prove/mod.rs"]
-mod prove;
 #[path = "../tests/support/mod.rs"]
 mod support;
 mod throughput;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use prove::{Daemon, Kind, letter, rss_kib, sender, sender_users};
-use support::{MailStack, SPECIALISTS, SUPPORT, StackOptions, password};
+use support::{
+    Daemon, Home, Kind, MailStack, SPECIALISTS, SUPPORT, StackOptions, batch_letter, letter_id,
+    password, rss_kib, sender, sender_users,
+};
 
 /// Tuesday 2021-09-07 12:30 Moscow: only Ткаченко Е.В. (the sixth specialist) on duty.
 const TUE_1230: &str = "2021-09-07T12:30:00+03:00";
@@ -232,7 +231,7 @@ async fn wait_inbox(port: u16, n: u32, timeout: Duration) {
 
 /// A complete letter with a ~`size` byte attachment (base64 of repeating bytes).
 fn big_letter(i: usize, size: usize) -> Vec<u8> {
-    let mut raw = String::from_utf8(letter(i, Kind::Complete)).expect("utf-8");
+    let mut raw = String::from_utf8(batch_letter(i, Kind::Complete)).expect("utf-8");
     let head_end = raw.find("\r\n\r\n").expect("header end");
     let body = raw.split_off(head_end + 4);
     let head = raw
@@ -260,13 +259,13 @@ fn big_letter(i: usize, size: usize) -> Vec<u8> {
 }
 
 /// Samples VmHWM of `pid` until it exits; returns the last value seen (KiB).
-fn peak_until_exit(child: &mut std::process::Child) -> (u64, std::process::ExitStatus) {
+fn peak_until_exit(child: &mut Daemon) -> (u64, std::process::ExitStatus) {
     let mut peak = 0;
     loop {
-        if let Some((hwm, _)) = rss_kib(child.id()) {
+        if let Some((hwm, _)) = rss_kib(child.pid()) {
             peak = peak.max(hwm);
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = child.wait_exit(Duration::ZERO) {
             return (peak, status);
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -281,7 +280,6 @@ async fn main() {
     let samples = env_usize("PIPELINE_SAMPLES", if full { 50 } else { 3 });
     let backlog = env_usize("PIPELINE_BACKLOG", if full { 1000 } else { 20 });
     let big_size = if full { 30 * 1000 * 1000 } else { 1000 * 1000 };
-    let bin = Path::new(env!("CARGO_BIN_EXE_duty-desk"));
     let specialist = SPECIALISTS[5];
     let latency_base = 0;
     let backlog_base = samples;
@@ -290,22 +288,22 @@ async fn main() {
         extra_users: sender_users(big_index + 1),
         ..StackOptions::default()
     });
-    let d = Daemon::new(&stack, bin);
-    eprintln!("pipeline bench: stack up; binary {}", bin.display());
+    let d = Home::batch(&stack);
+    eprintln!("pipeline bench: stack up; home {}", d.dir().display());
 
     // ---- latency, alternating with the floor --------------------------------------
-    let mut daemon = d.spawn_at(TUE_1230, &[]);
+    let mut daemon = d.start(TUE_1230);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log_text().contains("mailbox: connected") {
+    while !d.log().contains("mailbox: connected") {
         assert!(
             Instant::now() < deadline,
             "daemon did not connect\n{}",
-            d.log_text()
+            d.log()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_kib = rss_kib(daemon.id()).map(|r| r.0).unwrap_or(0);
+    let idle_kib = rss_kib(daemon.pid()).map(|r| r.0).unwrap_or(0);
     let mut idler = Idler::start(stack.imap_port(), specialist).await;
     let mut watcher = Watcher::start(stack.imap_port(), specialist).await;
     let mut floor = Vec::new();
@@ -330,7 +328,7 @@ async fn main() {
         // Through duty-desk: to the support inbox → the forward visible.
         let i = latency_base + k;
         stack
-            .send(&sender(i), SUPPORT, &letter(i, Kind::Complete))
+            .send(&sender(i), SUPPORT, &batch_letter(i, Kind::Complete))
             .await
             .expect("send letter");
         let t0 = Instant::now();
@@ -340,13 +338,13 @@ async fn main() {
         idler.next().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    prove::terminate(&mut daemon);
+    daemon.terminate();
 
     // ---- backlog --------------------------------------------------------------------
     let letters: Vec<(String, Vec<u8>)> = (0..backlog)
         .map(|j| {
             let i = backlog_base + j;
-            (sender(i), letter(i, Kind::of(j)))
+            (sender(i), batch_letter(i, Kind::of(j)))
         })
         .collect();
     let accept = smtp_one_connection(stack.smtp_port(), SUPPORT, &letters).await;
@@ -355,15 +353,12 @@ async fn main() {
     let moved_before = d
         .query("SELECT count(*) FROM messages WHERE moved = 1")
         .unwrap_or(0);
-    let mut once = d
-        .command(&["run", "--once", "--now", TUE_1230])
-        .spawn()
-        .expect("spawn run --once");
+    let mut once = d.spawn(&["run", "--once", "--now", TUE_1230]);
     let t0 = Instant::now();
     let mut last_move = None;
     let mut backlog_kib = 0;
     let status = loop {
-        if let Some((hwm, _)) = rss_kib(once.id()) {
+        if let Some((hwm, _)) = rss_kib(once.pid()) {
             backlog_kib = backlog_kib.max(hwm);
         }
         if last_move.is_none()
@@ -373,13 +368,13 @@ async fn main() {
         {
             last_move = Some(t0.elapsed());
         }
-        if let Ok(Some(status)) = once.try_wait() {
+        if let Some(status) = once.wait_exit(Duration::ZERO) {
             break status;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let whole = t0.elapsed();
-    assert!(status.success(), "run --once failed\n{}", d.log_text());
+    assert!(status.success(), "run --once failed\n{}", d.log());
     let last_move = last_move.unwrap_or(whole);
     let handled_rate = backlog as f64 / last_move.as_secs_f64();
     let sent = d.outgoing("sent");
@@ -389,15 +384,12 @@ async fn main() {
     stack
         .append(SUPPORT, "INBOX", "07-Sep-2021 12:00:00 +0300", &big)
         .await;
-    let mut once = d
-        .command(&["run", "--once", "--now", TUE_1230])
-        .spawn()
-        .expect("spawn run --once");
+    let mut once = d.spawn(&["run", "--once", "--now", TUE_1230]);
     let (big_kib, _) = peak_until_exit(&mut once);
     let big_verdict = d
         .query(&format!(
             "SELECT count(*) FROM messages WHERE message_id = '{}'",
-            prove::letter_id(big_index)
+            letter_id(big_index)
         ))
         .unwrap_or(0);
 
@@ -473,6 +465,6 @@ async fn main() {
         big_verdict,
         1,
         "the 30 MB letter must be decided\n{}",
-        d.log_text()
+        d.log()
     );
 }

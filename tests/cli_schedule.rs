@@ -1,10 +1,11 @@
 //! The `schedule` and `check-config` commands, driven through the real binary.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 
 fn duty_desk(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_duty-desk"))
+    support::home::binary()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -1,10 +1,10 @@
 //! `duty-desk demo` runs the whole pipeline over the bundled letters with no server.
 
-use std::process::Command;
+mod support;
 
 #[test]
 fn demo_decides_and_sends_as_the_regulation_says() {
-    let out = Command::new(env!("CARGO_BIN_EXE_duty-desk"))
+    let out = support::home::binary()
         .arg("demo")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

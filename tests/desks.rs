@@ -5,10 +5,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use support::daemon::{Daemon, DaemonConfig, Mail, write_secret};
+use support::{Daemon, Home, Mail, write_secret};
 use support::{MailStack, REQUESTERS, SPECIALISTS, SUPPORT, StackOptions, password};
 
 /// The second school's support mailbox.
@@ -32,19 +32,18 @@ fn request(from: &str, to: &str, subject: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A desk's config for `mailbox` (SUPPORT or OFFICE) and school `name`.
-fn desk(stack: &MailStack, mailbox: &str, school: &str) -> (DaemonConfig, PathBuf) {
-    let d = DaemonConfig::new();
-    let path = d.write(stack);
-    let text = std::fs::read_to_string(&path)
-        .expect("read the config")
-        .replace(SUPPORT, mailbox)
-        .replace("name = \"МБОУ УВК\"", &format!("name = \"{school}\""));
-    std::fs::write(&path, text).expect("write the config");
+/// A desk's home for `mailbox` (SUPPORT or OFFICE) and school `name`.
+fn desk(stack: &MailStack, mailbox: &str, school: &str) -> Home {
+    let d = Home::new();
+    d.write(stack);
+    d.edit_config(|text| {
+        text.replace(SUPPORT, mailbox)
+            .replace("name = \"МБОУ УВК\"", &format!("name = \"{school}\""))
+    });
     for pw in ["imap.pw", "smtp.pw"] {
         write_secret(&d.dir().join(pw), &password(mailbox));
     }
-    (d, path)
+    d
 }
 
 /// Tickets in a desk's store as (requester, subject).
@@ -84,18 +83,10 @@ async fn two_desks_side_by_side_each_its_own_mail_and_name() {
         extra_users: vec![OFFICE.to_string()],
         ..StackOptions::default()
     });
-    let (a_cfg, a_path) = desk(&stack, SUPPORT, "Школа №1");
-    let (b_cfg, b_path) = desk(&stack, OFFICE, "Школа №2");
-    let mut a = Daemon::start_args(
-        &a_path,
-        &["--instance", "school-1", "run", "--now", ON_DUTY],
-        "school-1.log",
-    );
-    let mut b = Daemon::start_args(
-        &b_path,
-        &["--instance", "school-2", "run", "--now", ON_DUTY],
-        "school-2.log",
-    );
+    let a_cfg = desk(&stack, SUPPORT, "Школа №1");
+    let b_cfg = desk(&stack, OFFICE, "Школа №2");
+    let mut a = a_cfg.spawn(&["--instance", "school-1", "run", "--now", ON_DUTY]);
+    let mut b = b_cfg.spawn(&["--instance", "school-2", "run", "--now", ON_DUTY]);
 
     let (parent_a, parent_b) = (REQUESTERS[0], REQUESTERS[1]);
     stack

@@ -8,19 +8,17 @@
 //!
 //! A failing kill test prints its seed; `DUTY_DESK_FAULT_SEED=<seed>` replays it.
 
-mod prove;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use prove::{Daemon, Delivered, Kind, kill, letter, letter_id, sender, sender_users, terminate};
-use support::{DIRECTOR, MailStack, SUPPORT, StackOptions};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_duty-desk"))
-}
+use support::letters::{DUTY_NOW, SENDER_DOMAIN};
+use support::{
+    DIRECTOR, Delivered, Home, Kind, MailStack, SUPPORT, StackOptions, batch_letter, delivered,
+    letter_id, sender, sender_users, support_folders,
+};
 
 fn stack_for(n: usize) -> MailStack {
     MailStack::start_with(StackOptions {
@@ -34,7 +32,7 @@ fn stack_for(n: usize) -> MailStack {
 async fn send_letters(stack: &MailStack, range: std::ops::Range<usize>, expect_in_inbox: usize) {
     for i in range {
         stack
-            .send(&sender(i), SUPPORT, &letter(i, Kind::of(i)))
+            .send(&sender(i), SUPPORT, &batch_letter(i, Kind::of(i)))
             .await
             .unwrap_or_else(|e| panic!("send letter {i}: {e}"));
     }
@@ -45,13 +43,13 @@ async fn send_letters(stack: &MailStack, range: std::ops::Range<usize>, expect_i
 
 /// Waits until `n` letters are decided, nothing is left queued, and every mail the
 /// store marks sent (or a duplicate of one) is in a mailbox. Panics after `timeout`.
-async fn wait_settled(stack: &MailStack, d: &Daemon, n: usize, timeout: Duration) {
+async fn wait_settled(stack: &MailStack, d: &Home, n: usize, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         let decided = d.decided() as usize;
         let queued = d.outgoing("queued");
         let sent = d.outgoing("sent") as usize;
-        let ours: BTreeSet<String> = prove::delivered(stack)
+        let ours: BTreeSet<String> = delivered(stack)
             .iter()
             .filter(|m| m.ticket_kind().is_some())
             .filter_map(|m| m.message_id())
@@ -64,7 +62,7 @@ async fn wait_settled(stack: &MailStack, d: &Daemon, n: usize, timeout: Duration
                 "not settled after {timeout:?}: decided {decided}/{n}, queued {queued}, sent {sent}, \
                  delivered {}\n--- daemon log (tail) ---\n{}\n--- status ---\n{}",
                 ours.len(),
-                tail(&d.log_text(), 60),
+                tail(&d.log(), 60),
                 d.status()
             );
         }
@@ -94,7 +92,7 @@ async fn assert_exactly_once(
     n: usize,
     kind_of: impl Fn(usize) -> Kind,
 ) -> Tally {
-    let folders = prove::support_folders(stack).await;
+    let folders = support_folders(stack).await;
     assert!(
         folders["INBOX"].is_empty(),
         "letters left in the support INBOX: {:?}",
@@ -121,7 +119,7 @@ async fn assert_exactly_once(
         );
     }
 
-    let mail = prove::delivered(stack);
+    let mail = delivered(stack);
     let ours: Vec<&Delivered> = mail.iter().filter(|m| m.ticket_kind().is_some()).collect();
     // (ticket, kind) → distinct Message-IDs; Message-ID → copies.
     let mut per_ticket: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
@@ -212,7 +210,7 @@ async fn sigkill_at_20_random_points_of_a_200_letter_run() {
     const KILLS: usize = 20;
     let started = Instant::now();
     let stack = stack_for(N);
-    let d = Daemon::new(&stack, bin());
+    let d = Home::batch(&stack);
     send_letters(&stack, 0..N, N).await;
 
     let seed = std::env::var("DUTY_DESK_FAULT_SEED")
@@ -228,30 +226,27 @@ async fn sigkill_at_20_random_points_of_a_200_letter_run() {
     targets.sort();
     let mut kills_at = Vec::new();
     for target in targets {
-        let mut child = d.spawn(&[]);
+        let mut child = d.start(DUTY_NOW);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let decided = d.decided() as usize;
             if decided >= target.min(N) || Instant::now() >= deadline {
                 break;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "daemon exited by itself: {status}\n{}",
-                    tail(&d.log_text(), 40)
-                );
+            if let Some(status) = child.wait_exit(Duration::ZERO) {
+                panic!("daemon exited by itself: {status}\n{}", tail(&d.log(), 40));
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let extra = target.saturating_sub(N) as u64 * 5;
         tokio::time::sleep(Duration::from_millis(rng.u64(0..15) + extra)).await;
-        kill(&mut child);
+        child.kill();
         kills_at.push(d.decided());
     }
     eprintln!("killed with {kills_at:?} letters decided");
-    let mut child = d.spawn(&[]);
+    let mut child = d.start(DUTY_NOW);
     wait_settled(&stack, &d, N, Duration::from_secs(180)).await;
-    terminate(&mut child);
+    child.terminate();
     let tally = assert_exactly_once(&stack, N, Kind::of).await;
     eprintln!(
         "{N} letters, {KILLS} kills: {} mails, {} same-Message-ID duplicate(s), {:.1} s",
@@ -280,31 +275,31 @@ async fn dovecot_restarted_mid_run() {
     write_backdated(&main_cf, &cf);
     stack.stop_postfix();
     stack.start_postfix();
-    let d = Daemon::new(&stack, bin());
+    let d = Home::batch(&stack);
     // Half the letters wait when the daemon starts; the other half arrive while
     // Dovecot is down (Postfix keeps them until it is back), so Dovecot goes away
     // in the middle of the run however fast the daemon is.
     send_letters(&stack, 0..N / 2, N / 2).await;
-    let mut child = d.spawn(&[]);
+    let mut child = d.start(DUTY_NOW);
     let deadline = Instant::now() + Duration::from_secs(60);
     while d.decided() < 10 {
-        assert!(Instant::now() < deadline, "no progress\n{}", d.log_text());
+        assert!(Instant::now() < deadline, "no progress\n{}", d.log());
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let at_stop = d.decided();
     stack.stop_dovecot();
     for i in N / 2..N {
         stack
-            .send(&sender(i), SUPPORT, &letter(i, Kind::of(i)))
+            .send(&sender(i), SUPPORT, &batch_letter(i, Kind::of(i)))
             .await
             .unwrap_or_else(|e| panic!("send letter {i} while Dovecot is down: {e}"));
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stack.start_dovecot();
     wait_settled(&stack, &d, N, Duration::from_secs(120)).await;
-    terminate(&mut child);
+    child.terminate();
     let tally = assert_exactly_once(&stack, N, Kind::of).await;
-    let log = d.log_text();
+    let log = d.log();
     assert!(
         log.contains("reconnecting") || log.contains("cannot connect"),
         "the daemon must have noticed Dovecot going away:\n{}",
@@ -326,13 +321,13 @@ async fn postfix_stopped_for_30_s_mid_run() {
     const N: usize = 40;
     let started = Instant::now();
     let mut stack = stack_for(N);
-    let d = Daemon::new(&stack, bin());
+    let d = Home::batch(&stack);
     send_letters(&stack, 0..N, N).await;
-    let mut child = d.spawn(&[]);
+    let mut child = d.start(DUTY_NOW);
     // Let a few go out first, so Postfix goes away in the middle of the sending.
     let deadline = Instant::now() + Duration::from_secs(60);
     while d.outgoing("sent") < 5 {
-        assert!(Instant::now() < deadline, "no progress\n{}", d.log_text());
+        assert!(Instant::now() < deadline, "no progress\n{}", d.log());
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     stack.stop_postfix();
@@ -373,9 +368,9 @@ async fn postfix_stopped_for_30_s_mid_run() {
     let back = Instant::now();
     wait_settled(&stack, &d, N, Duration::from_secs(120)).await;
     let catch_up = back.elapsed();
-    terminate(&mut child);
+    child.terminate();
     let tally = assert_exactly_once(&stack, N, Kind::of).await;
-    let log = d.log_text();
+    let log = d.log();
     let connects = log.matches("outbox: cannot connect").count();
     let retries = log.matches("will retry").count();
     // One connection attempt per backoff step, however long the queue: a server
@@ -435,13 +430,13 @@ async fn smtp_4xx_is_retried_5xx_is_recorded_and_not_retried() {
     stack.stop_postfix();
     stack.start_postfix();
 
-    let d = Daemon::new(&stack, bin());
-    let ghost = format!("ghost@{}", prove::SENDER_DOMAIN);
+    let d = Home::batch(&stack);
+    let ghost = format!("ghost@{}", SENDER_DOMAIN);
     stack
-        .send(&sender(0), SUPPORT, &letter(0, Kind::Complete))
+        .send(&sender(0), SUPPORT, &batch_letter(0, Kind::Complete))
         .await
         .expect("send letter 0");
-    let ghost_letter = String::from_utf8(letter(1, Kind::Complete))
+    let ghost_letter = String::from_utf8(batch_letter(1, Kind::Complete))
         .expect("utf-8")
         .replace(&sender(1), &ghost);
     stack
@@ -451,7 +446,7 @@ async fn smtp_4xx_is_retried_5xx_is_recorded_and_not_retried() {
     stack
         .wait_for(SUPPORT, "INBOX", 2, Duration::from_secs(20))
         .await;
-    let mut child = d.spawn(&[]);
+    let mut child = d.start(DUTY_NOW);
 
     // Both forwards go out; the ghost's ack fails for good, letter 0's ack waits.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -470,7 +465,7 @@ async fn smtp_4xx_is_retried_5xx_is_recorded_and_not_retried() {
             Instant::now() < deadline,
             "want 1 failed, the 450 ack retried, 2 forwards sent\n{}\n{}",
             d.status(),
-            tail(&d.log_text(), 30)
+            tail(&d.log(), 30)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -502,8 +497,8 @@ async fn smtp_4xx_is_retried_5xx_is_recorded_and_not_retried() {
     );
     assert_eq!(d.outgoing("failed"), 1);
     assert_eq!(d.outgoing("queued"), 0, "{}", d.status());
-    terminate(&mut child);
-    let log = d.log_text();
+    child.terminate();
+    let log = d.log();
     assert_eq!(
         log.matches("send refused permanently").count(),
         1,
@@ -516,22 +511,22 @@ async fn smtp_4xx_is_retried_5xx_is_recorded_and_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_state_store_is_refused() {
     let stack = stack_for(4);
-    let d = Daemon::new(&stack, bin());
+    let d = Home::batch(&stack);
     send_letters(&stack, 0..2, 2).await;
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(ok, "first run: {out}");
     prove_delivered_count(&stack, 4).await;
     // Scribble over the middle of the file (past the header).
-    let mut bytes = std::fs::read(&d.state).expect("read store");
+    let mut bytes = std::fs::read(d.state_path()).expect("read store");
     assert!(bytes.len() > 4096, "store file unexpectedly small");
     for b in bytes.iter_mut().skip(100).take(8000) {
         *b = 0xA5;
     }
-    std::fs::write(&d.state, &bytes).expect("corrupt store");
+    std::fs::write(d.state_path(), &bytes).expect("corrupt store");
     send_letters(&stack, 2..3, 1).await;
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(!ok, "a corrupt store must be refused:\n{out}");
-    let path = d.state.display().to_string();
+    let path = d.state_path().display().to_string();
     assert!(
         out.contains(&path),
         "the refusal must name the store file:\n{out}"
@@ -545,9 +540,9 @@ async fn corrupt_state_store_is_refused() {
     prove_delivered_count(&stack, 4).await;
 
     // The whole file replaced by garbage: the same refusal.
-    std::fs::write(&d.state, b"this is not a database at all").expect("overwrite store");
-    let _ = std::fs::remove_file(d.state.with_extension("sqlite3-wal"));
-    let (ok, out) = d.once(&[]);
+    std::fs::write(d.state_path(), b"this is not a database at all").expect("overwrite store");
+    let _ = std::fs::remove_file(d.state_path().with_extension("sqlite3-wal"));
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(
         !ok && out.contains(&path),
         "garbage store must be refused:\n{out}"
@@ -560,7 +555,7 @@ async fn corrupt_state_store_is_refused() {
 async fn prove_delivered_count(stack: &MailStack, want: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let n: BTreeSet<String> = prove::delivered(stack)
+        let n: BTreeSet<String> = delivered(stack)
             .iter()
             .filter(|m| m.ticket_kind().is_some())
             .filter_map(|m| m.message_id())
@@ -568,7 +563,7 @@ async fn prove_delivered_count(stack: &MailStack, want: usize) {
         if n.len() == want {
             // Settle: nothing more may trickle in.
             tokio::time::sleep(Duration::from_millis(1500)).await;
-            let again = prove::delivered(stack)
+            let again = delivered(stack)
                 .iter()
                 .filter(|m| m.ticket_kind().is_some())
                 .count();
@@ -590,21 +585,21 @@ async fn prove_delivered_count(stack: &MailStack, want: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_state_store_is_refused_until_restored_or_fresh_state() {
     let stack = stack_for(4);
-    let d = Daemon::new(&stack, bin());
+    let d = Home::batch(&stack);
     send_letters(&stack, 0..2, 2).await;
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(ok, "first run: {out}");
     prove_delivered_count(&stack, 4).await;
-    let backup = d.dir.path().join("backup.sqlite3");
-    std::fs::copy(&d.state, &backup).expect("back the store up");
+    let backup = d.dir().join("backup.sqlite3");
+    std::fs::copy(d.state_path(), &backup).expect("back the store up");
 
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", d.state.display()));
+        let _ = std::fs::remove_file(format!("{}{suffix}", d.state_path().display()));
     }
     send_letters(&stack, 2..3, 1).await;
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(!ok, "a removed store must be refused:\n{out}");
-    let path = d.state.display().to_string();
+    let path = d.state_path().display().to_string();
     assert!(
         out.contains(&path),
         "the refusal must name the store file:\n{out}"
@@ -614,15 +609,15 @@ async fn removed_state_store_is_refused_until_restored_or_fresh_state() {
         "{out}"
     );
     // A second attempt is refused too (the refusal left no store that passes as used).
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(!ok, "refused again:\n{out}");
     assert_eq!(stack.fetch(SUPPORT, "INBOX").await.len(), 1);
     prove_delivered_count(&stack, 4).await;
     // The daemon (not --once) refuses the same way and exits.
-    let mut child = d.spawn(&[]);
+    let mut child = d.start(DUTY_NOW);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Ok(Some(s)) = child.try_wait() {
+        if let Some(s) = child.wait_exit(Duration::ZERO) {
             break s;
         }
         assert!(
@@ -634,21 +629,21 @@ async fn removed_state_store_is_refused_until_restored_or_fresh_state() {
     assert!(!status.success());
 
     // Restored from the backup: it goes on where it was; the new letter is answered.
-    let _ = std::fs::remove_file(&d.state);
-    std::fs::copy(&backup, &d.state).expect("restore");
-    let (ok, out) = d.once(&[]);
+    let _ = std::fs::remove_file(d.state_path());
+    std::fs::copy(&backup, d.state_path()).expect("restore");
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(ok, "restored store: {out}");
     prove_delivered_count(&stack, 6).await;
 
     // Removed again and started over on purpose: accepted, then no flag needed.
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", d.state.display()));
+        let _ = std::fs::remove_file(format!("{}{suffix}", d.state_path().display()));
     }
     send_letters(&stack, 3..4, 1).await;
-    let (ok, out) = d.once(&["--fresh-state"]);
+    let (ok, out) = d.once_at(DUTY_NOW, &["--fresh-state"]);
     assert!(ok, "--fresh-state: {out}");
     prove_delivered_count(&stack, 8).await;
-    let (ok, out) = d.once(&[]);
+    let (ok, out) = d.once_at(DUTY_NOW, &[]);
     assert!(ok, "after --fresh-state the store is in use: {out}");
     prove_delivered_count(&stack, 8).await;
 }

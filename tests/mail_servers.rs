@@ -19,18 +19,16 @@
 //! - An SMTP server without 8BITMIME and SMTPUTF8 (npm smtp-server).
 
 mod support;
-#[path = "support/svc.rs"]
-#[allow(dead_code)]
-mod svc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::daemon::{Daemon, DaemonConfig, Mail, run_cli, run_once};
 use support::others::{Cyrus, Hoodiecrow, Imap4d, SmtpSink};
-use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
-use svc::{request, request_without_class};
+use support::{
+    Home, Imap, Mail, MailStack, REQUESTERS, SUPPORT, StackOptions, password, request,
+    request_without_class, run_cli, run_once, users,
+};
 
 const TUE_0830: &str = "2021-09-07T08:30:00+03:00";
 const TUE_0930: &str = "2021-09-07T09:30:00+03:00";
@@ -53,12 +51,6 @@ fn thirteen() -> Vec<(String, Vec<u8>)> {
 /// Message-ID of a letter.
 fn id_of(raw: &[u8]) -> String {
     Mail::parse(raw).message_id
-}
-
-/// Rewrites the config file at `path` with `f`.
-fn edit(path: &Path, f: impl FnOnce(String) -> String) {
-    let text = std::fs::read_to_string(path).expect("read config");
-    std::fs::write(path, f(text)).expect("write config");
 }
 
 /// The `[outbox]` section replaced by `section`.
@@ -120,7 +112,7 @@ fn assert_no_duplicates(mails: &[Mail]) {
 
 /// The whole case on a Dovecot stack: 13 letters, a run, a second run (a
 /// restart), the folders and the mail checked after each.
-async fn files_thirteen_under(stack: &MailStack, cfg: &DaemonConfig, config: &Path, parent: &str) {
+async fn files_thirteen_under(stack: &MailStack, cfg: &Home, config: &Path, parent: &str) {
     let letters = thirteen();
     for (_, raw) in &letters {
         stack.append(SUPPORT, "INBOX", ARRIVED, raw).await;
@@ -157,7 +149,7 @@ async fn dovecot_with_the_dot_separator() {
         namespace: Some("separator = .".into()),
         ..StackOptions::default()
     });
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     files_thirteen_under(&stack, &cfg, &config, "duty-desk.").await;
     let folders = stack.folders(SUPPORT).await;
@@ -174,7 +166,7 @@ async fn dovecot_with_an_inbox_namespace() {
         namespace: Some("prefix = INBOX.\nseparator = .".into()),
         ..StackOptions::default()
     });
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
 }
@@ -186,7 +178,7 @@ async fn dovecot_with_an_inbox_namespace_and_no_namespace_move_or_uidplus() {
         imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
         ..StackOptions::default()
     });
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
 }
@@ -206,11 +198,9 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
     imap.command("SELECT INBOX").await.unwrap();
     imap.command("STORE 1 +FLAGS (\\Deleted)").await.unwrap();
     imap.logout().await;
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
-    edit(&config, |t| {
-        t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n")
-    });
+    cfg.edit_config(|t| t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n"));
     let (id, raw) = request(REQUESTERS[1], 1);
     stack.append(SUPPORT, "INBOX", ARRIVED, &raw).await;
     run_once(&config, TUE_0830);
@@ -230,9 +220,9 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
-    edit(&config, |t| {
+    cfg.edit_config(|t| {
         t.replace(
             "folder = \"INBOX\"\n",
             "folder = \"INBOX\"\nfolder_prefix = \"Заявки\"\n",
@@ -256,13 +246,13 @@ async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_relay_without_auth() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let section = format!(
         "[outbox]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Поддержка ЭлЖур <{SUPPORT}>\"",
         stack.smtp_port()
     );
-    edit(&config, |t| with_outbox(t, &section));
+    cfg.edit_config(|t| with_outbox(t, &section));
     let check = run_cli(&config, &["check-config"]);
     let said = String::from_utf8_lossy(&check.stdout).into_owned();
     assert!(
@@ -281,13 +271,13 @@ async fn postfix_relay_without_auth() {
 async fn an_smtp_server_without_8bitmime_and_smtputf8() {
     let stack = MailStack::start();
     let sink = SmtpSink::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let section = format!(
         "[outbox]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Поддержка ЭлЖур <{SUPPORT}>\"",
         sink.port()
     );
-    edit(&config, |t| with_outbox(t, &section));
+    cfg.edit_config(|t| with_outbox(t, &section));
     // 13 letters; two from internationalised addresses: one with an ASCII local
     // part (answered at its punycode domain), one whose local part is Cyrillic
     // (its acknowledgement cannot go through this server: failed, shown in status).
@@ -424,7 +414,7 @@ async fn append_all(port: u16, date: &str, letters: &[(String, Vec<u8>)]) {
 async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
     let hc = Hoodiecrow::start("|", SUPPORT, &password(SUPPORT));
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write_for(hc.port(), hc.port(), stack.smtps_port(), &stack.ca_file());
     let letters = thirteen();
     append_all(hc.port(), ARRIVED, &letters).await;
@@ -457,16 +447,14 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
 async fn mailutils_imap4d() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
     let server = Imap4d::start(SUPPORT, &password(SUPPORT));
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write_for(
         server.port(),
         server.port(),
         stack.smtps_port(),
         &stack.ca_file(),
     );
-    edit(&config, |t| {
-        t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n")
-    });
+    cfg.edit_config(|t| t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n"));
     let old = request(REQUESTERS[0], 99);
     append_all(server.port(), "01-Jan-2020 10:00:00 +0000", &[old]).await;
     let letters = thirteen();
@@ -530,7 +518,7 @@ fn idles_sent(server: &Imap4d) -> usize {
 async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
     let stack = MailStack::start(); // the outbox
     let server = Imap4d::start(SUPPORT, &password(SUPPORT));
-    let cfg = DaemonConfig::new(); // poll_interval = "2s"
+    let cfg = Home::new(); // poll_interval = "2s"
     let config = cfg.write_for(
         server.port(),
         server.port(),
@@ -542,7 +530,7 @@ async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
             .unwrap()
             .contains("poll_interval = \"2s\"")
     );
-    let mut desk = Daemon::start(&config, TUE_0830, "desk.log");
+    let mut desk = cfg.start(TUE_0830);
     // Idling, and IDLE renewed once with nothing new: the letter then arrives
     // while the desk idles again (dropped during the first IDLE, it would be
     // found at the first renewal, before IDLE is sent a second time).
@@ -615,7 +603,7 @@ async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
 async fn cyrus_files_thirteen(suppress: &str) {
     let stack = MailStack::start(); // the outbox
     let server = Cyrus::start(SUPPORT, &password(SUPPORT), suppress);
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write_for(
         server.port(),
         server.port(),

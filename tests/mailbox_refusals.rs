@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::daemon::{Compose, DaemonConfig, Mail, run_cli, run_once, specialist};
+use support::{Compose, Home, Mail, run_cli, run_once, specialist};
 use support::{MailStack, REQUESTERS, SUPPORT, StackOptions};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -118,7 +118,7 @@ async fn a_letter_dovecot_refuses_to_fetch_holds_up_nothing_and_is_filed_after_i
         imap_fetch_failure: Some("no-after".into()),
         ..StackOptions::default()
     });
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let a = complete(REQUESTERS[0], "Иванова Мария Петровна", "Дневник А");
     let b = complete(REQUESTERS[1], "Петрова Анна Сергеевна", "Дневник Б");
@@ -184,7 +184,7 @@ async fn a_letter_dovecot_refuses_to_fetch_holds_up_nothing_and_is_filed_after_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_letter_dovecot_refuses_to_move_holds_up_nothing_and_stays_handled_in_the_inbox() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     // A first run creates the folders; then Dovecot's mail user may no longer write
     // into duty-desk/Ignored (as with a folder over its quota): a MOVE there answers NO.

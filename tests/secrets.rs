@@ -7,22 +7,15 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use support::daemon::{Compose, DaemonConfig, b64, write_secret};
+use support::home::{MaildirSetup, project_templates};
+use support::{Compose, Home, b64, write_secret};
 use support::{MailStack, REQUESTERS, SUPPORT, password};
 
 /// Thursday 9 September 2021, 08:30 in Moscow: two specialists on duty.
 const ON_DUTY: &str = "2021-09-09T08:30:00+03:00";
-
-fn binary() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_duty-desk"));
-    c.env_remove("RUST_LOG")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .stdin(Stdio::null());
-    c
-}
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -59,18 +52,15 @@ async fn a_trace_log_holds_no_password_and_no_letter() {
     stack
         .wait_for(SUPPORT, "INBOX", 1, Duration::from_secs(20))
         .await;
-    let config = DaemonConfig::new();
-    let path = config.write(&stack);
+    let home = Home::new();
+    home.write(&stack);
     // Everything asked for, the protocol crates by name too.
-    let out = binary()
+    let out = home
+        .command(&["-vv", "run", "--once", "--now", ON_DUTY])
         .env(
             "RUST_LOG",
             "trace,async_imap=trace,imap_proto=trace,lettre=trace,rustls=trace,tokio_rustls=trace",
         )
-        .arg("-vv")
-        .arg("--config")
-        .arg(&path)
-        .args(["run", "--once", "--now", ON_DUTY])
         .output()
         .expect("run duty-desk");
     let log = text(&out);
@@ -110,11 +100,8 @@ async fn a_trace_log_holds_no_password_and_no_letter() {
         .await;
     assert!(!forwarded.is_empty());
     // -vv alone (trace, no RUST_LOG): the login is not in the log either.
-    let out = binary()
-        .arg("-vv")
-        .arg("--config")
-        .arg(&path)
-        .args(["run", "--once", "--now", ON_DUTY])
+    let out = home
+        .command(&["-vv", "run", "--once", "--now", ON_DUTY])
         .output()
         .expect("run duty-desk");
     let log = text(&out);
@@ -122,54 +109,26 @@ async fn a_trace_log_holds_no_password_and_no_letter() {
     assert!(!log.contains(&secret), "-vv logged the password:\n{log}");
 }
 
-/// A config with a Maildir inbox in `dir` and the example's school and timetable;
-/// `outbox` is the `[outbox]` section's body.
-fn maildir_config(dir: &Path, outbox: &str) -> PathBuf {
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/duty-desk.example.toml"),
-    )
-    .expect("read the example config");
-    let school = example.find("\n[school]").expect("example has [school]");
-    let state = example.find("\n[state]").expect("example has [state]");
-    let inbox = dir.join("inbox");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(inbox.join(sub)).expect("mkdir inbox");
-    }
-    let text = format!(
-        "[mailbox]\nkind = \"maildir\"\npath = \"{inbox}\"\npoll_interval = \"1s\"\n\n\
-         [outbox]\n{outbox}\nfrom = \"Поддержка ЭлЖур <uvk-mtl@mail.ru>\"\n\n{middle}\n\
-         [state]\npath = \"state/db/duty-desk.sqlite3\"\n\n[templates]\ndir = \"{templates}\"\n",
-        inbox = inbox.display(),
-        middle = &example[school..state],
-        templates = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("config/templates")
-            .display(),
+/// A Maildir home whose store lives in `state/db/` (folders the daemon makes),
+/// with the project's templates; `outbox` is the `[outbox]` body (but `from`),
+/// the home's Maildir `outbox/` when None.
+fn maildir_home(outbox: Option<&str>) -> Home {
+    Home::maildir_with(MaildirSetup {
+        outbox,
+        state: Some("state/db/duty-desk.sqlite3"),
+        templates: Some(project_templates()),
+        ..MaildirSetup::default()
+    })
+}
+
+/// `run --once` under `sh -c 'umask 022; exec …'`, as a person runs it by hand,
+/// without `$CREDENTIALS_DIRECTORY`; `env` adds variables.
+fn run_once_by_hand(home: &Home, env: &[(&str, &Path)]) -> Output {
+    let mut c = home.command_under(
+        &["sh", "-c", r#"umask 022; exec "$0" "$@""#],
+        &["run", "--once", "--now", ON_DUTY],
     );
-    let path = dir.join("duty-desk.toml");
-    std::fs::write(&path, text).expect("write the config");
-    path
-}
-
-fn maildir_outbox(dir: &Path) -> String {
-    format!(
-        "kind = \"maildir\"\npath = \"{}\"",
-        dir.join("outbox").display()
-    )
-}
-
-/// `run --once` under `sh -c 'umask 022; exec …'`, as a person runs it by hand;
-/// `env` adds variables.
-fn run_once_by_hand(config: &Path, env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new("sh");
-    c.env_remove("RUST_LOG")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .stdin(Stdio::null())
-        .arg("-c")
-        .arg(r#"umask 022; exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_duty-desk"))
-        .arg("--config")
-        .arg(config)
-        .args(["run", "--once", "--now", ON_DUTY]);
+    c.env_remove("CREDENTIALS_DIRECTORY");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -178,16 +137,15 @@ fn run_once_by_hand(config: &Path, env: &[(&str, &Path)]) -> Output {
 
 #[test]
 fn the_store_and_its_folders_are_private_under_umask_022() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    let home = maildir_home(None);
     std::fs::write(
-        dir.path().join("inbox/new/01"),
+        home.dir().join("inbox/new/01"),
         include_bytes!("../demo/01-parent-complete.eml"),
     )
     .unwrap();
-    let out = run_once_by_hand(&config, &[]);
+    let out = run_once_by_hand(&home, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let state = dir.path().join("state");
+    let state = home.dir().join("state");
     let store = state.join("db/duty-desk.sqlite3");
     assert_eq!(mode(&state), 0o700, "the state folder it created");
     assert_eq!(
@@ -204,22 +162,20 @@ fn the_store_and_its_folders_are_private_under_umask_022() {
     }
     // A store left 0644 by an older duty-desk is made private at the next start.
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run_once_by_hand(&config, &[]);
+    let out = run_once_by_hand(&home, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(mode(&store), 0o600, "the store, tightened");
 }
 
 #[test]
 fn a_password_file_others_can_read_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
     // An SMTP outbox (its password is read at start); nothing is queued, so a run
     // that gets past the password never connects.
-    let config = maildir_config(
-        dir.path(),
+    let home = maildir_home(Some(
         "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
          username = \"uvk-mtl@mail.ru\"\npassword_file = \"smtp.pw\"",
-    );
-    let pw = dir.path().join("smtp.pw");
+    ));
+    let pw = home.dir().join("smtp.pw");
     write_secret(&pw, "pw-secret\n");
     for (m, who) in [
         (0o644, "other users"),
@@ -227,7 +183,7 @@ fn a_password_file_others_can_read_is_refused() {
         (0o640, "its group"),
     ] {
         std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(m)).unwrap();
-        let out = run_once_by_hand(&config, &[]);
+        let out = run_once_by_hand(&home, &[]);
         let log = text(&out);
         assert!(!out.status.success(), "mode {m:04o} accepted:\n{log}");
         let want = format!("password file {} has mode {m:04o}: {who}", pw.display());
@@ -239,7 +195,7 @@ fn a_password_file_others_can_read_is_refused() {
     }
     for m in [0o600, 0o400] {
         std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(m)).unwrap();
-        let out = run_once_by_hand(&config, &[]);
+        let out = run_once_by_hand(&home, &[]);
         assert!(
             out.status.success(),
             "mode {m:04o} refused:\n{}",
@@ -250,20 +206,21 @@ fn a_password_file_others_can_read_is_refused() {
     // systemd's credentials: 0400 root-owned plus an ACL entry for the service's
     // user, which stat shows as 0440. Accepted in $CREDENTIALS_DIRECTORY only, and
     // only without write or other bits.
-    let creds = dir.path().join("credentials");
+    let creds = home.dir().join("credentials");
     std::fs::create_dir(&creds).unwrap();
     let cred = creds.join("smtp");
     write_secret(&cred, "pw-secret\n");
-    let config = maildir_config(
-        dir.path(),
-        "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
-         username = \"uvk-mtl@mail.ru\"\npassword_file = \"${CREDENTIALS_DIRECTORY}/smtp\"",
-    );
+    home.edit_config(|t| {
+        t.replace(
+            "password_file = \"smtp.pw\"",
+            "password_file = \"${CREDENTIALS_DIRECTORY}/smtp\"",
+        )
+    });
     let root_owned = std::fs::metadata(&cred)
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap();
     std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o440)).unwrap();
-    let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", &creds)]);
+    let out = run_once_by_hand(&home, &[("CREDENTIALS_DIRECTORY", &creds)]);
     assert_eq!(
         out.status.success(),
         root_owned,
@@ -272,7 +229,7 @@ fn a_password_file_others_can_read_is_refused() {
     );
     for m in [0o444, 0o460] {
         std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(m)).unwrap();
-        let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", &creds)]);
+        let out = run_once_by_hand(&home, &[("CREDENTIALS_DIRECTORY", &creds)]);
         assert!(
             !out.status.success(),
             "a {m:04o} credential accepted:\n{}",
@@ -281,20 +238,19 @@ fn a_password_file_others_can_read_is_refused() {
     }
     // The same 0440 file outside $CREDENTIALS_DIRECTORY is group-readable, and refused.
     std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o440)).unwrap();
-    let out = run_once_by_hand(&config, &[("CREDENTIALS_DIRECTORY", dir.path())]);
+    let out = run_once_by_hand(&home, &[("CREDENTIALS_DIRECTORY", home.dir())]);
     assert!(!out.status.success(), "{}", text(&out));
 }
 
 #[test]
 fn error_lines_do_not_show_a_requesters_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    let home = maildir_home(None);
     // A complete request from an address lettre refuses to write to: deciding on it
     // fails today, and the error text names the address.
     let raw = String::from_utf8_lossy(include_bytes!("../demo/01-parent-complete.eml"))
         .replace("smirnova.olga@mail.ru", "ivanova..m@mail.ru");
-    std::fs::write(dir.path().join("inbox/new/01"), raw).unwrap();
-    let out = run_once_by_hand(&config, &[]);
+    std::fs::write(home.dir().join("inbox/new/01"), raw).unwrap();
+    let out = run_once_by_hand(&home, &[]);
     let log = text(&out);
     let hits: Vec<&str> = log
         .lines()
@@ -333,8 +289,7 @@ fn a_purged_ticket_leaves_nothing_personal_in_the_store_file() {
         "zhirafova-7731",
         MID_AUTO,
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let config = maildir_config(dir.path(), &maildir_outbox(dir.path()));
+    let home = maildir_home(None);
     let request = format!(
         "From: =?UTF-8?B?{name}?= <{ADDRESS}>\r\nTo: uvk-mtl@mail.ru\r\n\
          Subject: =?UTF-8?B?{subject}?=\r\nDate: Thu, 09 Sep 2021 08:12:40 +0300\r\n\
@@ -353,9 +308,9 @@ fn a_purged_ticket_leaves_nothing_personal_in_the_store_file() {
          Я в отпуске до 20 сентября. {NAME}, {PHONE}\r\n",
         subject = b64("Автоответ: я в отпуске".as_bytes()),
     );
-    std::fs::write(dir.path().join("inbox/new/01"), request).unwrap();
-    std::fs::write(dir.path().join("inbox/new/02"), auto_reply).unwrap();
-    let store = dir.path().join("state/db/duty-desk.sqlite3");
+    std::fs::write(home.dir().join("inbox/new/01"), request).unwrap();
+    std::fs::write(home.dir().join("inbox/new/02"), auto_reply).unwrap();
+    let store = home.dir().join("state/db/duty-desk.sqlite3");
     let found = || {
         let mut found = Vec::new();
         for suffix in ["", "-wal", "-shm"] {
@@ -372,10 +327,8 @@ fn a_purged_ticket_leaves_nothing_personal_in_the_store_file() {
         found
     };
     let run = |now: &str| {
-        let out = binary()
-            .arg("--config")
-            .arg(&config)
-            .args(["run", "--once", "--now", now])
+        let out = home
+            .command(&["run", "--once", "--now", now])
             .output()
             .expect("run duty-desk");
         assert!(out.status.success(), "{}", text(&out));

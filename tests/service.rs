@@ -2,23 +2,24 @@
 //! and watchdog, SIGTERM mid-batch, SIGHUP reloads (good and broken), what the log
 //! says and never says, `status`, the stall alert, and the purge of personal data.
 //!
-//! Every test drives the real binary as a child process with a config it writes
-//! (mailbox: IMAP to the stack; outbox: STARTTLS submission with AUTH; passwords in
-//! files; state in the test's temp dir).
+//! Every test drives the real binary as a child process in a [`support::Home`]
+//! made by `Home::service` (mailbox: IMAP to the stack; outbox: STARTTLS submission
+//! with AUTH; passwords in `$CREDENTIALS_DIRECTORY`; state in the home).
 
-#[path = "support/svc.rs"]
-mod daemon;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use daemon::{Daemon, Desk, OFF_DUTY, ON_DUTY, header, request, request_without_class};
-use support::{ADMIN, MailStack, REQUESTERS, SPECIALISTS, SUPPORT, password};
+use support::net::{silent_server, smtp_hanging_after_data};
+use support::{
+    ADMIN, Home, MailStack, OFF_DUTY, ON_DUTY, REQUESTERS, SPECIALISTS, SUPPORT, header, password,
+    request, request_without_class,
+};
 
 const SERVICE: &str = "stall_alert_after = \"15m\"\npurge_after_days = 365\nclose_after = \"30d\"";
 
@@ -147,7 +148,7 @@ impl Drop for Notes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_only_after_login_then_status_and_watchdog_pings() {
     let mut stack = MailStack::start();
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     // A complete request off duty: it waits for Thursday 14:00 (Бухер В.В.).
     let (_, raw) = request(REQUESTERS[0], 1);
     deliver(&stack, REQUESTERS[0], &raw).await;
@@ -159,19 +160,13 @@ async fn ready_only_after_login_then_status_and_watchdog_pings() {
     let sock_path = desk.dir().join("notify.sock");
     let mut notes = Notes::bind(&sock_path);
     // systemd sets WATCHDOG_PID to the main pid; `exec` keeps the shell's pid.
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(r#"WATCHDOG_PID=$$ exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_duty-desk"))
-        .arg("--config")
-        .arg(&desk.config)
-        .args(["run", "--now", OFF_DUTY])
-        .env_remove("RUST_LOG")
-        .env("CREDENTIALS_DIRECTORY", desk.credentials())
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "3000000")
-        .stdin(Stdio::null());
-    let mut d = Daemon::spawn(cmd);
+    let mut cmd = desk.command_under(
+        &["sh", "-c", r#"WATCHDOG_PID=$$ exec "$0" "$@""#],
+        &["run", "--now", OFF_DUTY],
+    );
+    cmd.env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "3000000");
+    let mut d = desk.spawn_command(cmd);
 
     // The mailbox cannot be logged into: no READY, but the watchdog is fed.
     let early = notes.read_until(Duration::from_secs(4), |m| m.contains("READY=1"));
@@ -257,7 +252,7 @@ async fn sigterm_mid_batch_exits_0_and_loses_or_doubles_nothing() {
     // Enough letters that the stop lands mid-batch: one takes a few milliseconds.
     const N: usize = 150;
     let stack = MailStack::start();
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     let mut ids = BTreeSet::new();
     for n in 0..N {
         let from = REQUESTERS[n % REQUESTERS.len()];
@@ -269,7 +264,7 @@ async fn sigterm_mid_batch_exits_0_and_loses_or_doubles_nothing() {
         .wait_for(SUPPORT, "INBOX", N, Duration::from_secs(60))
         .await;
 
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     d.wait_log("decision", 1, Duration::from_secs(60));
     d.signal("TERM");
     let stopped = Instant::now();
@@ -293,7 +288,7 @@ async fn sigterm_mid_batch_exits_0_and_loses_or_doubles_nothing() {
     drop(d);
 
     // Restart: everything left is handled, nothing twice.
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     let log = || format!("{first_log}\n--- second run ---\n{}", d.log());
     let mut people: Vec<&str> = REQUESTERS.to_vec();
     people.extend(SPECIALISTS);
@@ -353,9 +348,9 @@ async fn sigterm_mid_batch_exits_0_and_loses_or_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_takes_a_new_template_and_refuses_a_broken_config() {
     let stack = MailStack::start();
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     let good_config = std::fs::read_to_string(&desk.config).expect("config");
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     d.wait_log("mailbox: connected", 1, Duration::from_secs(30));
     let who = REQUESTERS[1];
 
@@ -488,7 +483,7 @@ async fn sighup_takes_a_new_template_and_refuses_a_broken_config() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_log_has_one_line_per_decision_and_no_personal_data() {
     let stack = MailStack::start();
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     let (_, complete) = request(REQUESTERS[0], 1);
     deliver(&stack, REQUESTERS[0], &complete).await;
     let (_, partial) = request_without_class(REQUESTERS[2], 2);
@@ -601,7 +596,7 @@ async fn info_log_has_one_line_per_decision_and_no_personal_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_tickets_queues_contact_errors_and_personal_data() {
     let mut stack = MailStack::start();
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
 
     // A failed run first (the mailbox is down): an error to report.
     stack.stop_dovecot();
@@ -681,11 +676,11 @@ async fn status_shows_tickets_queues_contact_errors_and_personal_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_mailbox_gives_one_alert_and_one_recovery_note() {
     let mut stack = MailStack::start();
-    let desk = Desk::new(
+    let desk = Home::service(
         &stack,
         "stall_alert_after = \"3s\"\npurge_after_days = 365\nclose_after = \"30d\"",
     );
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     d.wait_log("mailbox: connected", 1, Duration::from_secs(60));
 
     stack.stop_dovecot();
@@ -751,7 +746,7 @@ async fn a_stalled_mailbox_gives_one_alert_and_one_recovery_note() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_data_of_closed_tickets_is_purged_numbers_and_dates_stay() {
     let stack = MailStack::start();
-    let desk = Desk::new(
+    let desk = Home::service(
         &stack,
         "stall_alert_after = \"15m\"\npurge_after_days = 10\nclose_after = \"5d\"",
     );
@@ -776,7 +771,7 @@ async fn personal_data_of_closed_tickets_is_purged_numbers_and_dates_stay() {
         status.contains("oldest held from 2021-09-09 08:30"),
         "{status}"
     );
-    let personal = |desk: &Desk| {
+    let personal = |desk: &Home| {
         desk.count(
             "SELECT count(*) FROM tickets WHERE requester IS NOT NULL OR full_name IS NOT NULL
              OR description IS NOT NULL",
@@ -827,14 +822,14 @@ async fn a_hung_mailbox_or_smtp_server_does_not_delay_a_stop() {
     let stack = MailStack::start();
 
     // The mailbox server accepts and never greets: the daemon is inside its login.
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     let text = std::fs::read_to_string(&desk.config).expect("config");
-    let silent = daemon::silent_server();
+    let silent = silent_server();
     desk.write_config(&text.replace(
         &format!("port = {}", stack.imap_port()),
         &format!("port = {silent}"),
     ));
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     d.signal("INT");
     let status = d.wait_exit(Duration::from_secs(10));
@@ -845,9 +840,9 @@ async fn a_hung_mailbox_or_smtp_server_does_not_delay_a_stop() {
     );
 
     // The SMTP server takes a whole message and never answers the final dot.
-    let desk = Desk::new(&stack, SERVICE);
+    let desk = Home::service(&stack, SERVICE);
     let text = std::fs::read_to_string(&desk.config).expect("config");
-    let (port, data_read) = daemon::smtp_hanging_after_data();
+    let (port, data_read) = smtp_hanging_after_data();
     let text = text
         .replace(
             &format!("port = {}", stack.submission_port()),
@@ -858,7 +853,7 @@ async fn a_hung_mailbox_or_smtp_server_does_not_delay_a_stop() {
     desk.write_config(&text);
     let (_, raw) = request(REQUESTERS[0], 1);
     deliver(&stack, REQUESTERS[0], &raw).await;
-    let mut d = desk.spawn(&["--now", ON_DUTY]);
+    let mut d = desk.spawn(&["run", "--now", ON_DUTY]);
     let got = tokio::task::spawn_blocking(move || data_read.recv_timeout(Duration::from_secs(60)))
         .await
         .expect("join");

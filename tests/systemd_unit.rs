@@ -4,6 +4,8 @@
 //! SIGHUP, credentials named as the example config reads them); an instance NAME
 //! reads NAME.toml, keeps its state in duty-desk/NAME and logs its name.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -90,7 +92,7 @@ fn verify_reports_nothing_but_the_missing_binary() {
         let copy = dir.path().join(name);
         std::fs::write(
             &copy,
-            unit(name).replace("/usr/bin/duty-desk", env!("CARGO_BIN_EXE_duty-desk")),
+            unit(name).replace("/usr/bin/duty-desk", support::home::BIN),
         )
         .expect("write the copy");
         let out = analyze(&["verify", &copy.to_string_lossy()]);

@@ -11,11 +11,10 @@ mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::daemon::{DaemonConfig, Mail, run_cli, run_once};
 use support::{ADMIN, MailStack};
+use support::{Home, Mail, run_cli, run_once};
 
 /// The admin's letters about the timetable, oldest first.
 async fn timetable_mail(stack: &MailStack) -> Vec<Mail> {
@@ -39,7 +38,7 @@ fn stdout(config: &Path, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_warning_14_days_before_the_end_then_weekly_reminders_after_it() {
     let stack = MailStack::start();
-    let desk = DaemonConfig::new();
+    let desk = Home::new();
     let config = desk.write(&stack);
 
     // 15 days before the last day: nothing, anywhere.
@@ -130,17 +129,9 @@ async fn one_warning_14_days_before_the_end_then_weekly_reminders_after_it() {
     let sock = UnixDatagram::bind(&sock_path).expect("bind the notify socket");
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .expect("read timeout");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_duty-desk"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--now", "2022-06-09T09:00:00+03:00"])
-        .env_remove("RUST_LOG")
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn duty-desk run");
+    let mut cmd = desk.command(&["run", "--now", "2022-06-09T09:00:00+03:00"]);
+    cmd.env("NOTIFY_SOCKET", &sock_path);
+    let mut daemon = desk.spawn_command(cmd);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
     let mut buf = vec![0u8; 4096];
@@ -156,8 +147,7 @@ async fn one_warning_14_days_before_the_end_then_weekly_reminders_after_it() {
             break None;
         }
     };
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    daemon.kill();
     let line = line.unwrap_or_else(|| panic!("no STATUS=IDLE line among {seen:#?}"));
     assert!(
         line.contains("; TIMETABLE ENDED 2022-05-31: every ticket goes to the fallback"),

@@ -11,8 +11,8 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use support::daemon::{Compose, Daemon, DaemonConfig, Mail, run_cli, run_once, specialist};
 use support::{ADMIN, DIRECTOR, MailStack, REQUESTERS, SUPPORT, users};
+use support::{Compose, Daemon, Home, Mail, run_cli, run_once, specialist};
 
 const TUE_0830: &str = "2021-09-07T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
@@ -85,7 +85,7 @@ fn ivanova(subject: &str, problem: &str) -> Compose {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_request_in_a_duty_window_goes_to_the_specialist_on_duty() {
     let stack = MailStack::start();
-    let mut cfg = DaemonConfig::new();
+    let mut cfg = Home::new();
     cfg.imap_tls = true; // IMAPS with the stack's CA; the others use plain IMAP on loopback.
     let config = cfg.write(&stack);
     let letter = ivanova(
@@ -177,7 +177,7 @@ fn reply_to(ours: &Mail, from: &str, original_id: &str, new_text: &str) -> Compo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_completes_it() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let letter = Compose::new(
         PARENT2,
@@ -261,7 +261,7 @@ async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_letter_delivered_twice_is_one_request() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     // Sent to the support mailbox directly and once more as a CC copy: two
     // copies in the INBOX with one Message-ID.
@@ -287,8 +287,8 @@ async fn the_same_letter_delivered_twice_is_one_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
+    let cfg = Home::new();
+    cfg.write(&stack);
     let letter = Compose::new(
         PARENT3,
         "Не приходят уведомления",
@@ -297,7 +297,7 @@ async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens()
     deliver(&stack, &letter).await;
 
     // Thursday, fifteen seconds before Бухер В.В.'s window opens at 14:00.
-    let mut daemon = Daemon::start(&config, "2021-09-09T13:59:45+03:00", "run.log");
+    let mut daemon = cfg.start("2021-09-09T13:59:45+03:00");
 
     let ack = inbox(&stack, PARENT3, 1).await.remove(0);
     assert!(ack.subject.starts_with("[Заявка #1]"), "{}", ack.subject);
@@ -337,7 +337,7 @@ async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_on_duty_share_the_tickets() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let letters = [
         ivanova("Дневник", "Не открывается дневник, белый экран."),
@@ -418,7 +418,7 @@ async fn two_on_duty_share_the_tickets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_schedule_sends_to_the_fallback() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
     deliver(&stack, &letter).await;
@@ -453,7 +453,7 @@ fn bounce() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robots_get_no_answer_and_are_filed_as_ignored() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     // Each looks like a complete request in its text; only the headers tell.
     let autoreply = ivanova("Автоответ: Дневник", "Не открывается дневник, белый экран.")
@@ -492,7 +492,7 @@ async fn robots_get_no_answer_and_are_filed_as_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rude_letter_is_refused_and_reported_to_the_supervisor() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let rude = Compose::new(
         PARENT3,
@@ -521,7 +521,7 @@ async fn rude_letter_is_refused_and_reported_to_the_supervisor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_letters_from_one_sender_get_at_most_the_daily_limit_of_replies() {
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
+    let cfg = Home::new();
     let config = cfg.write(&stack);
     let letters: Vec<Compose> = (1..=6)
         .map(|i| {
@@ -568,8 +568,8 @@ async fn wait_decisions(daemon: &mut Daemon, n: usize) -> usize {
 async fn sigkill_during_a_batch_loses_nothing_and_doubles_nothing() {
     const N: usize = 50;
     let stack = MailStack::start();
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
+    let cfg = Home::new();
+    cfg.write(&stack);
     let names = [
         ("Иванова Мария Петровна", "5А"),
         ("Петрова Анна Сергеевна", "7Б"),
@@ -601,24 +601,20 @@ async fn sigkill_during_a_batch_loses_nothing_and_doubles_nothing() {
     let bukher = specialist("Бухер В.В.");
     let mut runs = Vec::new();
     let mut done_at_kill = Vec::new();
-    for (i, now) in ["08:30", "08:32"].iter().enumerate() {
-        let mut d = Daemon::start(
-            &config,
-            &format!("2021-09-07T{now}:00+03:00"),
-            &format!("run{i}.log"),
-        );
+    for now in ["08:30", "08:32"] {
+        let mut d = cfg.start(&format!("2021-09-07T{now}:00+03:00"));
         done_at_kill.push(wait_decisions(&mut d, 10).await);
         d.kill();
         runs.push(d);
     }
     {
-        let mut d = Daemon::start(&config, "2021-09-07T08:34:00+03:00", "run2.log");
+        let mut d = cfg.start("2021-09-07T08:34:00+03:00");
         stack.wait_for(bukher, "INBOX", 10, WAIT).await;
         done_at_kill.push(d.decisions());
         d.kill();
         runs.push(d);
     }
-    let mut last = Daemon::start(&config, "2021-09-07T08:36:00+03:00", "run3.log");
+    let mut last = cfg.start("2021-09-07T08:36:00+03:00");
     eprintln!("decisions logged by the killed runs: {done_at_kill:?}");
 
     // Wait for the end state: every letter filed, forwarded, and each requester
@@ -705,7 +701,7 @@ async fn sigkill_during_a_batch_loses_nothing_and_doubles_nothing() {
 
 #[test]
 fn check_config_names_a_broken_template_and_its_line() {
-    let mut cfg = DaemonConfig::new();
+    let mut cfg = Home::new();
     let templates = cfg.dir().join("templates");
     std::fs::create_dir_all(&templates).unwrap();
     cfg.templates_dir = Some(templates.clone());
@@ -747,13 +743,13 @@ fn check_config_names_a_broken_template_and_its_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
     let mut stack = MailStack::start();
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
+    let cfg = Home::new();
+    cfg.write(&stack);
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
     deliver(&stack, &letter).await;
     stack.stop_postfix();
 
-    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    let mut daemon = cfg.start(TUE_0830);
     // Decided and filed although nothing can be sent.
     stack
         .wait_for(SUPPORT, "duty-desk/Processed", 1, WAIT)
@@ -779,9 +775,9 @@ async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_reconnects_after_the_imap_server_restarts() {
     let mut stack = MailStack::start();
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
-    let mut daemon = Daemon::start(&config, TUE_0830, "run.log");
+    let cfg = Home::new();
+    cfg.write(&stack);
+    let mut daemon = cfg.start(TUE_0830);
     let deadline = Instant::now() + WAIT;
     while !daemon.log().contains("mailbox: connected") {
         daemon.assert_running();

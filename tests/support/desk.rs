@@ -2,49 +2,31 @@
 //! driven through the real binary: for tests of memory and of store failures.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use duty_desk::store::Store;
 
+use super::home::Home;
+
 /// Thursday 2021-09-09 08:30 Moscow: Бамбуркин С.П. and Макаренко С.О. on duty.
 pub const THU_0830: &str = "2021-09-09T08:30:00+03:00";
-pub const EXAMPLE: &str = include_str!("../../config/duty-desk.example.toml");
 /// `max_message_size = "30MB"` of the example.
 pub const LIMIT: usize = 30 * 1024 * 1024;
 
-/// A temporary installation: inbox, outbox, store, config.
+/// A temporary installation: inbox, outbox, store, config ([`Home::maildir`]).
 pub struct Desk {
-    dir: tempfile::TempDir,
+    home: Home,
 }
 
 impl Desk {
     pub fn new() -> Desk {
-        let dir = tempfile::Builder::new()
-            .prefix("duty-desk-memory-")
-            .tempdir()
-            .expect("temp dir");
-        let d = dir.path();
-        let school = EXAMPLE.find("\n[school]").expect("[school]");
-        let state = EXAMPLE.find("\n[state]").expect("[state]");
-        let config = format!(
-            "[mailbox]\nkind = \"maildir\"\npath = \"{inbox}\"\npoll_interval = \"1s\"\n\n\
-             [outbox]\nkind = \"maildir\"\npath = \"{outbox}\"\nfrom = \"Поддержка ЭлЖур <uvk-mtl@mail.ru>\"\n\
-             {middle}\n[state]\npath = \"{state}\"\n\n[templates]\ndir = \"{templates}\"\n",
-            inbox = d.join("inbox").display(),
-            outbox = d.join("outbox").display(),
-            middle = &EXAMPLE[school..state],
-            state = d.join("state/duty-desk.sqlite3").display(),
-            templates = d.join("no-templates").display(),
-        );
-        std::fs::write(d.join("duty-desk.toml"), config).expect("write config");
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(d.join("inbox").join(sub)).expect("mkdir inbox");
+        Desk {
+            home: Home::maildir("", &[]),
         }
-        Desk { dir }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.home.path(rel)
     }
 
     pub fn deliver(&self, name: &str, raw: &[u8]) {
@@ -59,21 +41,10 @@ impl Desk {
     /// [`run_once`](Self::run_once) started through `wrapper` (a command and its
     /// arguments that ends by running the rest, as `prlimit … --`).
     pub fn run_once_under(&self, wrapper: &[&str]) -> (Output, String) {
-        let bin = env!("CARGO_BIN_EXE_duty-desk");
-        let mut c = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(bin);
-                c
-            }
-            None => Command::new(bin),
-        };
-        let out = c
+        let out = self
+            .home
+            .command_under(wrapper, &["run", "--once", "--now", THU_0830])
             .env("RUST_LOG", "duty_desk=debug")
-            .arg("--config")
-            .arg(self.path("duty-desk.toml"))
-            .args(["run", "--once", "--now", THU_0830])
-            .stdin(Stdio::null())
             .output()
             .expect("run duty-desk");
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -82,19 +53,7 @@ impl Desk {
 
     /// What `duty-desk status` prints.
     pub fn status(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_duty-desk"))
-            .arg("--config")
-            .arg(self.path("duty-desk.toml"))
-            .arg("status")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run duty-desk status");
-        assert!(
-            out.status.success(),
-            "status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.home.status()
     }
 
     /// Files in `new/`+`cur/` of the inbox folder `folder` ("" for the inbox itself).
@@ -127,7 +86,7 @@ impl Desk {
     }
 
     pub fn store(&self) -> Store {
-        Store::open(&self.path("state/duty-desk.sqlite3"), false).expect("open store")
+        Store::open(&self.home.state_path(), false).expect("open store")
     }
 }
 

@@ -4,12 +4,13 @@
 //! decisions that need no mail server.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// One desk: its folder, config and the letters it wrote.
+use super::home::Home;
+
+/// One desk: its home ([`Home::maildir`]) and the letters delivered to it.
 pub struct MaildirDesk {
-    dir: tempfile::TempDir,
-    config: PathBuf,
+    home: Home,
     delivered: usize,
 }
 
@@ -62,76 +63,30 @@ impl Sent {
     }
 }
 
-const EXAMPLE: &str = include_str!("../../config/duty-desk.example.toml");
-
 impl MaildirDesk {
     /// A desk with the example's school and timetable; `mailbox_extra` goes into
     /// `[mailbox]`, and each `(key, value)` of `limits` replaces or adds a
     /// `[limits]` key.
     pub fn new(mailbox_extra: &str, limits: &[(&str, &str)]) -> MaildirDesk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let school = EXAMPLE.find("\n[school]").expect("example has [school]");
-        let state = EXAMPLE.find("\n[state]").expect("example has [state]");
-        let mut middle = String::new();
-        let mut in_limits = false;
-        for line in EXAMPLE[school..state].lines() {
-            if line.starts_with('[') {
-                if in_limits {
-                    for (k, v) in limits {
-                        middle.push_str(&format!("{k} = {v}\n"));
-                    }
-                }
-                in_limits = line.trim() == "[limits]";
-            }
-            let key = line.split('=').next().unwrap_or("").trim();
-            if in_limits && limits.iter().any(|(k, _)| *k == key) {
-                continue;
-            }
-            middle.push_str(line);
-            middle.push('\n');
-        }
-        if in_limits {
-            for (k, v) in limits {
-                middle.push_str(&format!("{k} = {v}\n"));
-            }
-        }
-        let config = dir.path().join("duty-desk.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[mailbox]\nkind = \"maildir\"\npath = \"{inbox}\"\npoll_interval = \"1s\"\n{mailbox_extra}\n\n\
-                 [outbox]\nkind = \"maildir\"\npath = \"{outbox}\"\nfrom = \"Поддержка ЭлЖур <uvk-mtl@mail.ru>\"\n\
-                 {middle}\n[state]\npath = \"{state}\"\n\n[templates]\ndir = \"{templates}\"\n",
-                inbox = dir.path().join("inbox").display(),
-                outbox = dir.path().join("outbox").display(),
-                state = dir.path().join("duty-desk.sqlite3").display(),
-                templates = dir.path().join("templates").display(),
-            ),
-        )
-        .expect("write config");
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(dir.path().join("inbox").join(sub)).expect("inbox");
-        }
         MaildirDesk {
-            dir,
-            config,
+            home: Home::maildir(mailbox_extra, limits),
             delivered: 0,
         }
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.home.dir()
     }
 
     pub fn config(&self) -> &Path {
-        &self.config
+        &self.home.config
     }
 
     /// Drops a letter into the inbox's `new/`.
     pub fn deliver(&mut self, raw: &[u8]) {
         self.delivered += 1;
         let name = format!("{:05}.letter", self.delivered);
-        std::fs::write(self.dir.path().join("inbox/new").join(name), raw).expect("deliver");
+        std::fs::write(self.home.dir().join("inbox/new").join(name), raw).expect("deliver");
     }
 
     /// `duty-desk run --once --now NOW`; panics (with its log) if it fails.
@@ -147,10 +102,8 @@ impl MaildirDesk {
 
     /// Any subcommand with this desk's config.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_duty-desk"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
+        self.home
+            .command(args)
             .env("RUST_LOG", "info")
             .output()
             .expect("run duty-desk")
@@ -158,7 +111,7 @@ impl MaildirDesk {
 
     /// Every mail the desk wrote so far, oldest first.
     pub fn sent(&self) -> Vec<Sent> {
-        let dir = self.dir.path().join("outbox");
+        let dir = self.home.dir().join("outbox");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Vec::new();
         };
@@ -185,8 +138,8 @@ impl MaildirDesk {
     /// How many letters were filed in `folder` (`Processed`, `Unreadable`, …).
     pub fn filed(&self, folder: &str) -> usize {
         let base = self
-            .dir
-            .path()
+            .home
+            .dir()
             .join("inbox")
             .join(format!(".duty-desk.{folder}"));
         ["new", "cur"]

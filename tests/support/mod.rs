@@ -40,10 +40,12 @@ mod clients;
 mod configs;
 pub mod daemon;
 pub mod desk;
+pub mod home;
+pub mod letters;
 pub mod maildesk;
+pub mod net;
 pub mod others;
 
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,18 @@ use std::time::{Duration, Instant};
 
 pub use clients::Imap;
 pub use configs::Ports;
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use daemon::{Daemon, InProcess, rss_kib};
+#[allow(unused_imports)]
+pub use home::{
+    DeskToml, Home, OFF_DUTY, ON_DUTY, TIMETABLE, run_cli, run_once, specialist, write_secret,
+};
+#[allow(unused_imports)]
+pub use letters::{
+    Compose, Delivered, Kind, Mail, b64, batch_letter, delivered, header, letter_id, request,
+    request_without_class, sender, sender_users, support_folders,
+};
 
 /// The support mailbox the daemon reads.
 pub const SUPPORT: &str = "support@school.test";
@@ -101,8 +115,6 @@ const STACK_PREFIX: &str = "duty-desk-stack-";
 
 /// Stack numbers in this process (instance names must be unique).
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-/// Port picking is serialised within a process to avoid handing one port out twice.
-static PORT_LOCK: Mutex<()> = Mutex::new(());
 
 /// Variations of a stack (defaults: everything on).
 #[derive(Debug, Clone, Default)]
@@ -392,24 +404,15 @@ impl MailStack {
     // ---- setup -----------------------------------------------------------------------
 
     fn wait_port(&mut self, port: u16, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            let child = match what {
-                "dovecot" => self.dovecot.as_mut(),
-                _ => self.postfix.as_mut(),
-            };
-            if let Some(c) = child
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("{what} exited at start: {status}\n{}", self.logs());
-            }
-            if Instant::now() >= deadline {
-                panic!("{what} did not listen on {port} in 15 s\n{}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let mut child = match what {
+            "dovecot" => self.dovecot.as_mut(),
+            _ => self.postfix.as_mut(),
+        };
+        let waited = net::wait_listening(port, Duration::from_secs(15), || {
+            child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        });
+        if let Err(e) = waited {
+            panic!("{what} {e}\n{}", self.logs());
         }
     }
 
@@ -809,16 +812,9 @@ pub fn ensure_installed() {
     *done = true;
 }
 
-/// Seven distinct free loopback ports. Listeners are held until all are chosen.
+/// Seven distinct free loopback ports.
 fn free_ports() -> Ports {
-    let _guard = PORT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let listeners: Vec<TcpListener> = (0..7)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    let p: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect();
+    let p = net::free_ports(7);
     Ports {
         imap: p[0],
         imaps: p[1],
@@ -828,4 +824,73 @@ fn free_ports() -> Ports {
         smtps: p[5],
         submission: p[6],
     }
+}
+
+impl MailStack {
+    /// Waits until Postfix has finished with every message it accepted (each
+    /// queue file the queue manager took is `removed`, and no queue folder
+    /// holds a file), so "nothing else arrived" can be asserted. A client
+    /// killed in the middle of DATA leaves a `cleanup` line but no message:
+    /// Postfix drops it, so it is not counted.
+    pub async fn wait_postfix_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log =
+                std::fs::read_to_string(self.dir().join("postfix/postfix.log")).unwrap_or_default();
+            // Queue ids the queue manager took, and those it removed; a
+            // deferred message is taken again on each retry, hence sets.
+            let qmgr_ids = |suffix: &str| -> std::collections::BTreeSet<String> {
+                log.lines()
+                    .filter(|l| l.contains("/qmgr[") && l.contains(suffix))
+                    .filter_map(|l| l.split("]: ").nth(1)?.split(':').next().map(str::to_string))
+                    .collect()
+            };
+            let taken = qmgr_ids(": from=<");
+            let removed_ids = qmgr_ids(": removed");
+            let queued = taken.len();
+            let removed = taken.intersection(&removed_ids).count();
+            let waiting = queue_files(&self.dir().join("postfix/queue"));
+            if queued == removed && waiting == 0 {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "Postfix still busy after {timeout:?}: {queued} queued, {removed} done, {waiting} files waiting\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Messages in every folder of `user` except INBOX, as (folder, count).
+    pub async fn folder_counts(&self, user: &str) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for f in self.folders(user).await {
+            let n = self.fetch(user, &f).await.len();
+            out.push((f, n));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Files in Postfix's queue folders that hold messages on their way.
+fn queue_files(queue: &std::path::Path) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+    }
+    ["maildrop", "incoming", "active", "deferred", "hold"]
+        .iter()
+        .map(|d| count(&queue.join(d)))
+        .sum()
 }

@@ -16,20 +16,14 @@
 //!   in a private sasldb whose INBOX is made at its first login.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::net::free_port;
+
 fn servers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A server process serving on `port`, its output in `log`.
@@ -60,17 +54,11 @@ impl NodeServer {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         let mut s = NodeServer { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = s.child.try_wait() {
-                panic!("{name} exited: {status}\n{}", s.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not listen\n{}",
-                s.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let waited = super::net::wait_listening(port, Duration::from_secs(20), || {
+            s.child.try_wait().ok().flatten()
+        });
+        if let Err(e) = waited {
+            panic!("{name} {e}\n{}", s.log());
         }
         s
     }

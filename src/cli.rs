@@ -252,8 +252,16 @@ const WEEKDAYS: [(Weekday, &str); 5] = [
 /// The readable week table: windows per specialist, hours, gaps, and the validity
 /// warning from `warn_days` days before the timetable's last day.
 pub fn schedule_table(s: &Schedule, at: DateTime<Utc>, warn_days: u32) -> String {
-    use std::fmt::Write as _;
     let mut out = String::new();
+    week_grid(&mut out, s);
+    week_totals(&mut out, s);
+    now_and_validity(&mut out, s, at, warn_days);
+    out
+}
+
+/// One row per specialist: the windows of each weekday and the week's hours.
+fn week_grid(out: &mut String, s: &Schedule) {
+    use std::fmt::Write as _;
     let name_w = s
         .specialists()
         .iter()
@@ -295,6 +303,11 @@ pub fn schedule_table(s: &Schedule, at: DateTime<Utc>, warn_days: u32) -> String
             let _ = writeln!(out, "{:<name_w$}   (выходные: {})", "", weekend.join(", "));
         }
     }
+}
+
+/// The week's hours of duty and the working hours nobody covers.
+fn week_totals(out: &mut String, s: &Schedule) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         out,
         "\nВсего дежурств в неделю: {:.1} ч",
@@ -319,6 +332,11 @@ pub fn schedule_table(s: &Schedule, at: DateTime<Utc>, warn_days: u32) -> String
             }
         }
     }
+}
+
+/// Who is on duty at `at`, the next window, and the timetable's validity.
+fn now_and_validity(out: &mut String, s: &Schedule, at: DateTime<Utc>, warn_days: u32) {
+    use std::fmt::Write as _;
     let local = at.with_timezone(&s.tz());
     let _ = writeln!(
         out,
@@ -375,7 +393,6 @@ pub fn schedule_table(s: &Schedule, at: DateTime<Utc>, warn_days: u32) -> String
     if let Some(warning) = validity.warning() {
         let _ = writeln!(out, "warning: {warning}");
     }
-    out
 }
 
 pub fn weekday_ru(d: Weekday) -> &'static str {

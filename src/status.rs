@@ -12,9 +12,39 @@ use crate::store::{Queries, Store};
 /// health, recent errors and the oldest personal data held.
 pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
     let r = store.read();
-    let tz = config.schedule.tz();
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let time = Local(config.schedule.tz());
     let mut out = String::new();
+    tickets(&mut out, &r, &time)?;
+    outgoing(&mut out, &r)?;
+    open_mailbox(&mut out, &r, now)?;
+    mailbox(&mut out, &r, &time)?;
+    recent_errors(&mut out, &r, &time)?;
+    personal_data(&mut out, &r, config, now, &time)?;
+    schedule(&mut out, config, now, &time)?;
+    Ok(out)
+}
+
+/// Instants in the school's time zone, as every line of the report shows them.
+struct Local(chrono_tz::Tz);
+
+impl Local {
+    fn at(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.0)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// An instant stored as RFC 3339 (shown as stored when it is not one).
+    fn stored(&self, s: String) -> String {
+        match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) => self.at(t.with_timezone(&Utc)),
+            Err(_) => s,
+        }
+    }
+}
+
+/// Tickets by state and those waiting for a duty window.
+fn tickets(out: &mut String, r: &impl Queries, time: &Local) -> anyhow::Result<()> {
     writeln!(out, "Tickets by state:")?;
     let counts = r.ticket_counts()?;
     if counts.is_empty() {
@@ -33,10 +63,15 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             out,
             "  #{:<6} due {}  → {}",
             t.number,
-            t.due_at.map(local).unwrap_or_else(|| "?".into()),
+            t.due_at.map(|d| time.at(d)).unwrap_or_else(|| "?".into()),
             t.assignee_name.as_deref().unwrap_or("?")
         )?;
     }
+    Ok(())
+}
+
+/// The outgoing queue: counts, an unreachable server, retries and failures.
+fn outgoing(out: &mut String, r: &impl Queries) -> anyhow::Result<()> {
     writeln!(out, "\nOutgoing mail:")?;
     for (state, n) in r.outgoing_counts()? {
         writeln!(out, "  {state:<15} {n}")?;
@@ -75,6 +110,11 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             o.last_error.as_deref().unwrap_or("")
         )?;
     }
+    Ok(())
+}
+
+/// What the open mailbox's rationing and trust held back.
+fn open_mailbox(out: &mut String, r: &impl Queries, now: DateTime<Utc>) -> anyhow::Result<()> {
     writeln!(out, "\nOpen mailbox (rationing and trust):")?;
     let ever = DateTime::<Utc>::UNIX_EPOCH;
     writeln!(
@@ -96,25 +136,26 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     ] {
         writeln!(out, "  {what}: {}", r.audit_count(event, ever)?)?;
     }
+    Ok(())
+}
+
+/// Mailbox health: last contact, a stall, a failing store, letters left
+/// unexpunged, letters the server refused to give or to move.
+fn mailbox(out: &mut String, r: &impl Queries, time: &Local) -> anyhow::Result<()> {
     writeln!(out, "\nMailbox:")?;
-    // Stored as RFC 3339; shown in the school's time like everything else.
-    let stored = |s: String| match DateTime::parse_from_rfc3339(&s) {
-        Ok(t) => local(t.with_timezone(&Utc)),
-        Err(_) => s,
-    };
     match r.kv_get(crate::store::LAST_CONTACT_KEY)? {
-        Some(t) => writeln!(out, "  last successful contact {}", stored(t))?,
+        Some(t) => writeln!(out, "  last successful contact {}", time.stored(t))?,
         None => writeln!(out, "  never contacted yet")?,
     }
     if let Some(since) = r.kv_get(crate::store::STALL_SINCE_KEY)? {
-        writeln!(out, "  UNREADABLE since {}", stored(since))?;
+        writeln!(out, "  UNREADABLE since {}", time.stored(since))?;
     }
     if let Some(failing) = r.kv_get(crate::store::STORE_ERROR_KEY)? {
         let (since, error) = failing.split_once("; ").unwrap_or((&failing, ""));
         writeln!(
             out,
             "  STATE STORE FAILING since {}: {error} (letters stay in the inbox and are tried again)",
-            stored(since.to_string())
+            time.stored(since.to_string())
         )?;
     }
     if let Some(note) = r.kv_get(crate::store::UNEXPUNGED_KEY)? {
@@ -122,10 +163,14 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
         writeln!(
             out,
             "  NOT EXPUNGED since {}: {why}",
-            stored(since.to_string())
+            time.stored(since.to_string())
         )?;
     }
-    // Letters the server refused to give or to move: retried, or given up.
+    letter_troubles(out, r, time)
+}
+
+/// Letters the server refused to give or to move: retried, or given up.
+fn letter_troubles(out: &mut String, r: &impl Queries, time: &Local) -> anyhow::Result<()> {
     for (prefix, given_up) in [
         (crate::store::RETRY_PREFIX, false),
         (crate::store::STUCK_PREFIX, true),
@@ -145,7 +190,7 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
                     out,
                     "  LEFT IN THE INBOX, handled: {key}: the server refused {what} {} times since {}: {}",
                     t.attempts,
-                    local(t.since),
+                    time.at(t.since),
                     t.error
                 )?;
             } else {
@@ -153,13 +198,17 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
                     out,
                     "  retrying {key}: the server refused {what} ({} attempts, next {}): {}",
                     t.attempts,
-                    local(t.next),
+                    time.at(t.next),
                     t.error
                 )?;
             }
         }
     }
-    // Mailbox errors and mail the server refused for good, newest first.
+    Ok(())
+}
+
+/// Mailbox errors and mail the server refused for good, newest first.
+fn recent_errors(out: &mut String, r: &impl Queries, time: &Local) -> anyhow::Result<()> {
     let mut errors = r.recent_audit("%error%", 5)?;
     errors.extend(r.recent_audit("%fail%", 5)?);
     errors.sort_by(|a, b| b.at.cmp(&a.at));
@@ -167,20 +216,41 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     if !errors.is_empty() {
         writeln!(out, "\nRecent errors:")?;
         for e in errors {
-            writeln!(out, "  {} {}: {}", stored(e.at), e.event, e.detail)?;
+            writeln!(out, "  {} {}: {}", time.stored(e.at), e.event, e.detail)?;
         }
     }
+    Ok(())
+}
+
+/// The oldest personal data held, and when closed tickets are purged.
+fn personal_data(
+    out: &mut String,
+    r: &impl Queries,
+    config: &Config,
+    now: DateTime<Utc>,
+    time: &Local,
+) -> anyhow::Result<()> {
     writeln!(out, "\nPersonal data:")?;
     match r.oldest_personal_data()? {
         Some(t) => writeln!(
             out,
             "  oldest held from {} ({} days); closed tickets are purged after {} days",
-            local(t),
+            time.at(t),
             (now - t).num_days(),
             config.purge_after_days
         )?,
         None => writeln!(out, "  none held")?,
     }
+    Ok(())
+}
+
+/// Who is on duty, the next window, and how long the timetable holds.
+fn schedule(
+    out: &mut String,
+    config: &Config,
+    now: DateTime<Utc>,
+    time: &Local,
+) -> anyhow::Result<()> {
     let next = config.schedule.next_window(now);
     writeln!(out, "\nSchedule:")?;
     let on = config.schedule.on_duty(now);
@@ -195,7 +265,7 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
         Some(n) => writeln!(
             out,
             "  next window {} {}",
-            local(n.from.with_timezone(&Utc)),
+            time.at(n.from.with_timezone(&Utc)),
             config.schedule.specialists()[n.specialist].name
         )?,
         None => writeln!(out, "  no window ahead")?,
@@ -213,5 +283,5 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

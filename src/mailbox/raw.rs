@@ -1,13 +1,15 @@
 //! Commands sent beside async-imap, written to its stream and answered here line
-//! by line, for answers its parser cannot read: NAMESPACE (RFC 2342) and
-//! EXPUNGE (GNU Mailutils says `* n EXPUNGED`).
+//! by line: for answers its parser cannot read (NAMESPACE, RFC 2342; EXPUNGE, as
+//! GNU Mailutils says `* n EXPUNGED`) and for LIST, whose empty pattern its
+//! `list` does not quote and whose tagged NO it does not report.
 
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Bounded: a NAMESPACE answer is a few hundred bytes, an EXPUNGE one about 20 a
-/// message (and the desk expunges one batch at a time).
+/// message (and the desk expunges one batch at a time), a LIST of the desk's
+/// folders a few lines.
 const LIMIT: usize = 64 * 1024;
 
 /// The answer to one command.
@@ -39,6 +41,12 @@ impl Answer {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
+    /// (name, hierarchy separator) of every `* LIST` line: the name as sent
+    /// (modified UTF-7, quoting undone), no separator for NIL.
+    pub fn listed(&self) -> Vec<(String, Option<String>)> {
+        self.untagged.iter().filter_map(|l| list_line(l)).collect()
+    }
+
     /// The last `* n EXISTS`, if any.
     pub fn exists(&self) -> Option<u32> {
         self.untagged.iter().rev().find_map(|l| {
@@ -48,6 +56,45 @@ impl Answer {
                 .flatten()
         })
     }
+}
+
+/// `* LIST (flags) separator name` → (name, separator).
+fn list_line(line: &str) -> Option<(String, Option<String>)> {
+    let rest = line.strip_prefix("* ")?;
+    let (word, rest) = rest.split_once(' ')?;
+    if !word.eq_ignore_ascii_case("LIST") {
+        return None;
+    }
+    let rest = rest.trim_start().strip_prefix('(')?;
+    let (_flags, rest) = rest.split_once(')')?;
+    let (separator, rest) = string_or_nil(rest.trim_start())?;
+    let (name, _) = string_or_nil(rest.trim_start())?;
+    Some((name?, separator))
+}
+
+/// A quoted string, NIL (None) or an atom at the start of `s`, and what follows.
+fn string_or_nil(s: &str) -> Option<(Option<String>, &str)> {
+    if let Some(body) = s.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?.1),
+                '"' => return Some((Some(out), &body[i + 1..])),
+                c => out.push(c),
+            }
+        }
+        return None;
+    }
+    let end = s.find(' ').unwrap_or(s.len());
+    let (word, rest) = s.split_at(end);
+    if word.is_empty() {
+        return None;
+    }
+    if word.eq_ignore_ascii_case("NIL") {
+        return Some((None, rest));
+    }
+    Some((Some(word.to_string()), rest))
 }
 
 /// An IMAP quoted string.
@@ -134,6 +181,30 @@ mod tests {
         assert_eq!(a.exists(), Some(2));
         assert_eq!(answer(&["* OK [ALERT] x EXPUNGE"]).expunged(), 0);
         assert_eq!(answer(&[]).exists(), None);
+    }
+
+    #[test]
+    fn list_lines_as_servers_write_them() {
+        let a = answer(&[
+            r#"* LIST (\Noselect) "/" """#,
+            r#"* LIST (\HasNoChildren) "." "INBOX.duty-desk.Processed""#,
+            r#"* LIST () "|" duty-desk|Waiting"#,
+            r#"* LIST (\NoInferiors) NIL "Some \"quoted\" \\ name""#,
+            r#"* list (\Marked \HasChildren) "\\" "a\\b""#,
+            "* OK still here",
+            "* LIST broken",
+        ]);
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            a.listed(),
+            vec![
+                (String::new(), s("/")),
+                ("INBOX.duty-desk.Processed".to_string(), s(".")),
+                ("duty-desk|Waiting".to_string(), s("|")),
+                (r#"Some "quoted" \ name"#.to_string(), None),
+                (r"a\b".to_string(), s("\\")),
+            ]
+        );
     }
 
     #[tokio::test]

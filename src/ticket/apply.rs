@@ -12,6 +12,7 @@ use super::{Desk, Folder, Incoming, Outcome};
 use crate::config::{Address, Config};
 use crate::letter::{AutoSubmitted, Letter, new_message_id};
 use crate::request::{Request, Verdict};
+use crate::schedule::Shift;
 use crate::store::{SeenMessage, Ticket, TicketState, Tx};
 use crate::trust;
 
@@ -231,18 +232,7 @@ impl Ctx<'_, '_> {
             Decision::Forward {
                 to, acknowledge, ..
             } => {
-                self.forward(t, &to.name, &to.email, false, None)?;
-                let replied = *acknowledge
-                    && self.reply(
-                        "ack_now",
-                        t,
-                        context! { assignee => context! { name => to.name, position => to.position, email => to.email } },
-                    )?;
-                let reason = if replied || !acknowledge {
-                    "complete, on duty now"
-                } else {
-                    "complete, on duty now; not acknowledged"
-                };
+                let reason = self.forward_now(t, to, *acknowledge)?;
                 outcome(reason, Some(to.name.clone()))
             }
             Decision::Release { to, .. } => {
@@ -255,27 +245,8 @@ impl Ctx<'_, '_> {
                 acknowledge,
                 ..
             } => {
-                t.state = TicketState::WaitingDuty;
-                t.due_at = Some(shift.from.with_timezone(&Utc));
-                t.assignee = Some(to.email.clone());
-                t.assignee_name = Some(to.name.clone());
-                self.tx.update_ticket(t, self.now)?;
-                if *acknowledge {
-                    self.reply(
-                        "ack_later",
-                        t,
-                        context! {
-                            assignee => context! { name => to.name, position => to.position, email => to.email },
-                            when => when_ru(&shift.from),
-                            fallback => false,
-                        },
-                    )?;
-                }
-                let until = shift.from.format("%Y-%m-%d %H:%M");
-                outcome(
-                    &format!("off duty; held until {until}"),
-                    Some(to.name.clone()),
-                )
+                let reason = self.hold(t, to, shift, *acknowledge)?;
+                outcome(&reason, Some(to.name.clone()))
             }
             Decision::Fallback {
                 to, acknowledge, ..
@@ -332,6 +303,57 @@ impl Ctx<'_, '_> {
                 outcome(reason, Some(specialist.name.clone()))
             }
         })
+    }
+
+    /// Forwards a complete ticket to the specialist on duty and, if asked,
+    /// acknowledges it to the requester; returns the decision's reason.
+    fn forward_now(
+        &mut self,
+        t: &mut Ticket,
+        to: &Assignee,
+        acknowledge: bool,
+    ) -> anyhow::Result<&'static str> {
+        self.forward(t, &to.name, &to.email, false, None)?;
+        let replied = acknowledge
+            && self.reply(
+                "ack_now",
+                t,
+                context! { assignee => context! { name => to.name, position => to.position, email => to.email } },
+            )?;
+        Ok(if replied || !acknowledge {
+            "complete, on duty now"
+        } else {
+            "complete, on duty now; not acknowledged"
+        })
+    }
+
+    /// Holds a complete ticket for `to`'s next duty window and, if asked, tells
+    /// the requester when; returns the decision's reason.
+    fn hold(
+        &mut self,
+        t: &mut Ticket,
+        to: &Assignee,
+        shift: &Shift,
+        acknowledge: bool,
+    ) -> anyhow::Result<String> {
+        t.state = TicketState::WaitingDuty;
+        t.due_at = Some(shift.from.with_timezone(&Utc));
+        t.assignee = Some(to.email.clone());
+        t.assignee_name = Some(to.name.clone());
+        self.tx.update_ticket(t, self.now)?;
+        if acknowledge {
+            self.reply(
+                "ack_later",
+                t,
+                context! {
+                    assignee => context! { name => to.name, position => to.position, email => to.email },
+                    when => when_ru(&shift.from),
+                    fallback => false,
+                },
+            )?;
+        }
+        let until = shift.from.format("%Y-%m-%d %H:%M");
+        Ok(format!("off duty; held until {until}"))
     }
 
     /// Asks the sender for what is missing; returns the decision's reason.

@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::request::WordSet;
+use crate::request::words::{self, WordSet};
 
 /// Prefixes that turn an obscene root into another obscene verb
 /// («за-», «на-», «вы-», «от-ъ»…).
@@ -215,7 +215,7 @@ impl SentenceWords {
         // Where the word being read starts in `folded`.
         let mut start: Option<usize> = None;
         for c in sentence.chars() {
-            if crate::request::is_letter(c) || c == '*' || (c == '-' && start.is_some()) {
+            if words::is_letter(c) || c == '*' || (c == '-' && start.is_some()) {
                 start.get_or_insert(self.folded.len());
                 match c {
                     'ё' | 'Ё' => self.folded.push('е'),
@@ -690,7 +690,7 @@ fn word_symbol(bytes: &[u8], i: usize) -> Option<(Symbol, usize)> {
         lead @ (0xD0 | 0xD1) => {
             let next = bytes.get(i + 1).copied().unwrap_or(0);
             // а..я are U+0430..U+044F.
-            let symbol = match crate::request::cyrillic_offset(lead, next).wrapping_sub(0x30) {
+            let symbol = match words::cyrillic_offset(lead, next).wrapping_sub(0x30) {
                 letter @ 0..32 => letter as Symbol,
                 _ => OTHER,
             };
@@ -741,7 +741,7 @@ pub fn check(text: &str) -> Option<String> {
 pub fn check_all(texts: &[&str]) -> Option<String> {
     let mut folded = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
     for t in texts {
-        crate::request::fold_into(t, &mut folded);
+        words::fold_into(t, &mut folded);
         folded.push('\n');
     }
     check_all_folded(texts, &folded)
@@ -832,7 +832,7 @@ fn obscene_stem(w: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{fold, is_letter};
+    use crate::request::words::{fold, is_letter};
 
     /// All stems in one automaton, as `look_closer_reference` asked them
     /// before asking each.
@@ -848,7 +848,7 @@ mod tests {
         let mut cur = String::new();
         let mut start = 0;
         for (i, c) in text.char_indices() {
-            if crate::request::is_letter(c) || c == '*' || (c == '-' && !cur.is_empty()) {
+            if words::is_letter(c) || c == '*' || (c == '-' && !cur.is_empty()) {
                 if cur.is_empty() {
                     start = i;
                 }

@@ -21,7 +21,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::others::{Cyrus, Hoodiecrow, Imap4d, SmtpSink};
@@ -112,7 +112,7 @@ fn assert_no_duplicates(mails: &[Mail]) {
 
 /// The whole case on a Dovecot stack: 13 letters, a run, a second run (a
 /// restart), the folders and the mail checked after each.
-async fn files_thirteen_under(stack: &MailStack, cfg: &Home, config: &Path, parent: &str) {
+async fn files_thirteen_under(stack: &MailStack, config: &Path, parent: &str) {
     let letters = thirteen();
     for (_, raw) in &letters {
         stack.append(SUPPORT, "INBOX", ARRIVED, raw).await;
@@ -138,20 +138,36 @@ async fn files_thirteen_under(stack: &MailStack, cfg: &Home, config: &Path, pare
         "the second run changed the folders"
     );
     assert_eq!(delivered(stack).await.len(), mails.len(), "mail sent twice");
+    assert_status_clean(config);
+}
+
+/// `status` reports no failure.
+fn assert_status_clean(config: &Path) {
     let status = String::from_utf8_lossy(&run_cli(config, &["status"]).stdout).into_owned();
     assert!(!status.contains("FAILED"), "{status}");
-    let _ = cfg;
+}
+
+/// A Dovecot stack with `options`, the desk's config for it, and the whole
+/// case of [`files_thirteen_under`] `parent`.
+async fn dovecot_files_thirteen(options: StackOptions, parent: &str) -> MailStack {
+    let stack = MailStack::start_with(options);
+    // The config's folder lives as long as `cfg`.
+    let cfg = Home::new();
+    let config = cfg.write(&stack);
+    files_thirteen_under(&stack, &config, parent).await;
+    stack
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_the_dot_separator() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("separator = .".into()),
-        ..StackOptions::default()
-    });
-    let cfg = Home::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "duty-desk.").await;
+    let stack = dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("separator = .".into()),
+            ..StackOptions::default()
+        },
+        "duty-desk.",
+    )
+    .await;
     let folders = stack.folders(SUPPORT).await;
     assert!(
         folders.contains(&"duty-desk.Processed".to_string()),
@@ -162,25 +178,27 @@ async fn dovecot_with_the_dot_separator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_an_inbox_namespace() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("prefix = INBOX.\nseparator = .".into()),
-        ..StackOptions::default()
-    });
-    let cfg = Home::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+    dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("prefix = INBOX.\nseparator = .".into()),
+            ..StackOptions::default()
+        },
+        "INBOX.duty-desk.",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_an_inbox_namespace_and_no_namespace_move_or_uidplus() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("prefix = INBOX.\nseparator = .".into()),
-        imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
-        ..StackOptions::default()
-    });
-    let cfg = Home::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+    dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("prefix = INBOX.\nseparator = .".into()),
+            imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
+            ..StackOptions::default()
+        },
+        "INBOX.duty-desk.",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,6 +216,7 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
     imap.command("SELECT INBOX").await.unwrap();
     imap.command("STORE 1 +FLAGS (\\Deleted)").await.unwrap();
     imap.logout().await;
+    // The config's folder lives as long as `cfg`.
     let cfg = Home::new();
     let config = cfg.write(&stack);
     cfg.edit_config(|t| t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n"));
@@ -220,6 +239,7 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
     let stack = MailStack::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = Home::new();
     let config = cfg.write(&stack);
     cfg.edit_config(|t| {
@@ -246,6 +266,7 @@ async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_relay_without_auth() {
     let stack = MailStack::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = Home::new();
     let config = cfg.write(&stack);
     let section = format!(
@@ -261,7 +282,7 @@ async fn postfix_relay_without_auth() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(said.contains("no authentication"), "{said}");
-    files_thirteen_under(&stack, &cfg, &config, "duty-desk/").await;
+    files_thirteen_under(&stack, &config, "duty-desk/").await;
     // Postfix logged no SASL login for any of them.
     let log = std::fs::read_to_string(stack.dir().join("postfix/postfix.log")).unwrap_or_default();
     assert!(!log.contains("sasl_username"), "AUTH was used");
@@ -271,6 +292,7 @@ async fn postfix_relay_without_auth() {
 async fn an_smtp_server_without_8bitmime_and_smtputf8() {
     let stack = MailStack::start();
     let sink = SmtpSink::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = Home::new();
     let config = cfg.write(&stack);
     let section = format!(
@@ -398,6 +420,41 @@ async fn server_folders(port: u16) -> BTreeMap<String, usize> {
 
 /// APPENDs `letters` to INBOX of the support mailbox on the server at `port`,
 /// arrived at `date`.
+/// The desk's config for an IMAP server on `port`, with the stack's Postfix
+/// as the outbox; its folder lives as long as the [`Home`].
+fn config_for(stack: &MailStack, port: u16) -> (Home, PathBuf) {
+    let cfg = Home::new();
+    let config = cfg.write_for(port, port, stack.smtps_port(), &stack.ca_file());
+    (cfg, config)
+}
+
+/// How many letters the folders under `prefix` hold.
+fn filed_under(folders: &BTreeMap<String, usize>, prefix: &str) -> usize {
+    folders
+        .iter()
+        .filter(|(f, _)| f.starts_with(prefix))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// A second run (a restart) changes no folder of the server on `port` and
+/// sends nothing again.
+async fn assert_second_run_changes_nothing(
+    config: &Path,
+    port: u16,
+    first: &BTreeMap<String, usize>,
+    stack: &MailStack,
+    sent: usize,
+) {
+    run_once(config, TUE_0930);
+    assert_eq!(
+        &server_folders(port).await,
+        first,
+        "the second run changed the folders"
+    );
+    assert_eq!(delivered(stack).await.len(), sent, "mail sent twice");
+}
+
 async fn append_all(port: u16, date: &str, letters: &[(String, Vec<u8>)]) {
     let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
         .await
@@ -414,17 +471,12 @@ async fn append_all(port: u16, date: &str, letters: &[(String, Vec<u8>)]) {
 async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
     let hc = Hoodiecrow::start("|", SUPPORT, &password(SUPPORT));
-    let cfg = Home::new();
-    let config = cfg.write_for(hc.port(), hc.port(), stack.smtps_port(), &stack.ca_file());
+    let (_cfg, config) = config_for(&stack, hc.port());
     let letters = thirteen();
     append_all(hc.port(), ARRIVED, &letters).await;
     run_once(&config, TUE_0830);
     let first = server_folders(hc.port()).await;
-    let desk: usize = first
-        .iter()
-        .filter(|(f, _)| f.starts_with("duty-desk|"))
-        .map(|(_, n)| n)
-        .sum();
+    let desk = filed_under(&first, "duty-desk|");
     assert_eq!(desk, 13, "{first:?}\n{}", hc.log());
     assert_eq!(first.get("INBOX"), Some(&0), "{first:?}");
     assert!(!first.keys().any(|f| f.contains('/')), "{first:?}");
@@ -432,9 +484,7 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     assert!(mails.len() >= 23, "{}", mails.len());
     assert_no_duplicates(&mails);
 
-    run_once(&config, TUE_0930);
-    assert_eq!(server_folders(hc.port()).await, first);
-    assert_eq!(delivered(&stack).await.len(), mails.len());
+    assert_second_run_changes_nothing(&config, hc.port(), &first, &stack, mails.len()).await;
 }
 
 /// GNU Mailutils imap4d: mbox folders (a plain `CREATE duty-desk` would make an
@@ -447,13 +497,7 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
 async fn mailutils_imap4d() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
     let server = Imap4d::start(SUPPORT, &password(SUPPORT));
-    let cfg = Home::new();
-    let config = cfg.write_for(
-        server.port(),
-        server.port(),
-        stack.smtps_port(),
-        &stack.ca_file(),
-    );
+    let (cfg, config) = config_for(&stack, server.port());
     cfg.edit_config(|t| t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n"));
     let old = request(REQUESTERS[0], 99);
     append_all(server.port(), "01-Jan-2020 10:00:00 +0000", &[old]).await;
@@ -463,22 +507,15 @@ async fn mailutils_imap4d() {
     append_all(server.port(), ARRIVED, &letters[10..]).await;
     run_once(&config, TUE_0830);
     let first = server_folders(server.port()).await;
-    let desk: usize = first
-        .iter()
-        .filter(|(f, _)| f.starts_with("duty-desk/"))
-        .map(|(_, n)| n)
-        .sum();
+    let desk = filed_under(&first, "duty-desk/");
     assert_eq!(desk, 13, "{first:?}\n{}", server.log());
     assert_eq!(first.get("INBOX"), Some(&1), "{first:?}\n{}", server.log());
     let mails = delivered(&stack).await;
     assert!(mails.len() >= 23, "{}", mails.len());
     assert_no_duplicates(&mails);
 
-    run_once(&config, TUE_0930);
-    assert_eq!(server_folders(server.port()).await, first);
-    assert_eq!(delivered(&stack).await.len(), mails.len());
-    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
-    assert!(!status.contains("FAILED"), "{status}");
+    assert_second_run_changes_nothing(&config, server.port(), &first, &stack, mails.len()).await;
+    assert_status_clean(&config);
 }
 
 /// The renewal of IDLE before it followed `poll_interval`.
@@ -518,13 +555,7 @@ fn idles_sent(server: &Imap4d) -> usize {
 async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
     let stack = MailStack::start(); // the outbox
     let server = Imap4d::start(SUPPORT, &password(SUPPORT));
-    let cfg = Home::new(); // poll_interval = "2s"
-    let config = cfg.write_for(
-        server.port(),
-        server.port(),
-        stack.smtps_port(),
-        &stack.ca_file(),
-    );
+    let (cfg, config) = config_for(&stack, server.port()); // poll_interval = "2s"
     assert!(
         std::fs::read_to_string(&config)
             .unwrap()
@@ -603,22 +634,12 @@ async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
 async fn cyrus_files_thirteen(suppress: &str) {
     let stack = MailStack::start(); // the outbox
     let server = Cyrus::start(SUPPORT, &password(SUPPORT), suppress);
-    let cfg = Home::new();
-    let config = cfg.write_for(
-        server.port(),
-        server.port(),
-        stack.smtps_port(),
-        &stack.ca_file(),
-    );
+    let (_cfg, config) = config_for(&stack, server.port());
     let letters = thirteen();
     append_all(server.port(), ARRIVED, &letters).await;
     run_once(&config, TUE_0830);
     let first = server_folders(server.port()).await;
-    let desk: usize = first
-        .iter()
-        .filter(|(f, _)| f.starts_with("INBOX.duty-desk."))
-        .map(|(_, n)| n)
-        .sum();
+    let desk = filed_under(&first, "INBOX.duty-desk.");
     assert_eq!(desk, 13, "{first:?}\n{}", server.log());
     assert_eq!(first.get("INBOX"), Some(&0), "{first:?}\n{}", server.log());
     assert!(first.contains_key("INBOX.duty-desk.Processed"), "{first:?}");
@@ -627,11 +648,8 @@ async fn cyrus_files_thirteen(suppress: &str) {
     assert!(mails.len() >= 23, "{}", mails.len());
     assert_no_duplicates(&mails);
 
-    run_once(&config, TUE_0930);
-    assert_eq!(server_folders(server.port()).await, first);
-    assert_eq!(delivered(&stack).await.len(), mails.len());
-    let status = String::from_utf8_lossy(&run_cli(&config, &["status"]).stdout).into_owned();
-    assert!(!status.contains("FAILED"), "{status}");
+    assert_second_run_changes_nothing(&config, server.port(), &first, &stack, mails.len()).await;
+    assert_status_clean(&config);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::health::refresh_status;
-use super::inbox::log_outcome;
+use super::letter::log_outcome;
 use super::{DUE, MAX_BEAT, Shared, redact, stopping};
 use crate::store::Queries;
 use crate::ticket;

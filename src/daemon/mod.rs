@@ -18,6 +18,7 @@
 mod due;
 mod health;
 mod inbox;
+mod letter;
 mod outbox;
 mod refusals;
 mod settings;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use super::inbox::{StoreTrouble, handle_letter, store_failed};
+use super::letter::{StoreTrouble, handle_letter, store_failed};
 use super::{Shared, redact};
 use crate::mailbox::{Budget, Fetched, Folder, Mailbox, MailboxError};
 use crate::store::{LetterTrouble, Queries, RETRY_PREFIX, STUCK_PREFIX, UNEXPUNGED_KEY};

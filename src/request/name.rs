@@ -20,8 +20,8 @@ use std::sync::LazyLock;
 
 use super::lexicon::{Entry, Lexicon};
 use super::names_data::{FEMALE, MALE, NOT_SURNAMES, PATRONYMIC_EXTRA};
-use super::role::PARENT_WORDS;
 use super::text::Parts;
+use super::words::{PARENT_WORDS, STUDENT_SELF, verbish};
 
 use super::{Role, char_at, cyrillic_offset, fold, fold_into, is_cyr_upper, is_letter, letter_len};
 
@@ -1080,17 +1080,6 @@ const CHILD_TRIGGERS: &[&str] = &[
     "подопечной",
 ];
 
-/// Words a student names themselves by, before their name («ученица
-/// Соколова Алина»); role reads them too.
-pub(crate) const STUDENT_SELF: &[&str] = &[
-    "ученик",
-    "ученица",
-    "учащийся",
-    "учащаяся",
-    "обучающийся",
-    "обучающаяся",
-];
-
 static STAFF_STEMS: Affixes = Affixes::stems(&[
     "учител",
     "преподавател",
@@ -1176,37 +1165,6 @@ fn is_class_token(l: &Line, t: &Tok) -> bool {
 fn is_clause_break(t: &Tok) -> bool {
     matches!(t.kind, Kind::Break)
         || matches!(t.kind, Kind::Punct(c) if matches!(c, '.' | ',' | '!' | '?' | ':' | ';' | '—' | '–' | '-' | '(' | '«' | '"'))
-}
-
-/// The endings of a verb in the third person or the past tense
-/// ([`verbish`]).
-static VERB_ENDINGS: Affixes = Affixes::endings(&[
-    "ла",
-    "ли",
-    "ет",
-    "ит",
-    "ут",
-    "ют",
-    "ат",
-    "ят",
-    "ется",
-    "ится",
-    "ается",
-    "яется",
-    "ал",
-    "ил",
-    "ел",
-    "ял",
-]);
-
-/// A lower-case word that looks like a verb in the third person or the
-/// past tense («сказала», «поставил», «говорит», «ставят»).
-pub(crate) fn verbish(w: &str) -> bool {
-    let n = w.chars().count();
-    if n < 4 || !w.chars().all(|c| ('а'..='я').contains(&c)) {
-        return false;
-    }
-    VERB_ENDINGS.matches(w) && !["учитель", "родитель", "мать"].contains(&w)
 }
 
 /// `w` in title case («римская-корсакова» → «Римская-Корсакова»),
@@ -2185,7 +2143,6 @@ mod tests {
             &FEMALE_SURNAME_ENDINGS,
             &MALE_SURNAME_ENDINGS,
             &STAFF_STEMS,
-            &VERB_ENDINGS,
             &OBLIQUE_TITLE_ENDINGS,
             &NAME_LABELS,
         ];

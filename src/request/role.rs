@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 
 use super::lexicon::{Entry, Lexicon, Merge};
 use super::tokens::{Tokens, tail_key, tokenize};
+use super::words::{PARENT_WORDS, STUDENT_SELF, verbish};
 use super::{Role, is_cyr_lower, is_cyr_upper};
 
 /// Words that follow a title used of a third person («учитель говорит»);
@@ -122,9 +123,7 @@ fn own_title(t: &Tokens<'_>, i: usize, end: usize) -> bool {
         let e = chunk(t, k, CLAUSE);
         if e == k + 1 && t.is_word(k) {
             let w = t.written(k);
-            if super::name::verbish(w)
-                || w.chars().all(char::is_lowercase) && third_person_verb(t.word(k))
-            {
+            if verbish(w) || w.chars().all(char::is_lowercase) && third_person_verb(t.word(k)) {
                 return false;
             }
         }
@@ -728,22 +727,11 @@ fn title(t: &Tokens<'_>, i: usize) -> Option<usize> {
 
 const DASHES: &[char] = &[',', '—', '–', '-'];
 
-/// Words a parent calls themselves by (name reads them after a name too).
-pub(crate) const PARENT_WORDS: &[&str] = &[
-    "мама",
-    "мать",
-    "папа",
-    "отец",
-    "бабушка",
-    "дедушка",
-    "опекун",
-];
-
-/// A student naming themselves: name's words (`name::STUDENT_SELF`), and
+/// A student naming themselves: name's words (`words::STUDENT_SELF`), and
 /// «школьник/школьница», which count for the role only (name does not
 /// read them before a name).
 fn student_self(w: &str) -> bool {
-    super::name::STUDENT_SELF.contains(&w) || matches!(w, "школьник" | "школьница")
+    STUDENT_SELF.contains(&w) || matches!(w, "школьник" | "школьница")
 }
 
 /// «сын…», «доч…», «ребен…», «внук…», «детей», «дети».

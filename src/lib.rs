@@ -10,17 +10,23 @@
 //!
 //! - [`address`]: a mailbox address with a display name (a leaf).
 //! - [`config`]: the TOML file → a validated [`config::Config`].
+//! - [`net`]: TLS set-up both mail sides share (modes, client config, handshake).
 //! - [`mailbox`]: where letters arrive (IMAP with IDLE, or a Maildir).
 //! - [`request`]: one raw letter → a [`request::Request`]: who, role, class, problem, verdict.
 //! - [`etiquette`]: rule 5 of the regulation: obscenity and insults.
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
-//! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
-//! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
+//! - [`ticket`]: what to do with a letter, decided purely (`decide`), then applied
+//!   in one store transaction (`apply`): ask, forward, hold, refuse, ignore, relay.
+//! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit, keys.
 //! - [`templates`]: the admin-editable texts (minijinja).
 //! - [`letter`]: outgoing letters as RFC 5322 bytes, with loop guards.
-//! - [`outbox`]: where letters leave (SMTP, or `.eml` files).
+//! - [`outbox`]: where letters leave (SMTP, or `.eml` files), and whose fault a failed send is.
+//! - [`daemon`]: the loops (inbox, due queue, outbox, health) around one shared store.
+//! - [`service`]: the daemon under systemd: signals, readiness, watchdog.
+//! - [`status`]: `duty-desk status`, the store read for an admin.
+//! - [`demo`]: `duty-desk demo`, the pipeline over the bundled letters, no server.
 //! - [`cli`]: the subcommands; `main.rs` only dispatches to them.
 //!
 //! # The `daemon` feature

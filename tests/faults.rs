@@ -1,4 +1,4 @@
-//! Fault injection on the real stack (issue 7): the daemon killed at random points,
+//! Fault injection on the real stack: the daemon killed at random points,
 //! Dovecot restarted and Postfix stopped mid-run, SMTP 4xx against 5xx, and the
 //! state store corrupted or removed. Each test drives the real binary against a
 //! private Dovecot + Postfix and checks every letter's outcome: filed exactly once

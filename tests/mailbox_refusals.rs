@@ -1,4 +1,4 @@
-//! One letter's failure stays one letter's (issue 19, item 8), on the real Dovecot:
+//! One letter's failure stays one letter's, on the real Dovecot:
 //! a letter Dovecot refuses to give (its FETCH answers NO) or to move (its MOVE
 //! answers NO) is recorded and tried again later with backoff, and the rest of the
 //! inbox keeps flowing: the letters after it are decided, filed and forwarded in
@@ -112,8 +112,8 @@ fn subjects(mails: &[Vec<u8>]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_letter_dovecot_refuses_to_fetch_holds_up_nothing_and_is_filed_after_its_retries() {
-    // Dovecot answers NO to a FETCH of a message it cannot read (by default it
-    // hangs up instead: see the report of issue 19).
+    // Dovecot answers NO to a FETCH of a message it cannot read (by default,
+    // `imap_fetch_failure = disconnect-immediately`, it hangs up instead).
     let stack = MailStack::start_with(StackOptions {
         imap_fetch_failure: Some("no-after".into()),
         ..StackOptions::default()

@@ -1,4 +1,4 @@
-//! Bounded memory, never a lost ticket (issue 19, item 6), on the Maildir
+//! Bounded memory, never a lost ticket, on the Maildir
 //! pipeline with the real binary (`run --once`): a Maildir inbox, a Maildir
 //! outbox, the example's school and timetable, Thursday 2021-09-09 08:30 (two
 //! specialists on duty).
@@ -111,10 +111,9 @@ fn a_run_under_the_units_memory_cap_never_files_a_good_letter_as_unreadable() {
     // The unit's MemoryMax=512M, as an address-space limit: an allocation past it
     // fails (Rust aborts; SQLite answers SQLITE_NOMEM). Whatever this run does —
     // finish, fail, or die — it must not file a good letter as unreadable.
-    // (A guard, not a reproduction: on the code before issue 19 this run aborts in
-    // Rust's allocator before SQLite sees a failure, so it passes there too; the
-    // path by which a store failure filed a letter as unreadable is shown failing
-    // by tests/store_failures.rs.)
+    // (A guard, not a reproduction: this run usually aborts in Rust's allocator
+    // before SQLite sees a failure; the path by which a store failure could file a
+    // letter as unreadable is tested by tests/store_failures.rs.)
     let (_, log) = desk.run_once_under(&["prlimit", "--as=536870912", "--"]);
     assert_eq!(
         desk.count("Unreadable"),

@@ -1,4 +1,4 @@
-//! Secrets and personal data (issue 19, item 7), through the real binary: no
+//! Secrets and personal data, through the real binary: no
 //! password nor letter text in a trace log (against the real Dovecot + Postfix), no
 //! requester's address in an error line, a private store and state folder under a
 //! umask of 022, and no password file that others can read.

@@ -1,8 +1,8 @@
-//! A failure of the state store is the store's, never the letter's (issue 19,
-//! item 8), on the Maildir pipeline with the real binary: a letter whose decision
-//! cannot be committed (the disk is full) stays in the inbox, untouched, `status`
+//! A failure of the state store is the store's, never the letter's, on the
+//! Maildir pipeline with the real binary: a letter whose decision cannot be
+//! committed (the disk is full) stays in the inbox, untouched, `status`
 //! says the store is failing, and the next run decides it as if nothing had
-//! happened. Before, such a letter was filed as unreadable and never answered.
+//! happened.
 
 mod support;
 

@@ -171,8 +171,8 @@ pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
 /// The `kv` key holding the local date of the last undeliverable-address alert.
 pub const UNDELIVERABLE_ALERT_KEY: &str = "undeliverable_alerted";
 
-/// The `kv` key set once the store was rewritten (VACUUM) after `secure_delete` came
-/// in, so no free page holds what an older duty-desk purged.
+/// The `kv` key set once the store has been rewritten (VACUUM) with
+/// `secure_delete` on, so no free page holds data purged without it.
 const SCRUBBED_KEY: &str = "scrubbed";
 
 /// What a ticket is waiting for.

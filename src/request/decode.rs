@@ -29,6 +29,7 @@ pub struct Headers {
     pub references: Vec<String>,
     pub subject: String,
     pub date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub ticket_tag: Option<u64>,
     /// Return-Path present and empty (`<>`): a bounce.
     pub null_return_path: bool,
 }
@@ -42,6 +43,7 @@ impl Headers {
         req.references = self.references;
         req.subject = self.subject;
         req.date = self.date;
+        req.ticket_tag = self.ticket_tag;
     }
 }
 
@@ -161,6 +163,7 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         .date
         .and_then(HeaderValue::as_datetime)
         .and_then(to_chrono);
+    h.ticket_tag = super::text::ticket_tag(&h.subject);
     h
 }
 

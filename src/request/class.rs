@@ -50,11 +50,31 @@ fn is_class_word(t: &Token<'_>) -> bool {
     t.is_word() && (t.folded.starts_with("класс") || t.folded == "кл")
 }
 
+/// The class letter a word is: one letter, or a letter's spoken name («бэ»).
 fn letter_of(t: &Token<'_>) -> Option<char> {
-    (t.is_word() && t.text.chars().count() == 1)
-        .then(|| LETTERS.get(t.text).copied())
-        .flatten()
+    if !t.is_word() {
+        return None;
+    }
+    LETTERS
+        .get(t.text)
+        .or_else(|| LETTERS.get(t.folded.as_str()))
+        .copied()
 }
+
+/// A lower-case letter written apart after a number is a class letter when
+/// it is one of the letters most classes have (а–д), and, if it is also a
+/// word («а», «в»), when nothing follows it in the sentence («10 а,», «7 в.»;
+/// not «5 а у других», «в 5 в школе»; «5 м от школы» is metres).
+fn apart_letter_is_class(t: &Token<'_>, ends: bool) -> bool {
+    match t.folded.as_str() {
+        "б" | "г" | "д" => true,
+        "а" | "в" => ends,
+        _ => false,
+    }
+}
+
+/// Ordinal endings written after the digits («7-ой», «5-й», «10-го»).
+const ORDINAL_ENDINGS: &[&str] = &["й", "ой", "ый", "ий", "го", "ого", "м", "ом", "ая"];
 
 /// Whether the token at `i` is a number that stands alone: not inside a
 /// date, a time, a fraction or a longer number.
@@ -98,8 +118,16 @@ pub fn find_all(text: &str) -> Vec<String> {
             Kind::Mark => continue,
         };
         let ordinal = t[i].kind == Kind::Word;
-        // What follows: `-`, opening quotes or brackets, then one letter.
+        // After the digits: an ordinal ending («7-ой г»), then `-`, opening
+        // quotes or brackets, then the letter.
         let mut j = i + 1;
+        if !ordinal
+            && t.get(j).is_some_and(|m| m.is("-"))
+            && t.get(j + 1)
+                .is_some_and(|e| ORDINAL_ENDINGS.contains(&e.folded.as_str()))
+        {
+            j += 2;
+        }
         let mut apart = false;
         while j < t.len() && matches!(t[j].text, "-" | "–" | "«" | "\"" | "'" | "(" | "“" | "„")
         {
@@ -109,6 +137,7 @@ pub fn find_all(text: &str) -> Vec<String> {
         let Some(letter) = t.get(j).and_then(letter_of) else {
             continue;
         };
+        let spelled = t[j].text.chars().count() > 1;
         apart |= t[j].start != t[j - 1].end;
         let mut k = j + 1;
         while k < t.len() && matches!(t[k].text, "»" | "\"" | "'" | ")" | "”") {
@@ -122,14 +151,27 @@ pub fn find_all(text: &str) -> Vec<String> {
         }
         let class_after = t.get(k).is_some_and(is_class_word);
         let class_before = i >= 1 && is_class_word(&t[i - 1]);
+        // Nothing more of the sentence after the letter: a mark or a line end.
+        let ends = t.get(k).is_none_or(|n| {
+            n.kind == Kind::Mark
+                || text
+                    .get(t[k - 1].end..n.start)
+                    .is_some_and(|g| g.contains('\n'))
+        });
         let sure = if ordinal {
-            class_after
+            class_after || spelled
         } else {
             // Glued, hyphenated or quoted letters are a class; a letter
-            // written apart only next to «класс» («5 а у других 3» is not).
-            // An upper-case letter apart is a class too («сын в 5 А»).
+            // written apart when it is no word of its own, or upper case, or
+            // ends the sentence, or stands next to «класс».
             let upper = t[j].text.chars().all(char::is_uppercase);
-            !apart || j > i + 1 || class_after || class_before || upper
+            !apart
+                || j > i + 1
+                || class_after
+                || class_before
+                || upper
+                || spelled
+                || apart_letter_is_class(&t[j], ends)
         };
         if sure {
             found.push(format!("{number}{letter}"));
@@ -165,6 +207,14 @@ mod tests {
             ("в 10:30", None),
             ("телефон Samsung A52", None),
             ("урок 5ая", None),
+            ("это миша из 7 в. у меня", Some("7В")),
+            ("кузин никита 11 а. приложение", Some("11А")),
+            ("из 8 б не могу зайти", Some("8Б")),
+            ("я Белов Максим 7-ой г. У меня", Some("7Г")),
+            ("она учится в шестом бэ классе", Some("6Б")),
+            ("это настя из седьмого гэ точка", Some("7Г")),
+            ("у дочки четвёртый гэ класс", Some("4Г")),
+            ("в 5 в школе", None),
             ("12А", None),
         ];
         for (text, want) in cases {

@@ -1,59 +1,126 @@
 //! Who wrote: a member of staff, a parent or a student — by how they present
-//! themselves (`lexicon/staff-titles.txt`, `parent-words.txt`,
-//! `student-phrases.txt`). Staff are also known by their address (the
-//! config's staff addresses and domains, decided in `understand`).
+//! themselves. Staff are also known by their address (the config's staff
+//! addresses and domains, decided in `understand`).
+//!
+//! In order, the first that holds decides:
+//! 1. staff: a position (`lexicon/staff-titles.txt`) in the signature, after
+//!    «я» or a verb of writing («Пишет социальный педагог …»), or on a short
+//!    line without a verb («Ткаченко Е.В., зам. директора по ВР»); or what
+//!    only staff say of their work (`staff-phrases.txt`, «журнал 9Б»), unless
+//!    the writer calls themselves a parent («я мама»);
+//! 2. a student's own words (`student-phrases.txt`: «я учусь», «с маминой почты»);
+//! 3. a parent: a parent's or child's word (`parent-words.txt`: «мама», «сын»);
+//! 4. a student's weaker signs (`student-hints.txt`: «у меня в дневнике»).
 
 use super::Role;
-use super::words::{self, folded_words, has_phrase, phrase_at};
+use super::class;
+use super::morph;
+use super::words::{self, folded_words, has_phrase, phrase_at, tokens};
 
 words::phrase_list!(STAFF_TITLES, "staff-titles");
+words::phrase_list!(STAFF_PHRASES, "staff-phrases");
 words::word_set!(PARENT_WORDS, "parent-words");
 words::phrase_list!(STUDENT_PHRASES, "student-phrases");
+words::phrase_list!(STUDENT_HINTS, "student-hints");
 
-/// Whether a title stands in `words` at `at`.
-fn title_at(words: &[String], at: usize) -> bool {
-    STAFF_TITLES.iter().any(|t| phrase_at(words, at, t))
+/// A text's folded words with hyphenated words split («педагог-библиотекарь»
+/// is «педагог» «библиотекарь»), as positions are compared.
+fn title_words(text: &str) -> Vec<String> {
+    folded_words(text)
+        .iter()
+        .flat_map(|w| w.split('-').map(str::to_string).collect::<Vec<_>>())
+        .collect()
 }
 
-/// Whether the text presents its writer as staff: «я учитель», «я, Петрова
-/// А.А., классный руководитель 5А», or a short line that starts with a title.
+/// Whether a position stands in `words` at `at`.
+fn title_at(words: &[String], at: usize) -> bool {
+    STAFF_TITLES.iter().any(|t| {
+        let t: Vec<String> = t
+            .iter()
+            .flat_map(|w| w.split('-').map(str::to_string))
+            .collect();
+        phrase_at(words, at, &t)
+    })
+}
+
+/// Whether the likeliest reading of a word is a verb.
+fn is_verb(word: &str) -> bool {
+    morph::parse(word)
+        .first()
+        .is_some_and(|r| r.has("VERB") || r.has("INFN"))
+}
+
+/// Whether the text presents its writer as staff by a position.
 fn presents_staff(new: &str, signature: &str) -> bool {
-    let sig = folded_words(signature);
+    let sig = title_words(signature);
     if (0..sig.len()).any(|i| title_at(&sig, i)) {
         return true;
     }
+    let writing = ["я", "пишет", "пишу", "обращается", "обращаюсь", "беспокоит"];
     for line in new.lines() {
-        let w = folded_words(line);
-        if w.len() <= 7 && title_at(&w, 0) && !w.iter().any(|x| PARENT_WORDS.contains(x)) {
+        let w = title_words(line);
+        let titled: Vec<usize> = (0..w.len()).filter(|&i| title_at(&w, i)).collect();
+        if titled.is_empty() {
+            continue;
+        }
+        // «я, Петрова А.А., классный руководитель», «Пишет социальный педагог».
+        if titled
+            .iter()
+            .any(|&at| (at.saturating_sub(5)..at).any(|j| writing.contains(&w[j].as_str())))
+        {
             return true;
         }
-        for i in 0..w.len() {
-            if w[i] == "я" && (i + 1..(i + 6).min(w.len())).any(|j| title_at(&w, j)) {
-                return true;
-            }
+        let short = w.len() <= 8;
+        let parent = w.iter().any(|x| PARENT_WORDS.contains(x));
+        if short && !parent && !w.iter().any(|x| is_verb(x)) {
+            return true;
         }
     }
     false
+}
+
+/// «журнал 9Б», «в журнале по музыке у 2А»: a class's journal is a
+/// teacher's (a parent writes of their child's diary).
+fn names_a_class_journal(text: &str) -> bool {
+    let t = tokens(text);
+    t.iter().enumerate().any(|(i, x)| {
+        if !x.is_word() || !x.folded.starts_with("журнал") {
+            return false;
+        }
+        // The next four words, on the same line.
+        let next: Vec<_> = t[i + 1..]
+            .iter()
+            .take_while(|n| !text[x.end..n.start].contains('\n'))
+            .take(6)
+            .collect();
+        let (Some(first), Some(last)) = (next.first(), next.last()) else {
+            return false;
+        };
+        !next.iter().any(|n| PARENT_WORDS.contains(&n.folded))
+            && class::find(&text[first.start..last.end]).is_some()
+    })
 }
 
 /// The role the writer's own text shows, if any.
 pub fn detect(new: &str, signature: &str) -> Option<Role> {
     let own = format!("{new}\n{signature}");
     let w = folded_words(&own);
+    let self_parent = w
+        .windows(2)
+        .any(|p| p[0] == "я" && PARENT_WORDS.contains(&p[1]));
+    let staff = presents_staff(new, signature)
+        || has_phrase(&w, &STAFF_PHRASES)
+        || names_a_class_journal(&own);
+    if staff && !self_parent {
+        return Some(Role::Staff);
+    }
     if has_phrase(&w, &STUDENT_PHRASES) {
         return Some(Role::Student);
     }
-    // A parent-word of the writer's own («я мама», «мой сын»): a staff member
-    // writing about a pupil says «ученик», not «сын».
-    let parent = w.iter().any(|x| PARENT_WORDS.contains(x));
-    if presents_staff(new, signature)
-        && !w
-            .windows(2)
-            .any(|p| p[0] == "я" && PARENT_WORDS.contains(&p[1]))
-    {
-        return Some(Role::Staff);
+    if w.iter().any(|x| PARENT_WORDS.contains(x)) {
+        return Some(Role::Parent);
     }
-    parent.then_some(Role::Parent)
+    has_phrase(&w, &STUDENT_HINTS).then_some(Role::Student)
 }
 
 #[cfg(test)]
@@ -62,16 +129,34 @@ mod tests {
 
     #[test]
     fn roles() {
+        let staff = Some(Role::Staff);
         let cases = [
+            ("Я учитель математики, не могу выставить оценки", "", staff),
             (
-                "Я учитель математики, не могу выставить оценки",
-                "",
-                Some(Role::Staff),
+                "не могу",
+                "С уважением,\nучитель истории Петрова А.А.",
+                staff,
             ),
             (
-                "не могу выставить оценки",
-                "С уважением,\nучитель истории Петрова А.А.",
-                Some(Role::Staff),
+                "Прошу сформировать логины.\nТкаченко Е.В., зам. директора по ВР",
+                "",
+                staff,
+            ),
+            (
+                "Не входит.\nАлександрова Вера Николаевна,\nпедагог-библиотекарь",
+                "",
+                staff,
+            ),
+            (
+                "Пишет социальный педагог Ермакова Л.П.\nНужен доступ",
+                "",
+                staff,
+            ),
+            ("Прошу разблокировать журнал 9Б", "", staff),
+            (
+                "Классный руководитель не отвечает, у сына нет оценок",
+                "",
+                Some(Role::Parent),
             ),
             (
                 "Учитель сказал написать вам. У сына не видно оценок",
@@ -79,12 +164,9 @@ mod tests {
                 Some(Role::Parent),
             ),
             ("Я мама ученика 5А", "", Some(Role::Parent)),
-            (
-                "у меня в дневнике нет оценок, я из 7Б",
-                "",
-                Some(Role::Student),
-            ),
+            ("я учусь в 7Б, не вижу оценок", "", Some(Role::Student)),
             ("пишу с маминой почты", "", Some(Role::Student)),
+            ("у меня в дневнике нет оценок", "", Some(Role::Student)),
             ("не работает дневник", "", None),
         ];
         for (new, sig, want) in cases {

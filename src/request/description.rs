@@ -88,7 +88,7 @@ fn is_name(t: &Token<'_>, first: bool) -> bool {
 
 /// Whether a sentence says nothing of the problem: only greetings, thanks,
 /// who writes, names and a class.
-fn says_nothing(sentence: &str) -> bool {
+pub(super) fn says_nothing(sentence: &str) -> bool {
     let t = tokens(sentence);
     let classes = class::find_all(sentence).len();
     let mut first = true;
@@ -111,7 +111,7 @@ fn says_nothing(sentence: &str) -> bool {
 }
 
 /// The sentences of a line, each with its closing marks.
-fn sentences(line: &str) -> Vec<&str> {
+pub(super) fn sentences(line: &str) -> Vec<&str> {
     static END: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[.!?…]+[»”)]?\s+").expect("sentence end regex"));
     let mut out = Vec::new();

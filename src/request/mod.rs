@@ -9,6 +9,7 @@
 //! * [`robot`]: RFC 3834 / RFC 5230 rules that tell automatic mail apart;
 //! * [`text`]: only the new text counts — quotes, forwards and signatures
 //!   are split off;
+//! * [`intent`]: thanks, congratulations, advertising — letters that ask nothing;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
 //! * [`etiquette`]: rule 5 of the regulation.
 //!
@@ -23,6 +24,7 @@ pub mod class;
 pub mod decode;
 pub mod description;
 pub mod etiquette;
+pub mod intent;
 pub mod morph;
 pub mod name;
 pub mod robot;
@@ -344,6 +346,9 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     if let Some(why) = rude {
         req.verdict = Verdict::Etiquette;
         req.reason = format!("etiquette: {why}");
+    } else if let Some(why) = intent::not_a_request(&parts.new, &subject, &body.text) {
+        req.verdict = Verdict::Ignore;
+        req.reason = format!("not a request: {why}");
     } else if req.sender.is_none() {
         req.verdict = Verdict::Ignore;
         req.reason = "no sender address to answer".to_string();

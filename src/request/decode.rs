@@ -287,6 +287,9 @@ pub struct Body {
     pub attached: String,
     /// Whether there are attachments (screenshots…).
     pub has_attachments: bool,
+    /// Whether the letter links to the web: an address in its text, or a
+    /// link in its HTML that the text no longer shows.
+    pub has_links: bool,
 }
 
 /// Bodies larger than this are not repaired or converted whole.
@@ -337,6 +340,12 @@ pub fn body(msg: &Message<'_>) -> Body {
         }
     }
     out.attached = normalize_text(&out.attached);
+    let web = |t: &str| t.contains("http://") || t.contains("https://") || t.contains("www.");
+    out.has_links = web(&out.text)
+        || msg.parts.iter().take(64).any(|p| match &p.body {
+            PartType::Html(h) => web(&h.to_lowercase()),
+            _ => false,
+        });
     out
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Lists: `lexicon/greetings.txt`, `description-labels.txt`,
 //! `field-labels.txt`, `staff-titles.txt`, `courtesy-words.txt`,
-//! `intro-words.txt`, `desk-phrases.txt`.
+//! `intro-words.txt`, `vague-lemmas.txt`, `desk-phrases.txt`.
 
 use std::sync::LazyLock;
 
@@ -14,6 +14,7 @@ use regex::Regex;
 
 use super::class;
 use super::morph;
+use super::text;
 use super::words::{self, Token, folded_words, phrase_at, tokens};
 
 words::phrase_list!(GREETINGS, "greetings");
@@ -22,6 +23,7 @@ words::phrase_list!(FIELD_LABELS, "field-labels");
 words::phrase_list!(STAFF_TITLES, "staff-titles");
 words::word_set!(COURTESY, "courtesy-words");
 words::word_set!(INTRO, "intro-words");
+words::word_set!(VAGUE, "vague-lemmas");
 words::phrase_list!(DESK_PHRASES, "desk-phrases");
 
 /// The longest description kept, in characters.
@@ -99,7 +101,13 @@ pub(super) fn says_nothing(sentence: &str) -> bool {
         }
         let known = COURTESY.contains(&tok.folded)
             || INTRO.contains(&tok.folded)
+            || VAGUE.contains(&tok.folded)
+            || morph::parse(&tok.folded)
+                .iter()
+                .any(|r| VAGUE.contains(&r.lemma))
             || is_name(tok, first)
+            // A number alone: a phone, a room, hours («с 8 до 14»).
+            || tok.text.chars().all(|c| c.is_ascii_digit())
             // A class letter («5 А»).
             || (classes > 0 && tok.text.chars().count() == 1 && i > 0);
         first = false;
@@ -192,7 +200,7 @@ pub fn find(new: &str, subject: &str, quoted: &str) -> Option<String> {
     let quoted_lines = quoted
         .lines()
         .map(|l| l.trim_start_matches(|c: char| c == '>' || c.is_whitespace()))
-        .filter(|l| !is_desk_line(l));
+        .filter(|l| !is_desk_line(l) && !text::is_quote_start(l));
     let kept = problem_sentences(quoted_lines);
     (!kept.is_empty()).then(|| joined(&kept))
 }
@@ -251,10 +259,26 @@ mod tests {
             None
         );
         assert_eq!(find("ФИО: Петрова Анна\nКласс: 5Б", "Вопрос", ""), None);
+        for vague in [
+            "У нас проблема с электронным дневником, помогите пожалуйста.",
+            "Прошу связаться со мной по поводу электронного журнала.",
+            "Проблема на скриншоте во вложении, помогите разобраться.",
+            "Я на месте с 8 до 14, каб. 305.",
+        ] {
+            assert_eq!(find(vague, "Журнал", ""), None, "{vague}");
+        }
+        assert!(find("У нас не работает электронный дневник.", "", "").is_some());
         assert_eq!(
             find("Петрова Анна, 5Б", "Не приходит код входа", "").as_deref(),
             Some("Не приходит код входа")
         );
+    }
+
+    #[test]
+    fn the_desks_own_question_quoted_is_no_problem() {
+        let quoted = "-----Original Message-----\nFrom: desk@school.ru\nSent: Tuesday, October 20, 2026 9:02 AM\n\
+                      Subject: Re:\n\nЗдравствуйте! Укажите, пожалуйста, ФИО, класс и опишите, в чём заключается проблема.";
+        assert_eq!(find("Ковалёв Дмитрий, 9 «А»", "Re:", quoted), None);
     }
 
     #[test]

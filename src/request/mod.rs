@@ -346,7 +346,9 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     if let Some(why) = rude {
         req.verdict = Verdict::Etiquette;
         req.reason = format!("etiquette: {why}");
-    } else if let Some(why) = intent::not_a_request(&parts.new, &subject, &body.text) {
+    } else if let Some(why) =
+        intent::not_a_request(&parts.new, &subject, &body.text, body.has_links)
+    {
         req.verdict = Verdict::Ignore;
         req.reason = format!("not a request: {why}");
     } else if req.sender.is_none() {

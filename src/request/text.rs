@@ -40,6 +40,12 @@ static FOOTERS: LazyLock<RegexSet> =
     LazyLock::new(|| line_set(include_str!("lexicon/mobile-footers.txt")));
 words::phrase_list!(CLOSINGS, "closings");
 
+/// A line that starts quoted or forwarded mail («-----Original Message-----»,
+/// «Пн, 5 дек. 2026 г. в 10:00, Desk <desk@school.ru>:»).
+pub fn is_quote_start(line: &str) -> bool {
+    QUOTE_STARTS.is_match(line.trim())
+}
+
 /// A closing line: starts with a closing phrase and says little else.
 fn is_closing(line: &str) -> bool {
     let w = folded_words(line);
@@ -64,7 +70,7 @@ pub fn split(body: &str) -> Parts {
     let mut end = lines.len();
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim();
-        if QUOTE_STARTS.is_match(t) || (t.starts_with('>') && i >= quoted_tail) {
+        if is_quote_start(t) || (t.starts_with('>') && i >= quoted_tail) {
             end = i;
             break;
         }
@@ -85,8 +91,11 @@ pub fn split(body: &str) -> Parts {
         .iter()
         .position(|l| l.trim_end() == "--" || l.trim_end() == "-- ")
         .or_else(|| {
+            // A closing with nothing before it is the letter itself
+            // («Спасибо, всё работает!»), not its signature.
             let from = own.len().saturating_sub(7);
-            (from..own.len()).find(|&i| is_closing(own[i]))
+            (from..own.len())
+                .find(|&i| is_closing(own[i]) && own[..i].iter().any(|l| !l.trim().is_empty()))
         });
     match sig {
         Some(at) => {
@@ -171,6 +180,13 @@ mod tests {
         let p = split(
             "Спасибо, что ответили, но пароль так и не пришёл на почту, помогите\nпожалуйста",
         );
+        assert_eq!(p.signature, "");
+    }
+
+    #[test]
+    fn a_letter_that_is_only_thanks_is_not_a_signature() {
+        let p = split("Спасибо большое, всё работает!\n\nФролова А.В.\n");
+        assert_eq!(p.new, "Спасибо большое, всё работает!\n\nФролова А.В.");
         assert_eq!(p.signature, "");
     }
 

@@ -278,7 +278,7 @@ mod tests {
     fn the_desks_own_question_quoted_is_no_problem() {
         let quoted = "-----Original Message-----\nFrom: desk@school.ru\nSent: Tuesday, October 20, 2026 9:02 AM\n\
                       Subject: Re:\n\nЗдравствуйте! Укажите, пожалуйста, ФИО, класс и опишите, в чём заключается проблема.";
-        assert_eq!(find("Ковалёв Дмитрий, 9 «А»", "Re:", quoted), None);
+        assert_eq!(find("Ковалёв Дмитрий, 9 «А»", "", quoted), None);
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     } else {
         role::detect(&parts.new, &parts.signature)
     };
-    req.full_name = name::find(&parts, req.sender_name.as_deref(), req.role);
+    req.full_name = name::find(&parts, &subject, req.sender_name.as_deref(), req.role);
     req.class = if req.role == Some(Role::Staff) {
         None
     } else {

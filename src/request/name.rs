@@ -25,6 +25,9 @@ words::word_set!(CHILD_WORDS, "child-words");
 words::phrase_list!(SELF_INTROS, "self-intros");
 static SURNAME_ENDINGS: LazyLock<Vec<String>> =
     LazyLock::new(|| words::entries(include_str!("lexicon/surname-endings.txt")));
+static LOWER_SURNAME_ENDINGS: LazyLock<Vec<String>> =
+    LazyLock::new(|| words::entries(include_str!("lexicon/lower-case-surname-endings.txt")));
+words::word_set!(APPOSITION, "apposition-lemmas");
 static TRANSLIT: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     words::entries(include_str!("lexicon/translit.txt"))
         .iter()
@@ -55,6 +58,8 @@ struct Word {
     part: Part,
     cases: Vec<&'static str>,
     readings: Vec<Reading>,
+    /// A lower-case surname told only by its ending.
+    guessed: bool,
 }
 
 /// A run of name words in a text.
@@ -116,13 +121,23 @@ impl Found {
     /// The name as written, in the nominative, each word capitalised.
     fn nominative(&self) -> String {
         let nominative = self.cases().contains(&"nomn");
-        let feminine = self.words.iter().any(|w| {
+        // The gender every word can have in a case they share: «Пономарёвой
+        // Алине» is feminine, though «Алине» alone could be «Алин»'s.
+        let cases = self.cases();
+        let fits = |g: &str| {
+            cases.iter().any(|c| {
+                self.words
+                    .iter()
+                    .filter(|w| !matches!(w.part, Part::Initial(_)) && !w.guessed)
+                    .all(|w| w.readings.iter().any(|r| r.has(g) && r.has(c)))
+            })
+        };
+        let named_female = self.words.iter().any(|w| {
             w.readings
                 .iter()
                 .any(|r| r.has("femn") && (r.has("Name") || r.has("Patr")))
-        }) && !self.words.iter().any(|w| {
-            w.part == Part::First && w.readings.iter().any(|r| r.has("masc") && r.has("Name"))
         });
+        let feminine = named_female && (fits("femn") || !fits("masc"));
         let mut out: Vec<String> = Vec::new();
         let mut initials = String::new();
         for w in &self.words {
@@ -140,10 +155,22 @@ impl Found {
                     Part::Patronymic => "Patr",
                     _ => "Surn",
                 };
-                w.readings
+                // Readings of the name's own gender first: «Алине» is
+                // «Алина»'s before it is «Алин»'s.
+                let gender = if feminine { "femn" } else { "masc" };
+                let mut readings: Vec<&Reading> = w
+                    .readings
                     .iter()
                     .filter(|r| r.has(tag) && !r.has("nomn"))
-                    .find_map(|r| r.inflected(want).or_else(|| r.inflected("nomn")))
+                    .collect();
+                readings.sort_by_key(|r| !r.has(gender));
+                readings
+                    .iter()
+                    .find_map(|r| {
+                        r.inflected(want)
+                            .filter(|_| r.has(gender))
+                            .or_else(|| r.inflected("nomn"))
+                    })
                     .unwrap_or_else(|| w.text.clone())
             };
             out.push(capitalised(&text));
@@ -203,6 +230,7 @@ impl Reader {
                 part: Part::Initial(c),
                 cases: Vec::new(),
                 readings: Vec::new(),
+                guessed: false,
             });
         }
         let mut readings = self.readings(&t.folded);
@@ -212,6 +240,12 @@ impl Reader {
             |r: &Reading| !r.has("Fixd") && (r.has("Name") || r.has("Surn") || r.has("Patr"));
         if readings.iter().any(declinable) {
             readings.retain(|r| !r.has("Fixd"));
+        }
+        // A person's name is singular: «Гаврилов» is a surname before it is
+        // «Гаврил» in the genitive plural, «Ольги» a genitive, not «Ольги» all.
+        let name_tag = |r: &Reading| r.has("Name") || r.has("Surn") || r.has("Patr");
+        if readings.iter().any(|r| name_tag(r) && !r.has("plur")) {
+            readings.retain(|r| !(name_tag(r) && r.has("plur")));
         }
         let tagged = |tag: &str| -> Vec<&'static str> {
             CASES
@@ -238,22 +272,28 @@ impl Reader {
                     part,
                     cases: tagged(tag),
                     readings,
+                    guessed: false,
                 });
             }
         }
-        let cap = t.is_capitalised()
-            && t.text.chars().skip(1).all(char::is_lowercase)
-            && t.text.chars().count() >= 3;
-        if cap
-            && SURNAME_ENDINGS
+        let long = t.text.chars().count() >= 3;
+        let cap = t.is_capitalised() && t.text.chars().skip(1).all(char::is_lowercase);
+        let surname_like = SURNAME_ENDINGS
+            .iter()
+            .any(|e| t.folded.ends_with(e.as_str()));
+        // A lower-case word with a Russian surname's own ending («кузин»)
+        // counts only beside a first name (see `runs`).
+        let lower_surname = t.text.chars().all(char::is_lowercase)
+            && LOWER_SURNAME_ENDINGS
                 .iter()
-                .any(|e| t.folded.ends_with(e.as_str()))
-        {
+                .any(|e| t.folded.ends_with(e.as_str()));
+        if long && ((cap && surname_like) || lower_surname) {
             return Some(Word {
                 text: t.text.to_string(),
                 part: Part::Surname,
                 cases: CASES.to_vec(),
                 readings,
+                guessed: !cap,
             });
         }
         None
@@ -281,6 +321,7 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
                 None => break,
             }
         }
+        settle_surname(&mut words);
         if words.len() >= 2 {
             let found = Found {
                 words,
@@ -298,6 +339,28 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
     out
 }
 
+/// Settle what the words of one run are: with two first names and no
+/// surname, the one the dictionary also knows as a surname is the surname
+/// («Даниил Ким», «Ким Ольга»); a guessed lower-case surname stays only
+/// beside a first name.
+fn settle_surname(words: &mut Vec<Word>) {
+    let count = |w: &[Word], p: Part| w.iter().filter(|x| x.part == p).count();
+    if count(words, Part::Surname) == 0 && count(words, Part::First) >= 2 {
+        let surn = |w: &Word| w.readings.iter().any(|r| r.has("Surn"));
+        if let Some(w) = words.iter_mut().rev().find(|w| surn(w)) {
+            w.part = Part::Surname;
+            w.cases = CASES
+                .iter()
+                .copied()
+                .filter(|c| w.readings.iter().any(|r| r.has("Surn") && r.has(c)))
+                .collect();
+        }
+    }
+    if words.iter().any(|w| w.guessed) && count(words, Part::First) == 0 {
+        words.clear();
+    }
+}
+
 /// Whether only a few spaces (no line break) stand between two tokens.
 fn on_one_line(text: &str, a: &Token<'_>, b: &Token<'_>) -> bool {
     let gap = text.get(a.end..b.start).unwrap_or("\n");
@@ -313,11 +376,34 @@ enum Whose {
 }
 
 fn whose(t: &[Token<'_>], found: &Found) -> Whose {
-    let before: Vec<String> = t[found.start.saturating_sub(4)..found.start]
+    let mut before: Vec<String> = t[found.start.saturating_sub(4)..found.start]
         .iter()
         .filter(|t| t.is_word())
         .map(|t| t.folded.clone())
         .collect();
+    // «мне, ученице 8Г Пономарёвой Алине»: who the writer is, and a class,
+    // between the introduction and the name.
+    let appositive = |w: &str| {
+        w.chars().any(|c| c.is_ascii_digit())
+            || w.chars().count() == 1
+            || APPOSITION.contains(w)
+            || morph::parse(w)
+                .iter()
+                .any(|r| APPOSITION.contains(&r.lemma))
+    };
+    if before.last().is_some_and(|w| appositive(w)) {
+        let mut at = found.start;
+        while at > 0
+            && (!t[at - 1].is_word() || appositive(&t[at - 1].folded))
+            && found.start - at < 6
+        {
+            at -= 1;
+        }
+        if at > 0 && t[at - 1].is_word() && (t[at - 1].folded == "мне" || t[at - 1].folded == "я")
+        {
+            before = vec![t[at - 1].folded.clone()];
+        }
+    }
     if before.last().is_some_and(|w| CHILD_WORDS.contains(w))
         || before.len() >= 2
             && CHILD_WORDS.contains(&before[before.len() - 2])
@@ -387,11 +473,25 @@ fn from_display(reader: &mut Reader, display: &str) -> Option<Found> {
     Some(found)
 }
 
-/// The writer's full name, or `None`.
-pub fn find(parts: &Parts, display: Option<&str>, role: Option<Role>) -> Option<String> {
+/// The writer's full name, or `None`. `subject` is read last: a name there
+/// («Кузнецов Илья 9б») counts when the letter gives none.
+pub fn find(
+    parts: &Parts,
+    subject: &str,
+    display: Option<&str>,
+    role: Option<Role>,
+) -> Option<String> {
     let mut reader = Reader::new();
     let mut writer: Vec<(Found, u8)> = Vec::new();
     let mut others: Vec<Found> = Vec::new();
+    let t = tokens(subject);
+    for found in runs(&mut reader, subject, &t) {
+        match whose(&t, &found) {
+            Whose::Other => others.push(found),
+            _ if found.cases().contains(&"nomn") => writer.push((found, 0)),
+            _ => others.push(found),
+        }
+    }
     for (text, in_signature) in [(&parts.new, false), (&parts.signature, true)] {
         let t = tokens(text);
         for found in runs(&mut reader, text, &t) {
@@ -406,7 +506,10 @@ pub fn find(parts: &Parts, display: Option<&str>, role: Option<Role>) -> Option<
                 // start; a parent's letter names the child so too.
                 Whose::Unknown => {
                     let before = text[..t[found.start].start].trim_end_matches([' ', '\t']);
-                    let line_start = before.is_empty() || before.ends_with('\n');
+                    // At the start of a line or a sentence («Здравствуйте.
+                    // Лукина Наталья Андреевна, …»).
+                    let line_start =
+                        before.is_empty() || before.ends_with(['\n', '.', '!', '?', ':']);
                     let rank = if role == Some(Role::Parent) { 1 } else { 2 };
                     writer.push((found, if line_start { rank + 1 } else { rank }));
                 }
@@ -431,9 +534,13 @@ pub fn find(parts: &Parts, display: Option<&str>, role: Option<Role>) -> Option<
         .max_by_key(|(f, r)| (*r, f.weight()))?
         .0
         .clone();
+    // Another spelling of the same person: same surname, and the same first
+    // name where both give one («Ким Даниил» is not his mother «Ким Ольга»).
+    let firsts = |f: &Found| f.has(|p| *p == Part::First);
     let fullest = writer
         .iter()
         .filter(|(f, _)| same(f, &best))
+        .filter(|(f, _)| firsts(f) == 0 || firsts(&best) == 0 || first_names_agree(f, &best))
         .max_by_key(|(f, _)| f.weight())
         .map(|(f, _)| f.clone())
         .unwrap_or(best);
@@ -466,7 +573,7 @@ mod tests {
             signature: sig.into(),
             quoted: String::new(),
         };
-        find(&parts, display, role)
+        find(&parts, "", display, role)
     }
 
     #[test]
@@ -516,6 +623,56 @@ mod tests {
             Some("Ткаченко Елена")
         );
         assert_eq!(name("не входит", "", Some("Ivan Support"), None), None);
+    }
+
+    #[test]
+    fn forms_lower_case_dative_and_genitive() {
+        let cases = [
+            (
+                "ФИО: Гаврилов Степан Олегович\nКласс: 7 «А»",
+                None,
+                "Гаврилов Степан Олегович",
+            ),
+            (
+                "ФИО: Поляков Роман Сергеевич (отец)",
+                None,
+                "Поляков Роман Сергеевич",
+            ),
+            (
+                "кузин никита 11 а. приложение пишет что сессия истекла",
+                None,
+                "Кузин Никита",
+            ),
+            (
+                "Здравствуйте, я Ким Даниил, пишу с маминой почты.",
+                Some("Ким Ольга"),
+                "Ким Даниил",
+            ),
+            (
+                "Помогите, пожалуйста, мне, ученице 8Г Пономарёвой Алине.",
+                None,
+                "Пономарева Алина",
+            ),
+            (
+                "Обращение от Кравченко Ольги Николаевны, мамы ученика 7 «В» Кравченко Артёма.",
+                None,
+                "Кравченко Ольга Николаевна",
+            ),
+            ("не входит", Some("Smirnova Yulia"), "Смирнова Юлия"),
+        ];
+        for (new, display, want) in cases {
+            assert_eq!(name(new, "", display, None).as_deref(), Some(want), "{new}");
+        }
+        let parts = Parts {
+            new: "у меня в дневнике нет информатики".into(),
+            ..Parts::default()
+        };
+        assert_eq!(
+            find(&parts, "Кузнецов Илья 9б", None, None).as_deref(),
+            Some("Кузнецов Илья")
+        );
+        // Lower-case words with a surname's ending need a first name beside them.
+        assert_eq!(name("сын петров не может войти", "", None, None), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ static SURNAME_ENDINGS: LazyLock<Vec<String>> =
 static LOWER_SURNAME_ENDINGS: LazyLock<Vec<String>> =
     LazyLock::new(|| words::entries(include_str!("lexicon/lower-case-surname-endings.txt")));
 words::word_set!(APPOSITION, "apposition-lemmas");
+words::word_set!(PARENT_TITLES, "parent-titles");
 static TRANSLIT: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     words::entries(include_str!("lexicon/translit.txt"))
         .iter()
@@ -109,8 +110,9 @@ impl Found {
         self.words
             .iter()
             .map(|w| {
+                // Two initials say as much as a first name, and a patronymic more.
                 if matches!(w.part, Part::Initial(_)) {
-                    1
+                    2
                 } else {
                     3
                 }
@@ -138,7 +140,7 @@ impl Found {
                 .any(|r| r.has("femn") && (r.has("Name") || r.has("Patr")))
         });
         let feminine = named_female && (fits("femn") || !fits("masc"));
-        let mut out: Vec<String> = Vec::new();
+        let mut out: Vec<(u8, String)> = Vec::new();
         let mut initials = String::new();
         for w in &self.words {
             if let Part::Initial(c) = w.part {
@@ -173,8 +175,16 @@ impl Found {
                     })
                     .unwrap_or_else(|| w.text.clone())
             };
-            out.push(capitalised(&text));
+            let order = match w.part {
+                Part::Surname => 0,
+                Part::First => 1,
+                _ => 2,
+            };
+            out.push((order, capitalised(&text)));
         }
+        // In the order of a form's «ФИО»: surname, first name, patronymic.
+        out.sort_by_key(|(order, _)| *order);
+        let mut out: Vec<String> = out.into_iter().map(|(_, w)| w).collect();
         if !initials.is_empty() {
             out.push(initials);
         }
@@ -183,7 +193,7 @@ impl Found {
 }
 
 fn capitalised(s: &str) -> String {
-    let lower = words::fold(s);
+    let lower = s.to_lowercase();
     let mut out = String::new();
     let mut up = true;
     for c in lower.chars() {
@@ -322,6 +332,17 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
             }
         }
         settle_surname(&mut words);
+        // A lower-case surname guess only where the line has no capitals:
+        // in «учитель начальных классов Веселова» the writer uses them.
+        if words.iter().any(|w| w.guessed) {
+            let line_start = text[..t[i].start].rfind('\n').map_or(0, |p| p + 1);
+            let line_end = text[t[i].start..]
+                .find('\n')
+                .map_or(text.len(), |p| t[i].start + p);
+            if text[line_start..line_end].chars().any(char::is_uppercase) {
+                words.clear();
+            }
+        }
         if words.len() >= 2 {
             let found = Found {
                 words,
@@ -418,6 +439,13 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
     {
         return Whose::Other;
     }
+    // «Мама: Кузьмина Ольга Сергеевна», «я его мама, Лебедева Ольга».
+    if found.start >= 2
+        && matches!(t[found.start - 1].text, ":" | "," | "—" | "-")
+        && PARENT_TITLES.contains(&t[found.start - 2].folded)
+    {
+        return Whose::Writer;
+    }
     for n in 1..=before.len() {
         let at = before.len() - n;
         if SELF_INTROS
@@ -492,6 +520,18 @@ pub fn find(
             _ => others.push(found),
         }
     }
+    // A letter signed only «Мама»: the writer gives no name of her own, and
+    // a name nothing introduces is the child's.
+    let last_line = [&parts.signature, &parts.new]
+        .iter()
+        .find_map(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("");
+    let last_words = words::folded_words(last_line);
+    let signed_as_parent = !last_words.is_empty()
+        && last_words.len() <= 2
+        && last_words
+            .iter()
+            .all(|w| PARENT_TITLES.contains(w) || w == "ваша" || w == "ваш");
     for (text, in_signature) in [(&parts.new, false), (&parts.signature, true)] {
         let t = tokens(text);
         for found in runs(&mut reader, text, &t) {
@@ -499,7 +539,7 @@ pub fn find(
             match whose(&t, &found) {
                 Whose::Other => others.push(found),
                 Whose::Writer => writer.push((found, 3)),
-                Whose::Unknown if !nominative => others.push(found),
+                Whose::Unknown if !nominative || signed_as_parent => others.push(found),
                 Whose::Unknown if in_signature => writer.push((found, 3)),
                 // A name in the nominative that nothing introduces: the
                 // writer's when a student or staff writes, or at a line's
@@ -616,7 +656,7 @@ mod tests {
     fn latin_display_names_in_either_order() {
         assert_eq!(
             name("не входит", "", Some("Elena Tkachenko"), None).as_deref(),
-            Some("Елена Ткаченко")
+            Some("Ткаченко Елена")
         );
         assert_eq!(
             name("не входит", "", Some("Tkachenko Elena"), None).as_deref(),

@@ -425,6 +425,13 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
             before = vec![t[at - 1].folded.clone()];
         }
     }
+    // «Мама: Кузьмина Ольга Сергеевна», «я его мама, Лебедева Ольга».
+    if found.start >= 2
+        && matches!(t[found.start - 1].text, ":" | "," | "—" | "-")
+        && PARENT_TITLES.contains(&t[found.start - 2].folded)
+    {
+        return Whose::Writer;
+    }
     if before.last().is_some_and(|w| CHILD_WORDS.contains(w))
         || before.len() >= 2
             && CHILD_WORDS.contains(&before[before.len() - 2])
@@ -438,13 +445,6 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
             })
     {
         return Whose::Other;
-    }
-    // «Мама: Кузьмина Ольга Сергеевна», «я его мама, Лебедева Ольга».
-    if found.start >= 2
-        && matches!(t[found.start - 1].text, ":" | "," | "—" | "-")
-        && PARENT_TITLES.contains(&t[found.start - 2].folded)
-    {
-        return Whose::Writer;
     }
     for n in 1..=before.len() {
         let at = before.len() - n;
@@ -522,11 +522,12 @@ pub fn find(
     }
     // A letter signed only «Мама»: the writer gives no name of her own, and
     // a name nothing introduces is the child's.
-    let last_line = [&parts.signature, &parts.new]
+    let last_words = [&parts.signature, &parts.new]
         .iter()
-        .find_map(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
-        .unwrap_or("");
-    let last_words = words::folded_words(last_line);
+        .flat_map(|t| t.lines().rev())
+        .map(words::folded_words)
+        .find(|w| !w.is_empty())
+        .unwrap_or_default();
     let signed_as_parent = !last_words.is_empty()
         && last_words.len() <= 2
         && last_words

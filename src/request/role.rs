@@ -14,6 +14,7 @@
 
 use super::Role;
 use super::class;
+use super::description;
 use super::morph;
 use super::words::{self, folded_words, has_phrase, phrase_at, tokens};
 
@@ -57,7 +58,19 @@ fn presents_staff(new: &str, signature: &str) -> bool {
         return true;
     }
     let writing = ["я", "пишет", "пишу", "обращается", "обращаюсь", "беспокоит"];
-    for line in new.lines() {
+    // Each line, and each sentence of a longer line that also gives a name
+    // («Дьячков Роман Алексеевич, учитель физической культуры.»): two
+    // capitalised words after the first, as a full name has.
+    let units = new.lines().flat_map(|line| {
+        let sentences = description::sentences(line);
+        let more = sentences.len() > 1;
+        std::iter::once(line).chain(
+            sentences
+                .into_iter()
+                .filter(move |s| more && names_someone(s)),
+        )
+    });
+    for line in units {
         let w = title_words(line);
         let titled: Vec<usize> = (0..w.len()).filter(|&i| title_at(&w, i)).collect();
         if titled.is_empty() {
@@ -71,7 +84,11 @@ fn presents_staff(new: &str, signature: &str) -> bool {
             return true;
         }
         let short = w.len() <= 8;
-        let parent = w.iter().any(|x| PARENT_WORDS.contains(x));
+        // «Наш классный руководитель Иванова А.А.» is someone else.
+        let others = ["наш", "наша", "наши", "нашего", "нашей", "его", "ее", "их"];
+        let parent = w
+            .iter()
+            .any(|x| PARENT_WORDS.contains(x) || others.contains(&x.as_str()));
         if short && !parent && !w.iter().any(|x| is_verb(x)) {
             return true;
         }
@@ -101,6 +118,30 @@ fn names_a_class_journal(text: &str) -> bool {
     })
 }
 
+/// «Я, Соколова Алина, ученица.», «Громов Степан, ученик 8 Б.»: a sentence
+/// where the writer (or a full name) is called a student in the nominative
+/// and no parent's or child's word stands.
+fn presents_student(text: &str) -> bool {
+    const STUDENT: [&str; 5] = ["ученик", "ученица", "учащийся", "учащаяся", "обучающийся"];
+    text.lines().flat_map(description::sentences).any(|s| {
+        let w = title_words(s);
+        w.iter().any(|x| STUDENT.contains(&x.as_str()))
+            && !w.iter().any(|x| PARENT_WORDS.contains(x))
+            && (w.iter().any(|x| x == "я") || names_someone(s))
+    })
+}
+
+/// Two capitalised words after a sentence's first: a full name.
+fn names_someone(s: &str) -> bool {
+    tokens(s)
+        .iter()
+        .filter(|t| t.is_word())
+        .skip(1)
+        .filter(|t| t.is_capitalised())
+        .count()
+        >= 2
+}
+
 /// The role the writer's own text shows, if any.
 pub fn detect(new: &str, signature: &str) -> Option<Role> {
     let own = format!("{new}\n{signature}");
@@ -114,7 +155,7 @@ pub fn detect(new: &str, signature: &str) -> Option<Role> {
     if staff && !self_parent {
         return Some(Role::Staff);
     }
-    if has_phrase(&w, &STUDENT_PHRASES) {
+    if has_phrase(&w, &STUDENT_PHRASES) || presents_student(&own) {
         return Some(Role::Student);
     }
     if w.iter().any(|x| PARENT_WORDS.contains(x)) {
@@ -168,6 +209,37 @@ mod tests {
             ("пишу с маминой почты", "", Some(Role::Student)),
             ("у меня в дневнике нет оценок", "", Some(Role::Student)),
             ("не работает дневник", "", None),
+            (
+                "Добрый день.\nДьячков Роман Алексеевич, учитель физической культуры. При открытии КТП ошибка.",
+                "",
+                staff,
+            ),
+            (
+                "Здравствуйте! Кабинет 214, учитель Громова. У сына двойка.",
+                "",
+                Some(Role::Parent),
+            ),
+            ("Наш классный руководитель Иванова А.А.", "", None),
+            (
+                "Я, Соколова Алина, ученица. Тест не открывается.",
+                "",
+                Some(Role::Student),
+            ),
+            (
+                "Блин, не могу зайти. Громов Степан, ученик 8 Б.",
+                "",
+                Some(Role::Student),
+            ),
+            (
+                "Мой сын, ученик 5А Петров Иван, не может войти",
+                "",
+                Some(Role::Parent),
+            ),
+            (
+                "Ф.И.О. родителя — Гончарова Валентина Ивановна",
+                "",
+                Some(Role::Parent),
+            ),
         ];
         for (new, sig, want) in cases {
             assert_eq!(detect(new, sig), want, "{new} / {sig}");

@@ -81,8 +81,11 @@ fn only_fields(line: &str) -> bool {
 /// Whether a word of a sentence is a name: capitalised inside the
 /// sentence, or a first name, surname or patronymic by the dictionary.
 fn is_name(t: &Token<'_>, first: bool) -> bool {
+    // In a letter written in capitals only the dictionary tells a name.
+    let shouting = t.text.chars().filter(|c| c.is_alphabetic()).count() > 1
+        && t.text.chars().all(|c| !c.is_lowercase());
     t.is_capitalised()
-        && (!first
+        && (!(first || shouting)
             || morph::parse(&t.folded)
                 .iter()
                 .any(|r| r.has("Name") || r.has("Surn") || r.has("Patr")))
@@ -95,8 +98,39 @@ pub(super) fn says_nothing(sentence: &str) -> bool {
     let classes = class::find_all(sentence).len();
     let mut first = true;
     let mut other = 0;
+    let words: Vec<&Token<'_>> = t.iter().filter(|t| t.is_word()).collect();
+    // Words of a position («учитель истории», «зам. директора по УВР»).
+    let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
+    let mut titled = vec![false; folded.len()];
+    for at in 0..folded.len() {
+        if let Some(n) = STAFF_TITLES
+            .iter()
+            .filter(|p| phrase_at(&folded, at, p))
+            .map(Vec::len)
+            .max()
+        {
+            titled[at..at + n].iter_mut().for_each(|x| *x = true);
+        }
+    }
+    let mut word_no = 0;
     for (i, tok) in t.iter().enumerate() {
         if !tok.is_word() {
+            continue;
+        }
+        word_no += 1;
+        if titled[word_no - 1] {
+            first = false;
+            continue;
+        }
+        // A capitalised first word before a name is a surname the
+        // dictionary does not know («Лебедь Оксана Викторовна, 2Б»).
+        if first
+            && tok.is_capitalised()
+            && words
+                .get(1)
+                .is_some_and(|n| is_name(n, true) && n.is_capitalised())
+        {
+            first = false;
             continue;
         }
         let known = COURTESY.contains(&tok.folded)

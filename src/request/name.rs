@@ -29,6 +29,7 @@ static LOWER_SURNAME_ENDINGS: LazyLock<Vec<String>> =
     LazyLock::new(|| words::entries(include_str!("lexicon/lower-case-surname-endings.txt")));
 words::word_set!(APPOSITION, "apposition-lemmas");
 words::word_set!(PARENT_TITLES, "parent-titles");
+words::phrase_list!(BORROWED_ACCOUNT, "borrowed-account");
 static TRANSLIT: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     words::entries(include_str!("lexicon/translit.txt"))
         .iter()
@@ -343,10 +344,35 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
                 words.clear();
             }
         }
+        // «Лебедь Оксана Викторовна»: a first name and a patronymic take
+        // the capitalised word before them as the surname the dictionary
+        // does not know, where it opens the line or sentence.
+        let mut start = i;
+        let has = |w: &[Word], p: Part| w.iter().any(|x| x.part == p);
+        if i > 0
+            && !has(&words, Part::Surname)
+            && has(&words, Part::First)
+            && has(&words, Part::Patronymic)
+            && words[0].part == Part::First
+            && unknown_surname(text, t, i - 1)
+        {
+            let prev = &t[i - 1];
+            words.insert(
+                0,
+                Word {
+                    text: prev.text.to_string(),
+                    part: Part::Surname,
+                    cases: CASES.to_vec(),
+                    readings: Vec::new(),
+                    guessed: false,
+                },
+            );
+            start -= 1;
+        }
         if words.len() >= 2 {
             let found = Found {
                 words,
-                start: i,
+                start,
                 end: j,
             };
             if found.is_full() || found.has(|p| *p == Part::Surname) > 0 {
@@ -382,6 +408,30 @@ fn settle_surname(words: &mut Vec<Word>) {
     }
 }
 
+/// Whether token `at` can be a surname the dictionary does not know, standing
+/// before a first name: a capitalised word on the same line that opens its
+/// line or sentence (or follows «я», a colon or a dash).
+fn unknown_surname(text: &str, t: &[Token<'_>], at: usize) -> bool {
+    let w = &t[at];
+    let plain = w.is_word()
+        && w.is_capitalised()
+        && w.text.chars().count() >= 3
+        && w.text.chars().all(char::is_alphabetic)
+        && !NOT_NAMES.contains(&w.folded)
+        && on_one_line(text, w, &t[at + 1])
+        // A noun or a word the dictionary does not know («Лебедь»), not
+        // «Это Галина Петровна».
+        && {
+            let r = morph::parse(&w.folded);
+            r.is_empty() || r.iter().any(|r| r.has("NOUN"))
+        };
+    let opens = at == 0
+        || text[t[at - 1].end..w.start].contains('\n')
+        || matches!(t[at - 1].text, "." | "!" | "?" | ":" | "—" | "-")
+        || t[at - 1].folded == "я";
+    plain && opens
+}
+
 /// Whether only a few spaces (no line break) stand between two tokens.
 fn on_one_line(text: &str, a: &Token<'_>, b: &Token<'_>) -> bool {
     let gap = text.get(a.end..b.start).unwrap_or("\n");
@@ -397,7 +447,16 @@ enum Whose {
 }
 
 fn whose(t: &[Token<'_>], found: &Found) -> Whose {
-    let mut before: Vec<String> = t[found.start.saturating_sub(4)..found.start]
+    // What stands before the name in its own sentence: «… дневник сына!
+    // Костенко Игорь» is not the son.
+    let mut from = found.start.saturating_sub(4);
+    for j in from..found.start {
+        let after_initial = j > 0 && t[j - 1].text.chars().count() == 1;
+        if matches!(t[j].text, "!" | "?" | "…") || (t[j].is(".") && !after_initial) {
+            from = j + 1;
+        }
+    }
+    let mut before: Vec<String> = t[from..found.start]
         .iter()
         .filter(|t| t.is_word())
         .map(|t| t.folded.clone())
@@ -558,7 +617,13 @@ pub fn find(
         }
     }
     let same = |a: &Found, b: &Found| a.surname().is_some() && a.surname() == b.surname();
-    if let Some(d) = display.and_then(|d| from_display(&mut reader, d))
+    // «пишу с его почты», «с маминой почты»: the From names the account's
+    // owner, not the writer.
+    let own_words = words::folded_words(&format!("{}\n{}", parts.new, parts.signature));
+    let borrowed = words::has_phrase(&own_words, &BORROWED_ACCOUNT);
+    if let Some(d) = display
+        .filter(|_| !borrowed)
+        .and_then(|d| from_display(&mut reader, d))
         && !others.iter().any(|o| {
             same(o, &d)
                 && o.has(|p| *p == Part::First) > 0

@@ -123,11 +123,14 @@ fn names_a_class_journal(text: &str) -> bool {
 /// and no parent's or child's word stands.
 fn presents_student(text: &str) -> bool {
     const STUDENT: [&str; 5] = ["ученик", "ученица", "учащийся", "учащаяся", "обучающийся"];
+    // Without «я», a parent's word anywhere makes the student someone else
+    // («Ученица 2Б Соловьёва Мила. … Мама»).
+    let parent_anywhere = title_words(text).iter().any(|x| PARENT_WORDS.contains(x));
     text.lines().flat_map(description::sentences).any(|s| {
         let w = title_words(s);
         w.iter().any(|x| STUDENT.contains(&x.as_str()))
             && !w.iter().any(|x| PARENT_WORDS.contains(x))
-            && (w.iter().any(|x| x == "я") || names_someone(s))
+            && (w.iter().any(|x| x == "я") || (names_someone(s) && !parent_anywhere))
     })
 }
 

@@ -68,9 +68,8 @@ struct Word {
 #[derive(Clone, Debug)]
 struct Found {
     words: Vec<Word>,
-    /// Token index where it starts and ends (exclusive).
+    /// Token index where it starts.
     start: usize,
-    end: usize,
 }
 
 impl Found {
@@ -370,11 +369,7 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
             start -= 1;
         }
         if words.len() >= 2 {
-            let found = Found {
-                words,
-                start,
-                end: j,
-            };
+            let found = Found { words, start };
             if found.is_full() || found.has(|p| *p == Part::Surname) > 0 {
                 i = j;
                 out.push(found);
@@ -449,13 +444,14 @@ enum Whose {
 fn whose(t: &[Token<'_>], found: &Found) -> Whose {
     // What stands before the name in its own sentence: «… дневник сына!
     // Костенко Игорь» is not the son.
-    let mut from = found.start.saturating_sub(4);
-    for j in from..found.start {
-        let after_initial = j > 0 && t[j - 1].text.chars().count() == 1;
-        if matches!(t[j].text, "!" | "?" | "…") || (t[j].is(".") && !after_initial) {
-            from = j + 1;
-        }
-    }
+    let window = found.start.saturating_sub(4);
+    let from = (window..found.start)
+        .rev()
+        .find(|&j| {
+            let after_initial = j > 0 && t[j - 1].text.chars().count() == 1;
+            matches!(t[j].text, "!" | "?" | "…") || (t[j].is(".") && !after_initial)
+        })
+        .map_or(window, |j| j + 1);
     let mut before: Vec<String> = t[from..found.start]
         .iter()
         .filter(|t| t.is_word())

@@ -31,9 +31,9 @@
 //! binary, needs `daemon`, which is on by default.
 pub mod address;
 pub mod config;
-pub mod etiquette;
 pub mod inspect;
 pub mod request;
+pub use request::etiquette;
 pub mod schedule;
 pub mod trust;
 

@@ -13,7 +13,7 @@
 //! - [`net`]: TLS set-up both mail sides share (modes, client config, handshake).
 //! - [`mailbox`]: where letters arrive (IMAP with IDLE, or a Maildir).
 //! - [`request`]: one raw letter → a [`request::Request`]: who, role, class, problem, verdict.
-//! - [`etiquette`]: rule 5 of the regulation: obscenity and insults.
+//! - [`etiquette`]: rule 5 of the regulation: obscenity and insults (`request::etiquette`).
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
@@ -37,9 +37,9 @@
 //! binary, needs `daemon`, which is on by default.
 pub mod address;
 pub mod config;
-pub mod etiquette;
 pub mod inspect;
 pub mod request;
+pub use request::etiquette;
 pub mod schedule;
 pub mod trust;
 

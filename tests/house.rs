@@ -2,15 +2,15 @@
 //! function over 120 lines, and one test harness (only `tests/support/` names
 //! the binary; nothing is included by `#[path]` but the harness itself).
 //!
-//! `src/request/` and `src/etiquette.rs` are skipped for now: their rewrite
-//! (request understanding) is under way elsewhere, and the skip goes when it lands.
+//! `src/request/decode.rs` (1,081 lines) is skipped for now: it belongs to the
+//! understanding work, which is split on its own; the skip goes when it is.
 
 use std::path::{Path, PathBuf};
 
 const MAX_FILE_LINES: usize = 800;
 const MAX_FN_LINES: usize = 120;
-/// Skipped until the understanding rewrite lands (see the module documentation).
-const SKIPPED: [&str; 2] = ["src/request", "src/etiquette.rs"];
+/// Skipped until it is split (see the module documentation).
+const SKIPPED: [&str; 1] = ["src/request/decode.rs"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,15 +9,12 @@
 //! * [`robot`]: RFC 3834 / RFC 5230 rules that tell automatic mail apart;
 //! * [`text`]: only the new text counts — quotes, forwards and signatures
 //!   are split off;
+//! * [`intent`]: thanks, congratulations, advertising — letters that ask nothing;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
-//! * [`crate::etiquette`]: rule 5 of the regulation;
-//! * `tokens`: the words, numbers and marks of a text, one pass, for the
-//!   steps that read word by word (role so far) instead of running
-//!   patterns; `lexicon`: word lists and stems looked up once per word by
-//!   its first eight bytes (role's cues, description's markers, name's
-//!   word lists); `words`: the shared word tools (`fold`, `WordSet`,
-//!   `is_letter`) and the word lists more than one step reads, a leaf that
-//!   etiquette, name and role import without importing each other.
+//! * [`etiquette`]: rule 5 of the regulation.
+//!
+//! They share one tokenizer and the word lists ([`words`], the lists in
+//! `lexicon/*.txt`), and the Russian morphological dictionary ([`morph`]).
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
 //! size limit of the [`Context`] (bodies are also capped before the
@@ -26,22 +23,16 @@
 pub mod class;
 pub mod decode;
 pub mod description;
-mod lexicon;
+pub mod etiquette;
+pub mod intent;
+pub mod morph;
 pub mod name;
-mod names_data;
-mod pattern;
 pub mod robot;
 pub mod role;
 pub mod text;
-mod tokens;
-pub(crate) mod words;
+pub mod words;
 
-pub(crate) use words::{
-    WordSet, char_at, cyrillic_offset, fold, fold_into, folds_to_itself, is_cyr_lower,
-    is_cyr_upper, is_letter, is_russian_lower, letter_len, russian_lower_run,
-};
-
-use std::borrow::Cow;
+pub use text::Parts;
 
 use serde::{Deserialize, Serialize};
 
@@ -181,9 +172,7 @@ pub fn missing_fields(
     class: Option<&str>,
     description: Option<&str>,
 ) -> Vec<Field> {
-    // What `s.trim().is_empty()` says, reading from the start only: a
-    // field found is seldom blank, and its first character tells.
-    let blank = |s: Option<&str>| s.is_none_or(|s| s.chars().all(char::is_whitespace));
+    let blank = |s: Option<&str>| s.is_none_or(|s| s.trim().is_empty());
     let mut out = Vec::new();
     if blank(full_name) {
         out.push(Field::FullName);
@@ -281,11 +270,10 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
             let h = decode::headers(&msg);
             robot = robot::check(&msg, &h, ctx);
             h.fill(&mut req);
-            req.ticket_tag = text::ticket_tag(&req.subject);
         }
         req.reason = match robot {
             // A robot gets no answer, not even "too large".
-            Some(why) => joined("robot: ", &why),
+            Some(why) => format!("robot: {why}"),
             None => format!(
                 "too large: {full_size} bytes exceeds the limit of {} bytes",
                 ctx.max_message_size
@@ -308,64 +296,45 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     let h = decode::headers(&msg);
     let robot = robot::check(&msg, &h, ctx);
     h.fill(&mut req);
-    req.ticket_tag = text::ticket_tag(&req.subject);
 
     if let Some(why) = robot {
-        req.reason = joined("robot: ", &why);
+        req.reason = format!("robot: {why}");
         return req;
     }
 
     let body = decode::body(&msg);
-    let body_text = cap_chars(&body.text, MAX_TEXT_CHARS);
-    let parts = text::split(body_text);
-    let quoted = if body.attached.is_empty() {
-        Cow::Borrowed(parts.quoted.as_str())
-    } else {
-        let attached = cap_chars(&body.attached, MAX_TEXT_CHARS);
-        let mut both = String::with_capacity(parts.quoted.len() + 1 + attached.len());
-        both.push_str(&parts.quoted);
-        both.push('\n');
-        both.push_str(attached);
-        Cow::Owned(both)
-    };
-
+    let parts = text::split(cap_chars(&body.text, MAX_TEXT_CHARS));
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
-    // Asked here, right after `clean_subject`, whose code for reading a
-    // subject's prefixes it shares (and finds still in the cache).
     let is_reply = req.is_reply();
 
-    // What this writer wrote now, tokenised and folded once for role and
-    // etiquette.
-    let mut own = String::with_capacity(parts.new.len() + 1 + parts.signature.len());
-    own.push_str(&parts.new);
-    own.push('\n');
-    own.push_str(&parts.signature);
-    let own_tokens = tokens::tokenize(&own);
-
-    // Etiquette looks at what this writer wrote now: new text, signature
-    // and subject, never at the letters they quote. The fold of `own` is
-    // that of the new text and the signature with a line break between.
-    let mut folded = String::with_capacity(own.len() + subject.len() + 2);
-    folded.push_str(own_tokens.folded());
-    folded.push('\n');
-    fold_into(&subject, &mut folded);
-    folded.push('\n');
-    let rude =
-        crate::etiquette::check_all_folded(&[&parts.new, &parts.signature, &subject], &folded);
+    // Etiquette reads what this writer wrote now, never what they quote.
+    let rude = etiquette::check_all(&[&parts.new, &parts.signature, &subject]);
 
     let staff_by_address = req.sender.as_deref().is_some_and(|s| ctx.is_staff(s));
-    let role = if staff_by_address {
+    req.role = if staff_by_address {
         Some(Role::Staff)
     } else {
-        role::detect_in(&own_tokens)
+        role::detect(&parts.new, &parts.signature)
     };
-    req.role = role;
-    req.full_name = name::find(&parts, req.sender_name.as_deref(), role);
-    req.class = class::find_folded(&own, || Cow::Borrowed(own_tokens.folded()))
-        .or_else(|| class::find_in_subject(&subject));
+    req.full_name = name::find(&parts, &subject, req.sender_name.as_deref(), req.role);
+    req.class = if req.role == Some(Role::Staff) {
+        None
+    } else {
+        class::find(&format!("{}\n{}", parts.new, parts.signature))
+            .or_else(|| class::find(&subject))
+    };
     let gives_fields = req.full_name.is_some() || req.class.is_some();
-    req.description = description::find(&parts.new, &subject, &quoted, is_reply, gives_fields);
-    req.new_text = trimmed(parts.new);
+    let quoted = if is_reply && gives_fields {
+        format!(
+            "{}\n{}",
+            parts.quoted,
+            cap_chars(&body.attached, MAX_TEXT_CHARS)
+        )
+    } else {
+        String::new()
+    };
+    req.description = description::find(&parts.new, &subject, &quoted);
+    req.new_text = parts.new.trim().to_string();
 
     req.missing = missing_fields(
         req.role,
@@ -376,7 +345,12 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
 
     if let Some(why) = rude {
         req.verdict = Verdict::Etiquette;
-        req.reason = joined("etiquette: ", &why);
+        req.reason = format!("etiquette: {why}");
+    } else if let Some(why) =
+        intent::not_a_request(&parts.new, &subject, &body.text, body.has_links)
+    {
+        req.verdict = Verdict::Ignore;
+        req.reason = format!("not a request: {why}");
     } else if req.sender.is_none() {
         req.verdict = Verdict::Ignore;
         req.reason = "no sender address to answer".to_string();
@@ -385,22 +359,16 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
         req.reason = "complete".to_string();
     } else {
         req.verdict = Verdict::Ask;
-        // Built by hand, not with `format!` and `join`: most letters end
-        // here, and the formatting machinery is a lot of code to fetch for
-        // a few words.
-        let mut reason = String::with_capacity(40);
-        reason.push_str("missing: ");
-        for (i, f) in req.missing.iter().enumerate() {
-            if i > 0 {
-                reason.push_str(", ");
-            }
-            reason.push_str(match f {
+        let names: Vec<&str> = req
+            .missing
+            .iter()
+            .map(|f| match f {
                 Field::FullName => "full_name",
                 Field::Class => "class",
                 Field::Description => "description",
-            });
-        }
-        req.reason = reason;
+            })
+            .collect();
+        req.reason = format!("missing: {}", names.join(", "));
     }
     req
 }
@@ -413,26 +381,6 @@ impl Request {
             || self.ticket_tag.is_some()
             || text::has_reply_prefix(&self.subject)
     }
-}
-
-/// `a` then `b` in a new string: what `format!("{a}{b}")` gives, without
-/// the formatting machinery's code, which is a lot to fetch for a reason.
-fn joined(a: &str, b: &str) -> String {
-    let mut s = String::with_capacity(a.len() + b.len());
-    s.push_str(a);
-    s.push_str(b);
-    s
-}
-
-/// `s` without the blanks around it, trimmed in place: no copy.
-fn trimmed(mut s: String) -> String {
-    s.truncate(s.trim_end().len());
-    // Most texts start with their first word.
-    if s.starts_with(char::is_whitespace) {
-        let blanks = s.len() - s.trim_start().len();
-        s.drain(..blanks);
-    }
-    s
 }
 
 /// The longest prefix of `s` with at most `max` characters.
@@ -465,21 +413,6 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
-    }
-
-    #[test]
-    fn trimmed_in_place_is_str_trim() {
-        for s in [
-            "",
-            " ",
-            "\n\t ",
-            "a",
-            "  Илья \n",
-            "\u{a0}x y\u{2003}",
-            "x\n\n",
-        ] {
-            assert_eq!(trimmed(s.to_string()), s.trim(), "{s:?}");
-        }
     }
 
     #[test]

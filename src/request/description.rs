@@ -32,7 +32,8 @@ const MAX_CHARS: usize = 4000;
 /// A label phrase at the start of `s` followed by a colon or dash: the byte
 /// offset after it.
 fn label_end(s: &str, labels: &[Vec<String>]) -> Option<usize> {
-    let t = tokens(s);
+    // Dots between a label's letters do not count («Ф.И.О. родителя —»).
+    let t: Vec<Token<'_>> = tokens(s).into_iter().filter(|t| !t.is(".")).collect();
     let w: Vec<&str> = t.iter().map(|t| t.folded.as_str()).collect();
     let longest = labels
         .iter()
@@ -93,7 +94,7 @@ fn is_name(t: &Token<'_>, first: bool) -> bool {
 
 /// Whether a sentence says nothing of the problem: only greetings, thanks,
 /// who writes, names and a class.
-pub(super) fn says_nothing(sentence: &str) -> bool {
+pub fn says_nothing(sentence: &str) -> bool {
     let t = tokens(sentence);
     let classes = class::find_all(sentence).len();
     let mut first = true;
@@ -123,12 +124,13 @@ pub(super) fn says_nothing(sentence: &str) -> bool {
             continue;
         }
         // A capitalised first word before a name is a surname the
-        // dictionary does not know («Лебедь Оксана Викторовна, 2Б»).
+        // dictionary does not know («Лебедь Оксана Викторовна, 2Б», «Кириллова
+        // А.П.»).
         if first
             && tok.is_capitalised()
-            && words
-                .get(1)
-                .is_some_and(|n| is_name(n, true) && n.is_capitalised())
+            && words.get(1).is_some_and(|n| {
+                n.is_capitalised() && (is_name(n, true) || n.text.chars().count() == 1)
+            })
         {
             first = false;
             continue;
@@ -142,6 +144,8 @@ pub(super) fn says_nothing(sentence: &str) -> bool {
             || is_name(tok, first)
             // A number alone: a phone, a room, hours («с 8 до 14»).
             || tok.text.chars().all(|c| c.is_ascii_digit())
+            // A class («4В», or its letter in «5 А»).
+            || (classes > 0 && class::find(tok.text).is_some())
             // A class letter («5 А»).
             || (classes > 0 && tok.text.chars().count() == 1 && i > 0);
         first = false;
@@ -153,7 +157,7 @@ pub(super) fn says_nothing(sentence: &str) -> bool {
 }
 
 /// The sentences of a line, each with its closing marks.
-pub(super) fn sentences(line: &str) -> Vec<&str> {
+pub fn sentences(line: &str) -> Vec<&str> {
     static END: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[.!?…]+[»”)]?\s+").expect("sentence end regex"));
     let mut out = Vec::new();

@@ -316,7 +316,10 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     } else {
         role::detect(&parts.new, &parts.signature)
     };
-    req.full_name = name::find(&parts, &subject, req.sender_name.as_deref(), req.role);
+    // A reply's subject is the desk's own («Re: [Заявка #1] Лебедева А.С.,
+    // 5А: …»): the name in it is no one's word about themselves.
+    let name_subject = if is_reply { "" } else { subject.as_str() };
+    req.full_name = name::find(&parts, name_subject, req.sender_name.as_deref(), req.role);
     req.class = if req.role == Some(Role::Staff) {
         None
     } else {

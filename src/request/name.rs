@@ -243,6 +243,35 @@ impl Reader {
                 guessed: false,
             });
         }
+        // A double surname («Римская-Корсакова»): each part capitalised, the
+        // last a surname.
+        if t.text.contains('-') && t.is_capitalised() {
+            let parts: Vec<&str> = t.folded.split('-').collect();
+            let last = parts.last().copied().unwrap_or("");
+            let capitals = t
+                .text
+                .split('-')
+                .all(|p| p.chars().next().is_some_and(char::is_uppercase));
+            let readings: Vec<Reading> = self
+                .readings(last)
+                .into_iter()
+                .filter(|r| r.has("Surn") && !r.has("plur"))
+                .collect();
+            if parts.len() == 2 && capitals && !readings.is_empty() {
+                let cases = CASES
+                    .iter()
+                    .copied()
+                    .filter(|c| readings.iter().any(|r| r.has(c)))
+                    .collect();
+                return Some(Word {
+                    text: t.text.to_string(),
+                    part: Part::Surname,
+                    cases,
+                    readings: Vec::new(),
+                    guessed: false,
+                });
+            }
+        }
         let mut readings = self.readings(&t.folded);
         // An indeclinable foreign name («Анне», Finnish) only when the word
         // has no other reading as a name: «Анне» is Анна's dative.
@@ -761,6 +790,11 @@ mod tests {
                 "Кравченко Ольга Николаевна",
             ),
             ("не входит", Some("Smirnova Yulia"), "Смирнова Юлия"),
+            (
+                "Римская-Корсакова Анастасия Михайловна, классный руководитель 8В.",
+                None,
+                "Римская-Корсакова Анастасия Михайловна",
+            ),
         ];
         for (new, display, want) in cases {
             assert_eq!(name(new, "", display, None).as_deref(), Some(want), "{new}");

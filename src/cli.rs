@@ -40,6 +40,10 @@ pub enum Command {
         at: Option<DateTime<Utc>>,
         #[arg(long)]
         json: bool,
+        /// The whole timetable as an iCalendar file (RFC 5545) on stdout: one weekly
+        /// series per window, EXDATE for holidays, one-off changes as events of their own.
+        #[arg(long, conflicts_with = "json")]
+        ics: bool,
     },
     /// Validate the config and templates; on error print file, line and what is wrong.
     /// Warns (and still passes) when the timetable ends soon or has ended.
@@ -122,11 +126,22 @@ pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 /// Runs one subcommand; the result becomes the exit code in `main`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let result: anyhow::Result<()> = match &cli.command {
-        Command::Schedule { at, json } => {
+        Command::Schedule { at, json, ics } => {
             let config = load_config(&cli)?;
             let at = at.unwrap_or_else(Utc::now);
             let mut out = std::io::stdout().lock();
-            if *json {
+            if *ics {
+                let domain = config
+                    .from
+                    .email
+                    .rsplit_once('@')
+                    .map_or("duty-desk.invalid", |x| x.1);
+                write!(
+                    out,
+                    "{}",
+                    crate::calendar::ics(&config.schedule, domain, at)
+                )?;
+            } else if *json {
                 writeln!(out, "{}", schedule_json(&config.schedule, at))?;
             } else {
                 write!(

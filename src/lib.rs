@@ -15,6 +15,7 @@
 //! - [`etiquette`]: rule 5 of the regulation: obscenity and insults.
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
+//! - [`calendar`]: the timetable as an iCalendar file (`schedule --ics`). Pure.
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
 //! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
 //! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
@@ -30,6 +31,7 @@
 //! --lib`); the fuzz crate uses them that way. Everything else, and the
 //! binary, needs `daemon`, which is on by default.
 pub mod address;
+pub mod calendar;
 pub mod config;
 pub mod etiquette;
 pub mod inspect;

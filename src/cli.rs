@@ -74,6 +74,23 @@ pub enum Command {
         #[arg(long, value_parser = parse_rfc3339)]
         at: Option<DateTime<Utc>>,
     },
+    /// The weekly report by hand: the figures of one Monday–Sunday week from the
+    /// state store, as the daemon mails them every `[report] day`.
+    Report {
+        /// A day of the week (YYYY-MM-DD, usually its Monday).
+        #[arg(long, value_parser = parse_date)]
+        week: chrono::NaiveDate,
+        /// Write the HTML report (the heat map inside) to FILE; without it the
+        /// plain-text report goes to stdout.
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Print the figures as JSON instead.
+        #[arg(long, conflicts_with = "out")]
+        json: bool,
+        /// Releases and answers are counted up to this instant (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        at: Option<DateTime<Utc>>,
+    },
     /// Understand letters without side effects: one JSON object per file per line.
     Inspect {
         /// The instant to judge at (RFC 3339) [default: now]
@@ -98,6 +115,39 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| {
             format!("{s:?} is not an RFC 3339 instant like 2021-09-09T08:30:00+03:00: {e}")
         })
+}
+
+/// Parses a `YYYY-MM-DD` date for `report --week`.
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{s:?} is not a date like 2021-09-06: {e}"))
+}
+
+/// `duty-desk report`: one week's report from the store.
+fn report_command(
+    cli: &Cli,
+    week: chrono::NaiveDate,
+    out: Option<&std::path::Path>,
+    json: bool,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let store = crate::store::Store::open(&config.state_path, false)?;
+    let tz = config.schedule.tz();
+    let week = crate::report::Week::of(week, tz);
+    let report =
+        crate::report::send::make(&store.read(), &config, week, at.unwrap_or_else(Utc::now))?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report.figures)?)?;
+    } else if let Some(path) = out {
+        std::fs::write(path, report.html_page(tz))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        writeln!(stdout, "{}: {}", path.display(), report.subject)?;
+    } else {
+        write!(stdout, "{}\n\n{}", report.subject, report.text)?;
+    }
+    Ok(())
 }
 
 /// Checks `--instance NAME`: letters, digits, `-`, `_` and `.` (it names
@@ -174,6 +224,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::status::report(&store, &config, at)?);
             Ok(())
         }
+        Command::Report {
+            week,
+            out,
+            json,
+            at,
+        } => report_command(&cli, *week, out.as_deref(), *json, *at),
         Command::Inspect { now: _, files } => {
             // Without a config file, inspect still works on the built-in example's rules.
             let config = load_config(&cli)?;

@@ -66,6 +66,8 @@ pub mod raw {
         pub templates: Templates,
         #[serde(default)]
         pub service: Service,
+        #[serde(default)]
+        pub report: Report,
     }
 
     /// Where requests arrive.
@@ -236,6 +238,29 @@ pub mod raw {
         /// A ticket with no activity this long is closed ("30d").
         pub close_after: Option<Spanned<String>>,
     }
+
+    /// The weekly report (all optional).
+    #[derive(Debug, Deserialize, Default)]
+    pub struct Report {
+        /// Off with `false` (default on).
+        pub enabled: Option<bool>,
+        /// The weekday it is sent on (mon … sun; default mon).
+        pub day: Option<Spanned<String>>,
+        /// The local hour it is sent at, 0–23 (default 8).
+        pub hour: Option<Spanned<u32>>,
+        /// Who gets it (default the supervisor).
+        pub recipients: Option<Vec<Spanned<String>>>,
+    }
+}
+
+/// `[report]`: when the weekly report goes out and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSettings {
+    pub enabled: bool,
+    /// Sent on this weekday at `hour`:00 local time, for the Monday–Sunday week before.
+    pub day: Weekday,
+    pub hour: u32,
+    pub recipients: Vec<Address>,
 }
 
 /// TLS on a connection.
@@ -393,6 +418,8 @@ pub struct Config {
     pub stall_alert_after: Duration,
     pub purge_after_days: u32,
     pub close_after: Duration,
+    /// `[report]`: the weekly report's day, hour and recipients.
+    pub report: ReportSettings,
 }
 
 impl Config {
@@ -578,6 +605,7 @@ impl Validator<'_> {
             "service.close_after",
             Duration::from_secs(30 * 86400),
         )?;
+        let report = self.report(&raw.report, &supervisor)?;
         Ok(Config {
             file: self.file.to_path_buf(),
             mailbox,
@@ -616,6 +644,55 @@ impl Validator<'_> {
             stall_alert_after,
             purge_after_days: raw.service.purge_after_days.unwrap_or(365),
             close_after,
+            report,
+        })
+    }
+
+    /// `[report]`, with its defaults: on, Monday 08:00, to the supervisor.
+    fn report(&self, r: &raw::Report, supervisor: &Address) -> R<ReportSettings> {
+        let day = match &r.day {
+            None => Weekday::Mon,
+            Some(d) => parse_weekday(d.get_ref()).ok_or_else(|| {
+                self.at(
+                    d,
+                    format!(
+                        "report.day {:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)",
+                        d.get_ref()
+                    ),
+                )
+            })?,
+        };
+        let hour = match &r.hour {
+            None => 8,
+            Some(h) if *h.get_ref() < 24 => *h.get_ref(),
+            Some(h) => {
+                return Err(self.at(
+                    h,
+                    format!(
+                        "report.hour {} is not an hour of the day (0-23)",
+                        h.get_ref()
+                    ),
+                ));
+            }
+        };
+        let recipients = match &r.recipients {
+            None => vec![supervisor.clone()],
+            Some(list) if list.is_empty() => {
+                return Err(self.err(
+                    self.section_line("report"),
+                    "report.recipients is empty; leave it out (the supervisor gets the report) or set enabled = false",
+                ));
+            }
+            Some(list) => list
+                .iter()
+                .map(|a| self.address(a, "report.recipients"))
+                .collect::<R<Vec<_>>>()?,
+        };
+        Ok(ReportSettings {
+            enabled: r.enabled.unwrap_or(true),
+            day,
+            hour,
+            recipients,
         })
     }
 

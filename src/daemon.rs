@@ -355,6 +355,7 @@ async fn run_loops(
         release_due(&shared)?;
         housekeeping(&shared)?;
         timetable_check(&shared)?;
+        weekly_report(&shared)?;
         let mut conn = None;
         let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
         if let Some(c) = conn {
@@ -1322,6 +1323,17 @@ pub fn housekeeping(shared: &Shared) -> anyhow::Result<(usize, usize)> {
     Ok((closed, purged))
 }
 
+/// Queues the weekly report when its day and hour have come (`report::send`).
+fn weekly_report(shared: &Shared) -> anyhow::Result<()> {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    if crate::report::send::send_weekly(&mut shared.store(), &loaded.config, now)? {
+        info!("weekly report queued");
+        shared.outbox_wake.notify_one();
+    }
+    Ok(())
+}
+
 async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let mut last_housekeeping: Option<Instant> = None;
     loop {
@@ -1337,6 +1349,9 @@ async fn due_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> a
         }
         if let Err(e) = timetable_check(&shared) {
             error!(error = %redact(&format!("{e:#}")), "timetable check");
+        }
+        if let Err(e) = weekly_report(&shared) {
+            error!(error = %redact(&format!("{e:#}")), "weekly report");
         }
         let next = shared.store().read().next_due()?;
         let wait = next

@@ -19,6 +19,7 @@
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
 //! - [`ticket`]: decisions inside one store transaction: ask, forward, hold, refuse, ignore.
 //! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit.
+//! - [`report`]: the weekly report: figures from the store, text, HTML and a heat map.
 //! - [`templates`]: the admin-editable texts (minijinja).
 //! - [`letter`]: outgoing letters as RFC 5322 bytes, with loop guards.
 //! - [`outbox`]: where letters leave (SMTP, or `.eml` files).
@@ -51,6 +52,8 @@ pub mod letter;
 pub mod mailbox;
 #[cfg(feature = "daemon")]
 pub mod outbox;
+#[cfg(feature = "daemon")]
+pub mod report;
 #[cfg(feature = "daemon")]
 pub mod service;
 #[cfg(feature = "daemon")]

@@ -41,7 +41,7 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     for (state, n) in r.outgoing_counts()? {
         writeln!(out, "  {state:<15} {n}")?;
     }
-    if let Some(outage) = r.kv_get(crate::daemon::OUTBOX_UNREACHABLE_KEY)? {
+    if let Some(outage) = r.kv_get(crate::store::OUTBOX_UNREACHABLE_KEY)? {
         let (since, error) = outage.split_once("; ").unwrap_or((&outage, ""));
         writeln!(out, "  SMTP server UNREACHABLE since {since}: {error}")?;
     }
@@ -102,14 +102,14 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
         Ok(t) => local(t.with_timezone(&Utc)),
         Err(_) => s,
     };
-    match r.kv_get("last_mailbox_contact")? {
+    match r.kv_get(crate::store::LAST_CONTACT_KEY)? {
         Some(t) => writeln!(out, "  last successful contact {}", stored(t))?,
         None => writeln!(out, "  never contacted yet")?,
     }
-    if let Some(since) = r.kv_get("stall_since")? {
+    if let Some(since) = r.kv_get(crate::store::STALL_SINCE_KEY)? {
         writeln!(out, "  UNREADABLE since {}", stored(since))?;
     }
-    if let Some(failing) = r.kv_get(crate::daemon::STORE_ERROR_KEY)? {
+    if let Some(failing) = r.kv_get(crate::store::STORE_ERROR_KEY)? {
         let (since, error) = failing.split_once("; ").unwrap_or((&failing, ""));
         writeln!(
             out,
@@ -117,7 +117,7 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
             stored(since.to_string())
         )?;
     }
-    if let Some(note) = r.kv_get(crate::daemon::UNEXPUNGED_KEY)? {
+    if let Some(note) = r.kv_get(crate::store::UNEXPUNGED_KEY)? {
         let (since, why) = note.split_once("; ").unwrap_or((&note, ""));
         writeln!(
             out,
@@ -127,12 +127,12 @@ pub fn report(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Res
     }
     // Letters the server refused to give or to move: retried, or given up.
     for (prefix, given_up) in [
-        (crate::daemon::RETRY_PREFIX, false),
-        (crate::daemon::STUCK_PREFIX, true),
+        (crate::store::RETRY_PREFIX, false),
+        (crate::store::STUCK_PREFIX, true),
     ] {
         for (k, v) in r.kv_prefix(prefix)? {
             let key = &k[prefix.len()..];
-            let Ok(t) = serde_json::from_str::<crate::daemon::LetterTrouble>(&v) else {
+            let Ok(t) = serde_json::from_str::<crate::store::LetterTrouble>(&v) else {
                 continue;
             };
             let what = match (t.what.as_str(), t.folder.as_deref()) {

@@ -103,6 +103,72 @@ const MIGRATIONS: &[&str] = &[
 /// value: when, and whether `--fresh-state` was given).
 pub const ADOPTED_KEY: &str = "adopted_mailbox";
 
+// The `kv` keys every part of the daemon reads and writes, in one place.
+
+/// The `kv` key holding when the mailbox last answered (RFC 3339), for `status`.
+pub const LAST_CONTACT_KEY: &str = "last_mailbox_contact";
+/// The `kv` key holding when the mailbox became unreadable (RFC 3339), while it is.
+pub const STALL_SINCE_KEY: &str = "stall_since";
+/// The `kv` key set once the admin was alerted of the current stall.
+pub const STALL_ALERTED_KEY: &str = "stall_alerted";
+/// The `kv` key holding the address of the specialist chosen last (round-robin).
+pub const ROUND_ROBIN_KEY: &str = "round_robin_last";
+
+/// `kv` keys `letter_retry:{source key}`: a letter the server refused, to try again.
+pub const RETRY_PREFIX: &str = "letter_retry:";
+/// `kv` keys `letter_stuck:{source key}`: a decided letter the server keeps
+/// refusing to move; it stays in the inbox, handled, and `status` shows it.
+pub const STUCK_PREFIX: &str = "letter_stuck:";
+/// `kv` key holding "since; error" while the state store fails.
+pub const STORE_ERROR_KEY: &str = "store_error";
+
+/// What is kept of a letter the server refused (`kv` value, JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LetterTrouble {
+    /// `fetch` or `move`.
+    pub what: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When to try again (unused once stuck).
+    pub next: DateTime<Utc>,
+    /// Where it was to be moved (`move`).
+    pub folder: Option<String>,
+    /// The server's last answer.
+    pub error: String,
+    /// The first refusal.
+    pub since: DateTime<Utc>,
+}
+
+impl LetterTrouble {
+    /// A `kv` value written under [`RETRY_PREFIX`] or [`STUCK_PREFIX`]; None if unreadable.
+    pub fn read(value: &str) -> Option<LetterTrouble> {
+        serde_json::from_str(value).ok()
+    }
+}
+
+/// The `kv` key holding "since; why" while handled letters are left flagged
+/// `\Deleted` in the inbox (a server without UIDPLUS, others' deletions pending).
+pub const UNEXPUNGED_KEY: &str = "mailbox_unexpunged";
+
+/// The `kv` key holding "since; error" while the SMTP server cannot be reached.
+pub const OUTBOX_UNREACHABLE_KEY: &str = "outbox_unreachable";
+
+/// The `kv` key holding the `valid_until` whose "the timetable ends soon" mail went
+/// to the admin: one mail per timetable (a new `valid_until` arms it again).
+pub const TIMETABLE_WARNED_KEY: &str = "timetable_end_warned";
+/// The `kv` key holding "valid_until;local date" of the last "the timetable has
+/// ended" reminder to the admin.
+pub const TIMETABLE_REMINDED_KEY: &str = "timetable_ended_reminded";
+/// The `kv` key holding the local date of the last hourly-limit alert.
+pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
+/// The `kv` key holding the local date of the last undeliverable-address alert.
+pub const UNDELIVERABLE_ALERT_KEY: &str = "undeliverable_alerted";
+/// The `kv` key holding the Monday of the last week whose report was queued.
+pub const REPORT_SENT_KEY: &str = "weekly_report_sent";
+/// The `kv` key holding when the daemon first looked whether a weekly report was
+/// due: a week that ended before it is not reported (the desk did not watch it).
+pub const REPORT_SINCE_KEY: &str = "weekly_report_since";
+
 /// The `kv` key set once the store was rewritten (VACUUM) after `secure_delete` came
 /// in, so no free page holds what an older duty-desk purged.
 const SCRUBBED_KEY: &str = "scrubbed";

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use duty_desk::outbox::{Outbox, OutboxSettings, SendError, SmtpSettings, TlsMode};
+use duty_desk::outbox::{Blame, Outbox, OutboxSettings, SendError, SmtpSettings, TlsMode};
 use support::{MailStack, SPECIALISTS, SUPPORT, password};
 
 fn settings(stack: &MailStack, tls: TlsMode, with_ca: bool) -> SmtpSettings {
@@ -90,7 +90,7 @@ async fn tls_without_the_ca_fails_clearly() {
             }
             other => panic!("{tls:?}: expected a TLS error, got {other:?}"),
         }
-        assert!(err.is_permanent());
+        assert_eq!(err.blame(), Blame::Setup, "{err:?}");
         println!("{tls:?} without CA: {err}");
     }
     let mut s = settings(&stack, TlsMode::None, false);
@@ -103,7 +103,7 @@ async fn tls_without_the_ca_fails_clearly() {
     s.password = Some("wrong".into());
     let err = Outbox::connect(&OutboxSettings::Smtp(s)).await.unwrap_err();
     assert!(matches!(err, SendError::Auth { .. }), "{err:?}");
-    assert!(err.is_permanent(), "{err:?}");
+    assert_eq!(err.blame(), Blame::Setup, "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +122,7 @@ async fn unknown_recipient_is_permanent_and_the_next_send_works() {
         SendError::Rejected { code, .. } => assert_eq!(*code, 550, "{err}"),
         other => panic!("expected a 5xx rejection, got {other:?}"),
     }
-    assert!(err.is_permanent());
+    assert_eq!(err.blame(), Blame::Mail, "{err:?}");
     println!("unknown recipient: {err}");
     let to = SPECIALISTS[0];
     ob.send(SUPPORT, &[to.into()], &message(to, 2))
@@ -146,13 +146,13 @@ async fn postfix_down_is_transient_and_sending_resumes_after_restart() {
         .send(SUPPORT, &[to.into()], &message(to, 2))
         .await
         .unwrap_err();
-    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(err.blame(), Blame::Server, "{err:?}");
     println!("while Postfix is down: {err}");
     let err = ob
         .send(SUPPORT, &[to.into()], &message(to, 2))
         .await
         .unwrap_err();
-    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(err.blame(), Blame::Server, "{err:?}");
     stack.start_postfix();
     ob.send(SUPPORT, &[to.into()], &message(to, 2))
         .await

@@ -55,6 +55,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::ticket::Folder;
 pub use imap::ImapMailbox;
 pub use maildir::MaildirMailbox;
 
@@ -69,60 +70,6 @@ pub enum TlsMode {
     Starttls,
     /// No TLS at all: allowed for loopback hosts only (`localhost`, 127.0.0.0/8, ::1).
     None,
-}
-
-/// The folders the daemon files handled messages into. Their full names are
-/// `duty-desk/Processed` etc. in the server's own hierarchy ([`layout`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Folder {
-    /// Answered, forwarded: done.
-    Processed,
-    /// We asked the sender for what was missing; waiting for the answer.
-    Waiting,
-    /// A robot, the auto-reply limit, or our own mail: nothing sent.
-    Ignored,
-    /// Insults or obscenity: etiquette reply, report to the supervisor.
-    Etiquette,
-    /// Could not be read at all.
-    Unreadable,
-}
-
-impl Folder {
-    /// Every folder, in a fixed order.
-    pub const ALL: [Folder; 5] = [
-        Folder::Processed,
-        Folder::Waiting,
-        Folder::Ignored,
-        Folder::Etiquette,
-        Folder::Unreadable,
-    ];
-    /// The parent folder's name.
-    pub const PARENT: &'static str = "duty-desk";
-
-    /// The leaf name (`Processed`, …).
-    pub fn leaf(self) -> &'static str {
-        match self {
-            Folder::Processed => "Processed",
-            Folder::Waiting => "Waiting",
-            Folder::Ignored => "Ignored",
-            Folder::Etiquette => "Etiquette",
-            Folder::Unreadable => "Unreadable",
-        }
-    }
-
-    /// The folder with this leaf name, as the state store keeps it; an
-    /// unknown name reads as `Ignored` (nothing is sent for it).
-    pub fn from_leaf(name: &str) -> Folder {
-        Folder::ALL
-            .into_iter()
-            .find(|f| f.leaf() == name)
-            .unwrap_or(Folder::Ignored)
-    }
-
-    /// The full name with `separator` between parent and leaf.
-    pub fn path(self, separator: &str) -> String {
-        format!("{}{separator}{}", Self::PARENT, self.leaf())
-    }
 }
 
 /// One message as read from the mailbox.
@@ -584,16 +531,6 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn folder_paths_follow_the_separator() {
-        assert_eq!(Folder::Processed.path("/"), "duty-desk/Processed");
-        assert_eq!(Folder::Unreadable.path("."), "duty-desk.Unreadable");
-        for f in Folder::ALL {
-            assert_eq!(Folder::from_leaf(f.leaf()), f);
-        }
-        assert_eq!(Folder::from_leaf("Other"), Folder::Ignored);
-    }
 
     #[test]
     fn backoff_grows_with_jitter_caps_and_resets() {

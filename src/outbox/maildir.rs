@@ -118,6 +118,6 @@ mod tests {
             "Return-Path: <support@school.test>\r\nX-Envelope-To: a@x.test, b@x.test\r\nSubject: 1\r\n\r\nhi\r\n"
         );
         let err = ob.send("x@y\r\nBcc: evil", &[], b"").unwrap_err();
-        assert!(err.is_permanent());
+        assert_eq!(err.blame(), super::super::Blame::Mail, "{err}");
     }
 }

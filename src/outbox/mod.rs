@@ -2,9 +2,9 @@
 //! TCP_NODELAY socket and rustls) or a folder of `.eml` files (the embedded default).
 //!
 //! The outbox only transports: the caller hands it a complete RFC 5322 message and
-//! the envelope. Errors say whether trying again later can help
-//! ([`SendError::is_transient`]: 4xx replies and network trouble) or not (5xx,
-//! refused addresses, TLS and login problems that need a person).
+//! the envelope. An error says whose fault it is ([`SendError::blame`]): the mail's
+//! (5xx, an impossible address: never retried), the server's (4xx, the network:
+//! retried) or the setup's (TLS, login: retried once a person mended it).
 
 mod maildir;
 pub mod seven_bit;
@@ -113,23 +113,34 @@ pub enum SendError {
     },
 }
 
-impl SendError {
-    /// Trying again later may succeed: network trouble, 4xx replies, local I/O.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            SendError::Connection { .. } | SendError::Io { .. } => true,
-            SendError::Rejected { code, .. } => (400..500).contains(code),
-            SendError::Auth { transient, .. } => *transient,
-            SendError::Config(_)
-            | SendError::InvalidAddress { .. }
-            | SendError::Unsendable { .. }
-            | SendError::Tls { .. } => false,
-        }
-    }
+/// Whose fault a failed send is: what the outbox loop does with the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The mail itself can never go through this server as it is (a 5xx reply, an
+    /// impossible address): recorded as failed, never tried again.
+    Mail,
+    /// The server or the network, which may work again by itself (a 4xx reply, a
+    /// refused or broken connection, local I/O): the mail waits and is tried again.
+    Server,
+    /// The setup, which needs a person (TLS, a refused login, the settings): the
+    /// mail waits and is tried again, so it goes once the setup is mended.
+    Setup,
+}
 
-    /// Trying again cannot help without a change (5xx, bad address, TLS, login).
-    pub fn is_permanent(&self) -> bool {
-        !self.is_transient()
+impl SendError {
+    /// Whose fault this is; the one answer the daemon and the tests go by.
+    pub fn blame(&self) -> Blame {
+        match self {
+            SendError::InvalidAddress { .. } | SendError::Unsendable { .. } => Blame::Mail,
+            SendError::Rejected { code, .. } if *code >= 500 => Blame::Mail,
+            SendError::Rejected { .. } | SendError::Connection { .. } | SendError::Io { .. } => {
+                Blame::Server
+            }
+            SendError::Auth {
+                transient: true, ..
+            } => Blame::Server,
+            SendError::Auth { .. } | SendError::Tls { .. } | SendError::Config(_) => Blame::Setup,
+        }
     }
 }
 
@@ -188,25 +199,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transient_and_permanent() {
+    fn blame_tells_the_mail_from_the_server_and_the_setup() {
         let r = |code| SendError::Rejected {
             host: "h".into(),
             code,
             message: "m".into(),
         };
-        assert!(r(421).is_transient());
-        assert!(r(452).is_transient());
-        assert!(r(550).is_permanent());
-        assert!(r(554).is_permanent());
+        assert_eq!(r(421).blame(), Blame::Server);
+        assert_eq!(r(452).blame(), Blame::Server);
+        assert_eq!(r(550).blame(), Blame::Mail);
+        assert_eq!(r(554).blame(), Blame::Mail);
         let c = SendError::Connection {
             host: "h".into(),
             reason: "refused".into(),
         };
-        assert!(c.is_transient());
+        assert_eq!(c.blame(), Blame::Server);
         let t = SendError::Tls {
             host: "h".into(),
             reason: "r".into(),
         };
-        assert!(t.is_permanent());
+        assert_eq!(t.blame(), Blame::Setup);
+        let auth = |transient| SendError::Auth {
+            host: "h".into(),
+            username: "u".into(),
+            reason: "r".into(),
+            transient,
+        };
+        assert_eq!(auth(true).blame(), Blame::Server);
+        assert_eq!(auth(false).blame(), Blame::Setup);
+        let unsendable = SendError::Unsendable {
+            host: "h".into(),
+            reason: "no SMTPUTF8".into(),
+        };
+        assert_eq!(unsendable.blame(), Blame::Mail);
     }
 }

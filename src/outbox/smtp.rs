@@ -525,7 +525,7 @@ mod tests {
     fn envelope_addresses_are_checked() {
         assert!(envelope("a@b.test", &["c@d.test".into()]).is_ok());
         let e = envelope("a@b.test", &["not an address".into()]).unwrap_err();
-        assert!(e.is_permanent(), "{e}");
+        assert_eq!(e.blame(), crate::outbox::Blame::Mail, "{e}");
     }
 
     #[test]

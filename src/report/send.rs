@@ -4,13 +4,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use super::{Figures, Week, figures, heatmap, render, rows};
 use crate::config::{Config, ReportSettings};
-use crate::store::{NewOutgoing, Queries, Store};
+use crate::store::{
+    NewOutgoing, Queries, REPORT_SENT_KEY as SENT_KEY, REPORT_SINCE_KEY as SINCE_KEY, Store,
+};
 
-/// The `kv` key holding the Monday of the last week whose report was queued.
-pub const SENT_KEY: &str = "weekly_report_sent";
-/// The `kv` key holding when the daemon first looked whether a report was due:
-/// a week that ended before it is not reported (the desk did not watch it).
-pub const SINCE_KEY: &str = "weekly_report_since";
 /// The outgoing mail's kind.
 pub const KIND: &str = "weekly_report";
 /// The content id of the heat map in the mail.

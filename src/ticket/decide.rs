@@ -1,0 +1,769 @@
+//! What a letter does, decided without the store: [`decide`] takes the letter, what
+//! the store knows of it ([`View`], [`Loads`]), the config (timetable, fallback) and
+//! the time, and returns a [`Decision`]; [`super::apply`] carries it out inside the
+//! letter's transaction. Whether an automatic reply may go out (the rationing) is
+//! the outgoing side's to say, when it is applied.
+
+use chrono::{DateTime, Utc};
+
+use super::Folder;
+use super::view::{Loads, Thread, View, is_own};
+use super::words::{
+    MAX_NAME_CHARS, MAX_SUBJECT_CHARS, cap_chars, merge_text, own_description, role_from, role_str,
+};
+use crate::config::Config;
+use crate::letter;
+use crate::request::{Field, Request, Verdict, missing_fields};
+use crate::schedule::Shift;
+use crate::store::{Ticket, TicketState};
+use crate::trust;
+
+/// Why a letter is ignored: no ticket, and no mail but the note to the writer of
+/// a letter too large to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// It comes from the desk's own address.
+    Own,
+    /// A robot wrote it (an auto-reply, a bounce, a list): never answered.
+    Robot,
+    /// Larger than `max_message_size`: its writer is told.
+    TooLarge,
+    /// Not a mail message, or nothing could read it.
+    Unreadable,
+    /// Anything else the understanding ignores (no address to answer).
+    Other,
+}
+
+impl IgnoreReason {
+    /// The reason of a letter the understanding ignored (verdict `Ignore`), from the
+    /// kind its reason names first ("robot: …", "too large: …", "unreadable: …").
+    pub fn of(req: &Request) -> IgnoreReason {
+        let kind = req.reason.split(':').next().unwrap_or_default().trim();
+        match kind {
+            "robot" => IgnoreReason::Robot,
+            "too large" => IgnoreReason::TooLarge,
+            "unreadable" => IgnoreReason::Unreadable,
+            _ => IgnoreReason::Other,
+        }
+    }
+
+    /// Where such a letter is filed.
+    pub fn folder(self) -> Folder {
+        match self {
+            IgnoreReason::TooLarge | IgnoreReason::Unreadable => Folder::Unreadable,
+            IgnoreReason::Own | IgnoreReason::Robot | IgnoreReason::Other => Folder::Ignored,
+        }
+    }
+}
+
+/// A person a ticket goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignee {
+    pub name: String,
+    pub email: String,
+    /// As the order writes it; empty for the fallback.
+    pub position: String,
+}
+
+/// Why a specialist's answer is filed without passing it on to the requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRelayed {
+    /// The requester got it directly (reply-all), or the ticket has no requester.
+    Received,
+    /// The requester's address failed authentication.
+    Forged,
+    /// The requester's address cannot be written to.
+    Undeliverable,
+    /// The ticket's exchanges for today are used up.
+    ExchangeLimit,
+}
+
+/// What one letter (or one held ticket whose window opened) does. Every variant
+/// that concerns a ticket carries it as it is to be written: a new one (number 0,
+/// created when applied) or an existing one with the letter's fields merged in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A copy of a letter already handled: filed where the first went, nothing else.
+    Duplicate { folder: Folder, message_id: String },
+    /// No ticket, no mail (but a too large letter's writer is told).
+    Ignore(IgnoreReason),
+    /// Rule 5: a new ticket, refused; the writer is told, and the supervisor gets
+    /// the letter unless this writer was reported today already.
+    Refuse { ticket: Ticket, report: bool },
+    /// Something is missing: the writer is asked for exactly that.
+    Ask { ticket: Ticket, missing: Vec<Field> },
+    /// Complete, and a specialist is on duty: forwarded now.
+    Forward {
+        ticket: Ticket,
+        to: Assignee,
+        acknowledge: bool,
+    },
+    /// A held ticket's window opened: forwarded to who is on duty now.
+    Release { ticket: Ticket, to: Assignee },
+    /// Complete, nobody on duty: held for the next window's specialist.
+    Hold {
+        ticket: Ticket,
+        to: Assignee,
+        shift: Shift,
+        acknowledge: bool,
+    },
+    /// Complete, and no window ahead (the timetable ended): to the fallback.
+    Fallback {
+        ticket: Ticket,
+        to: Assignee,
+        acknowledge: bool,
+    },
+    /// A follow-up to a forwarded ticket: the new letter to the same person.
+    Addition { ticket: Ticket, to: Assignee },
+    /// A follow-up to a forwarded ticket past today's exchanges: merged, not passed on.
+    AdditionWithheld { ticket: Ticket },
+    /// A follow-up to a ticket held for duty: merged, it waits on.
+    Merge { ticket: Ticket },
+    /// A specialist's answer sent to the support address: passed on to the requester.
+    Relay {
+        ticket: Ticket,
+        specialist: Assignee,
+    },
+    /// A specialist's answer filed without passing it on.
+    Answered {
+        ticket: Ticket,
+        specialist: Assignee,
+        why: NotRelayed,
+    },
+}
+
+impl Decision {
+    /// The decision's name in the store, the audit trail and the log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Duplicate { .. } => "duplicate",
+            Decision::Ignore(_) => "ignore",
+            Decision::Refuse { .. } => "etiquette",
+            Decision::Ask { .. } => "ask",
+            Decision::Forward { .. } | Decision::Release { .. } | Decision::Fallback { .. } => {
+                "forward"
+            }
+            Decision::Hold { .. } | Decision::Merge { .. } => "held",
+            Decision::Addition { .. } | Decision::AdditionWithheld { .. } => "addition",
+            Decision::Relay { .. } => "relayed",
+            Decision::Answered { .. } => "answered",
+        }
+    }
+
+    /// Where the letter is filed.
+    pub fn folder(&self) -> Folder {
+        match self {
+            Decision::Duplicate { folder, .. } => *folder,
+            Decision::Ignore(why) => why.folder(),
+            Decision::Refuse { .. } => Folder::Etiquette,
+            Decision::Ask { .. } => Folder::Waiting,
+            _ => Folder::Processed,
+        }
+    }
+
+    /// The ticket concerned, as it is to be written.
+    pub fn ticket(&self) -> Option<&Ticket> {
+        match self {
+            Decision::Duplicate { .. } | Decision::Ignore(_) => None,
+            Decision::Refuse { ticket, .. }
+            | Decision::Ask { ticket, .. }
+            | Decision::Forward { ticket, .. }
+            | Decision::Release { ticket, .. }
+            | Decision::Hold { ticket, .. }
+            | Decision::Fallback { ticket, .. }
+            | Decision::Addition { ticket, .. }
+            | Decision::AdditionWithheld { ticket }
+            | Decision::Merge { ticket }
+            | Decision::Relay { ticket, .. }
+            | Decision::Answered { ticket, .. } => Some(ticket),
+        }
+    }
+}
+
+/// Decides what one understood letter does.
+pub fn decide(
+    req: &Request,
+    view: &View,
+    cfg: &Config,
+    loads: &Loads,
+    now: DateTime<Utc>,
+) -> Decision {
+    // The same Message-ID from the same sender delivered twice (CC copies, a rescan
+    // after UIDVALIDITY changed) is one request. A Message-ID proves nothing by
+    // itself: from someone else it is a letter of its own (the view says which).
+    if let (Some(mid), Some(folder)) = (&req.message_id, &view.duplicate) {
+        return Decision::Duplicate {
+            folder: Folder::from_leaf(folder),
+            message_id: mid.clone(),
+        };
+    }
+    if is_own(cfg, view.sender.as_deref()) {
+        return Decision::Ignore(IgnoreReason::Own);
+    }
+    if req.verdict == Verdict::Ignore {
+        return Decision::Ignore(IgnoreReason::of(req));
+    }
+    match &view.thread {
+        Thread::Answer(t) => answer(req, view, t.clone()),
+        Thread::FollowUp(t) if req.verdict != Verdict::Etiquette => {
+            follow_up(req, view, cfg, loads, t.clone(), now)
+        }
+        _ => {
+            let mut t = ticket_from_request(req, view, now);
+            if req.verdict == Verdict::Etiquette {
+                t.state = TicketState::Refused;
+                return Decision::Refuse {
+                    ticket: t,
+                    report: !view.reported_today,
+                };
+            }
+            progress(t, cfg, loads, now)
+        }
+    }
+}
+
+/// Decides what a held ticket whose window has opened does: it goes to the
+/// specialist it was held for if they are on duty, else to who is; with nobody on
+/// duty (the timetable changed since) it is planned again.
+pub fn decide_release(t: Ticket, cfg: &Config, loads: &Loads, now: DateTime<Utc>) -> Decision {
+    let on_duty = cfg.schedule.on_duty(now);
+    let planned = on_duty
+        .iter()
+        .find(|s| Some(&assignee(cfg, s).email) == t.assignee.as_ref())
+        .cloned();
+    match planned.or_else(|| choose(cfg, &on_duty, loads)) {
+        Some(shift) => Decision::Release {
+            to: assignee(cfg, &shift),
+            ticket: t,
+        },
+        None => dispatch(t, cfg, loads, now, false),
+    }
+}
+
+/// A new ticket from what the letter says (number 0 until it is created).
+pub(super) fn ticket_from_request(req: &Request, view: &View, now: DateTime<Utc>) -> Ticket {
+    Ticket {
+        number: 0,
+        requester: view.sender.clone(),
+        requester_name: req.sender_name.clone(),
+        role: req.role.map(|r| role_str(r).to_string()),
+        full_name: req.full_name.clone(),
+        class: req.class.clone(),
+        description: req.description.clone(),
+        subject: cap_chars(&req.subject, MAX_SUBJECT_CHARS),
+        state: TicketState::WaitingSender,
+        assignee: None,
+        assignee_name: None,
+        created_at: now,
+        due_at: None,
+        forwarded_at: None,
+        sender_auth: Some(view.auth.as_str().to_string()),
+    }
+}
+
+/// The requester's follow-up: its fields merged into the ticket, then passed on
+/// (forwarded), kept (held) or taken further (asked, dispatched).
+fn follow_up(
+    req: &Request,
+    view: &View,
+    cfg: &Config,
+    loads: &Loads,
+    mut t: Ticket,
+    now: DateTime<Utc>,
+) -> Decision {
+    if t.role.is_none() {
+        t.role = req.role.map(|r| role_str(r).to_string());
+    }
+    if let Some(n) = &req.full_name {
+        t.full_name = Some(n.clone());
+    }
+    if let Some(c) = &req.class {
+        t.class = Some(c.clone());
+    }
+    t.description = merge_text(t.description.take(), own_description(req));
+    match t.state {
+        // Two auto-responders answering each other: stop passing letters on.
+        TicketState::Forwarded if view.exchanges_left == 0 => {
+            Decision::AdditionWithheld { ticket: t }
+        }
+        TicketState::Forwarded => Decision::Addition {
+            to: Assignee {
+                name: t.assignee_name.clone().unwrap_or_default(),
+                email: t.assignee.clone().unwrap_or_else(|| {
+                    cfg.fallback
+                        .first()
+                        .map(|a| a.email.clone())
+                        .unwrap_or_default()
+                }),
+                position: String::new(),
+            },
+            ticket: t,
+        },
+        TicketState::WaitingDuty => Decision::Merge { ticket: t },
+        _ => progress(t, cfg, loads, now),
+    }
+}
+
+/// The proven answer of the person a ticket was handed to: passed on to the
+/// requester unless they have it already or may not get it.
+fn answer(req: &Request, view: &View, t: Ticket) -> Decision {
+    let sender = view.sender.clone().unwrap_or_default();
+    let specialist = Assignee {
+        name: req
+            .sender_name
+            .clone()
+            .map(|n| cap_chars(&n, MAX_NAME_CHARS))
+            .unwrap_or_else(|| sender.clone()),
+        email: sender,
+        position: String::new(),
+    };
+    let requester = t.requester.as_deref().unwrap_or_default();
+    let why = if requester.is_empty() || view.requester_received {
+        Some(NotRelayed::Received)
+    } else if t.sender_auth.as_deref() == Some(trust::Verdict::Fail.as_str()) {
+        Some(NotRelayed::Forged)
+    } else if !letter::deliverable(requester) {
+        Some(NotRelayed::Undeliverable)
+    } else if view.exchanges_left == 0 {
+        Some(NotRelayed::ExchangeLimit)
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Decision::Answered {
+            ticket: t,
+            specialist,
+            why,
+        },
+        None => Decision::Relay {
+            ticket: t,
+            specialist,
+        },
+    }
+}
+
+/// Ask for what is missing, or dispatch a complete ticket.
+fn progress(t: Ticket, cfg: &Config, loads: &Loads, now: DateTime<Utc>) -> Decision {
+    let missing = missing_fields(
+        role_from(t.role.as_deref()),
+        t.full_name.as_deref(),
+        t.class.as_deref(),
+        t.description.as_deref(),
+    );
+    if missing.is_empty() {
+        dispatch(t, cfg, loads, now, true)
+    } else {
+        Decision::Ask { ticket: t, missing }
+    }
+}
+
+/// Forward now, hold for the next window, or hand to the fallback.
+fn dispatch(
+    t: Ticket,
+    cfg: &Config,
+    loads: &Loads,
+    now: DateTime<Utc>,
+    acknowledge: bool,
+) -> Decision {
+    let schedule = &cfg.schedule;
+    if let Some(shift) = choose(cfg, &schedule.on_duty(now), loads) {
+        return Decision::Forward {
+            ticket: t,
+            to: assignee(cfg, &shift),
+            acknowledge,
+        };
+    }
+    if let Some(next) = schedule.next_window(now) {
+        let opening = schedule.opening_at(next.from.with_timezone(&Utc));
+        let shift = choose(cfg, &opening, loads).unwrap_or(next);
+        return Decision::Hold {
+            ticket: t,
+            to: assignee(cfg, &shift),
+            shift,
+            acknowledge,
+        };
+    }
+    // No window ahead: the timetable has expired.
+    let to = match cfg.fallback.first() {
+        Some(a) => Assignee {
+            name: a.name.clone().unwrap_or_else(|| a.email.clone()),
+            email: a.email.clone(),
+            position: String::new(),
+        },
+        None => Assignee {
+            name: cfg.supervisor.name.clone().unwrap_or_default(),
+            email: cfg.supervisor.email.clone(),
+            position: String::new(),
+        },
+    };
+    Decision::Fallback {
+        ticket: t,
+        to,
+        acknowledge,
+    }
+}
+
+/// The specialist of a shift.
+fn assignee(cfg: &Config, s: &Shift) -> Assignee {
+    let sp = &cfg.schedule.specialists()[s.specialist];
+    Assignee {
+        name: sp.name.clone(),
+        email: sp.email.email.clone(),
+        position: sp.position.clone(),
+    }
+}
+
+/// Two on duty: fewest open tickets first, then round-robin after the last one chosen.
+fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
+    if shifts.len() <= 1 {
+        return shifts.first().cloned();
+    }
+    let specialists = cfg.schedule.specialists();
+    let n = specialists.len();
+    let last_idx = loads
+        .last
+        .as_deref()
+        .and_then(|l| specialists.iter().position(|s| s.email.email == l));
+    let mut best: Option<(i64, usize, &Shift)> = None;
+    for s in shifts {
+        let open = loads
+            .open
+            .get(&specialists[s.specialist].email.email)
+            .copied()
+            .unwrap_or(0);
+        // Distance after the last chosen, in config order: the next one comes first.
+        let rr = match last_idx {
+            Some(l) => (s.specialist + n - l - 1) % n,
+            None => s.specialist,
+        };
+        if best.is_none_or(|(bo, br, _)| (open, rr) < (bo, br)) {
+            best = Some((open, rr, s));
+        }
+    }
+    best.map(|(_, _, s)| s.clone())
+}
+
+/// Every variant, decided with no store at all: the view and the loads are built
+/// by hand, as [`View::read`] and [`Loads::read`] would find them.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_toml_str(
+            include_str!("../../config/duty-desk.example.toml"),
+            std::path::Path::new("example.toml"),
+            std::path::Path::new("/tmp"),
+        )
+        .unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// Two on duty (Бамбуркин, Макаренко).
+    const ON_DUTY: &str = "2021-09-09T08:30:00+03:00";
+    /// Nobody on duty; Бухер's window opens at 14:00.
+    const OFF_DUTY: &str = "2021-09-09T11:00:00+03:00";
+    /// After the timetable's last day.
+    const EXPIRED: &str = "2022-06-15T09:00:00+03:00";
+
+    const PARENT: &str = "mama@mail.ru";
+
+    fn complete() -> Request {
+        Request {
+            sender: Some(PARENT.into()),
+            message_id: Some("m1@mail.ru".into()),
+            subject: "Не входит в журнал".into(),
+            role: Some(crate::request::Role::Parent),
+            full_name: Some("Смирнова Ольга Викторовна".into()),
+            class: Some("5А".into()),
+            description: Some("Не могу войти в электронный журнал".into()),
+            verdict: Verdict::Forward,
+            reason: "complete".into(),
+            ..Request::empty(100)
+        }
+    }
+
+    fn view(sender: &str) -> View {
+        View::new(Some(sender), trust::Verdict::Unknown)
+    }
+
+    fn stored(number: i64, state: TicketState) -> Ticket {
+        let mut t = ticket_from_request(&complete(), &view(PARENT), at(ON_DUTY));
+        t.number = number;
+        t.state = state;
+        t
+    }
+
+    fn decided(req: &Request, view: &View, now: &str) -> Decision {
+        decide(req, view, &config(), &Loads::default(), at(now))
+    }
+
+    #[test]
+    fn a_copy_from_the_same_writer_is_a_duplicate() {
+        let mut v = view(PARENT);
+        v.duplicate = Some("Waiting".into());
+        assert_eq!(
+            decided(&complete(), &v, ON_DUTY),
+            Decision::Duplicate {
+                folder: Folder::Waiting,
+                message_id: "m1@mail.ru".into()
+            }
+        );
+    }
+
+    #[test]
+    fn ignored_letters_have_a_typed_reason_and_its_folder() {
+        let cases = [
+            (
+                "robot: Auto-Submitted: auto-replied",
+                IgnoreReason::Robot,
+                Folder::Ignored,
+            ),
+            (
+                "too large: 104857600 bytes exceeds the limit of 1000 bytes",
+                IgnoreReason::TooLarge,
+                Folder::Unreadable,
+            ),
+            (
+                "unreadable: not a mail message",
+                IgnoreReason::Unreadable,
+                Folder::Unreadable,
+            ),
+            (
+                "no sender address to answer",
+                IgnoreReason::Other,
+                Folder::Ignored,
+            ),
+            // Words inside a reason name no kind: only its first part does.
+            (
+                "robot: a list mail about unreadable letters too large to read",
+                IgnoreReason::Robot,
+                Folder::Ignored,
+            ),
+        ];
+        for (reason, why, folder) in cases {
+            let r = Request {
+                verdict: Verdict::Ignore,
+                reason: reason.into(),
+                ..complete()
+            };
+            let d = decided(&r, &view(PARENT), ON_DUTY);
+            assert_eq!(d, Decision::Ignore(why), "{reason}");
+            assert_eq!((d.folder(), d.as_str()), (folder, "ignore"), "{reason}");
+        }
+        // Our own address, whatever the letter says.
+        let own = config().from.email.clone();
+        let d = decided(&complete(), &view(&own), ON_DUTY);
+        assert_eq!(d, Decision::Ignore(IgnoreReason::Own));
+        assert_eq!(d.folder(), Folder::Ignored);
+    }
+
+    #[test]
+    fn a_rude_letter_is_refused_and_reported_once_a_day() {
+        let r = Request {
+            verdict: Verdict::Etiquette,
+            ..complete()
+        };
+        let Decision::Refuse { ticket, report } = decided(&r, &view(PARENT), ON_DUTY) else {
+            panic!("not refused");
+        };
+        assert!(report);
+        assert_eq!((ticket.number, ticket.state), (0, TicketState::Refused));
+        let mut v = view(PARENT);
+        v.reported_today = true;
+        let d = decided(&r, &v, ON_DUTY);
+        assert!(matches!(d, Decision::Refuse { report: false, .. }), "{d:?}");
+        assert_eq!((d.folder(), d.as_str()), (Folder::Etiquette, "etiquette"));
+        // Rude words in a follow-up start a ticket of their own.
+        let mut v = view(PARENT);
+        v.thread = Thread::FollowUp(stored(7, TicketState::WaitingSender));
+        assert!(
+            matches!(decided(&r, &v, ON_DUTY), Decision::Refuse { ticket, .. } if ticket.number == 0)
+        );
+    }
+
+    #[test]
+    fn an_incomplete_letter_asks_for_exactly_what_is_missing() {
+        let r = Request {
+            class: None,
+            verdict: Verdict::Ask,
+            ..complete()
+        };
+        let d = decided(&r, &view(PARENT), ON_DUTY);
+        assert_eq!((d.folder(), d.as_str()), (Folder::Waiting, "ask"));
+        let Decision::Ask { missing, ticket } = d else {
+            panic!("not asked");
+        };
+        assert_eq!(missing, [Field::Class]);
+        assert_eq!(ticket.requester.as_deref(), Some(PARENT));
+    }
+
+    #[test]
+    fn complete_on_duty_goes_to_the_lighter_load_then_round_robin() {
+        let cfg = config();
+        let fwd = |loads: &Loads| match decide(&complete(), &view(PARENT), &cfg, loads, at(ON_DUTY))
+        {
+            Decision::Forward {
+                to, acknowledge, ..
+            } => {
+                assert!(acknowledge);
+                to.email
+            }
+            other => panic!("not forwarded: {other:?}"),
+        };
+        // Config order first, then the one after the last chosen.
+        assert_eq!(fwd(&Loads::default()), "bamburkin@example.org");
+        let after_bamburkin = Loads {
+            last: Some("bamburkin@example.org".into()),
+            ..Loads::default()
+        };
+        assert_eq!(fwd(&after_bamburkin), "makarenko@example.org");
+        // Fewer open tickets wins over the turn.
+        let busy = Loads {
+            open: [("makarenko@example.org".to_string(), 3)].into(),
+            last: Some("bamburkin@example.org".into()),
+        };
+        assert_eq!(fwd(&busy), "bamburkin@example.org");
+    }
+
+    #[test]
+    fn complete_off_duty_is_held_for_the_next_window() {
+        let d = decided(&complete(), &view(PARENT), OFF_DUTY);
+        assert_eq!((d.folder(), d.as_str()), (Folder::Processed, "held"));
+        let Decision::Hold {
+            to,
+            shift,
+            acknowledge,
+            ..
+        } = d
+        else {
+            panic!("not held");
+        };
+        assert!(acknowledge);
+        assert_eq!(to.name, "Бухер В.В.");
+        assert_eq!(
+            shift.from.with_timezone(&Utc),
+            at("2021-09-09T14:00:00+03:00")
+        );
+    }
+
+    #[test]
+    fn with_no_window_ahead_the_fallback_gets_it() {
+        let d = decided(&complete(), &view(PARENT), EXPIRED);
+        assert_eq!(d.as_str(), "forward");
+        let Decision::Fallback { to, .. } = d else {
+            panic!("not to the fallback: {d:?}");
+        };
+        assert_eq!(to.email, "admin@example.org");
+    }
+
+    #[test]
+    fn a_held_ticket_is_released_to_its_specialist_or_planned_again() {
+        let cfg = config();
+        let mut t = stored(3, TicketState::WaitingDuty);
+        t.assignee = Some("bukher@example.org".into());
+        let opened = at("2021-09-09T14:00:00+03:00");
+        let d = decide_release(t.clone(), &cfg, &Loads::default(), opened);
+        let Decision::Release { to, ticket } = &d else {
+            panic!("not released: {d:?}");
+        };
+        assert_eq!(
+            (to.email.as_str(), ticket.number),
+            ("bukher@example.org", 3)
+        );
+        assert_eq!(d.as_str(), "forward");
+        // Nobody on duty after all (the timetable changed): held again, not acknowledged.
+        let d = decide_release(t, &cfg, &Loads::default(), at(OFF_DUTY));
+        assert!(
+            matches!(
+                d,
+                Decision::Hold {
+                    acknowledge: false,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn follow_ups_merge_and_go_where_their_ticket_is() {
+        let follow = |t: Ticket, exchanges_left: u32, now: &str| {
+            let mut v = view(PARENT);
+            v.thread = Thread::FollowUp(t);
+            v.exchanges_left = exchanges_left;
+            decided(&complete(), &v, now)
+        };
+        let mut forwarded = stored(5, TicketState::Forwarded);
+        forwarded.assignee = Some("makarenko@example.org".into());
+        forwarded.assignee_name = Some("Макаренко С.О.".into());
+        let d = follow(forwarded.clone(), 2, ON_DUTY);
+        assert_eq!(d.as_str(), "addition");
+        assert!(
+            matches!(&d, Decision::Addition { to, ticket } if to.email == "makarenko@example.org" && ticket.number == 5),
+            "{d:?}"
+        );
+        let d = follow(forwarded, 0, ON_DUTY);
+        assert!(matches!(d, Decision::AdditionWithheld { .. }), "{d:?}");
+        assert_eq!(d.as_str(), "addition");
+        let d = follow(stored(6, TicketState::WaitingDuty), 2, ON_DUTY);
+        assert!(matches!(d, Decision::Merge { .. }), "{d:?}");
+        assert_eq!(d.as_str(), "held");
+        // A ticket waiting for its sender, now complete: forwarded, the fields merged.
+        let mut waiting = stored(8, TicketState::WaitingSender);
+        waiting.class = None;
+        let d = follow(waiting, 2, ON_DUTY);
+        let Decision::Forward { ticket, .. } = d else {
+            panic!("not forwarded: {d:?}");
+        };
+        assert_eq!((ticket.number, ticket.class.as_deref()), (8, Some("5А")));
+    }
+
+    #[test]
+    fn a_specialists_answer_is_relayed_unless_it_may_not_be() {
+        let specialist = "makarenko@example.org";
+        let answer = |t: Ticket, f: &dyn Fn(&mut View)| {
+            let mut v = view(specialist);
+            v.thread = Thread::Answer(t);
+            v.exchanges_left = 2;
+            f(&mut v);
+            let r = Request {
+                sender: Some(specialist.into()),
+                sender_name: Some("Макаренко С.О.".into()),
+                ..complete()
+            };
+            decided(&r, &v, ON_DUTY)
+        };
+        let forwarded = stored(5, TicketState::Forwarded);
+        let d = answer(forwarded.clone(), &|_| {});
+        assert_eq!(d.as_str(), "relayed");
+        assert!(
+            matches!(&d, Decision::Relay { specialist: s, .. } if s.email == specialist && s.name == "Макаренко С.О."),
+            "{d:?}"
+        );
+        let not_relayed = |d: Decision| match d {
+            Decision::Answered { why, .. } => why,
+            other => panic!("relayed: {other:?}"),
+        };
+        assert_eq!(
+            not_relayed(answer(forwarded.clone(), &|v| v.requester_received = true)),
+            NotRelayed::Received
+        );
+        assert_eq!(
+            not_relayed(answer(forwarded.clone(), &|v| v.exchanges_left = 0)),
+            NotRelayed::ExchangeLimit
+        );
+        let mut forged = forwarded.clone();
+        forged.sender_auth = Some(trust::Verdict::Fail.as_str().into());
+        assert_eq!(not_relayed(answer(forged, &|_| {})), NotRelayed::Forged);
+        let mut nowhere = forwarded;
+        nowhere.requester = Some("no address at all".into());
+        assert_eq!(
+            not_relayed(answer(nowhere, &|_| {})),
+            NotRelayed::Undeliverable
+        );
+    }
+}

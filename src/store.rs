@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// Numbered migrations; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -96,6 +96,12 @@ const MIGRATIONS: &[&str] = &[
     // 2: what the receiving server said of a ticket's requester (`trust::Verdict`).
     r#"
     ALTER TABLE tickets ADD COLUMN sender_auth TEXT;
+    "#,
+    // 3: what a closed ticket was before it was closed (so `reopen` puts it back),
+    // and who did what the audit row records (an admin's command: the OS user).
+    r#"
+    ALTER TABLE tickets ADD COLUMN closed_from TEXT;
+    ALTER TABLE audit ADD COLUMN who TEXT;
     "#,
 ];
 
@@ -261,6 +267,8 @@ pub struct AuditEntry {
     pub ticket: Option<i64>,
     pub event: String,
     pub detail: String,
+    /// Who did it, for an admin's command (the OS user); none for the daemon.
+    pub who: Option<String>,
 }
 
 /// A message row to record.
@@ -453,11 +461,19 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it is committed, or none.
+    ///
+    /// The transaction takes the write lock when it begins (`BEGIN IMMEDIATE`):
+    /// the daemon and an admin's `duty-desk ticket …` share the file, and a
+    /// transaction that read first and then found the other one's write in the
+    /// way would fail at once; taking the lock first, each waits its turn (the
+    /// busy timeout) and reads what the other committed.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let tx = Tx(self.conn.transaction()?);
+        let tx = Tx(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?);
         let out = f(&tx)?;
         tx.0.commit()?;
         Ok(out)
@@ -935,14 +951,92 @@ pub trait Queries {
     }
 
     fn recent_audit(&self, event_like: &str, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
-        self.rows("SELECT at, ticket, event, detail FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2", params![event_like, limit as i64], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                ticket: r.get(1)?,
-                event: r.get(2)?,
-                detail: r.get(3)?,
-            })
-        })
+        self.rows("SELECT at, ticket, event, detail, who FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2", params![event_like, limit as i64], audit_row)
+    }
+
+    /// Tickets by number, those in `state` only when given, created at or after
+    /// `since` when given.
+    fn ticket_list(
+        &self,
+        state: Option<TicketState>,
+        since: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Vec<Ticket>> {
+        self.rows(
+            &format!(
+                "{TICKET_SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR created_at >= ?2)
+                 ORDER BY number"
+            ),
+            params![state.map(TicketState::as_str), since.map(ts)],
+            ticket_row,
+        )
+    }
+
+    /// When a ticket was closed, what it was before, and whether its personal
+    /// data (its letters with it) was purged; none for a ticket that does not exist.
+    fn ticket_closure(&self, number: i64) -> anyhow::Result<Option<Closure>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT closed_at, closed_from, purged_at IS NOT NULL FROM tickets WHERE number = ?1",
+                [number],
+                |r| {
+                    let from: Option<String> = r.get(1)?;
+                    Ok(Closure {
+                        closed_at: opt_ts(r.get(0)?)?,
+                        closed_from: from.as_deref().and_then(TicketState::parse),
+                        purged: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The letters of a ticket as received, with the decision on each, oldest first.
+    fn ticket_messages(&self, ticket: i64) -> anyhow::Result<Vec<TicketLetter>> {
+        self.rows(
+            "SELECT received_at, sender, message_id, verdict, reason, folder FROM messages
+             WHERE ticket = ?1 ORDER BY received_at, id",
+            [ticket],
+            |r| {
+                Ok(TicketLetter {
+                    at: parse_ts(&r.get::<_, String>(0)?)?,
+                    sender: r.get(1)?,
+                    message_id: r.get(2)?,
+                    verdict: r.get(3)?,
+                    reason: r.get(4)?,
+                    folder: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    /// The audit rows of a ticket, oldest first.
+    fn ticket_audit(&self, ticket: i64) -> anyhow::Result<Vec<AuditEntry>> {
+        self.rows(
+            "SELECT at, ticket, event, detail, who FROM audit WHERE ticket = ?1 ORDER BY at, id",
+            [ticket],
+            audit_row,
+        )
+    }
+
+    /// The mail queued for a ticket (any state), oldest first.
+    fn ticket_mail(&self, ticket: i64) -> anyhow::Result<Vec<TicketMail>> {
+        self.rows(
+            "SELECT created_at, kind, recipients, state, sent_at, last_error FROM outgoing
+             WHERE ticket = ?1 ORDER BY created_at, id",
+            [ticket],
+            |r| {
+                let recipients: String = r.get(2)?;
+                Ok(TicketMail {
+                    at: parse_ts(&r.get::<_, String>(0)?)?,
+                    kind: r.get(1)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    state: r.get(3)?,
+                    sent_at: opt_ts(r.get(4)?)?,
+                    last_error: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// Messages recorded after row `after_id`, in order.
@@ -996,6 +1090,49 @@ pub trait Queries {
         )?;
         Ok(opt_ts(s)?)
     }
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: r.get(0)?,
+        ticket: r.get(1)?,
+        event: r.get(2)?,
+        detail: r.get(3)?,
+        who: r.get(4)?,
+    })
+}
+
+/// How a ticket stands towards closing ([`Queries::ticket_closure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Closure {
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The state it was closed from (none for tickets closed before this was kept).
+    pub closed_from: Option<TicketState>,
+    /// Its personal data and letters were erased (`purge_closed`).
+    pub purged: bool,
+}
+
+/// A letter of a ticket and the decision on it, for `duty-desk ticket N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLetter {
+    pub at: DateTime<Utc>,
+    pub sender: Option<String>,
+    pub message_id: Option<String>,
+    pub verdict: String,
+    pub reason: String,
+    pub folder: String,
+}
+
+/// A mail of a ticket, for `duty-desk ticket N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketMail {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }
 
 /// A message row, for `demo` and `status`.
@@ -1224,6 +1361,47 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// An audit row of something a person did (an admin's command), with who.
+    pub fn audit_by(
+        &self,
+        now: DateTime<Utc>,
+        ticket: Option<i64>,
+        event: &str,
+        detail: &str,
+        who: &str,
+    ) -> anyhow::Result<()> {
+        self.0.execute(
+            "INSERT INTO audit (at, ticket, event, detail, who) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ts(now), ticket, event, detail, who],
+        )?;
+        Ok(())
+    }
+
+    /// Closes one ticket now, remembering the state it had.
+    pub fn close_ticket(&self, number: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET closed_from = state, state = 'closed', closed_at = ?2, updated_at = ?2
+             WHERE number = ?1 AND state != 'closed'",
+            params![number, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Opens a closed ticket again in `state`.
+    pub fn reopen_ticket(
+        &self,
+        number: i64,
+        state: TicketState,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET state = ?2, closed_at = NULL, closed_from = NULL, updated_at = ?3
+             WHERE number = ?1 AND state = 'closed'",
+            params![number, state.as_str(), ts(now)],
+        )?;
+        Ok(())
+    }
+
     pub fn kv_set(&self, key: &str, value: &str) -> anyhow::Result<()> {
         self.0.execute(
             "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
@@ -1240,7 +1418,7 @@ impl Tx<'_> {
     /// Closes tickets idle since `before`; returns how many.
     pub fn close_idle(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<usize> {
         Ok(self.0.execute(
-            "UPDATE tickets SET state = 'closed', closed_at = ?2
+            "UPDATE tickets SET closed_from = state, state = 'closed', closed_at = ?2
              WHERE state IN ('forwarded', 'waiting_sender', 'refused') AND updated_at < ?1",
             params![ts(before), ts(now)],
         )?)

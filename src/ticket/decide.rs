@@ -404,7 +404,7 @@ fn dispatch(
 }
 
 /// The specialist of a shift.
-fn assignee(cfg: &Config, s: &Shift) -> Assignee {
+pub(super) fn assignee(cfg: &Config, s: &Shift) -> Assignee {
     let sp = &cfg.schedule.specialists()[s.specialist];
     Assignee {
         name: sp.name.clone(),
@@ -414,7 +414,7 @@ fn assignee(cfg: &Config, s: &Shift) -> Assignee {
 }
 
 /// Two on duty: fewest open tickets first, then round-robin after the last one chosen.
-fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
+pub(super) fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
     if shifts.len() <= 1 {
         return shifts.first().cloned();
     }

@@ -395,6 +395,7 @@ mod tests {
                 name: None,
                 email: format!("{}@example.org", name.len()),
             },
+            supervisor: None,
             windows,
         }
     }

@@ -167,6 +167,8 @@ pub mod raw {
         #[serde(default)]
         pub position: String,
         pub email: Option<String>,
+        /// Who gets complaints about this specialist (default `[school] supervisor`).
+        pub supervisor: Option<String>,
         /// Weekday (mon…sun) → list of "HH:MM-HH:MM".
         #[serde(default)]
         pub duty: toml::Table,
@@ -423,6 +425,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// Who gets complaints about the specialist with this address: their own
+    /// `supervisor`, else the school's.
+    pub fn supervisor_of(&self, email: &str) -> &Address {
+        self.schedule
+            .specialists()
+            .iter()
+            .find(|s| s.email.email.eq_ignore_ascii_case(email))
+            .and_then(|s| s.supervisor.as_ref())
+            .unwrap_or(&self.supervisor)
+    }
+
     /// Finds the config: the given path, else [`DEFAULT_PATH`] if it exists, else the example.
     pub fn locate(given: Option<&Path>) -> PathBuf {
         match given {
@@ -1034,10 +1047,35 @@ impl Validator<'_> {
                 ));
             }
         }
+        let supervisor = match &e.supervisor {
+            None => None,
+            Some(a) => Some(Address::parse(a).ok_or_else(|| {
+                self.err(
+                    self.find_in(s.span(), a),
+                    format!(
+                        "specialist {:?}: supervisor {a:?} is not an e-mail address",
+                        e.name
+                    ),
+                )
+            })?),
+        };
+        if supervisor
+            .as_ref()
+            .is_some_and(|a| a.email.eq_ignore_ascii_case(&email.email))
+        {
+            return Err(self.err(
+                span,
+                format!(
+                    "specialist {:?} is their own supervisor: complaints about them would reach them",
+                    e.name
+                ),
+            ));
+        }
         Ok(Specialist {
             name: e.name.trim().to_string(),
             position: e.position.trim().to_string(),
             email,
+            supervisor,
             windows,
         })
     }

@@ -11,6 +11,8 @@
 //!   are split off;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
 //! * [`crate::etiquette`]: rule 5 of the regulation;
+//! * [`complaint`]: whether a letter complains about one of the desk's
+//!   specialists (the router asks, with the timetable's names);
 //! * `tokens`: the words, numbers and marks of a text, one pass, for the
 //!   steps that read word by word (role so far) instead of running
 //!   patterns; `lexicon`: word lists and stems looked up once per word by
@@ -23,6 +25,7 @@
 //! heuristics run).
 
 pub mod class;
+pub mod complaint;
 pub mod decode;
 pub mod description;
 mod lexicon;

@@ -293,6 +293,35 @@ impl Ctx<'_, '_> {
                     Some(to.name.clone()),
                 )
             }
+            Decision::Complaint {
+                about,
+                to,
+                acknowledge,
+                ..
+            } => {
+                let about_ctx = context! { name => about.name, position => about.position, email => about.email };
+                self.forward_as(
+                    "complaint",
+                    "complaint",
+                    context! { about => about_ctx.clone() },
+                    t,
+                    &to.name,
+                    &to.email,
+                    false,
+                    None,
+                )?;
+                if *acknowledge {
+                    self.reply(
+                        "complaint_ack",
+                        t,
+                        context! { about => about_ctx, supervisor => context! { name => to.name, email => to.email } },
+                    )?;
+                }
+                outcome(
+                    &format!("a complaint about {}: to their supervisor", about.name),
+                    Some(to.name.clone()),
+                )
+            }
             Decision::Addition { to, .. } => {
                 self.forward(t, &to.name, &to.email, true, incoming)?;
                 outcome("follow-up to a forwarded ticket", Some(to.name.clone()))

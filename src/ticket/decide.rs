@@ -13,6 +13,7 @@ use super::words::{
 };
 use crate::config::Config;
 use crate::letter;
+use crate::request::complaint::{self, Person};
 use crate::request::{Field, Request, Verdict, missing_fields};
 use crate::schedule::Shift;
 use crate::store::{Ticket, TicketState};
@@ -113,6 +114,14 @@ pub enum Decision {
         to: Assignee,
         acknowledge: bool,
     },
+    /// A complaint about a specialist's conduct: the ticket to that specialist's
+    /// supervisor (never to them), and the writer told it went there.
+    Complaint {
+        ticket: Ticket,
+        about: Assignee,
+        to: Assignee,
+        acknowledge: bool,
+    },
     /// A follow-up to a forwarded ticket: the new letter to the same person.
     Addition { ticket: Ticket, to: Assignee },
     /// A follow-up to a forwarded ticket past today's exchanges: merged, not passed on.
@@ -146,6 +155,7 @@ impl Decision {
             Decision::Hold { .. } | Decision::Merge { .. } => "held",
             Decision::Addition { .. } | Decision::AdditionWithheld { .. } => "addition",
             Decision::Relay { .. } => "relayed",
+            Decision::Complaint { .. } => "complaint",
             Decision::Answered { .. } => "answered",
         }
     }
@@ -171,6 +181,7 @@ impl Decision {
             | Decision::Release { ticket, .. }
             | Decision::Hold { ticket, .. }
             | Decision::Fallback { ticket, .. }
+            | Decision::Complaint { ticket, .. }
             | Decision::Addition { ticket, .. }
             | Decision::AdditionWithheld { ticket }
             | Decision::Merge { ticket }
@@ -215,6 +226,14 @@ pub fn decide(
                 return Decision::Refuse {
                     ticket: t,
                     report: !view.reported_today,
+                };
+            }
+            if let Some((about, to)) = complaint(req, cfg, &t) {
+                return Decision::Complaint {
+                    ticket: t,
+                    about,
+                    to,
+                    acknowledge: true,
                 };
             }
             progress(t, cfg, loads, now)
@@ -281,6 +300,14 @@ fn follow_up(
         t.class = Some(c.clone());
     }
     t.description = merge_text(t.description.take(), own_description(req));
+    if let Some((about, to)) = complaint(req, cfg, &t) {
+        return Decision::Complaint {
+            ticket: t,
+            about,
+            to,
+            acknowledge: true,
+        };
+    }
     match t.state {
         // Two auto-responders answering each other: stop passing letters on.
         TicketState::Forwarded if view.exchanges_left == 0 => {
@@ -340,6 +367,41 @@ fn answer(req: &Request, view: &View, t: Ticket) -> Decision {
             specialist,
         },
     }
+}
+
+/// Whether the letter complains about one of the timetable's specialists (see
+/// [`crate::request::complaint`]): who, and their supervisor. A ticket already
+/// with that supervisor stays as it is (a further letter is an addition to it).
+fn complaint(req: &Request, cfg: &Config, t: &Ticket) -> Option<(Assignee, Assignee)> {
+    let specialists = cfg.schedule.specialists();
+    let people: Vec<Person<'_>> = specialists
+        .iter()
+        .map(|s| Person {
+            name: &s.name,
+            email: &s.email.email,
+        })
+        .collect();
+    let text = format!("{}\n{}", req.subject, req.new_text);
+    let s = &specialists[complaint::about(&text, &people)?];
+    let sup = cfg.supervisor_of(&s.email.email);
+    if t.assignee
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case(&sup.email))
+    {
+        return None;
+    }
+    Some((
+        Assignee {
+            name: s.name.clone(),
+            email: s.email.email.clone(),
+            position: s.position.clone(),
+        },
+        Assignee {
+            name: sup.name.clone().unwrap_or_else(|| sup.email.clone()),
+            email: sup.email.clone(),
+            position: String::new(),
+        },
+    ))
 }
 
 /// Ask for what is missing, or dispatch a complete ticket.
@@ -720,6 +782,88 @@ mod tests {
             panic!("not forwarded: {d:?}");
         };
         assert_eq!((ticket.number, ticket.class.as_deref()), (8, Some("5А")));
+    }
+
+    #[test]
+    fn a_complaint_about_a_specialist_goes_to_their_supervisor_never_to_them() {
+        let complaint = Request {
+            new_text: "Хочу пожаловаться на Бамбуркина С.П.: он грубо разговаривал со мной.".into(),
+            ..complete()
+        };
+        // On duty now, yet the complaint goes to the school's supervisor.
+        let d = decided(&complaint, &view(PARENT), ON_DUTY);
+        let Decision::Complaint {
+            about,
+            to,
+            acknowledge,
+            ticket,
+        } = &d
+        else {
+            panic!("not a complaint: {d:?}");
+        };
+        assert_eq!(d.as_str(), "complaint");
+        assert_eq!(d.folder(), Folder::Processed);
+        assert_eq!(
+            (about.email.as_str(), to.email.as_str()),
+            ("bamburkin@example.org", "director@example.org")
+        );
+        assert!(*acknowledge && ticket.number == 0);
+        // Off duty or not: the same.
+        assert!(matches!(
+            decided(&complaint, &view(PARENT), OFF_DUTY),
+            Decision::Complaint { .. }
+        ));
+        // A specialist's own supervisor, when the config names one.
+        let toml = include_str!("../../config/duty-desk.example.toml").replace(
+            "email = \"bamburkin@example.org\"\n",
+            "email = \"bamburkin@example.org\"\nsupervisor = \"Ткаченко Е.В. <tkachenko@example.org>\"\n",
+        );
+        let cfg = Config::from_toml_str(
+            &toml,
+            std::path::Path::new("x.toml"),
+            std::path::Path::new("/tmp"),
+        )
+        .unwrap();
+        let d = decide(
+            &complaint,
+            &view(PARENT),
+            &cfg,
+            &Loads::default(),
+            at(ON_DUTY),
+        );
+        assert!(
+            matches!(&d, Decision::Complaint { to, .. } if to.email == "tkachenko@example.org"),
+            "{d:?}"
+        );
+        // A technical problem that names the specialist is forwarded as usual.
+        let technical = Request {
+            new_text: "Бамбуркин С.П. сбросил пароль, но приложение не отвечает.".into(),
+            ..complete()
+        };
+        assert!(matches!(
+            decided(&technical, &view(PARENT), ON_DUTY),
+            Decision::Forward { .. }
+        ));
+        // In a follow-up to the ticket that specialist has: to the supervisor too,
+        // and once there, further letters are additions to the supervisor.
+        let mut forwarded = stored(5, TicketState::Forwarded);
+        forwarded.assignee = Some("bamburkin@example.org".into());
+        forwarded.assignee_name = Some("Бамбуркин С.П.".into());
+        let mut v = view(PARENT);
+        v.thread = Thread::FollowUp(forwarded.clone());
+        v.exchanges_left = 2;
+        let d = decided(&complaint, &v, ON_DUTY);
+        assert!(
+            matches!(&d, Decision::Complaint { to, ticket, .. } if to.email == "director@example.org" && ticket.number == 5),
+            "{d:?}"
+        );
+        forwarded.assignee = Some("director@example.org".into());
+        v.thread = Thread::FollowUp(forwarded);
+        let d = decided(&complaint, &v, ON_DUTY);
+        assert!(
+            matches!(&d, Decision::Addition { to, .. } if to.email == "director@example.org"),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!
 //! A figure the store does not record yet is `None` and shows as "not recorded
 //! yet", never as a zero: today a specialist answers the requester directly, so
-//! whether and when a ticket was answered is unknown to the desk; complaints
-//! about a specialist are not told from other letters yet.
+//! whether and when a ticket was answered is unknown to the desk. Complaints
+//! about a specialist are the letters decided `complaint` (sent to the
+//! specialist's supervisor).
 
 pub mod heatmap;
 pub mod render;
@@ -133,7 +134,8 @@ pub struct Figures {
     pub rule5_refusals: u32,
     /// Rule-5 reports sent to the supervisor.
     pub rule5_reports: u32,
-    /// Complaints about a specialist; `None`: not recorded yet.
+    /// Complaints about a specialist (letters sent to their supervisor); kept
+    /// optional for the JSON's shape: always recorded now.
     pub complaints: Option<u32>,
     pub held: Held,
     /// Requests by local weekday (Monday first) and hour.
@@ -195,7 +197,7 @@ pub fn figures(rows: &Rows, week: Week, schedule: &Schedule, as_of: DateTime<Utc
         per_specialist: per_specialist(rows, schedule, &in_week),
         rule5_refusals: by_decision.get("etiquette").copied().unwrap_or(0),
         rule5_reports: count_kind("report"),
-        complaints: None,
+        complaints: Some(by_decision.get("complaint").copied().unwrap_or(0)),
         held: held(rows, &in_week, as_of),
         heat,
         duty: duty_windows(schedule, week),

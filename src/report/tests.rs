@@ -57,6 +57,8 @@ fn rows() -> Rows {
             letter("2021-09-06T12:10:00+03:00", "held", Some(2)),
             letter("2021-09-06T12:40:00+03:00", "ignore", None),
             letter("2021-09-06T12:41:00+03:00", "duplicate", Some(2)),
+            // Monday 12:45: a complaint about a specialist (to their supervisor).
+            letter("2021-09-06T12:45:00+03:00", "complaint", Some(5)),
             // Sunday 23:30 local: still the week.
             letter("2021-09-12T23:30:00+03:00", "ask", Some(3)),
             // Monday 00:00 of the next week: not counted.
@@ -101,22 +103,25 @@ fn figures_count_the_week_in_the_schools_zone() {
         at("2021-09-13T08:00:00+03:00"),
     );
     assert_eq!(f.monday.to_string(), "2021-09-06");
-    assert_eq!(f.letters, 5);
-    assert_eq!(f.requests, 3, "robots and copies are not requests");
-    assert_eq!(f.requests_off_duty, 2, "12:10 Monday and 23:30 Sunday");
+    assert_eq!(f.letters, 6);
+    assert_eq!(f.requests, 4, "robots and copies are not requests");
+    assert_eq!(
+        f.requests_off_duty, 3,
+        "12:10 and 12:45 Monday and 23:30 Sunday"
+    );
     assert_eq!(f.heat[0][8], 1);
-    assert_eq!(f.heat[0][12], 1);
+    assert_eq!(f.heat[0][12], 2);
     assert_eq!(f.heat[6][23], 1);
-    assert_eq!(f.heat.iter().flatten().sum::<u32>(), 3);
+    assert_eq!(f.heat.iter().flatten().sum::<u32>(), 4);
     assert_eq!(f.tickets_opened, 3);
     assert_eq!(f.tickets_by_state["forwarded"], 2);
     assert_eq!(f.held.count, 1);
     assert_eq!(f.held.waited.as_ref().unwrap().median_minutes, 140);
     assert_eq!(f.records_from, None, "the records began before the week");
-    // Nothing of answers or complaints is recorded: none of it is a zero.
+    // Nothing of answers is recorded: none of it is a zero.
     assert_eq!(f.answered, None);
     assert_eq!(f.unanswered, None);
-    assert_eq!(f.complaints, None);
+    assert_eq!(f.complaints, Some(1));
     let voitenko = f
         .per_specialist
         .iter()
@@ -131,7 +136,8 @@ fn figures_count_the_week_in_the_schools_zone() {
     );
     let text = render::text(&f, chrono_tz::Europe::Moscow);
     assert!(text.contains("Отвечено: не учитывается пока"), "{text}");
-    assert!(text.contains("Пн: [08ч:1] 12ч:1"), "{text}");
+    assert!(text.contains("Пн: [08ч:1] 12ч:2"), "{text}");
+    assert!(text.contains("Жалоб на специалистов: 1"), "{text}");
 }
 
 #[test]

@@ -34,9 +34,9 @@
 pub mod address;
 pub mod calendar;
 pub mod config;
-pub mod etiquette;
 pub mod inspect;
 pub mod request;
+pub use request::etiquette;
 pub mod schedule;
 pub mod trust;
 

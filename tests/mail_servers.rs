@@ -9,6 +9,12 @@
 //!   refused top-level CREATE and moves are COPY + \Deleted + EXPUNGE.
 //! - Hoodiecrow (a server that is not Dovecot) with the separator "|", without
 //!   MOVE and UIDPLUS.
+//! - GNU Mailutils imap4d: mbox folders, no MOVE or UIDPLUS, `* n EXPUNGED`, a
+//!   `UID SEARCH UID n:*` that answers nothing.
+//! - Cyrus IMAP with the classic layout (`INBOX.duty-desk.Processed`): a top-level
+//!   CREATE is refused; once more with NAMESPACE, MOVE and UIDPLUS withheld.
+//! - A server whose IDLE never pushes (imap4d again): a letter dropped while the
+//!   desk idles is handled at the next renewal of IDLE, every `poll_interval`.
 //! - Postfix taking mail from loopback without AUTH (`[outbox]` without username).
 //! - An SMTP server without 8BITMIME and SMTPUTF8 (npm smtp-server).
 
@@ -18,11 +24,11 @@ mod support;
 mod svc;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use support::daemon::{DaemonConfig, Mail, run_cli, run_once};
-use support::others::{Hoodiecrow, SmtpSink};
+use support::daemon::{Daemon, DaemonConfig, Mail, run_cli, run_once};
+use support::others::{Cyrus, Hoodiecrow, Imap4d, SmtpSink};
 use support::{Imap, MailStack, REQUESTERS, SUPPORT, StackOptions, password, users};
 use svc::{request, request_without_class};
 
@@ -114,7 +120,7 @@ fn assert_no_duplicates(mails: &[Mail]) {
 
 /// The whole case on a Dovecot stack: 13 letters, a run, a second run (a
 /// restart), the folders and the mail checked after each.
-async fn files_thirteen_under(stack: &MailStack, cfg: &DaemonConfig, config: &Path, parent: &str) {
+async fn files_thirteen_under(stack: &MailStack, config: &Path, parent: &str) {
     let letters = thirteen();
     for (_, raw) in &letters {
         stack.append(SUPPORT, "INBOX", ARRIVED, raw).await;
@@ -140,20 +146,36 @@ async fn files_thirteen_under(stack: &MailStack, cfg: &DaemonConfig, config: &Pa
         "the second run changed the folders"
     );
     assert_eq!(delivered(stack).await.len(), mails.len(), "mail sent twice");
+    assert_status_clean(config);
+}
+
+/// `status` reports no failure.
+fn assert_status_clean(config: &Path) {
     let status = String::from_utf8_lossy(&run_cli(config, &["status"]).stdout).into_owned();
     assert!(!status.contains("FAILED"), "{status}");
-    let _ = cfg;
+}
+
+/// A Dovecot stack with `options`, the desk's config for it, and the whole
+/// case of [`files_thirteen_under`] `parent`.
+async fn dovecot_files_thirteen(options: StackOptions, parent: &str) -> MailStack {
+    let stack = MailStack::start_with(options);
+    // The config's folder lives as long as `cfg`.
+    let cfg = DaemonConfig::new();
+    let config = cfg.write(&stack);
+    files_thirteen_under(&stack, &config, parent).await;
+    stack
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_the_dot_separator() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("separator = .".into()),
-        ..StackOptions::default()
-    });
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "duty-desk.").await;
+    let stack = dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("separator = .".into()),
+            ..StackOptions::default()
+        },
+        "duty-desk.",
+    )
+    .await;
     let folders = stack.folders(SUPPORT).await;
     assert!(
         folders.contains(&"duty-desk.Processed".to_string()),
@@ -164,25 +186,27 @@ async fn dovecot_with_the_dot_separator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_an_inbox_namespace() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("prefix = INBOX.\nseparator = .".into()),
-        ..StackOptions::default()
-    });
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+    dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("prefix = INBOX.\nseparator = .".into()),
+            ..StackOptions::default()
+        },
+        "INBOX.duty-desk.",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_with_an_inbox_namespace_and_no_namespace_move_or_uidplus() {
-    let stack = MailStack::start_with(StackOptions {
-        namespace: Some("prefix = INBOX.\nseparator = .".into()),
-        imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
-        ..StackOptions::default()
-    });
-    let cfg = DaemonConfig::new();
-    let config = cfg.write(&stack);
-    files_thirteen_under(&stack, &cfg, &config, "INBOX.duty-desk.").await;
+    dovecot_files_thirteen(
+        StackOptions {
+            namespace: Some("prefix = INBOX.\nseparator = .".into()),
+            imap_capability: Some("IMAP4rev1 LITERAL+ IDLE".into()),
+            ..StackOptions::default()
+        },
+        "INBOX.duty-desk.",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +224,7 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
     imap.command("SELECT INBOX").await.unwrap();
     imap.command("STORE 1 +FLAGS (\\Deleted)").await.unwrap();
     imap.logout().await;
+    // The config's folder lives as long as `cfg`.
     let cfg = DaemonConfig::new();
     let config = cfg.write(&stack);
     edit(&config, |t| {
@@ -224,6 +249,7 @@ async fn without_uidplus_someone_elses_deletion_is_never_expunged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
     let stack = MailStack::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = DaemonConfig::new();
     let config = cfg.write(&stack);
     edit(&config, |t| {
@@ -250,6 +276,7 @@ async fn a_folder_prefix_by_hand_goes_out_in_modified_utf7() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_relay_without_auth() {
     let stack = MailStack::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = DaemonConfig::new();
     let config = cfg.write(&stack);
     let section = format!(
@@ -265,7 +292,7 @@ async fn postfix_relay_without_auth() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(said.contains("no authentication"), "{said}");
-    files_thirteen_under(&stack, &cfg, &config, "duty-desk/").await;
+    files_thirteen_under(&stack, &config, "duty-desk/").await;
     // Postfix logged no SASL login for any of them.
     let log = std::fs::read_to_string(stack.dir().join("postfix/postfix.log")).unwrap_or_default();
     assert!(!log.contains("sasl_username"), "AUTH was used");
@@ -275,6 +302,7 @@ async fn postfix_relay_without_auth() {
 async fn an_smtp_server_without_8bitmime_and_smtputf8() {
     let stack = MailStack::start();
     let sink = SmtpSink::start();
+    // The config's folder lives as long as `cfg`.
     let cfg = DaemonConfig::new();
     let config = cfg.write(&stack);
     let section = format!(
@@ -349,8 +377,9 @@ async fn an_smtp_server_without_8bitmime_and_smtputf8() {
     );
 }
 
-/// Logs in to Hoodiecrow and lists folder names and message counts.
-async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
+/// Logs in to a server other than the stack's Dovecot and lists folder names
+/// (but those that cannot hold messages) and message counts.
+async fn server_folders(port: u16) -> BTreeMap<String, usize> {
     let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
         .await
         .expect("login");
@@ -358,6 +387,9 @@ async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for u in list {
         let line = String::from_utf8_lossy(&u.line).trim_end().to_string();
+        if line.to_ascii_lowercase().contains("\\noselect") {
+            continue;
+        }
         let Some(name) = line.rsplit(' ').next() else {
             continue;
         };
@@ -385,31 +417,65 @@ async fn hoodiecrow_folders(port: u16) -> BTreeMap<String, usize> {
     out
 }
 
+/// APPENDs `letters` to INBOX of the support mailbox on the server at `port`,
+/// arrived at `date`.
+/// The desk's config for an IMAP server on `port`, with the stack's Postfix
+/// as the outbox; its folder lives as long as the `DaemonConfig`.
+fn config_for(stack: &MailStack, port: u16) -> (DaemonConfig, PathBuf) {
+    let cfg = DaemonConfig::new();
+    let config = cfg.write_for(port, port, stack.smtps_port(), &stack.ca_file());
+    (cfg, config)
+}
+
+/// How many letters the folders under `prefix` hold.
+fn filed_under(folders: &BTreeMap<String, usize>, prefix: &str) -> usize {
+    folders
+        .iter()
+        .filter(|(f, _)| f.starts_with(prefix))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// A second run (a restart) changes no folder of the server on `port` and
+/// sends nothing again.
+async fn assert_second_run_changes_nothing(
+    config: &Path,
+    port: u16,
+    first: &BTreeMap<String, usize>,
+    stack: &MailStack,
+    sent: usize,
+) {
+    run_once(config, TUE_0930);
+    assert_eq!(
+        &server_folders(port).await,
+        first,
+        "the second run changed the folders"
+    );
+    assert_eq!(delivered(stack).await.len(), sent, "mail sent twice");
+}
+
+async fn append_all(port: u16, date: &str, letters: &[(String, Vec<u8>)]) {
+    let mut imap = Imap::login(port, SUPPORT, &password(SUPPORT))
+        .await
+        .expect("login");
+    for (_, raw) in letters {
+        let mut cmd = format!("APPEND INBOX \"{date}\" {{{}+}}\r\n", raw.len()).into_bytes();
+        cmd.extend_from_slice(raw);
+        imap.command_bytes(&cmd).await.expect("APPEND");
+    }
+    imap.logout().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
     let hc = Hoodiecrow::start("|", SUPPORT, &password(SUPPORT));
-    let cfg = DaemonConfig::new();
-    let config = cfg.write_for(hc.port(), hc.port(), stack.smtps_port(), &stack.ca_file());
+    let (_cfg, config) = config_for(&stack, hc.port());
     let letters = thirteen();
-    {
-        let mut imap = Imap::login(hc.port(), SUPPORT, &password(SUPPORT))
-            .await
-            .expect("login");
-        for (_, raw) in &letters {
-            let mut cmd = format!("APPEND INBOX {{{}+}}\r\n", raw.len()).into_bytes();
-            cmd.extend_from_slice(raw);
-            imap.command_bytes(&cmd).await.expect("APPEND");
-        }
-        imap.logout().await;
-    }
+    append_all(hc.port(), ARRIVED, &letters).await;
     run_once(&config, TUE_0830);
-    let first = hoodiecrow_folders(hc.port()).await;
-    let desk: usize = first
-        .iter()
-        .filter(|(f, _)| f.starts_with("duty-desk|"))
-        .map(|(_, n)| n)
-        .sum();
+    let first = server_folders(hc.port()).await;
+    let desk = filed_under(&first, "duty-desk|");
     assert_eq!(desk, 13, "{first:?}\n{}", hc.log());
     assert_eq!(first.get("INBOX"), Some(&0), "{first:?}");
     assert!(!first.keys().any(|f| f.contains('/')), "{first:?}");
@@ -417,7 +483,169 @@ async fn hoodiecrow_with_the_bar_separator_and_no_move_or_uidplus() {
     assert!(mails.len() >= 23, "{}", mails.len());
     assert_no_duplicates(&mails);
 
-    run_once(&config, TUE_0930);
-    assert_eq!(hoodiecrow_folders(hc.port()).await, first);
-    assert_eq!(delivered(&stack).await.len(), mails.len());
+    assert_second_run_changes_nothing(&config, hc.port(), &first, &stack, mails.len()).await;
+}
+
+/// GNU Mailutils imap4d: mbox folders (a plain `CREATE duty-desk` would make an
+/// mbox file that can hold no children), no MOVE, no UIDPLUS, `* n EXPUNGED` for
+/// EXPUNGE, and a `UID SEARCH UID n:*` that answers nothing for n > 1. A letter
+/// from before `start_from` stays in INBOX (so INBOX keeps its UIDVALIDITY, which
+/// an emptied mbox loses); ten letters, a run, three more, a run (`UID … 12:*`),
+/// a run after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailutils_imap4d() {
+    let stack = MailStack::start(); // the outbox: Postfix and the people's inboxes
+    let server = Imap4d::start(SUPPORT, &password(SUPPORT));
+    let (_cfg, config) = config_for(&stack, server.port());
+    edit(&config, |t| {
+        t.replace("[mailbox]\n", "[mailbox]\nstart_from = \"2021-01-01\"\n")
+    });
+    let old = request(REQUESTERS[0], 99);
+    append_all(server.port(), "01-Jan-2020 10:00:00 +0000", &[old]).await;
+    let letters = thirteen();
+    append_all(server.port(), ARRIVED, &letters[..10]).await;
+    run_once(&config, TUE_0830);
+    append_all(server.port(), ARRIVED, &letters[10..]).await;
+    run_once(&config, TUE_0830);
+    let first = server_folders(server.port()).await;
+    let desk = filed_under(&first, "duty-desk/");
+    assert_eq!(desk, 13, "{first:?}\n{}", server.log());
+    assert_eq!(first.get("INBOX"), Some(&1), "{first:?}\n{}", server.log());
+    let mails = delivered(&stack).await;
+    assert!(mails.len() >= 23, "{}", mails.len());
+    assert_no_duplicates(&mails);
+
+    assert_second_run_changes_nothing(&config, server.port(), &first, &stack, mails.len()).await;
+    assert_status_clean(&config);
+}
+
+/// The renewal of IDLE before it followed `poll_interval`.
+const OLD_FIXED_RENEWAL: Duration = Duration::from_secs(60);
+
+/// The desk's sessions in imap4d's transcript: those that sent IDLE.
+fn idling_sessions(server: &Imap4d) -> Vec<Vec<String>> {
+    server
+        .sessions()
+        .into_values()
+        .filter(|lines| {
+            lines
+                .iter()
+                .any(|l| l.starts_with("C: ") && l.ends_with(" IDLE"))
+        })
+        .collect()
+}
+
+/// imap4d's IDLE never pushes: a message APPENDed by another session is not
+/// announced to one in IDLE (it says nothing until the client sends DONE). The
+/// desk (poll_interval 2 s) is left idling, a letter is dropped, and it must be
+/// handled at a renewal of IDLE. What tells a renewal every poll_interval from
+/// the old fixed one is time, so the wait for the letter is bounded at half the
+/// old 60 s (15 poll intervals: generous for a loaded machine, impossible for the
+/// old code); the transcript then shows how it was found: no EXISTS while the
+/// desk idled, IDLE sent again and again, the letter fetched after a DONE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_that_never_pushes_is_renewed_every_poll_interval() {
+    let stack = MailStack::start(); // the outbox
+    let server = Imap4d::start(SUPPORT, &password(SUPPORT));
+    let (_cfg, config) = config_for(&stack, server.port()); // poll_interval = "2s"
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("poll_interval = \"2s\"")
+    );
+    let mut desk = Daemon::start(&config, TUE_0830, "desk.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while idling_sessions(&server).is_empty() {
+        desk.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the desk never idled\n{}\n{}",
+            desk.log(),
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (id, raw) = request(REQUESTERS[0], 1);
+    append_all(server.port(), ARRIVED, &[(id.clone(), raw)]).await;
+    let bound = OLD_FIXED_RENEWAL / 2;
+    let deadline = Instant::now() + bound;
+    loop {
+        let folders = server_folders(server.port()).await;
+        if folders.get("duty-desk/Processed") == Some(&1) {
+            break;
+        }
+        desk.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the letter was not handled within {bound:?} of its arrival although poll_interval is 2 s: {folders:?}\n{}",
+            desk.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    desk.stop();
+
+    let sessions = idling_sessions(&server);
+    let mut idles = 0;
+    let mut fetched_after_done = false;
+    for lines in &sessions {
+        let mut idling = false;
+        let mut after_done = false;
+        for l in lines {
+            if l.starts_with("C: ") && l.ends_with(" IDLE") {
+                idling = true;
+                idles += 1;
+            } else if l == "C: DONE" {
+                idling = false;
+                after_done = true;
+            } else if idling && l.starts_with("S: * ") {
+                panic!(
+                    "imap4d pushed {l:?} during IDLE: this test needs a server that does not\n{lines:#?}"
+                );
+            } else if after_done && l.contains("BODY.PEEK[]") {
+                fetched_after_done = true;
+            }
+        }
+    }
+    assert!(
+        idles >= 2,
+        "IDLE sent {idles} time(s): not renewed\n{sessions:#?}"
+    );
+    assert!(
+        fetched_after_done,
+        "the letter was not fetched after a DONE\n{sessions:#?}"
+    );
+}
+
+/// 13 letters on a Cyrus with the classic layout (capabilities in `suppress`
+/// withheld): filed once under `INBOX.duty-desk.`, INBOX empty, nothing again
+/// after a restart.
+async fn cyrus_files_thirteen(suppress: &str) {
+    let stack = MailStack::start(); // the outbox
+    let server = Cyrus::start(SUPPORT, &password(SUPPORT), suppress);
+    let (_cfg, config) = config_for(&stack, server.port());
+    let letters = thirteen();
+    append_all(server.port(), ARRIVED, &letters).await;
+    run_once(&config, TUE_0830);
+    let first = server_folders(server.port()).await;
+    let desk = filed_under(&first, "INBOX.duty-desk.");
+    assert_eq!(desk, 13, "{first:?}\n{}", server.log());
+    assert_eq!(first.get("INBOX"), Some(&0), "{first:?}\n{}", server.log());
+    assert!(first.contains_key("INBOX.duty-desk.Processed"), "{first:?}");
+    assert!(!first.keys().any(|f| f.contains('/')), "{first:?}");
+    let mails = delivered(&stack).await;
+    assert!(mails.len() >= 23, "{}", mails.len());
+    assert_no_duplicates(&mails);
+
+    assert_second_run_changes_nothing(&config, server.port(), &first, &stack, mails.len()).await;
+    assert_status_clean(&config);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cyrus_with_the_classic_layout() {
+    cyrus_files_thirteen("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cyrus_with_the_classic_layout_and_no_namespace_move_or_uidplus() {
+    cyrus_files_thirteen("NAMESPACE MOVE UIDPLUS").await;
 }

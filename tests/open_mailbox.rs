@@ -422,13 +422,14 @@ fn two_unmarked_auto_responders_stop_after_the_daily_exchange_limit() {
         else {
             break;
         };
-        // … and the requester's responder answers the relay.
+        // … and the requester's responder answers the relay (in words that
+        // ask something, as a human's would: thanks alone is no request).
         desk.deliver(&letter(
             VICTIM,
             &format!("Re: {}", relay.subject),
             &format!("auto{round}@mail.test"),
             &[&format!("In-Reply-To: <{}>", relay.message_id)],
-            &format!("Спасибо, письмо получено ({round})."),
+            &format!("Получила, но пароль всё равно не подходит ({round})."),
         ));
         desk.run_once(&format!("2021-09-09T08:{minute:02}:00+03:00"));
         minute += 1;

@@ -2,7 +2,9 @@
 //!
 //! Connect: TCP (TCP_NODELAY) → TLS (implicit) or greeting + STARTTLS + TLS, or plain
 //! on loopback only → greeting → LOGIN → CAPABILITY → the server's layout (`LIST ""
-//! ""`, NAMESPACE: see [`super::layout`]) and folder creation → SELECT.
+//! ""`, NAMESPACE: see [`super::layout`]) and folder creation (the parent as
+//! `duty-desk<sep>`, so that an mbox server makes a folder that can hold folders)
+//! → SELECT.
 //! Fetch: `UID FETCH n:* (UID)` to list new UIDs (every server answers it; a server
 //! that answers nothing while the folder holds messages is read by sequence numbers
 //! instead, with a warning), `UID FETCH … (UID RFC822.SIZE
@@ -15,7 +17,8 @@
 //! servers whose IDLE does not push; else sleep `poll_interval` and NOOP. Move: `UID
 //! MOVE` (RFC 6851), else `UID COPY`, `\Deleted`, `UID EXPUNGE` (RFC 4315). Without
 //! UIDPLUS a plain EXPUNGE would also remove what other clients flagged `\Deleted`:
-//! it is sent only when `UID SEARCH DELETED` shows no message flagged but ours;
+//! it is sent only when `UID SEARCH DELETED` shows no message flagged but ours
+//! (and read by [`super::raw`]: GNU Mailutils answers `* n EXPUNGED`);
 //! otherwise ours stay flagged in the inbox and [`ImapMailbox::expunge_note`] says so.
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +39,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::layout::{self, Layout};
+use super::raw::{self, quoted};
 use super::{Budget, Fetched, Folder, HEADER_MAX, ImapSettings, MailboxError, TlsMode};
 use super::{tls, utf7};
 
@@ -374,33 +378,38 @@ impl ImapMailbox {
         .await
     }
 
-    /// The personal namespace (RFC 2342). async-imap cannot parse a NAMESPACE
-    /// answer (it would break the session), so the command is written to the
-    /// stream and its answer read here, line by line, between two commands of
-    /// async-imap's (nothing of theirs is in flight then). None when the server
-    /// names no personal namespace or refuses the command.
-    async fn namespace(&mut self) -> Result<Option<layout::Namespace>, MailboxError> {
+    /// One command written to the stream and its answer read here, line by line,
+    /// between two commands of async-imap's (nothing of theirs is in flight then):
+    /// for answers async-imap cannot parse. A broken connection ends the session.
+    async fn raw_command(&mut self, tag: &str, command: &str) -> Result<raw::Answer, MailboxError> {
         let host = self.settings.host.clone();
         let Some(session) = self.session.as_mut() else {
             return Err(lost(&host));
         };
-        let r = timed(&host, self.settings.timeout, "NAMESPACE", async {
-            raw_exchange(session.get_mut(), "DDNS", "NAMESPACE")
+        let r = timed(&host, self.settings.timeout, command, async {
+            raw::exchange(session.get_mut(), tag, command)
                 .await
                 .map_err(|e| conn(&host, e))
         })
         .await;
-        let (untagged, ok) = match r {
-            Ok(x) => x,
-            Err(e) => {
-                self.session = None;
-                return Err(e);
-            }
-        };
-        if !ok {
+        if r.is_err() {
+            self.session = None;
+        }
+        r
+    }
+
+    /// The personal namespace (RFC 2342), by [`raw_command`](Self::raw_command):
+    /// async-imap cannot parse a NAMESPACE answer (it would break the session).
+    /// None when the server names no personal namespace or refuses the command.
+    async fn namespace(&mut self) -> Result<Option<layout::Namespace>, MailboxError> {
+        let answer = self.raw_command("DDNS", "NAMESPACE").await?;
+        if !answer.ok {
             return Ok(None);
         }
-        Ok(untagged.iter().find_map(|l| layout::parse_namespace(l)))
+        Ok(answer
+            .untagged
+            .iter()
+            .find_map(|l| layout::parse_namespace(l)))
     }
 
     /// Learns the server's layout (the separator from `LIST "" ""`, the personal
@@ -482,7 +491,10 @@ impl ImapMailbox {
     }
 
     /// CREATE (and SUBSCRIBE) every folder of `layout` not in `existing`; the
-    /// first refusal stops, naming the folder.
+    /// first refusal stops, naming the folder. The parent goes out with the
+    /// separator after it, the RFC 3501 (6.3.3) way of saying it will hold
+    /// folders (GNU Mailutils makes a plain name an mbox file, which cannot), and
+    /// once more without it if a server refuses that.
     async fn make_folders(
         &mut self,
         layout: &Layout,
@@ -493,23 +505,16 @@ impl ImapMailbox {
                 continue;
             }
             let wire = utf7::encode(&name);
-            let n = wire.clone();
-            self.cmd("CREATE", move |sess, _| {
-                Box::pin(async move {
-                    match sess.create(&n).await {
-                        // Created meanwhile, or a server that has the parent implicitly.
-                        Err(async_imap::error::Error::No(r))
-                            if r.contains("ALREADYEXISTS")
-                                || r.to_ascii_lowercase().contains("exists") =>
-                        {
-                            Ok(())
-                        }
-                        other => other,
-                    }
-                })
-            })
-            .await
-            .map_err(|e| (name.clone(), e))?;
+            let made = if name == layout.parent() {
+                let sep = utf7::encode(layout.separator());
+                match self.create(format!("{wire}{sep}")).await {
+                    Err(e) if e.is_refusal() => self.create(wire.clone()).await,
+                    other => other,
+                }
+            } else {
+                self.create(wire.clone()).await
+            };
+            made.map_err(|e| (name.clone(), e))?;
             // Best effort: a server without subscriptions still works.
             let _ = self
                 .cmd("SUBSCRIBE", move |sess, _| {
@@ -521,6 +526,25 @@ impl ImapMailbox {
             }
         }
         Ok(())
+    }
+
+    /// One CREATE; a folder that exists already is no refusal.
+    async fn create(&mut self, wire: String) -> Result<(), MailboxError> {
+        self.cmd("CREATE", move |sess, _| {
+            Box::pin(async move {
+                match sess.create(&wire).await {
+                    // Created meanwhile, or a server that has the parent implicitly.
+                    Err(async_imap::error::Error::No(r))
+                        if r.contains("ALREADYEXISTS")
+                            || r.to_ascii_lowercase().contains("exists") =>
+                    {
+                        Ok(())
+                    }
+                    other => other,
+                }
+            })
+        })
+        .await
     }
 
     /// See [`super::Mailbox::filed_count`]: `STATUS (MESSAGES)` of each `duty-desk` folder.
@@ -1018,26 +1042,22 @@ impl ImapMailbox {
             ));
             return Ok(());
         }
-        let expunged = self
-            .cmd("EXPUNGE", |sess, _| {
-                Box::pin(async move {
-                    sess.expunge()
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .await;
-        if let Err(MailboxError::Refused { reason, .. }) = &expunged {
+        // By hand: GNU Mailutils answers `* n EXPUNGED`, which async-imap cannot
+        // parse (it would end the session).
+        let answer = self.raw_command("DDEX", "EXPUNGE").await?;
+        self.exists = self.exists.saturating_sub(answer.expunged());
+        if let Some(n) = answer.exists() {
+            self.exists = n;
+        }
+        if !answer.ok {
             self.expunge_note = Some(format!(
-                "{} handled letter(s) left in {} flagged \\Deleted: the server refused EXPUNGE ({reason})",
+                "{} handled letter(s) left in {} flagged \\Deleted: the server refused EXPUNGE ({})",
                 self.flagged.len(),
-                self.settings.folder
+                self.settings.folder,
+                answer.text
             ));
             return Ok(());
         }
-        expunged?;
         self.flagged.clear();
         self.expunge_note = None;
         Ok(())
@@ -1305,69 +1325,6 @@ fn create_failed(host: &str, name: &str, e: MailboxError) -> MailboxError {
         }
     } else {
         e
-    }
-}
-
-/// An IMAP quoted string.
-fn quoted(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Writes `TAG COMMAND` to the stream and reads lines until the tagged answer:
-/// the untagged lines (a literal `{n}` inlined as a quoted string) and whether the
-/// status was OK.
-async fn raw_exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    tag: &str,
-    command: &str,
-) -> io::Result<(Vec<String>, bool)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(format!("{tag} {command}\r\n").as_bytes())
-        .await?;
-    stream.flush().await?;
-    let mut untagged = Vec::new();
-    // Bounded: a NAMESPACE answer is a few hundred bytes.
-    let limit = 64 * 1024;
-    let mut total = 0usize;
-    loop {
-        let mut line = Vec::new();
-        loop {
-            let b = stream.read_u8().await?;
-            line.push(b);
-            total += 1;
-            if total > limit {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "answer too long",
-                ));
-            }
-            if line.ends_with(b"\r\n") {
-                // A literal: `{n}` at the end of the line, then n bytes, then more line.
-                let text = &line[..line.len() - 2];
-                if let Some(open) = text.iter().rposition(|&c| c == b'{')
-                    && text.ends_with(b"}")
-                    && let Some(n) = std::str::from_utf8(&text[open + 1..text.len() - 1])
-                        .ok()
-                        .and_then(|n| n.trim_end_matches('+').parse::<usize>().ok())
-                    && n <= limit - total
-                {
-                    let mut lit = vec![0u8; n];
-                    stream.read_exact(&mut lit).await?;
-                    total += n;
-                    line.truncate(open);
-                    line.extend_from_slice(quoted(&String::from_utf8_lossy(&lit)).as_bytes());
-                    continue;
-                }
-                break;
-            }
-        }
-        let text = String::from_utf8_lossy(&line).trim_end().to_string();
-        if let Some(rest) = text.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-            let ok = rest.get(..2).is_some_and(|s| s.eq_ignore_ascii_case("OK"));
-            return Ok((untagged, ok));
-        }
-        untagged.push(text);
     }
 }
 

@@ -273,7 +273,7 @@ fn read_header_block(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
 /// Where the header block ends (just after its empty line), searching from `from`.
 fn blank_line_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    while let Some(p) = memchr::memchr(b'\n', &buf[i..]) {
+    while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
         let at = i + p;
         let rest = &buf[at + 1..];
         if rest.starts_with(b"\n") {

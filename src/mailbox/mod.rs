@@ -47,6 +47,7 @@
 mod imap;
 pub mod layout;
 mod maildir;
+mod raw;
 pub mod tls;
 pub mod utf7;
 

@@ -29,6 +29,7 @@ pub struct Headers {
     pub references: Vec<String>,
     pub subject: String,
     pub date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub ticket_tag: Option<u64>,
     /// Return-Path present and empty (`<>`): a bounce.
     pub null_return_path: bool,
 }
@@ -42,6 +43,7 @@ impl Headers {
         req.references = self.references;
         req.subject = self.subject;
         req.date = self.date;
+        req.ticket_tag = self.ticket_tag;
     }
 }
 
@@ -161,6 +163,7 @@ pub fn headers(msg: &Message<'_>) -> Headers {
         .date
         .and_then(HeaderValue::as_datetime)
         .and_then(to_chrono);
+    h.ticket_tag = super::text::ticket_tag(&h.subject);
     h
 }
 
@@ -284,6 +287,9 @@ pub struct Body {
     pub attached: String,
     /// Whether there are attachments (screenshots…).
     pub has_attachments: bool,
+    /// Whether the letter links to the web: an address in its text, or a
+    /// link in its HTML that the text no longer shows.
+    pub has_links: bool,
 }
 
 /// Bodies larger than this are not repaired or converted whole.
@@ -334,6 +340,12 @@ pub fn body(msg: &Message<'_>) -> Body {
         }
     }
     out.attached = normalize_text(&out.attached);
+    let web = |t: &str| t.contains("http://") || t.contains("https://") || t.contains("www.");
+    out.has_links = web(&out.text)
+        || msg.parts.iter().take(64).any(|p| match &p.body {
+            PartType::Html(h) => web(&h.to_lowercase()),
+            _ => false,
+        });
     out
 }
 

@@ -9,16 +9,14 @@
 //! * [`robot`]: RFC 3834 / RFC 5230 rules that tell automatic mail apart;
 //! * [`text`]: only the new text counts — quotes, forwards and signatures
 //!   are split off;
+//! * [`intent`]: thanks, congratulations, advertising — letters that ask nothing;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
-//! * [`crate::etiquette`]: rule 5 of the regulation;
+//! * [`etiquette`]: rule 5 of the regulation;
 //! * [`complaint`]: whether a letter complains about one of the desk's
-//!   specialists (the router asks, with the timetable's names);
-//! * `tokens`: the words, numbers and marks of a text, one pass, for the
-//!   steps that read word by word (role so far) instead of running
-//!   patterns; `lexicon`: word lists and stems looked up once per word by
-//!   its first eight bytes (role's cues, description's markers, name's
-//!   word lists);
-//!   `WordSet` and `fold` here are the shared word tools.
+//!   specialists (the router asks, with the timetable's names).
+//!
+//! They share one tokenizer and the word lists ([`words`], the lists in
+//! `lexicon/*.txt`), and the Russian morphological dictionary ([`morph`]).
 //!
 //! [`understand`] never panics and works in time and memory bounded by the
 //! size limit of the [`Context`] (bodies are also capped before the
@@ -28,16 +26,16 @@ pub mod class;
 pub mod complaint;
 pub mod decode;
 pub mod description;
-mod lexicon;
+pub mod etiquette;
+pub mod intent;
+pub mod morph;
 pub mod name;
-mod names_data;
-mod pattern;
 pub mod robot;
 pub mod role;
 pub mod text;
-mod tokens;
+pub mod words;
 
-use std::borrow::Cow;
+pub use text::Parts;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,9 +175,7 @@ pub fn missing_fields(
     class: Option<&str>,
     description: Option<&str>,
 ) -> Vec<Field> {
-    // What `s.trim().is_empty()` says, reading from the start only: a
-    // field found is seldom blank, and its first character tells.
-    let blank = |s: Option<&str>| s.is_none_or(|s| s.chars().all(char::is_whitespace));
+    let blank = |s: Option<&str>| s.is_none_or(|s| s.trim().is_empty());
     let mut out = Vec::new();
     if blank(full_name) {
         out.push(Field::FullName);
@@ -277,11 +273,10 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
             let h = decode::headers(&msg);
             robot = robot::check(&msg, &h, ctx);
             h.fill(&mut req);
-            req.ticket_tag = text::ticket_tag(&req.subject);
         }
         req.reason = match robot {
             // A robot gets no answer, not even "too large".
-            Some(why) => joined("robot: ", &why),
+            Some(why) => format!("robot: {why}"),
             None => format!(
                 "too large: {full_size} bytes exceeds the limit of {} bytes",
                 ctx.max_message_size
@@ -304,64 +299,48 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
     let h = decode::headers(&msg);
     let robot = robot::check(&msg, &h, ctx);
     h.fill(&mut req);
-    req.ticket_tag = text::ticket_tag(&req.subject);
 
     if let Some(why) = robot {
-        req.reason = joined("robot: ", &why);
+        req.reason = format!("robot: {why}");
         return req;
     }
 
     let body = decode::body(&msg);
-    let body_text = cap_chars(&body.text, MAX_TEXT_CHARS);
-    let parts = text::split(body_text);
-    let quoted = if body.attached.is_empty() {
-        Cow::Borrowed(parts.quoted.as_str())
-    } else {
-        let attached = cap_chars(&body.attached, MAX_TEXT_CHARS);
-        let mut both = String::with_capacity(parts.quoted.len() + 1 + attached.len());
-        both.push_str(&parts.quoted);
-        both.push('\n');
-        both.push_str(attached);
-        Cow::Owned(both)
-    };
-
+    let parts = text::split(cap_chars(&body.text, MAX_TEXT_CHARS));
     let subject = text::clean_subject(cap_chars(&req.subject, 1000));
-    // Asked here, right after `clean_subject`, whose code for reading a
-    // subject's prefixes it shares (and finds still in the cache).
     let is_reply = req.is_reply();
 
-    // What this writer wrote now, tokenised and folded once for role and
-    // etiquette.
-    let mut own = String::with_capacity(parts.new.len() + 1 + parts.signature.len());
-    own.push_str(&parts.new);
-    own.push('\n');
-    own.push_str(&parts.signature);
-    let own_tokens = tokens::tokenize(&own);
-
-    // Etiquette looks at what this writer wrote now: new text, signature
-    // and subject, never at the letters they quote. The fold of `own` is
-    // that of the new text and the signature with a line break between.
-    let mut folded = String::with_capacity(own.len() + subject.len() + 2);
-    folded.push_str(own_tokens.folded());
-    folded.push('\n');
-    fold_into(&subject, &mut folded);
-    folded.push('\n');
-    let rude =
-        crate::etiquette::check_all_folded(&[&parts.new, &parts.signature, &subject], &folded);
+    // Etiquette reads what this writer wrote now, never what they quote.
+    let rude = etiquette::check_all(&[&parts.new, &parts.signature, &subject]);
 
     let staff_by_address = req.sender.as_deref().is_some_and(|s| ctx.is_staff(s));
-    let role = if staff_by_address {
+    req.role = if staff_by_address {
         Some(Role::Staff)
     } else {
-        role::detect_in(&own_tokens)
+        role::detect(&parts.new, &parts.signature)
     };
-    req.role = role;
-    req.full_name = name::find(&parts, req.sender_name.as_deref(), role);
-    req.class = class::find_folded(&own, || Cow::Borrowed(own_tokens.folded()))
-        .or_else(|| class::find_in_subject(&subject));
+    // A reply's subject is the desk's own («Re: [Заявка #1] Лебедева А.С.,
+    // 5А: …»): the name in it is no one's word about themselves.
+    let name_subject = if is_reply { "" } else { subject.as_str() };
+    req.full_name = name::find(&parts, name_subject, req.sender_name.as_deref(), req.role);
+    req.class = if req.role == Some(Role::Staff) {
+        None
+    } else {
+        class::find(&format!("{}\n{}", parts.new, parts.signature))
+            .or_else(|| class::find(&subject))
+    };
     let gives_fields = req.full_name.is_some() || req.class.is_some();
-    req.description = description::find(&parts.new, &subject, &quoted, is_reply, gives_fields);
-    req.new_text = trimmed(parts.new);
+    let quoted = if is_reply && gives_fields {
+        format!(
+            "{}\n{}",
+            parts.quoted,
+            cap_chars(&body.attached, MAX_TEXT_CHARS)
+        )
+    } else {
+        String::new()
+    };
+    req.description = description::find(&parts.new, &subject, &quoted);
+    req.new_text = parts.new.trim().to_string();
 
     req.missing = missing_fields(
         req.role,
@@ -372,7 +351,12 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
 
     if let Some(why) = rude {
         req.verdict = Verdict::Etiquette;
-        req.reason = joined("etiquette: ", &why);
+        req.reason = format!("etiquette: {why}");
+    } else if let Some(why) =
+        intent::not_a_request(&parts.new, &subject, &body.text, body.has_links)
+    {
+        req.verdict = Verdict::Ignore;
+        req.reason = format!("not a request: {why}");
     } else if req.sender.is_none() {
         req.verdict = Verdict::Ignore;
         req.reason = "no sender address to answer".to_string();
@@ -381,22 +365,16 @@ fn understand_inner(raw: &[u8], full_size: usize, ctx: &Context) -> Request {
         req.reason = "complete".to_string();
     } else {
         req.verdict = Verdict::Ask;
-        // Built by hand, not with `format!` and `join`: most letters end
-        // here, and the formatting machinery is a lot of code to fetch for
-        // a few words.
-        let mut reason = String::with_capacity(40);
-        reason.push_str("missing: ");
-        for (i, f) in req.missing.iter().enumerate() {
-            if i > 0 {
-                reason.push_str(", ");
-            }
-            reason.push_str(match f {
+        let names: Vec<&str> = req
+            .missing
+            .iter()
+            .map(|f| match f {
                 Field::FullName => "full_name",
                 Field::Class => "class",
                 Field::Description => "description",
-            });
-        }
-        req.reason = reason;
+            })
+            .collect();
+        req.reason = format!("missing: {}", names.join(", "));
     }
     req
 }
@@ -411,26 +389,6 @@ impl Request {
     }
 }
 
-/// `a` then `b` in a new string: what `format!("{a}{b}")` gives, without
-/// the formatting machinery's code, which is a lot to fetch for a reason.
-fn joined(a: &str, b: &str) -> String {
-    let mut s = String::with_capacity(a.len() + b.len());
-    s.push_str(a);
-    s.push_str(b);
-    s
-}
-
-/// `s` without the blanks around it, trimmed in place: no copy.
-fn trimmed(mut s: String) -> String {
-    s.truncate(s.trim_end().len());
-    // Most texts start with their first word.
-    if s.starts_with(char::is_whitespace) {
-        let blanks = s.len() - s.trim_start().len();
-        s.drain(..blanks);
-    }
-    s
-}
-
 /// The longest prefix of `s` with at most `max` characters.
 fn cap_chars(s: &str, max: usize) -> &str {
     // No more characters than bytes: a short text needs no count.
@@ -440,195 +398,6 @@ fn cap_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
-    }
-}
-
-/// Lower case with `ё` folded to `е`: the form every matcher here uses.
-pub(crate) fn fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    fold_into(s, &mut out);
-    out
-}
-
-/// [`fold`] appended to `out`, for loops that fold word after word into
-/// one buffer instead of allocating for each.
-pub(crate) fn fold_into(s: &str, out: &mut String) {
-    // Read as bytes: ASCII and the Russian alphabet (two bytes, lead
-    // 0xD0 or 0xD1) are folded without decoding characters; any other
-    // character is decoded and lower-cased. Runs that stay as they are
-    // (most of a letter) are copied whole. `i` and `run` only ever step
-    // over whole characters, so they are always character boundaries.
-    out.reserve(s.len());
-    let b = s.as_bytes();
-    let (mut i, mut run) = (0, 0);
-    while i < b.len() {
-        let x = b[i];
-        let (n, folded) = if x < 0x80 {
-            (1, x.is_ascii_uppercase().then(|| char::from(x + 32)))
-        } else {
-            let y = b.get(i + 1).copied().unwrap_or(0);
-            match (x, y) {
-                // а..п, р..я: as they are.
-                (0xD0, 0xB0..=0xBF) | (0xD1, 0x80..=0x8F) => (2, None),
-                // А..П → а..п, Р..Я → р..я: U+0410.. → U+0430..
-                (0xD0, 0x90..=0xAF) => (2, char::from_u32(0x430 + u32::from(y - 0x90))),
-                // Ё, ё → е
-                (0xD0, 0x81) | (0xD1, 0x91) => (2, Some('е')),
-                _ => {
-                    let c = s[i..].chars().next().unwrap_or(' ');
-                    let n = c.len_utf8();
-                    if !folds_to_itself(c) {
-                        out.push_str(&s[run..i]);
-                        out.extend(c.to_lowercase());
-                        run = i + n;
-                    }
-                    i += n;
-                    continue;
-                }
-            }
-        };
-        if let Some(f) = folded {
-            out.push_str(&s[run..i]);
-            out.push(f);
-            run = i + n;
-        }
-        i += n;
-    }
-    out.push_str(&s[run..]);
-}
-
-/// Whether `lead`, `next`, the first two bytes of a character of a
-/// `str`, are a lower-case Russian letter а..я (U+0430..U+044F, not ё):
-/// D0 B0..D0 BF or D1 80..D1 8F, read as one number, between which valid
-/// UTF-8 has no other pair. No branch: in Russian text the lead bytes
-/// alternate unpredictably.
-#[inline(always)]
-pub(crate) fn is_russian_lower(lead: u8, next: u8) -> bool {
-    u16::from_be_bytes([lead, next]).wrapping_sub(0xD0B0) < 0xE0
-}
-
-/// How many letters а..я open `b` (bytes of a `str` from a character
-/// boundary), two bytes each: the run the word readers pass over with
-/// nothing to fold or class.
-#[inline(always)]
-pub(crate) fn russian_lower_run(b: &[u8]) -> usize {
-    let (pairs, _) = b.as_chunks::<2>();
-    pairs
-        .iter()
-        .take_while(|&&[lead, next]| is_russian_lower(lead, next))
-        .count()
-}
-
-/// A character [`fold`] leaves as it is: lower-case Cyrillic other than
-/// `ё`, ASCII other than capitals, and the common signs
-/// ([`is_common_sign`]). (Not every such character: the rest are
-/// lower-cased, which leaves them as they are.)
-#[inline]
-pub(crate) fn folds_to_itself(c: char) -> bool {
-    ('а'..='я').contains(&c) || c.is_ascii() && !c.is_ascii_uppercase() || is_common_sign(c)
-}
-
-/// A character of the Latin-1 signs (U+0080..U+00BF: «, », the no-break
-/// space, §, °) or of the general punctuation (U+2000..U+206F: dashes,
-/// quotes, the ellipsis, spaces): the non-ASCII characters Russian text is
-/// full of, each its own lower case, and all but ª, µ and º no letters.
-#[inline]
-fn is_common_sign(c: char) -> bool {
-    matches!(c, '\u{80}'..='\u{BF}' | '\u{2000}'..='\u{206F}')
-}
-
-/// A capital Cyrillic letter of the Russian alphabet.
-#[inline]
-pub(crate) fn is_cyr_upper(c: char) -> bool {
-    ('А'..='Я').contains(&c) || c == 'Ё'
-}
-
-/// A lower-case Cyrillic letter of the Russian alphabet.
-#[inline]
-pub(crate) fn is_cyr_lower(c: char) -> bool {
-    ('а'..='я').contains(&c) || c == 'ё'
-}
-
-/// A set of words (folded). The words are short and come from our own
-/// lists, so a simple multiplicative hash serves, cheaper per lookup than
-/// the default SipHash (which guards against inputs chosen to collide:
-/// only the lists' words are ever stored).
-pub(crate) type WordSet = std::collections::HashSet<&'static str, WordHash>;
-
-/// Builds [`WordHasher`]s for [`WordSet`].
-pub(crate) type WordHash = std::hash::BuildHasherDefault<WordHasher>;
-
-/// The multiply-rotate hash of rustc's FxHasher, eight bytes at a time.
-#[derive(Default)]
-pub(crate) struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.write(&[b]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// The offset in U+0400..U+047F (the Cyrillic characters written with
-/// lead byte 0xD0 or 0xD1) of the character whose two UTF-8 bytes are
-/// `lead` and `next`: an index into a table of that block, read without
-/// a branch on which lead byte it is.
-#[inline]
-pub(crate) fn cyrillic_offset(lead: u8, next: u8) -> usize {
-    (usize::from(lead & 1) << 6) | usize::from(next & 0x3F)
-}
-
-/// The character at byte `i` of `text`, if any (`i` a character
-/// boundary: the byte-reading loops here only step over whole characters).
-pub(crate) fn char_at(text: &str, i: usize) -> Option<char> {
-    text.get(i..).and_then(|r| r.chars().next())
-}
-
-/// The length in bytes of the letter ([`is_letter`]) at byte `i` of
-/// `text`, or 0 when there is none. ASCII and Cyrillic (lead byte 0xD0 or
-/// 0xD1: U+0400..U+047F, all letters) are told by their first byte.
-pub(crate) fn letter_len(text: &str, i: usize) -> usize {
-    match text.as_bytes().get(i) {
-        Some(x) if x.is_ascii_alphabetic() => 1,
-        Some(0xD0 | 0xD1) => 2,
-        Some(&x) if x >= 0x80 => char_at(text, i)
-            .filter(|&c| is_letter(c))
-            .map_or(0, char::len_utf8),
-        _ => 0,
-    }
-}
-
-/// `char::is_alphabetic` with fast paths for ASCII, the common signs
-/// ([`is_common_sign`]) and Cyrillic.
-#[inline]
-pub(crate) fn is_letter(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphabetic()
-    } else if is_common_sign(c) {
-        matches!(c, 'ª' | 'µ' | 'º')
-    } else {
-        ('\u{0400}'..='\u{0481}').contains(&c)
-            || ('\u{048A}'..='\u{04FF}').contains(&c)
-            || c.is_alphabetic()
     }
 }
 
@@ -650,97 +419,6 @@ mod tests {
             missing_fields(Some(Role::Parent), Some("Бухер В.В."), None, Some("x")),
             vec![Field::Class]
         );
-    }
-
-    /// The common signs are told at once: no letters but three, as
-    /// `char::is_alphabetic` says, and each folds to itself.
-    #[test]
-    fn common_signs_are_told_at_once() {
-        for c in ('\u{80}'..='\u{BF}').chain('\u{2000}'..='\u{206F}') {
-            assert!(is_common_sign(c), "{c:?}");
-            assert_eq!(is_letter(c), c.is_alphabetic(), "{c:?}");
-            assert!(folds_to_itself(c), "{c:?}");
-            assert_eq!(c.to_lowercase().to_string(), c.to_string(), "{c:?}");
-        }
-        assert!(!is_common_sign('\u{7F}') && !is_common_sign('À') && !is_common_sign('№'));
-    }
-
-    #[test]
-    fn trimmed_in_place_is_str_trim() {
-        for s in [
-            "",
-            " ",
-            "\n\t ",
-            "a",
-            "  Илья \n",
-            "\u{a0}x y\u{2003}",
-            "x\n\n",
-        ] {
-            assert_eq!(trimmed(s.to_string()), s.trim(), "{s:?}");
-        }
-    }
-
-    #[test]
-    fn russian_lower_is_a_to_ya_only() {
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            let mut buf = [0; 4];
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            let (lead, next) = (bytes[0], bytes.get(1).copied().unwrap_or(0));
-            assert_eq!(
-                is_russian_lower(lead, next),
-                ('а'..='я').contains(&c),
-                "{c:?}"
-            );
-        }
-        assert_eq!(russian_lower_run("приветЁж".as_bytes()), 6);
-        assert_eq!(russian_lower_run("ая".as_bytes()), 2);
-        assert_eq!(russian_lower_run("a".as_bytes()), 0);
-    }
-
-    #[test]
-    fn fold_agrees_with_its_definition_on_every_character() {
-        // The definition, character by character.
-        fn reference(s: &str) -> String {
-            s.chars()
-                .flat_map(|c| match c {
-                    'ё' | 'Ё' => vec!['е'],
-                    'А'..='Я' => vec![char::from_u32(c as u32 + 32).unwrap_or(c)],
-                    _ if c.is_ascii() => vec![c.to_ascii_lowercase()],
-                    _ => c.to_lowercase().collect(),
-                })
-                .collect()
-        }
-        let all: String = (0..=0x10FFFFu32).filter_map(char::from_u32).collect();
-        let mut out = String::from("x");
-        fold_into(&all, &mut out);
-        assert_eq!(out, format!("x{}", reference(&all)));
-        for w in ["", "Ё", "ЁЖ", "аЯ", "İstanbul", "ΣΑΣ", "мир", "Z"] {
-            assert_eq!(fold(w), reference(w), "{w}");
-        }
-    }
-
-    #[test]
-    fn fold_lowers_and_drops_yo() {
-        let mut out = String::from(">");
-        fold_into("Ёлка ЁЖ, Школа № 5 — OK ΣΑΣ ǅ ё", &mut out);
-        assert_eq!(out, ">елка еж, школа № 5 — ok σασ ǆ е");
-        assert_eq!(fold(""), "");
-        assert_eq!(fold("уже так"), "уже так");
-    }
-
-    #[test]
-    fn word_set_finds_its_words_only() {
-        let set: WordSet = ["иванова", "мария", "а", "длинноесловоизсписка"]
-            .into_iter()
-            .collect();
-        for w in ["иванова", "мария", "а", "длинноесловоизсписка"]
-        {
-            assert!(set.contains(w), "{w}");
-        }
-        for w in ["иванов", "марияа", "", "б", "длинноесловоизспискаа"]
-        {
-            assert!(!set.contains(w), "{w}");
-        }
     }
 
     #[test]

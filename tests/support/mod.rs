@@ -779,8 +779,8 @@ fn installed(bin: &str) -> bool {
         .any(|d| Path::new(d).join(bin).exists())
 }
 
-/// Runs `scripts/install-mail-stack` once when Dovecot, Postfix, openssl or the
-/// npm test servers are missing.
+/// Runs `scripts/install-mail-stack` once when Dovecot, Postfix, openssl, imap4d,
+/// the unpacked Cyrus or the npm test servers are missing.
 pub fn ensure_installed() {
     static DONE: Mutex<bool> = Mutex::new(false);
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -791,6 +791,10 @@ pub fn ensure_installed() {
     if !(installed("dovecot")
         && installed("postfix")
         && installed("openssl")
+        && installed("imap4d")
+        && Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/servers/cyrus/root/usr/lib/cyrus/bin/master")
+            .exists()
         && node_servers.join("hoodiecrow-imap").is_dir()
         && node_servers.join("smtp-server").is_dir())
     {

@@ -40,6 +40,10 @@ pub enum Command {
         at: Option<DateTime<Utc>>,
         #[arg(long)]
         json: bool,
+        /// The whole timetable as an iCalendar file (RFC 5545) on stdout: one weekly
+        /// series per window, EXDATE for holidays, one-off changes as events of their own.
+        #[arg(long, conflicts_with = "json")]
+        ics: bool,
     },
     /// Validate the config and templates; on error print file, line and what is wrong.
     /// Warns (and still passes) when the timetable ends soon or has ended.
@@ -70,6 +74,44 @@ pub enum Command {
         #[arg(long, value_parser = parse_rfc3339)]
         at: Option<DateTime<Utc>>,
     },
+    /// The weekly report by hand: the figures of one Monday–Sunday week from the
+    /// state store, as the daemon mails them every `[report] day`.
+    Report {
+        /// A day of the week (YYYY-MM-DD, usually its Monday).
+        #[arg(long, value_parser = parse_date)]
+        week: chrono::NaiveDate,
+        /// Write the HTML report (the heat map inside) to FILE; without it the
+        /// plain-text report goes to stdout.
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+        /// Print the figures as JSON instead.
+        #[arg(long, conflicts_with = "out")]
+        json: bool,
+        /// Releases and answers are counted up to this instant (RFC 3339) [default: now]
+        #[arg(long, value_parser = parse_rfc3339)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// The tickets in the state store, one line each.
+    Tickets {
+        /// Only tickets in this state (waiting_sender, waiting_duty, forwarded,
+        /// refused, closed).
+        #[arg(long, value_parser = parse_state)]
+        state: Option<crate::store::TicketState>,
+        /// Only tickets opened on or after this day (YYYY-MM-DD, the school's time).
+        #[arg(long, value_parser = parse_date)]
+        since: Option<chrono::NaiveDate>,
+    },
+    /// One ticket: its letters, decisions and mails in order; or, with an action,
+    /// what the admin does to it (the running daemon sends the mail it queues).
+    Ticket {
+        /// The ticket's number.
+        number: i64,
+        #[command(subcommand)]
+        action: Option<TicketAction>,
+        /// The instant the action is done at (RFC 3339) [default: now]
+        #[arg(long, global = true, value_parser = parse_rfc3339)]
+        now: Option<DateTime<Utc>>,
+    },
     /// Understand letters without side effects: one JSON object per file per line.
     Inspect {
         /// The instant to judge at (RFC 3339) [default: now]
@@ -78,6 +120,140 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+}
+
+/// What the admin does to one ticket (`duty-desk ticket N ACTION`).
+#[derive(Debug, Subcommand)]
+pub enum TicketAction {
+    /// Send the ticket with its letters now, to NAME or to who is on duty.
+    Forward {
+        /// A specialist of the timetable: name (any case), surname or address.
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+    },
+    /// Give a forwarded or held ticket to another specialist (forwarded to them now).
+    Reassign {
+        #[arg(long, value_name = "NAME")]
+        to: String,
+    },
+    /// Close the ticket.
+    Close,
+    /// Open a closed ticket again, in the state it was closed from.
+    Reopen,
+}
+
+impl TicketAction {
+    fn action(&self) -> crate::ticket::admin_actions::Action {
+        use crate::ticket::admin_actions::Action;
+        match self {
+            TicketAction::Forward { to } => Action::Forward { to: to.clone() },
+            TicketAction::Reassign { to } => Action::Reassign { to: to.clone() },
+            TicketAction::Close => Action::Close,
+            TicketAction::Reopen => Action::Reopen,
+        }
+    }
+}
+
+/// Parses `--state`.
+pub fn parse_state(s: &str) -> Result<crate::store::TicketState, String> {
+    crate::store::TicketState::parse(s).ok_or_else(|| {
+        format!(
+            "{s:?} is not a ticket state: waiting_sender, waiting_duty, forwarded, refused or closed"
+        )
+    })
+}
+
+/// Who runs this command, for the audit row: the OS user.
+fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    // Without a login environment (sudo -E less, a cron job): the real uid.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| format!("uid {u}")))
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `duty-desk tickets`: the table.
+fn tickets_command(
+    cli: &Cli,
+    state: Option<crate::store::TicketState>,
+    since: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    use crate::store::Queries as _;
+    let config = load_config(cli)?;
+    let store = crate::store::Store::open(&config.state_path, false)?;
+    let tz = config.schedule.tz();
+    let since = since.map(|d| {
+        let midnight = d.and_time(chrono::NaiveTime::MIN);
+        chrono::TimeZone::from_local_datetime(&tz, &midnight)
+            .earliest()
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+    });
+    let tickets = store.read().ticket_list(state, since)?;
+    print!("{}", crate::ticket::listing::table(&tickets, tz));
+    Ok(())
+}
+
+/// `duty-desk ticket N [ACTION]`.
+fn ticket_command(
+    cli: &Cli,
+    number: i64,
+    action: Option<&TicketAction>,
+    now: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    use crate::store::Queries as _;
+    let config = load_config(cli)?;
+    let mut store = crate::store::Store::open(&config.state_path, false)?;
+    let tz = config.schedule.tz();
+    let Some(action) = action else {
+        let r = store.read();
+        let Some(t) = r.ticket(number)? else {
+            anyhow::bail!("there is no ticket {number}");
+        };
+        let closure = r.ticket_closure(number)?.unwrap_or_default();
+        print!(
+            "{}",
+            crate::ticket::listing::history(
+                &t,
+                &closure,
+                &r.ticket_messages(number)?,
+                &r.ticket_audit(number)?,
+                &r.ticket_mail(number)?,
+                tz
+            )
+        );
+        return Ok(());
+    };
+    let templates = crate::templates::Templates::load(&config.templates_dir)?;
+    let desk = crate::ticket::Desk {
+        config: &config,
+        templates: &templates,
+    };
+    let who = os_user();
+    let now = now.unwrap_or_else(Utc::now);
+    let done = store.transaction(|tx| {
+        crate::ticket::admin_actions::carry_out(tx, &desk, number, &action.action(), &who, now)
+    })?;
+    match done {
+        Ok(done) => {
+            println!("ticket {}: {}", done.ticket, done.summary);
+            if done.queued > 0 {
+                println!("the running daemon sends it within half a minute (or the next `run`)");
+            }
+            Ok(())
+        }
+        Err(refusal) => Err(anyhow::anyhow!("{refusal}")),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -94,6 +270,39 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| {
             format!("{s:?} is not an RFC 3339 instant like 2021-09-09T08:30:00+03:00: {e}")
         })
+}
+
+/// Parses a `YYYY-MM-DD` date for `report --week`.
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{s:?} is not a date like 2021-09-06: {e}"))
+}
+
+/// `duty-desk report`: one week's report from the store.
+fn report_command(
+    cli: &Cli,
+    week: chrono::NaiveDate,
+    out: Option<&std::path::Path>,
+    json: bool,
+    at: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let store = crate::store::Store::open(&config.state_path, false)?;
+    let tz = config.schedule.tz();
+    let week = crate::report::Week::of(week, tz);
+    let report =
+        crate::report::send::make(&store.read(), &config, week, at.unwrap_or_else(Utc::now))?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report.figures)?)?;
+    } else if let Some(path) = out {
+        std::fs::write(path, report.html_page(tz))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        writeln!(stdout, "{}: {}", path.display(), report.subject)?;
+    } else {
+        write!(stdout, "{}\n\n{}", report.subject, report.text)?;
+    }
+    Ok(())
 }
 
 /// Checks `--instance NAME`: letters, digits, `-`, `_` and `.` (it names
@@ -122,11 +331,22 @@ pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 /// Runs one subcommand; the result becomes the exit code in `main`.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let result: anyhow::Result<()> = match &cli.command {
-        Command::Schedule { at, json } => {
+        Command::Schedule { at, json, ics } => {
             let config = load_config(&cli)?;
             let at = at.unwrap_or_else(Utc::now);
             let mut out = std::io::stdout().lock();
-            if *json {
+            if *ics {
+                let domain = config
+                    .from
+                    .email
+                    .rsplit_once('@')
+                    .map_or("duty-desk.invalid", |x| x.1);
+                write!(
+                    out,
+                    "{}",
+                    crate::calendar::ics(&config.schedule, domain, at)
+                )?;
+            } else if *json {
                 writeln!(out, "{}", schedule_json(&config.schedule, at))?;
             } else {
                 write!(
@@ -159,6 +379,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::status::report(&store, &config, at)?);
             Ok(())
         }
+        Command::Report {
+            week,
+            out,
+            json,
+            at,
+        } => report_command(&cli, *week, out.as_deref(), *json, *at),
+        Command::Tickets { state, since } => tickets_command(&cli, *state, *since),
+        Command::Ticket {
+            number,
+            action,
+            now,
+        } => ticket_command(&cli, *number, action.as_ref(), *now),
         Command::Inspect { now: _, files } => {
             // Without a config file, inspect still works on the built-in example's rules.
             let config = load_config(&cli)?;

@@ -187,6 +187,55 @@ impl Letter {
     }
 }
 
+/// A report to staff (the weekly report): a plain-text part and an HTML part,
+/// the HTML's pictures as inline parts it cites by `cid:` (each `(content id,
+/// MIME type, bytes)`); `auto-generated`, with the loop guards every letter has.
+pub struct Report<'a> {
+    pub from: &'a Address,
+    pub to: &'a [Address],
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub inline: &'a [(String, String, Vec<u8>)],
+    pub message_id: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+impl Report<'_> {
+    /// The complete message, CRLF line endings.
+    pub fn build(&self) -> anyhow::Result<Vec<u8>> {
+        let mut b = Message::builder()
+            .from(mailbox(self.from)?)
+            .subject(self.subject.to_string())
+            .message_id(Some(bracketed(self.message_id)))
+            .date(SystemTime::from(self.date))
+            .header(AutoSubmittedHeader("auto-generated"))
+            .header(SuppressHeader);
+        for to in self.to {
+            b = b.to(mailbox(to)?);
+        }
+        let mut related = MultiPart::related().singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(Body::new(self.html.to_string())),
+        );
+        for (cid, mime, bytes) in self.inline {
+            let ct = ContentType::parse(mime).with_context(|| format!("MIME type {mime:?}"))?;
+            related = related.singlepart(
+                lettre::message::Attachment::new_inline(cid.clone()).body(bytes.clone(), ct),
+            );
+        }
+        let body = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(Body::new(self.text.to_string())),
+            )
+            .multipart(related);
+        Ok(b.multipart(body).context("building a report")?.formatted())
+    }
+}
+
 /// An original letter as a `message/rfc822` part. RFC 2046 §5.2.1 allows no
 /// base64 there, so a letter that can travel as lines (no NUL, no bare CR, lines
 /// of at most 998 octets) goes whole as 7bit or 8bit, in whatever charset it was

@@ -16,10 +16,12 @@
 //! - [`etiquette`]: rule 5 of the regulation: obscenity and insults (`request::etiquette`).
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
+//! - [`calendar`]: the timetable as an iCalendar file (`schedule --ics`). Pure.
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
 //! - [`ticket`]: what to do with a letter, decided purely (`decide`), then applied
 //!   in one store transaction (`apply`): ask, forward, hold, refuse, ignore, relay.
 //! - [`store`]: SQLite state: cursor, messages seen, tickets, outgoing queue, audit, keys.
+//! - [`report`]: the weekly report: figures from the store, text, HTML and a heat map.
 //! - [`templates`]: the admin-editable texts (minijinja).
 //! - [`letter`]: outgoing letters as RFC 5322 bytes, with loop guards.
 //! - [`outbox`]: where letters leave (SMTP, or `.eml` files), and whose fault a failed send is.
@@ -36,6 +38,7 @@
 //! --lib`); the fuzz crate uses them that way. Everything else, and the
 //! binary, needs `daemon`, which is on by default.
 pub mod address;
+pub mod calendar;
 pub mod config;
 pub mod inspect;
 pub mod request;
@@ -57,6 +60,8 @@ pub mod mailbox;
 pub mod net;
 #[cfg(feature = "daemon")]
 pub mod outbox;
+#[cfg(feature = "daemon")]
+pub mod report;
 #[cfg(feature = "daemon")]
 pub mod service;
 #[cfg(feature = "daemon")]

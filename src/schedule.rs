@@ -48,6 +48,8 @@ pub struct Specialist {
     pub name: String,
     pub position: String,
     pub email: Address,
+    /// Who gets complaints about them; none: the school's supervisor.
+    pub supervisor: Option<Address>,
     /// Sorted by weekday and start; one person's windows never overlap (checked by config).
     pub windows: Vec<Window>,
 }
@@ -392,6 +394,7 @@ mod tests {
             name: name.into(),
             position: String::new(),
             email: addr(&format!("{}@example.org", name.len())),
+            supervisor: None,
             windows,
         }
     }

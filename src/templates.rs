@@ -30,6 +30,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("forward", include_str!("../config/templates/forward.j2")),
     ("relay", include_str!("../config/templates/relay.j2")),
     (
+        "complaint",
+        include_str!("../config/templates/complaint.j2"),
+    ),
+    (
+        "complaint_ack",
+        include_str!("../config/templates/complaint_ack.j2"),
+    ),
+    (
         "too_large",
         include_str!("../config/templates/too_large.j2"),
     ),
@@ -217,6 +225,7 @@ pub fn sample_context() -> Value {
         supervisor => context! { name => "Костина Т.В.", email => "director@example.org" },
         reason => "obscene language",
         specialist => context! { name => "Бухер В.В.", email => "bukher@example.org" },
+        about => context! { name => "Бухер В.В.", position => "зам. директора по УВР", email => "bukher@example.org" },
         answer => "Пароль сброшен, войдите с кодом из СМС.",
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",

@@ -72,6 +72,8 @@ pub mod raw {
         pub templates: Templates,
         #[serde(default)]
         pub service: Service,
+        #[serde(default)]
+        pub report: Report,
     }
 
     /// Where requests arrive.
@@ -171,6 +173,8 @@ pub mod raw {
         #[serde(default)]
         pub position: String,
         pub email: Option<String>,
+        /// Who gets complaints about this specialist (default `[school] supervisor`).
+        pub supervisor: Option<String>,
         /// Weekday (mon…sun) → list of "HH:MM-HH:MM".
         #[serde(default)]
         pub duty: toml::Table,
@@ -242,6 +246,29 @@ pub mod raw {
         /// A ticket with no activity this long is closed ("30d").
         pub close_after: Option<Spanned<String>>,
     }
+
+    /// The weekly report (all optional).
+    #[derive(Debug, Deserialize, Default)]
+    pub struct Report {
+        /// Off with `false` (default on).
+        pub enabled: Option<bool>,
+        /// The weekday it is sent on (mon … sun; default mon).
+        pub day: Option<Spanned<String>>,
+        /// The local hour it is sent at, 0–23 (default 8).
+        pub hour: Option<Spanned<u32>>,
+        /// Who gets it (default the supervisor).
+        pub recipients: Option<Vec<Spanned<String>>>,
+    }
+}
+
+/// `[report]`: when the weekly report goes out and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSettings {
+    pub enabled: bool,
+    /// Sent on this weekday at `hour`:00 local time, for the Monday–Sunday week before.
+    pub day: Weekday,
+    pub hour: u32,
+    pub recipients: Vec<Address>,
 }
 
 /// TLS on a connection.
@@ -399,9 +426,22 @@ pub struct Config {
     pub stall_alert_after: Duration,
     pub purge_after_days: u32,
     pub close_after: Duration,
+    /// `[report]`: the weekly report's day, hour and recipients.
+    pub report: ReportSettings,
 }
 
 impl Config {
+    /// Who gets complaints about the specialist with this address: their own
+    /// `supervisor`, else the school's.
+    pub fn supervisor_of(&self, email: &str) -> &Address {
+        self.schedule
+            .specialists()
+            .iter()
+            .find(|s| s.email.email.eq_ignore_ascii_case(email))
+            .and_then(|s| s.supervisor.as_ref())
+            .unwrap_or(&self.supervisor)
+    }
+
     /// Finds the config: the given path, else [`DEFAULT_PATH`] if it exists, else the example.
     pub fn locate(given: Option<&Path>) -> PathBuf {
         match given {

@@ -119,6 +119,7 @@ impl Validator<'_> {
             "service.close_after",
             Duration::from_secs(30 * 86400),
         )?;
+        let report = self.report(&raw.report, &supervisor)?;
         Ok(Config {
             file: self.file.to_path_buf(),
             mailbox,
@@ -157,6 +158,55 @@ impl Validator<'_> {
             stall_alert_after,
             purge_after_days: raw.service.purge_after_days.unwrap_or(365),
             close_after,
+            report,
+        })
+    }
+
+    /// `[report]`, with its defaults: on, Monday 08:00, to the supervisor.
+    fn report(&self, r: &raw::Report, supervisor: &Address) -> R<ReportSettings> {
+        let day = match &r.day {
+            None => Weekday::Mon,
+            Some(d) => parse_weekday(d.get_ref()).ok_or_else(|| {
+                self.at(
+                    d,
+                    format!(
+                        "report.day {:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)",
+                        d.get_ref()
+                    ),
+                )
+            })?,
+        };
+        let hour = match &r.hour {
+            None => 8,
+            Some(h) if *h.get_ref() < 24 => *h.get_ref(),
+            Some(h) => {
+                return Err(self.at(
+                    h,
+                    format!(
+                        "report.hour {} is not an hour of the day (0-23)",
+                        h.get_ref()
+                    ),
+                ));
+            }
+        };
+        let recipients = match &r.recipients {
+            None => vec![supervisor.clone()],
+            Some(list) if list.is_empty() => {
+                return Err(self.err(
+                    self.section_line("report"),
+                    "report.recipients is empty; leave it out (the supervisor gets the report) or set enabled = false",
+                ));
+            }
+            Some(list) => list
+                .iter()
+                .map(|a| self.address(a, "report.recipients"))
+                .collect::<R<Vec<_>>>()?,
+        };
+        Ok(ReportSettings {
+            enabled: r.enabled.unwrap_or(true),
+            day,
+            hour,
+            recipients,
         })
     }
 
@@ -541,10 +591,35 @@ impl Validator<'_> {
                 ));
             }
         }
+        let supervisor = match &e.supervisor {
+            None => None,
+            Some(a) => Some(Address::parse(a).ok_or_else(|| {
+                self.err(
+                    self.find_in(s.span(), a),
+                    format!(
+                        "specialist {:?}: supervisor {a:?} is not an e-mail address",
+                        e.name
+                    ),
+                )
+            })?),
+        };
+        if supervisor
+            .as_ref()
+            .is_some_and(|a| a.email.eq_ignore_ascii_case(&email.email))
+        {
+            return Err(self.err(
+                span,
+                format!(
+                    "specialist {:?} is their own supervisor: complaints about them would reach them",
+                    e.name
+                ),
+            ));
+        }
         Ok(Specialist {
             name: e.name.trim().to_string(),
             position: e.position.trim().to_string(),
             email,
+            supervisor,
             windows,
         })
     }

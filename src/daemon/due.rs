@@ -1,5 +1,6 @@
 //! The due loop: held tickets released when their window opens, housekeeping
-//! (idle tickets closed, old personal data purged) and the timetable's end.
+//! (idle tickets closed, old personal data purged), the timetable's end and
+//! the weekly report.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,6 +88,9 @@ pub(super) async fn due_loop(
         if let Err(e) = timetable_check(&shared) {
             error!(error = %redact(&format!("{e:#}")), "timetable check");
         }
+        if let Err(e) = weekly_report(&shared) {
+            error!(error = %redact(&format!("{e:#}")), "weekly report");
+        }
         let next = shared.store().read().next_due()?;
         let wait = next
             .map(|t| (t - shared.clock.now()).to_std().unwrap_or(Duration::ZERO))
@@ -117,6 +121,18 @@ pub fn timetable_check(shared: &Shared) -> anyhow::Result<bool> {
         warn!(valid_until = %last, "the timetable ends or has ended: mail queued for the admin");
         shared.outbox_wake.notify_one();
         refresh_status(shared);
+    }
+    Ok(queued)
+}
+
+/// Queues the weekly report when its day and hour have come (`report::send`).
+pub fn weekly_report(shared: &Shared) -> anyhow::Result<bool> {
+    let loaded = shared.loaded();
+    let now = shared.clock.now();
+    let queued = crate::report::send::send_weekly(&mut shared.store(), &loaded.config, now)?;
+    if queued {
+        info!("weekly report queued");
+        shared.outbox_wake.notify_one();
     }
     Ok(queued)
 }

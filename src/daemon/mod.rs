@@ -35,7 +35,7 @@ use tracing::{debug, error, warn};
 
 use crate::store::{Queries, Store};
 
-pub use due::{housekeeping, timetable_check};
+pub use due::{housekeeping, timetable_check, weekly_report};
 pub use health::status_line;
 pub use refusals::LETTER_ATTEMPTS;
 pub use settings::{Loaded, mailbox_settings, outbox_settings};
@@ -219,6 +219,7 @@ async fn run_loops(
         release_due(&shared)?;
         housekeeping(&shared)?;
         timetable_check(&shared)?;
+        weekly_report(&shared)?;
         let mut conn = None;
         let end = outbox_pass(&shared, &shutdown, true, &mut conn).await;
         if let Some(c) = conn {

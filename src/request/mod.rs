@@ -11,7 +11,9 @@
 //!   are split off;
 //! * [`intent`]: thanks, congratulations, advertising — letters that ask nothing;
 //! * [`role`], [`name`], [`class`], [`description`]: the fields;
-//! * [`etiquette`]: rule 5 of the regulation.
+//! * [`etiquette`]: rule 5 of the regulation;
+//! * [`complaint`]: whether a letter complains about one of the desk's
+//!   specialists (the router asks, with the timetable's names).
 //!
 //! They share one tokenizer and the word lists ([`words`], the lists in
 //! `lexicon/*.txt`), and the Russian morphological dictionary ([`morph`]).
@@ -21,6 +23,7 @@
 //! heuristics run).
 
 pub mod class;
+pub mod complaint;
 pub mod decode;
 pub mod description;
 pub mod etiquette;

@@ -14,14 +14,14 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 mod queries;
 #[cfg(test)]
 mod tests;
 mod tx;
 
-pub use queries::Queries;
+pub use queries::{Closure, Queries, TicketLetter, TicketMail};
 
 /// Numbered migrations; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -104,6 +104,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tickets ADD COLUMN sender_auth TEXT;
     "#,
+    // 3: what a closed ticket was before it was closed (so `reopen` puts it back),
+    // and who did what the audit row records (an admin's command: the OS user).
+    r#"
+    ALTER TABLE tickets ADD COLUMN closed_from TEXT;
+    ALTER TABLE audit ADD COLUMN who TEXT;
+    "#,
 ];
 
 /// The `kv` key set when the daemon first took a mailbox on with this store (its
@@ -170,6 +176,11 @@ pub const TIMETABLE_REMINDED_KEY: &str = "timetable_ended_reminded";
 pub const HOURLY_ALERT_KEY: &str = "hourly_limit_alerted";
 /// The `kv` key holding the local date of the last undeliverable-address alert.
 pub const UNDELIVERABLE_ALERT_KEY: &str = "undeliverable_alerted";
+/// The `kv` key holding the Monday of the last week whose report was queued.
+pub const REPORT_SENT_KEY: &str = "weekly_report_sent";
+/// The `kv` key holding when the daemon first looked whether a weekly report was
+/// due: a week that ended before it is not reported (the desk did not watch it).
+pub const REPORT_SINCE_KEY: &str = "weekly_report_since";
 
 /// The `kv` key set once the store has been rewritten (VACUUM) with
 /// `secure_delete` on, so no free page holds data purged without it.
@@ -263,6 +274,8 @@ pub struct AuditEntry {
     pub ticket: Option<i64>,
     pub event: String,
     pub detail: String,
+    /// Who did it, for an admin's command (the OS user); none for the daemon.
+    pub who: Option<String>,
 }
 
 /// A message row to record.
@@ -455,11 +468,19 @@ impl Store {
     }
 
     /// Runs `f` in one transaction: all of it is committed, or none.
+    ///
+    /// The transaction takes the write lock when it begins (`BEGIN IMMEDIATE`):
+    /// the daemon and an admin's `duty-desk ticket …` share the file, and a
+    /// transaction that read first and then found the other one's write in the
+    /// way would fail at once; taking the lock first, each waits its turn (the
+    /// busy timeout) and reads what the other committed.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let tx = Tx(self.conn.transaction()?);
+        let tx = Tx(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?);
         let out = f(&tx)?;
         tx.0.commit()?;
         Ok(out)

@@ -388,14 +388,92 @@ pub trait Queries {
     }
 
     fn recent_audit(&self, event_like: &str, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
-        self.rows("SELECT at, ticket, event, detail FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2", params![event_like, limit as i64], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                ticket: r.get(1)?,
-                event: r.get(2)?,
-                detail: r.get(3)?,
-            })
-        })
+        self.rows("SELECT at, ticket, event, detail, who FROM audit WHERE event LIKE ?1 ORDER BY id DESC LIMIT ?2", params![event_like, limit as i64], audit_row)
+    }
+
+    /// Tickets by number, those in `state` only when given, created at or after
+    /// `since` when given.
+    fn ticket_list(
+        &self,
+        state: Option<TicketState>,
+        since: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Vec<Ticket>> {
+        self.rows(
+            &format!(
+                "{TICKET_SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR created_at >= ?2)
+                 ORDER BY number"
+            ),
+            params![state.map(TicketState::as_str), since.map(ts)],
+            ticket_row,
+        )
+    }
+
+    /// When a ticket was closed, what it was before, and whether its personal
+    /// data (its letters with it) was purged; none for a ticket that does not exist.
+    fn ticket_closure(&self, number: i64) -> anyhow::Result<Option<Closure>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT closed_at, closed_from, purged_at IS NOT NULL FROM tickets WHERE number = ?1",
+                [number],
+                |r| {
+                    let from: Option<String> = r.get(1)?;
+                    Ok(Closure {
+                        closed_at: opt_ts(r.get(0)?)?,
+                        closed_from: from.as_deref().and_then(TicketState::parse),
+                        purged: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The letters of a ticket as received, with the decision on each, oldest first.
+    fn ticket_messages(&self, ticket: i64) -> anyhow::Result<Vec<TicketLetter>> {
+        self.rows(
+            "SELECT received_at, sender, message_id, verdict, reason, folder FROM messages
+             WHERE ticket = ?1 ORDER BY received_at, id",
+            [ticket],
+            |r| {
+                Ok(TicketLetter {
+                    at: parse_ts(&r.get::<_, String>(0)?)?,
+                    sender: r.get(1)?,
+                    message_id: r.get(2)?,
+                    verdict: r.get(3)?,
+                    reason: r.get(4)?,
+                    folder: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    /// The audit rows of a ticket, oldest first.
+    fn ticket_audit(&self, ticket: i64) -> anyhow::Result<Vec<AuditEntry>> {
+        self.rows(
+            "SELECT at, ticket, event, detail, who FROM audit WHERE ticket = ?1 ORDER BY at, id",
+            [ticket],
+            audit_row,
+        )
+    }
+
+    /// The mail queued for a ticket (any state), oldest first.
+    fn ticket_mail(&self, ticket: i64) -> anyhow::Result<Vec<TicketMail>> {
+        self.rows(
+            "SELECT created_at, kind, recipients, state, sent_at, last_error FROM outgoing
+             WHERE ticket = ?1 ORDER BY created_at, id",
+            [ticket],
+            |r| {
+                let recipients: String = r.get(2)?;
+                Ok(TicketMail {
+                    at: parse_ts(&r.get::<_, String>(0)?)?,
+                    kind: r.get(1)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    state: r.get(3)?,
+                    sent_at: opt_ts(r.get(4)?)?,
+                    last_error: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// Messages recorded after row `after_id`, in order.
@@ -449,4 +527,47 @@ pub trait Queries {
         )?;
         Ok(opt_ts(s)?)
     }
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: r.get(0)?,
+        ticket: r.get(1)?,
+        event: r.get(2)?,
+        detail: r.get(3)?,
+        who: r.get(4)?,
+    })
+}
+
+/// How a ticket stands towards closing ([`Queries::ticket_closure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Closure {
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The state it was closed from (none for tickets closed before this was kept).
+    pub closed_from: Option<TicketState>,
+    /// Its personal data and letters were erased (`purge_closed`).
+    pub purged: bool,
+}
+
+/// A letter of a ticket and the decision on it, for `duty-desk ticket N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLetter {
+    pub at: DateTime<Utc>,
+    pub sender: Option<String>,
+    pub message_id: Option<String>,
+    pub verdict: String,
+    pub reason: String,
+    pub folder: String,
+}
+
+/// A mail of a ticket, for `duty-desk ticket N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketMail {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }

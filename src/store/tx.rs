@@ -161,6 +161,47 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// An audit row of something a person did (an admin's command), with who.
+    pub fn audit_by(
+        &self,
+        now: DateTime<Utc>,
+        ticket: Option<i64>,
+        event: &str,
+        detail: &str,
+        who: &str,
+    ) -> anyhow::Result<()> {
+        self.0.execute(
+            "INSERT INTO audit (at, ticket, event, detail, who) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ts(now), ticket, event, detail, who],
+        )?;
+        Ok(())
+    }
+
+    /// Closes one ticket now, remembering the state it had.
+    pub fn close_ticket(&self, number: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET closed_from = state, state = 'closed', closed_at = ?2, updated_at = ?2
+             WHERE number = ?1 AND state != 'closed'",
+            params![number, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Opens a closed ticket again in `state`.
+    pub fn reopen_ticket(
+        &self,
+        number: i64,
+        state: TicketState,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET state = ?2, closed_at = NULL, closed_from = NULL, updated_at = ?3
+             WHERE number = ?1 AND state = 'closed'",
+            params![number, state.as_str(), ts(now)],
+        )?;
+        Ok(())
+    }
+
     pub fn kv_set(&self, key: &str, value: &str) -> anyhow::Result<()> {
         self.0.execute(
             "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
@@ -177,7 +218,7 @@ impl Tx<'_> {
     /// Closes tickets idle since `before`; returns how many.
     pub fn close_idle(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<usize> {
         Ok(self.0.execute(
-            "UPDATE tickets SET state = 'closed', closed_at = ?2
+            "UPDATE tickets SET closed_from = state, state = 'closed', closed_at = ?2
              WHERE state IN ('forwarded', 'waiting_sender', 'refused') AND updated_at < ?1",
             params![ts(before), ts(now)],
         )?)

@@ -264,6 +264,18 @@ impl Ctx<'_, '_> {
                     Some(to.name.clone()),
                 )
             }
+            Decision::Complaint {
+                about,
+                to,
+                acknowledge,
+                ..
+            } => {
+                self.complaint(t, about, to, *acknowledge)?;
+                outcome(
+                    &format!("a complaint about {}: to their supervisor", about.name),
+                    Some(to.name.clone()),
+                )
+            }
             Decision::Addition { to, .. } => {
                 self.forward(t, &to.name, &to.email, true, incoming)?;
                 outcome("follow-up to a forwarded ticket", Some(to.name.clone()))
@@ -303,6 +315,37 @@ impl Ctx<'_, '_> {
                 outcome(reason, Some(specialist.name.clone()))
             }
         })
+    }
+
+    /// Sends a complaint about `about` to their supervisor `to` with the
+    /// letters, and, if asked, tells the requester where it went.
+    fn complaint(
+        &mut self,
+        t: &mut Ticket,
+        about: &Assignee,
+        to: &Assignee,
+        acknowledge: bool,
+    ) -> anyhow::Result<()> {
+        let about_ctx =
+            context! { name => about.name, position => about.position, email => about.email };
+        self.forward_as(
+            "complaint",
+            "complaint",
+            context! { about => about_ctx.clone() },
+            t,
+            &to.name,
+            &to.email,
+            false,
+            None,
+        )?;
+        if acknowledge {
+            self.reply(
+                "complaint_ack",
+                t,
+                context! { about => about_ctx, supervisor => context! { name => to.name, email => to.email } },
+            )?;
+        }
+        Ok(())
     }
 
     /// Forwards a complete ticket to the specialist on duty and, if asked,

@@ -13,6 +13,7 @@ use super::words::{
 };
 use crate::config::Config;
 use crate::letter;
+use crate::request::complaint::{self, Person};
 use crate::request::{Field, Request, Verdict, missing_fields};
 use crate::schedule::Shift;
 use crate::store::{Ticket, TicketState};
@@ -113,6 +114,14 @@ pub enum Decision {
         to: Assignee,
         acknowledge: bool,
     },
+    /// A complaint about a specialist's conduct: the ticket to that specialist's
+    /// supervisor (never to them), and the writer told it went there.
+    Complaint {
+        ticket: Ticket,
+        about: Assignee,
+        to: Assignee,
+        acknowledge: bool,
+    },
     /// A follow-up to a forwarded ticket: the new letter to the same person.
     Addition { ticket: Ticket, to: Assignee },
     /// A follow-up to a forwarded ticket past today's exchanges: merged, not passed on.
@@ -146,6 +155,7 @@ impl Decision {
             Decision::Hold { .. } | Decision::Merge { .. } => "held",
             Decision::Addition { .. } | Decision::AdditionWithheld { .. } => "addition",
             Decision::Relay { .. } => "relayed",
+            Decision::Complaint { .. } => "complaint",
             Decision::Answered { .. } => "answered",
         }
     }
@@ -171,6 +181,7 @@ impl Decision {
             | Decision::Release { ticket, .. }
             | Decision::Hold { ticket, .. }
             | Decision::Fallback { ticket, .. }
+            | Decision::Complaint { ticket, .. }
             | Decision::Addition { ticket, .. }
             | Decision::AdditionWithheld { ticket }
             | Decision::Merge { ticket }
@@ -215,6 +226,14 @@ pub fn decide(
                 return Decision::Refuse {
                     ticket: t,
                     report: !view.reported_today,
+                };
+            }
+            if let Some((about, to)) = complaint(req, cfg, &t) {
+                return Decision::Complaint {
+                    ticket: t,
+                    about,
+                    to,
+                    acknowledge: true,
                 };
             }
             progress(t, cfg, loads, now)
@@ -281,6 +300,14 @@ fn follow_up(
         t.class = Some(c.clone());
     }
     t.description = merge_text(t.description.take(), own_description(req));
+    if let Some((about, to)) = complaint(req, cfg, &t) {
+        return Decision::Complaint {
+            ticket: t,
+            about,
+            to,
+            acknowledge: true,
+        };
+    }
     match t.state {
         // Two auto-responders answering each other: stop passing letters on.
         TicketState::Forwarded if view.exchanges_left == 0 => {
@@ -340,6 +367,41 @@ fn answer(req: &Request, view: &View, t: Ticket) -> Decision {
             specialist,
         },
     }
+}
+
+/// Whether the letter complains about one of the timetable's specialists (see
+/// [`crate::request::complaint`]): who, and their supervisor. A ticket already
+/// with that supervisor stays as it is (a further letter is an addition to it).
+fn complaint(req: &Request, cfg: &Config, t: &Ticket) -> Option<(Assignee, Assignee)> {
+    let specialists = cfg.schedule.specialists();
+    let people: Vec<Person<'_>> = specialists
+        .iter()
+        .map(|s| Person {
+            name: &s.name,
+            email: &s.email.email,
+        })
+        .collect();
+    let text = format!("{}\n{}", req.subject, req.new_text);
+    let s = &specialists[complaint::about(&text, &people)?];
+    let sup = cfg.supervisor_of(&s.email.email);
+    if t.assignee
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case(&sup.email))
+    {
+        return None;
+    }
+    Some((
+        Assignee {
+            name: s.name.clone(),
+            email: s.email.email.clone(),
+            position: s.position.clone(),
+        },
+        Assignee {
+            name: sup.name.clone().unwrap_or_else(|| sup.email.clone()),
+            email: sup.email.clone(),
+            position: String::new(),
+        },
+    ))
 }
 
 /// Ask for what is missing, or dispatch a complete ticket.
@@ -404,7 +466,7 @@ fn dispatch(
 }
 
 /// The specialist of a shift.
-fn assignee(cfg: &Config, s: &Shift) -> Assignee {
+pub(super) fn assignee(cfg: &Config, s: &Shift) -> Assignee {
     let sp = &cfg.schedule.specialists()[s.specialist];
     Assignee {
         name: sp.name.clone(),
@@ -414,7 +476,7 @@ fn assignee(cfg: &Config, s: &Shift) -> Assignee {
 }
 
 /// Two on duty: fewest open tickets first, then round-robin after the last one chosen.
-fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
+pub(super) fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
     if shifts.len() <= 1 {
         return shifts.first().cloned();
     }
@@ -443,327 +505,6 @@ fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
     best.map(|(_, _, s)| s.clone())
 }
 
-/// Every variant, decided with no store at all: the view and the loads are built
-/// by hand, as [`View::read`] and [`Loads::read`] would find them.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> Config {
-        Config::from_toml_str(
-            include_str!("../../config/duty-desk.example.toml"),
-            std::path::Path::new("example.toml"),
-            std::path::Path::new("/tmp"),
-        )
-        .unwrap()
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    /// Two on duty (Бамбуркин, Макаренко).
-    const ON_DUTY: &str = "2021-09-09T08:30:00+03:00";
-    /// Nobody on duty; Бухер's window opens at 14:00.
-    const OFF_DUTY: &str = "2021-09-09T11:00:00+03:00";
-    /// After the timetable's last day.
-    const EXPIRED: &str = "2022-06-15T09:00:00+03:00";
-
-    const PARENT: &str = "mama@mail.ru";
-
-    fn complete() -> Request {
-        Request {
-            sender: Some(PARENT.into()),
-            message_id: Some("m1@mail.ru".into()),
-            subject: "Не входит в журнал".into(),
-            role: Some(crate::request::Role::Parent),
-            full_name: Some("Смирнова Ольга Викторовна".into()),
-            class: Some("5А".into()),
-            description: Some("Не могу войти в электронный журнал".into()),
-            verdict: Verdict::Forward,
-            reason: "complete".into(),
-            ..Request::empty(100)
-        }
-    }
-
-    fn view(sender: &str) -> View {
-        View::new(Some(sender), trust::Verdict::Unknown)
-    }
-
-    fn stored(number: i64, state: TicketState) -> Ticket {
-        let mut t = ticket_from_request(&complete(), &view(PARENT), at(ON_DUTY));
-        t.number = number;
-        t.state = state;
-        t
-    }
-
-    fn decided(req: &Request, view: &View, now: &str) -> Decision {
-        decide(req, view, &config(), &Loads::default(), at(now))
-    }
-
-    #[test]
-    fn a_copy_from_the_same_writer_is_a_duplicate() {
-        let mut v = view(PARENT);
-        v.duplicate = Some("Waiting".into());
-        assert_eq!(
-            decided(&complete(), &v, ON_DUTY),
-            Decision::Duplicate {
-                folder: Folder::Waiting,
-                message_id: "m1@mail.ru".into()
-            }
-        );
-    }
-
-    #[test]
-    fn ignored_letters_have_a_typed_reason_and_its_folder() {
-        let cases = [
-            (
-                "robot: Auto-Submitted: auto-replied",
-                IgnoreReason::Robot,
-                Folder::Ignored,
-            ),
-            (
-                "too large: 104857600 bytes exceeds the limit of 1000 bytes",
-                IgnoreReason::TooLarge,
-                Folder::Unreadable,
-            ),
-            (
-                "unreadable: not a mail message",
-                IgnoreReason::Unreadable,
-                Folder::Unreadable,
-            ),
-            (
-                "no sender address to answer",
-                IgnoreReason::Other,
-                Folder::Ignored,
-            ),
-            // Words inside a reason name no kind: only its first part does.
-            (
-                "robot: a list mail about unreadable letters too large to read",
-                IgnoreReason::Robot,
-                Folder::Ignored,
-            ),
-        ];
-        for (reason, why, folder) in cases {
-            let r = Request {
-                verdict: Verdict::Ignore,
-                reason: reason.into(),
-                ..complete()
-            };
-            let d = decided(&r, &view(PARENT), ON_DUTY);
-            assert_eq!(d, Decision::Ignore(why), "{reason}");
-            assert_eq!((d.folder(), d.as_str()), (folder, "ignore"), "{reason}");
-        }
-        // Our own address, whatever the letter says.
-        let own = config().from.email.clone();
-        let d = decided(&complete(), &view(&own), ON_DUTY);
-        assert_eq!(d, Decision::Ignore(IgnoreReason::Own));
-        assert_eq!(d.folder(), Folder::Ignored);
-    }
-
-    #[test]
-    fn a_rude_letter_is_refused_and_reported_once_a_day() {
-        let r = Request {
-            verdict: Verdict::Etiquette,
-            ..complete()
-        };
-        let Decision::Refuse { ticket, report } = decided(&r, &view(PARENT), ON_DUTY) else {
-            panic!("not refused");
-        };
-        assert!(report);
-        assert_eq!((ticket.number, ticket.state), (0, TicketState::Refused));
-        let mut v = view(PARENT);
-        v.reported_today = true;
-        let d = decided(&r, &v, ON_DUTY);
-        assert!(matches!(d, Decision::Refuse { report: false, .. }), "{d:?}");
-        assert_eq!((d.folder(), d.as_str()), (Folder::Etiquette, "etiquette"));
-        // Rude words in a follow-up start a ticket of their own.
-        let mut v = view(PARENT);
-        v.thread = Thread::FollowUp(stored(7, TicketState::WaitingSender));
-        assert!(
-            matches!(decided(&r, &v, ON_DUTY), Decision::Refuse { ticket, .. } if ticket.number == 0)
-        );
-    }
-
-    #[test]
-    fn an_incomplete_letter_asks_for_exactly_what_is_missing() {
-        let r = Request {
-            class: None,
-            verdict: Verdict::Ask,
-            ..complete()
-        };
-        let d = decided(&r, &view(PARENT), ON_DUTY);
-        assert_eq!((d.folder(), d.as_str()), (Folder::Waiting, "ask"));
-        let Decision::Ask { missing, ticket } = d else {
-            panic!("not asked");
-        };
-        assert_eq!(missing, [Field::Class]);
-        assert_eq!(ticket.requester.as_deref(), Some(PARENT));
-    }
-
-    #[test]
-    fn complete_on_duty_goes_to_the_lighter_load_then_round_robin() {
-        let cfg = config();
-        let fwd = |loads: &Loads| match decide(&complete(), &view(PARENT), &cfg, loads, at(ON_DUTY))
-        {
-            Decision::Forward {
-                to, acknowledge, ..
-            } => {
-                assert!(acknowledge);
-                to.email
-            }
-            other => panic!("not forwarded: {other:?}"),
-        };
-        // Config order first, then the one after the last chosen.
-        assert_eq!(fwd(&Loads::default()), "bamburkin@example.org");
-        let after_bamburkin = Loads {
-            last: Some("bamburkin@example.org".into()),
-            ..Loads::default()
-        };
-        assert_eq!(fwd(&after_bamburkin), "makarenko@example.org");
-        // Fewer open tickets wins over the turn.
-        let busy = Loads {
-            open: [("makarenko@example.org".to_string(), 3)].into(),
-            last: Some("bamburkin@example.org".into()),
-        };
-        assert_eq!(fwd(&busy), "bamburkin@example.org");
-    }
-
-    #[test]
-    fn complete_off_duty_is_held_for_the_next_window() {
-        let d = decided(&complete(), &view(PARENT), OFF_DUTY);
-        assert_eq!((d.folder(), d.as_str()), (Folder::Processed, "held"));
-        let Decision::Hold {
-            to,
-            shift,
-            acknowledge,
-            ..
-        } = d
-        else {
-            panic!("not held");
-        };
-        assert!(acknowledge);
-        assert_eq!(to.name, "Бухер В.В.");
-        assert_eq!(
-            shift.from.with_timezone(&Utc),
-            at("2021-09-09T14:00:00+03:00")
-        );
-    }
-
-    #[test]
-    fn with_no_window_ahead_the_fallback_gets_it() {
-        let d = decided(&complete(), &view(PARENT), EXPIRED);
-        assert_eq!(d.as_str(), "forward");
-        let Decision::Fallback { to, .. } = d else {
-            panic!("not to the fallback: {d:?}");
-        };
-        assert_eq!(to.email, "admin@example.org");
-    }
-
-    #[test]
-    fn a_held_ticket_is_released_to_its_specialist_or_planned_again() {
-        let cfg = config();
-        let mut t = stored(3, TicketState::WaitingDuty);
-        t.assignee = Some("bukher@example.org".into());
-        let opened = at("2021-09-09T14:00:00+03:00");
-        let d = decide_release(t.clone(), &cfg, &Loads::default(), opened);
-        let Decision::Release { to, ticket } = &d else {
-            panic!("not released: {d:?}");
-        };
-        assert_eq!(
-            (to.email.as_str(), ticket.number),
-            ("bukher@example.org", 3)
-        );
-        assert_eq!(d.as_str(), "forward");
-        // Nobody on duty after all (the timetable changed): held again, not acknowledged.
-        let d = decide_release(t, &cfg, &Loads::default(), at(OFF_DUTY));
-        assert!(
-            matches!(
-                d,
-                Decision::Hold {
-                    acknowledge: false,
-                    ..
-                }
-            ),
-            "{d:?}"
-        );
-    }
-
-    #[test]
-    fn follow_ups_merge_and_go_where_their_ticket_is() {
-        let follow = |t: Ticket, exchanges_left: u32, now: &str| {
-            let mut v = view(PARENT);
-            v.thread = Thread::FollowUp(t);
-            v.exchanges_left = exchanges_left;
-            decided(&complete(), &v, now)
-        };
-        let mut forwarded = stored(5, TicketState::Forwarded);
-        forwarded.assignee = Some("makarenko@example.org".into());
-        forwarded.assignee_name = Some("Макаренко С.О.".into());
-        let d = follow(forwarded.clone(), 2, ON_DUTY);
-        assert_eq!(d.as_str(), "addition");
-        assert!(
-            matches!(&d, Decision::Addition { to, ticket } if to.email == "makarenko@example.org" && ticket.number == 5),
-            "{d:?}"
-        );
-        let d = follow(forwarded, 0, ON_DUTY);
-        assert!(matches!(d, Decision::AdditionWithheld { .. }), "{d:?}");
-        assert_eq!(d.as_str(), "addition");
-        let d = follow(stored(6, TicketState::WaitingDuty), 2, ON_DUTY);
-        assert!(matches!(d, Decision::Merge { .. }), "{d:?}");
-        assert_eq!(d.as_str(), "held");
-        // A ticket waiting for its sender, now complete: forwarded, the fields merged.
-        let mut waiting = stored(8, TicketState::WaitingSender);
-        waiting.class = None;
-        let d = follow(waiting, 2, ON_DUTY);
-        let Decision::Forward { ticket, .. } = d else {
-            panic!("not forwarded: {d:?}");
-        };
-        assert_eq!((ticket.number, ticket.class.as_deref()), (8, Some("5А")));
-    }
-
-    #[test]
-    fn a_specialists_answer_is_relayed_unless_it_may_not_be() {
-        let specialist = "makarenko@example.org";
-        let answer = |t: Ticket, f: &dyn Fn(&mut View)| {
-            let mut v = view(specialist);
-            v.thread = Thread::Answer(t);
-            v.exchanges_left = 2;
-            f(&mut v);
-            let r = Request {
-                sender: Some(specialist.into()),
-                sender_name: Some("Макаренко С.О.".into()),
-                ..complete()
-            };
-            decided(&r, &v, ON_DUTY)
-        };
-        let forwarded = stored(5, TicketState::Forwarded);
-        let d = answer(forwarded.clone(), &|_| {});
-        assert_eq!(d.as_str(), "relayed");
-        assert!(
-            matches!(&d, Decision::Relay { specialist: s, .. } if s.email == specialist && s.name == "Макаренко С.О."),
-            "{d:?}"
-        );
-        let not_relayed = |d: Decision| match d {
-            Decision::Answered { why, .. } => why,
-            other => panic!("relayed: {other:?}"),
-        };
-        assert_eq!(
-            not_relayed(answer(forwarded.clone(), &|v| v.requester_received = true)),
-            NotRelayed::Received
-        );
-        assert_eq!(
-            not_relayed(answer(forwarded.clone(), &|v| v.exchanges_left = 0)),
-            NotRelayed::ExchangeLimit
-        );
-        let mut forged = forwarded.clone();
-        forged.sender_auth = Some(trust::Verdict::Fail.as_str().into());
-        assert_eq!(not_relayed(answer(forged, &|_| {})), NotRelayed::Forged);
-        let mut nowhere = forwarded;
-        nowhere.requester = Some("no address at all".into());
-        assert_eq!(
-            not_relayed(answer(nowhere, &|_| {})),
-            NotRelayed::Undeliverable
-        );
-    }
-}
+#[path = "decide_tests.rs"]
+mod tests;

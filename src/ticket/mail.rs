@@ -256,6 +256,24 @@ impl Ctx<'_, '_> {
         addition: bool,
         only: Option<&Incoming<'_>>,
     ) -> anyhow::Result<()> {
+        let kind = if addition { "addition" } else { "forward" };
+        self.forward_as("forward", kind, context! {}, t, name, email, addition, only)
+    }
+
+    /// Queues a ticket with its letters to one person as `template` renders it
+    /// (`extra` added to its variables), as mail of `kind`; the ticket is theirs.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_as(
+        &mut self,
+        template: &str,
+        kind: &str,
+        extra: Value,
+        t: &mut Ticket,
+        name: &str,
+        email: &str,
+        addition: bool,
+        only: Option<&Incoming<'_>>,
+    ) -> anyhow::Result<()> {
         let (letters, left_out) = match only {
             Some(incoming) => self.fit_letters(vec![(incoming.raw.len(), ())], |_| {
                 Ok(Some(incoming.raw.to_vec()))
@@ -270,7 +288,7 @@ impl Ctx<'_, '_> {
         let waited = waited_ru(self.now - t.created_at)
             .filter(|_| !addition && t.state == TicketState::WaitingDuty);
         let rendered = self.desk.templates.render(
-            "forward",
+            template,
             self.common(
                 t,
                 false,
@@ -280,6 +298,7 @@ impl Ctx<'_, '_> {
                     waited => waited,
                     letters => letters.len(),
                     left_out => left_out.iter().map(mb).collect::<Vec<_>>(),
+                    ..extra
                 },
             ),
         )?;
@@ -310,7 +329,7 @@ impl Ctx<'_, '_> {
             );
         };
         self.queue_letter(
-            if addition { "addition" } else { "forward" },
+            kind,
             t,
             Letter {
                 from: self.cfg().from.clone(),
@@ -318,7 +337,11 @@ impl Ctx<'_, '_> {
                 reply_to,
                 subject: rendered.subject,
                 body: rendered.body,
-                message_id: new_message_id("forward", Some(t.number), &self.cfg().from),
+                message_id: new_message_id(
+                    if kind == "addition" { "forward" } else { kind },
+                    Some(t.number),
+                    &self.cfg().from,
+                ),
                 in_reply_to: None,
                 references: vec![],
                 auto_submitted: AutoSubmitted::Generated,

@@ -19,11 +19,17 @@
 //! merge into their ticket. At most `auto_replies_per_sender_per_day` automatic
 //! replies go to one sender per local day; past that we stay silent but keep
 //! (and still forward) the ticket.
+//!
+//! The admin acts on a ticket by hand through [`admin_actions`] (forward,
+//! reassign, close, reopen: decided purely, carried out in one transaction with
+//! an audit row) and reads tickets through [`listing`].
 
 mod admin;
+pub mod admin_actions;
 mod apply;
 mod decide;
 mod folder;
+pub mod listing;
 mod mail;
 mod view;
 mod words;

@@ -27,6 +27,7 @@ pub mod complaint;
 pub mod decode;
 pub mod description;
 pub mod etiquette;
+pub mod html;
 pub mod intent;
 pub mod morph;
 pub mod name;

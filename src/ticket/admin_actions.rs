@@ -13,14 +13,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::Desk;
-use super::apply::Ctx;
+use super::apply::{Ctx, forward_request};
 use super::decide::{Assignee, assignee, choose};
 use super::view::Loads;
 use super::words::when_ru;
 use crate::config::Config;
-use crate::request::{Request, Verdict};
 use crate::store::{Closure, Queries, Ticket, TicketState, Tx};
-use crate::trust;
 
 /// What the admin asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,22 +325,9 @@ pub fn carry_out(
     let summary = match plan {
         Plan::Forward { to } => {
             let before = t.assignee_name.clone();
-            let req = Request {
-                verdict: Verdict::Forward,
-                ..Request::empty(0)
-            };
+            let req = forward_request();
             let requester = t.requester.clone();
-            let mut ctx = Ctx {
-                tx,
-                desk,
-                req: &req,
-                sender: requester.as_deref(),
-                now,
-                queued: 0,
-                replied: false,
-                auth: trust::Verdict::Unknown,
-                notes: Vec::new(),
-            };
+            let mut ctx = Ctx::for_ticket(tx, desk, &req, requester.as_deref(), now);
             ctx.forward(&mut t, &to.name, &to.email, false, None)?;
             queued = ctx.queued;
             match (action, before) {

@@ -36,6 +36,38 @@ pub(super) struct Ctx<'a, 'b> {
     pub(super) notes: Vec<String>,
 }
 
+/// The request a ticket's own action stands for, when no letter came in: a
+/// forward of what the ticket holds (a duty window opening, an admin's command).
+pub(super) fn forward_request() -> Request {
+    Request {
+        verdict: Verdict::Forward,
+        ..Request::empty(0)
+    }
+}
+
+impl<'a, 'b> Ctx<'a, 'b> {
+    /// Works on ticket mail for `sender` (the requester) with no incoming letter.
+    pub(super) fn for_ticket(
+        tx: &'a Tx<'b>,
+        desk: &'a Desk<'a>,
+        req: &'a Request,
+        sender: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Ctx {
+            tx,
+            desk,
+            req,
+            sender,
+            now,
+            queued: 0,
+            replied: false,
+            auth: trust::Verdict::Unknown,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// Carries out the decision on one letter: records it, creates or updates its
 /// ticket, queues the mail. Returns what was done, for the log and the move.
 pub fn apply(
@@ -91,22 +123,9 @@ pub fn apply_release(
     let Some(mut t) = decision.ticket().cloned() else {
         anyhow::bail!("a release concerns a ticket");
     };
-    let req = Request {
-        verdict: Verdict::Forward,
-        ..Request::empty(0)
-    };
+    let req = forward_request();
     let requester = t.requester.clone();
-    let mut ctx = Ctx {
-        tx,
-        desk,
-        req: &req,
-        sender: requester.as_deref(),
-        now,
-        queued: 0,
-        replied: false,
-        auth: trust::Verdict::Unknown,
-        notes: Vec::new(),
-    };
+    let mut ctx = Ctx::for_ticket(tx, desk, &req, requester.as_deref(), now);
     let outcome = ctx.step(&mut t, &decision, None)?;
     Ok(Outcome {
         queued: ctx.queued,

@@ -396,6 +396,7 @@ mod tests {
                 email: format!("{}@example.org", name.len()),
             },
             supervisor: None,
+            topics: vec![],
             windows,
         }
     }

@@ -229,6 +229,7 @@ fn ticket_command(
                 &r.ticket_messages(number)?,
                 &r.ticket_audit(number)?,
                 &r.ticket_mail(number)?,
+                &r.ticket_answers(number)?,
                 tz
             )
         );

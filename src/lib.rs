@@ -16,6 +16,7 @@
 //! - [`etiquette`]: rule 5 of the regulation: obscenity and insults (`request::etiquette`).
 //! - [`inspect`]: `duty-desk inspect`, understanding without side effects.
 //! - [`schedule`]: the duty timetable; `on_duty(at)`, `next_window(after)`. Pure.
+//! - [`topic`]: the kinds of problem a specialist is preferred for (a leaf).
 //! - [`calendar`]: the timetable as an iCalendar file (`schedule --ics`). Pure.
 //! - [`trust`]: what a letter proves about its sender (`Authentication-Results`, address keys). Pure.
 //! - [`ticket`]: what to do with a letter, decided purely (`decide`), then applied
@@ -44,6 +45,7 @@ pub mod inspect;
 pub mod request;
 pub use request::etiquette;
 pub mod schedule;
+pub mod topic;
 pub mod trust;
 
 #[cfg(feature = "daemon")]

@@ -18,6 +18,7 @@ use chrono::{
 use chrono_tz::Tz;
 
 use crate::address::Address;
+use crate::topic::Topic;
 
 /// Minutes since local midnight; 1440 is 24:00 (the end of the day).
 pub type Minutes = u16;
@@ -50,6 +51,8 @@ pub struct Specialist {
     pub email: Address,
     /// Who gets complaints about them; none: the school's supervisor.
     pub supervisor: Option<Address>,
+    /// The kinds of problem they are preferred for when two are on duty.
+    pub topics: Vec<Topic>,
     /// Sorted by weekday and start; one person's windows never overlap (checked by config).
     pub windows: Vec<Window>,
 }
@@ -395,6 +398,7 @@ mod tests {
             position: String::new(),
             email: addr(&format!("{}@example.org", name.len())),
             supervisor: None,
+            topics: vec![],
             windows,
         }
     }

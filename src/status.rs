@@ -53,6 +53,12 @@ fn tickets(out: &mut String, r: &impl Queries, time: &Local) -> anyhow::Result<(
     for (state, n) in counts {
         writeln!(out, "  {state:<15} {n}")?;
     }
+    let a = r.answer_counts()?;
+    writeln!(
+        out,
+        "  answered {}   reminded {}   passed on {}",
+        a.answered, a.reminded, a.passed_on
+    )?;
     writeln!(out, "\nWaiting for a duty window:")?;
     let held = r.held_tickets()?;
     if held.is_empty() {

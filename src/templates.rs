@@ -227,6 +227,7 @@ pub fn sample_context() -> Value {
         specialist => context! { name => "Бухер В.В.", email => "bukher@example.org" },
         about => context! { name => "Бухер В.В.", position => "зам. директора по УВР", email => "bukher@example.org" },
         answer => "Пароль сброшен, войдите с кодом из СМС.",
+        via_desk => true,
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",
         error => "authentication failed",

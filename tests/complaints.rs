@@ -17,19 +17,6 @@ use support::{Compose, Home, Mail, run_once, specialist};
 const THU_0830: &str = "2021-09-09T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn deliver(stack: &MailStack, letter: &Compose) {
-    let before = stack.fetch(SUPPORT, "INBOX").await.len();
-    stack
-        .send(&letter.from, SUPPORT, &letter.build())
-        .await
-        .unwrap_or_else(|e| panic!("send {}: {e}", letter.subject));
-    stack.wait_for(SUPPORT, "INBOX", before + 1, WAIT).await;
-}
-
-async fn inbox(stack: &MailStack, user: &str, count: usize) -> Vec<Mail> {
-    Mail::all(&stack.wait_for(user, "INBOX", count, WAIT).await)
-}
-
 fn assert_contains(text: &str, needle: &str) {
     assert!(text.contains(needle), "{needle:?} not in:\n{text}");
 }
@@ -81,19 +68,19 @@ async fn a_complaint_about_the_specialist_on_duty_reaches_the_supervisor_not_the
         "Бамбуркин С.П. сбросил мне пароль, но приложение не отвечает, пишет ошибка входа.",
     );
     for l in [&rude, &silent, &technical] {
-        deliver(&stack, l).await;
+        stack.deliver(l).await;
     }
 
     run_once(&config, THU_0830);
 
     // Each complaint to the supervisor, with the letter attached.
-    let to_admin = inbox(&stack, ADMIN, 1).await;
+    let to_admin = stack.inbox(ADMIN, 1).await;
     assert_eq!(to_admin.len(), 1);
     assert_contains(&to_admin[0].subject, "жалоба на специалиста Бамбуркин С.П.");
     assert_contains(&to_admin[0].body, "Завуч Орлова Н.Н., здравствуйте!");
     assert_contains(&to_admin[0].body, "грубо разговаривал");
     assert_eq!(to_admin[0].attached_ids(), vec![rude.message_id.clone()]);
-    let to_director = inbox(&stack, DIRECTOR, 1).await;
+    let to_director = stack.inbox(DIRECTOR, 1).await;
     assert_eq!(to_director.len(), 1);
     assert_contains(
         &to_director[0].subject,
@@ -105,11 +92,11 @@ async fn a_complaint_about_the_specialist_on_duty_reaches_the_supervisor_not_the
     );
 
     // The writers are told where it went.
-    let ack = inbox(&stack, REQUESTERS[0], 1).await.remove(0);
+    let ack = stack.inbox(REQUESTERS[0], 1).await.remove(0);
     assert_contains(&ack.subject, "жалоба передана руководителю");
     assert_contains(&ack.body, "Бамбуркин С.П.");
     assert_contains(&ack.body, "Завуч Орлова Н.Н.");
-    let ack = inbox(&stack, REQUESTERS[1], 1).await.remove(0);
+    let ack = stack.inbox(REQUESTERS[1], 1).await.remove(0);
     assert_contains(&ack.body, "Костина Т.В.");
 
     // The technical letter goes to one of the two on duty, as any other; neither
@@ -129,7 +116,7 @@ async fn a_complaint_about_the_specialist_on_duty_reaches_the_supervisor_not_the
         to_duty[0].attached_ids(),
         vec![technical.message_id.clone()]
     );
-    let ack = inbox(&stack, REQUESTERS[2], 1).await.remove(0);
+    let ack = stack.inbox(REQUESTERS[2], 1).await.remove(0);
     assert!(!ack.subject.contains("жалоба"), "{}", ack.subject);
 
     for user in users() {

@@ -138,7 +138,8 @@ async fn assert_exactly_once(
             ids.len()
         );
     }
-    // Per sender: exactly the mails its letter causes; forwards by Reply-To.
+    // Per sender: exactly the mails its letter causes; forwards by the From of
+    // the letter they attach.
     let mut to_sender: HashMap<String, Vec<String>> = HashMap::new();
     let mut forwards_for: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut reports = BTreeSet::new();
@@ -146,8 +147,14 @@ async fn assert_exactly_once(
         let (_, k) = m.ticket_kind().expect("filtered above");
         let id = m.message_id().expect("ours have one");
         if k == "forward" {
-            let reply_to = m.header("Reply-To").unwrap_or_default().to_lowercase();
-            forwards_for.entry(reply_to).or_default().insert(id);
+            let text = String::from_utf8_lossy(&m.raw).replace("\r\n", "\n");
+            let attached_from = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("From: "))
+                .find(|f| !f.contains(SUPPORT))
+                .unwrap_or_default()
+                .to_lowercase();
+            forwards_for.entry(attached_from).or_default().insert(id);
         } else if k == "report" {
             assert_eq!(m.user, DIRECTOR, "supervisor report to the wrong mailbox");
             reports.insert(id);
@@ -182,7 +189,7 @@ async fn assert_exactly_once(
         assert_eq!(got, want, "letter {i} ({kind:?}): mails to {who}");
         let forwards = forwards_for
             .iter()
-            .filter(|(rt, _)| rt.contains(&who))
+            .filter(|(from, _)| **from == who)
             .map(|(_, ids)| ids.len())
             .sum::<usize>();
         let want_forwards = usize::from(kind == Kind::Complete);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use support::{ADMIN, DIRECTOR, MailStack, REQUESTERS, SUPPORT, users};
-use support::{Compose, Daemon, Home, Mail, run_cli, run_once, specialist};
+use support::{Compose, Daemon, Home, Mail, reply_to, run_cli, run_once, specialist};
 
 const TUE_0830: &str = "2021-09-07T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
@@ -21,21 +21,6 @@ const PARENT1: &str = REQUESTERS[0];
 const PARENT2: &str = REQUESTERS[1];
 const PARENT3: &str = REQUESTERS[2];
 const STUDENT1: &str = REQUESTERS[4];
-
-/// Sends `letter` to the support mailbox and waits until it is there.
-async fn deliver(stack: &MailStack, letter: &Compose) {
-    let before = stack.fetch(SUPPORT, "INBOX").await.len();
-    stack
-        .send(&letter.from, SUPPORT, &letter.build())
-        .await
-        .unwrap_or_else(|e| panic!("send {}: {e}", letter.subject));
-    stack.wait_for(SUPPORT, "INBOX", before + 1, WAIT).await;
-}
-
-/// Waits for `count` letters in `user`'s INBOX and parses them.
-async fn inbox(stack: &MailStack, user: &str, count: usize) -> Vec<Mail> {
-    Mail::all(&stack.wait_for(user, "INBOX", count, WAIT).await)
-}
 
 /// The support mailbox's non-empty folders with their message counts.
 async fn support_folders(stack: &MailStack) -> BTreeMap<String, usize> {
@@ -92,19 +77,19 @@ async fn complete_request_in_a_duty_window_goes_to_the_specialist_on_duty() {
         "Не открывается дневник",
         "Не могу открыть дневник сына в электронном журнале: после входа белый экран.",
     );
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
 
     run_once(&config, TUE_0830);
 
     let bukher = specialist("Бухер В.В.");
-    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
     assert_eq!(
         fwd.subject,
         "[Заявка #1] Иванова М.П., 5А: Не открывается дневник"
     );
     assert_eq!(fwd.from, SUPPORT);
     assert_eq!(fwd.to, vec![bukher.to_string()]);
-    assert_eq!(fwd.reply_to.as_deref(), Some(PARENT1));
+    assert_eq!(fwd.reply_to.as_deref(), Some(SUPPORT));
     assert_eq!(fwd.auto_submitted.as_deref(), Some("auto-generated"));
     for needle in [
         "Бухер В.В.",
@@ -127,7 +112,7 @@ async fn complete_request_in_a_duty_window_goes_to_the_specialist_on_duty() {
         "после входа белый экран",
     );
 
-    let ack = inbox(&stack, PARENT1, 1).await.remove(0);
+    let ack = stack.inbox(PARENT1, 1).await.remove(0);
     assert!(ack.subject.starts_with("[Заявка #1]"), "{}", ack.subject);
     assert_contains(&ack.body, "Бухер В.В.");
     assert_contains(&ack.body, "номером 1");
@@ -146,34 +131,6 @@ async fn complete_request_in_a_duty_window_goes_to_the_specialist_on_duty() {
 
 /// The reply a mail client (Gmail in Russian) writes: new text on top, the
 /// attribution line, the whole earlier letter quoted with `>`.
-fn reply_to(ours: &Mail, from: &str, original_id: &str, new_text: &str) -> Compose {
-    let subject = if ours.subject.starts_with("Re:") {
-        ours.subject.clone()
-    } else {
-        format!("Re: {}", ours.subject)
-    };
-    let quoted: String = ours
-        .body
-        .lines()
-        .map(|l| {
-            if l.is_empty() {
-                ">\n".to_string()
-            } else {
-                format!("> {l}\n")
-            }
-        })
-        .collect();
-    let body = format!(
-        "{new_text}\n\nвт, 7 сент. 2021 г. в 08:31, Поддержка ЭлЖур <{SUPPORT}>:\n\n{quoted}"
-    );
-    Compose::new(from, &subject, &body)
-        .header("In-Reply-To", &format!("<{}>", ours.message_id))
-        .header(
-            "References",
-            &format!("<{original_id}> <{}>", ours.message_id),
-        )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_completes_it() {
     let stack = MailStack::start();
@@ -184,11 +141,11 @@ async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_c
         "Оценки",
         "Добрый день! Не видны оценки за прошлую неделю в журнале.\n\nС уважением, Петрова Анна Сергеевна",
     );
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
 
     run_once(&config, TUE_0830);
 
-    let ask = inbox(&stack, PARENT2, 1).await.remove(0);
+    let ask = stack.inbox(PARENT2, 1).await.remove(0);
     assert_eq!(ask.subject, "Re: Оценки [Заявка #1]");
     assert_eq!(ask.in_reply_to, vec![letter.message_id.clone()]);
     assert_eq!(ask.auto_submitted.as_deref(), Some("auto-replied"));
@@ -209,13 +166,13 @@ async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_c
     );
 
     let answer = reply_to(&ask, PARENT2, &letter.message_id, "Класс 7Б.");
-    deliver(&stack, &answer).await;
+    stack.deliver(&answer).await;
     run_once(&config, "2021-09-07T08:40:00+03:00");
 
     let bukher = specialist("Бухер В.В.");
-    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
     assert_eq!(fwd.subject, "[Заявка #1] Петрова А.С., 7Б: Оценки");
-    assert_eq!(fwd.reply_to.as_deref(), Some(PARENT2));
+    assert_eq!(fwd.reply_to.as_deref(), Some(SUPPORT));
     assert_contains(&fwd.body, "Класс: 7Б");
     assert_contains(&fwd.body, "Не видны оценки за прошлую неделю");
     // The quoted ask and its attribution line are not the parent's problem.
@@ -226,14 +183,14 @@ async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_c
         vec![letter.message_id.clone(), answer.message_id.clone()]
     );
 
-    let got = inbox(&stack, PARENT2, 2).await;
+    let got = stack.inbox(PARENT2, 2).await;
     let ack = &got[1];
     assert!(ack.subject.starts_with("[Заявка #1]"), "{}", ack.subject);
     assert_contains(&ack.body, "Бухер В.В.");
     assert_eq!(ack.in_reply_to, vec![answer.message_id.clone()]);
 
     assert_nobody_else(&stack, &[PARENT2, bukher]).await;
-    assert_eq!(inbox(&stack, PARENT2, 2).await.len(), 2);
+    assert_eq!(stack.inbox(PARENT2, 2).await.len(), 2);
     assert_eq!(
         support_folders(&stack).await,
         folders(&[("duty-desk/Processed", 1), ("duty-desk/Waiting", 1)])
@@ -246,9 +203,9 @@ async fn incomplete_request_is_asked_for_exactly_what_is_missing_and_the_reply_c
         "Оценки [Заявка #1]",
         "Ещё: пропало расписание уроков на завтра.\n\nПетрова Анна Сергеевна",
     );
-    deliver(&stack, &more).await;
+    stack.deliver(&more).await;
     run_once(&config, "2021-09-07T08:50:00+03:00");
-    let addition = inbox(&stack, bukher, 2).await.remove(1);
+    let addition = stack.inbox(bukher, 2).await.remove(1);
     assert_eq!(addition.subject, "[Заявка #1] Петрова А.С., 7Б: Оценки");
     assert_contains(&addition.body, "Дополнение к заявке № 1");
     assert_contains(&addition.body, "пропало расписание уроков");
@@ -266,14 +223,14 @@ async fn the_same_letter_delivered_twice_is_one_request() {
     // Sent to the support mailbox directly and once more as a CC copy: two
     // copies in the INBOX with one Message-ID.
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
-    deliver(&stack, &letter).await;
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
+    stack.deliver(&letter).await;
 
     run_once(&config, TUE_0830);
 
     let bukher = specialist("Бухер В.В.");
-    inbox(&stack, bukher, 1).await;
-    inbox(&stack, PARENT1, 1).await;
+    stack.inbox(bukher, 1).await;
+    stack.inbox(PARENT1, 1).await;
     assert_nobody_else(&stack, &[bukher, PARENT1]).await;
     assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
     assert_eq!(stack.fetch(PARENT1, "INBOX").await.len(), 1);
@@ -294,23 +251,23 @@ async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens()
         "Не приходят уведомления",
         "Здравствуйте! Не приходят уведомления об оценках на телефон.\n\nКузнецова Ольга Игоревна, 8А",
     );
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
 
     // Thursday, fifteen seconds before Бухер В.В.'s window opens at 14:00.
     let mut daemon = cfg.start("2021-09-09T13:59:45+03:00");
 
-    let ack = inbox(&stack, PARENT3, 1).await.remove(0);
+    let ack = stack.inbox(PARENT3, 1).await.remove(0);
     assert!(ack.subject.starts_with("[Заявка #1]"), "{}", ack.subject);
     assert_contains(&ack.body, "в четверг, 9 сентября, в 14:00");
     assert_contains(&ack.body, "Бухер В.В.");
 
     let bukher = specialist("Бухер В.В.");
-    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
     assert_eq!(
         fwd.subject,
         "[Заявка #1] Кузнецова О.И., 8А: Не приходят уведомления"
     );
-    assert_eq!(fwd.reply_to.as_deref(), Some(PARENT3));
+    assert_eq!(fwd.reply_to.as_deref(), Some(SUPPORT));
     assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
 
     // The daemon keeps running (IDLE): a letter arriving now, in the window, is
@@ -320,9 +277,9 @@ async fn off_hours_request_is_acknowledged_and_forwarded_when_the_window_opens()
         .send(PARENT1, SUPPORT, &second.build())
         .await
         .expect("send");
-    let fwd = inbox(&stack, bukher, 2).await.remove(1);
+    let fwd = stack.inbox(bukher, 2).await.remove(1);
     assert_eq!(fwd.subject, "[Заявка #2] Иванова М.П., 5А: Дневник");
-    let ack = inbox(&stack, PARENT1, 1).await.remove(0);
+    let ack = stack.inbox(PARENT1, 1).await.remove(0);
     assert_contains(&ack.body, "передано дежурному");
     daemon.assert_running();
     daemon.stop();
@@ -359,7 +316,7 @@ async fn two_on_duty_share_the_tickets() {
         .windows_1251(),
     ];
     for l in &letters {
-        deliver(&stack, l).await;
+        stack.deliver(l).await;
     }
 
     // Thursday 08:30: Бамбуркин С.П. and Макаренко С.О. are both on duty.
@@ -367,8 +324,8 @@ async fn two_on_duty_share_the_tickets() {
 
     let bamburkin = specialist("Бамбуркин С.П.");
     let makarenko = specialist("Макаренко С.О.");
-    inbox(&stack, bamburkin, 2).await;
-    inbox(&stack, makarenko, 2).await;
+    stack.inbox(bamburkin, 2).await;
+    stack.inbox(makarenko, 2).await;
     assert_nobody_else(
         &stack,
         &[bamburkin, makarenko, PARENT1, PARENT2, PARENT3, STUDENT1],
@@ -384,7 +341,7 @@ async fn two_on_duty_share_the_tickets() {
     assert_eq!(forwarded, sent, "every letter forwarded once");
     // Each requester is told who got their ticket.
     for (who, l) in [PARENT1, PARENT2, PARENT3, STUDENT1].iter().zip(&letters) {
-        let ack = inbox(&stack, who, 1).await.remove(0);
+        let ack = stack.inbox(who, 1).await.remove(0);
         let to_a = a.iter().any(|m| m.attached_ids() == [l.message_id.clone()]);
         let name = if to_a {
             "Бамбуркин С.П."
@@ -421,16 +378,16 @@ async fn expired_schedule_sends_to_the_fallback() {
     let cfg = Home::new();
     let config = cfg.write(&stack);
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
 
     // June 2022: the 2021–2022 timetable has expired, no window lies ahead.
     run_once(&config, "2022-06-15T10:00:00+03:00");
 
-    let fwd = inbox(&stack, ADMIN, 1).await.remove(0);
+    let fwd = stack.inbox(ADMIN, 1).await.remove(0);
     assert_eq!(fwd.subject, "[Заявка #1] Иванова М.П., 5А: Дневник");
-    assert_eq!(fwd.reply_to.as_deref(), Some(PARENT1));
+    assert_eq!(fwd.reply_to.as_deref(), Some(SUPPORT));
     assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
-    let ack = inbox(&stack, PARENT1, 1).await.remove(0);
+    let ack = stack.inbox(PARENT1, 1).await.remove(0);
     assert_contains(&ack.body, "администратору");
     assert_nobody_else(&stack, &[ADMIN, PARENT1]).await;
 }
@@ -465,20 +422,20 @@ async fn robots_get_no_answer_and_are_filed_as_ignored() {
     )
     .header("List-Id", "Родители <parents.school.test>")
     .header("Precedence", "list");
-    deliver(&stack, &autoreply).await;
+    stack.deliver(&autoreply).await;
     stack
         .send("", SUPPORT, &bounce())
         .await
         .expect("send bounce");
     stack.wait_for(SUPPORT, "INBOX", 2, WAIT).await;
-    deliver(&stack, &list).await;
+    stack.deliver(&list).await;
     // A letter from our own address (a loop through a forwarding rule).
     let own = Compose::new(
         SUPPORT,
         "Не открывается дневник",
         "Не открывается дневник, белый экран.\n\nКузнецова Ольга Игоревна, 8А",
     );
-    deliver(&stack, &own).await;
+    stack.deliver(&own).await;
 
     run_once(&config, TUE_0830);
 
@@ -499,15 +456,15 @@ async fn rude_letter_is_refused_and_reported_to_the_supervisor() {
         "Ужас",
         "Вы там все охренели? Третий день не открывается дневник!\nКузнецова Ольга Игоревна, 8А",
     );
-    deliver(&stack, &rude).await;
+    stack.deliver(&rude).await;
 
     run_once(&config, TUE_0830);
 
-    let refusal = inbox(&stack, PARENT3, 1).await.remove(0);
+    let refusal = stack.inbox(PARENT3, 1).await.remove(0);
     assert_contains(&refusal.subject, "[Заявка #1]");
     assert_contains(&refusal.body, "Пункт 5");
     assert_eq!(refusal.in_reply_to, vec![rude.message_id.clone()]);
-    let report = inbox(&stack, DIRECTOR, 1).await.remove(0);
+    let report = stack.inbox(DIRECTOR, 1).await.remove(0);
     assert_contains(&report.subject, "[Заявка #1]");
     assert_contains(&report.body, PARENT3);
     assert_eq!(report.attached_ids(), vec![rude.message_id.clone()]);
@@ -532,13 +489,13 @@ async fn six_letters_from_one_sender_get_at_most_the_daily_limit_of_replies() {
         })
         .collect();
     for l in &letters {
-        deliver(&stack, l).await;
+        stack.deliver(l).await;
     }
 
     run_once(&config, TUE_0830);
 
     let bukher = specialist("Бухер В.В.");
-    inbox(&stack, bukher, 6).await;
+    stack.inbox(bukher, 6).await;
     assert_nobody_else(&stack, &[bukher, PARENT1]).await;
     // Every ticket is forwarded; the sender hears back at most 5 times.
     assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 6);
@@ -746,7 +703,7 @@ async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
     let cfg = Home::new();
     cfg.write(&stack);
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
     stack.stop_postfix();
 
     let mut daemon = cfg.start(TUE_0830);
@@ -763,9 +720,9 @@ async fn mail_queued_while_the_smtp_server_is_down_goes_out_when_it_is_back() {
     stack.start_postfix();
 
     let bukher = specialist("Бухер В.В.");
-    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
     assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
-    inbox(&stack, PARENT1, 1).await;
+    stack.inbox(PARENT1, 1).await;
     daemon.stop();
     assert_nobody_else(&stack, &[bukher, PARENT1]).await;
     assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
@@ -788,9 +745,9 @@ async fn the_daemon_reconnects_after_the_imap_server_restarts() {
     stack.start_dovecot();
 
     let letter = ivanova("Дневник", "Не открывается дневник, белый экран.");
-    deliver(&stack, &letter).await;
+    stack.deliver(&letter).await;
     let bukher = specialist("Бухер В.В.");
-    let fwd = inbox(&stack, bukher, 1).await.remove(0);
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
     assert_eq!(fwd.attached_ids(), vec![letter.message_id.clone()]);
     daemon.assert_running();
     daemon.stop();

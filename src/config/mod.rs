@@ -21,6 +21,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::schedule::{Change, Minutes, Schedule, Specialist, Window};
+use crate::topic::Topic;
 
 #[cfg(test)]
 mod tests;
@@ -142,6 +143,9 @@ pub mod raw {
         pub staff_addresses: Vec<String>,
         /// Receives stall alerts; defaults to the first fallback address.
         pub admin: Option<Spanned<String>>,
+        /// `via_desk` (default): specialists answer the desk, which passes the
+        /// answer on; `direct`: they answer the requester themselves.
+        pub answers: Option<Spanned<String>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -175,6 +179,9 @@ pub mod raw {
         pub email: Option<String>,
         /// Who gets complaints about this specialist (default `[school] supervisor`).
         pub supervisor: Option<String>,
+        /// The kinds of problem they are preferred for: `technical`, `methodological`.
+        #[serde(default)]
+        pub topics: Vec<String>,
         /// Weekday (mon…sun) → list of "HH:MM-HH:MM".
         #[serde(default)]
         pub duty: toml::Table,
@@ -245,6 +252,9 @@ pub mod raw {
         pub purge_after_days: Option<u32>,
         /// A ticket with no activity this long is closed ("30d").
         pub close_after: Option<Spanned<String>>,
+        /// A forwarded ticket unanswered for this much of its specialist's duty
+        /// time gets one reminder to them ("2h"; sooner when their window ends).
+        pub remind_after: Option<Spanned<String>>,
     }
 
     /// The weekly report (all optional).
@@ -269,6 +279,17 @@ pub struct ReportSettings {
     pub day: Weekday,
     pub hour: u32,
     pub recipients: Vec<Address>,
+}
+
+/// How a specialist's answer reaches the requester (`[school] answers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// A forward's Reply-To is the support address: the answer comes back to the
+    /// desk, which passes it on and records it (who answered, when).
+    ViaDesk,
+    /// A forward's Reply-To is the requester: the specialist answers them directly
+    /// and the desk does not learn of the answer.
+    Direct,
 }
 
 /// TLS on a connection.
@@ -407,6 +428,8 @@ pub struct Config {
     pub admin: Option<Address>,
     pub staff_domains: Vec<String>,
     pub staff_addresses: Vec<String>,
+    /// `[school] answers`: whether specialists answer through the desk.
+    pub answers: Answers,
     pub schedule: Schedule,
     /// `[schedule] warn_before_end` in days: the admin's warning that the timetable
     /// ends comes this many days before `valid_until` (default 14).
@@ -426,6 +449,9 @@ pub struct Config {
     pub stall_alert_after: Duration,
     pub purge_after_days: u32,
     pub close_after: Duration,
+    /// `[service] remind_after`: the specialist's duty time a forwarded ticket may
+    /// stay unanswered before they are reminded (default 2 h).
+    pub remind_after: Duration,
     /// `[report]`: the weekly report's day, hour and recipients.
     pub report: ReportSettings,
 }

@@ -119,6 +119,24 @@ impl Validator<'_> {
             "service.close_after",
             Duration::from_secs(30 * 86400),
         )?;
+        let remind_after = self.duration_or(
+            &raw.service.remind_after,
+            "service.remind_after",
+            Duration::from_secs(2 * 3600),
+        )?;
+        let answers = match &school.answers {
+            None => Answers::ViaDesk,
+            Some(a) => match a.get_ref().trim() {
+                "via_desk" => Answers::ViaDesk,
+                "direct" => Answers::Direct,
+                other => {
+                    return Err(self.at(
+                        a,
+                        format!("school.answers {other:?} is not one of via_desk, direct"),
+                    ));
+                }
+            },
+        };
         let report = self.report(&raw.report, &supervisor)?;
         Ok(Config {
             file: self.file.to_path_buf(),
@@ -140,6 +158,7 @@ impl Validator<'_> {
                 .iter()
                 .map(|a| a.trim().to_lowercase())
                 .collect(),
+            answers,
             schedule,
             warn_before_end_days,
             auto_replies_per_sender_per_day: raw.limits.auto_replies_per_sender_per_day,
@@ -158,6 +177,7 @@ impl Validator<'_> {
             stall_alert_after,
             purge_after_days: raw.service.purge_after_days.unwrap_or(365),
             close_after,
+            remind_after,
             report,
         })
     }
@@ -615,11 +635,28 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let mut topics = Vec::new();
+        for t in &e.topics {
+            let topic = Topic::parse(t).ok_or_else(|| {
+                self.err(
+                    self.find_in(s.span(), t),
+                    format!(
+                        "specialist {:?}: topic {t:?} is not one of {}",
+                        e.name,
+                        Topic::ALL.map(Topic::as_str).join(", ")
+                    ),
+                )
+            })?;
+            if !topics.contains(&topic) {
+                topics.push(topic);
+            }
+        }
         Ok(Specialist {
             name: e.name.trim().to_string(),
             position: e.position.trim().to_string(),
             email,
             supervisor,
+            topics,
             windows,
         })
     }

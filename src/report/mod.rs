@@ -10,9 +10,10 @@
 //! is queued to `[report] recipients`, and the store remembers that week, so it
 //! goes out exactly once however often the daemon restarts.
 //!
-//! A figure the store does not record yet is `None` and shows as "not recorded
-//! yet", never as a zero: today a specialist answers the requester directly, so
-//! whether and when a ticket was answered is unknown to the desk. Complaints
+//! A figure the store does not record is `None` and shows as "not recorded
+//! yet", never as a zero: with `[school] answers = "direct"` a specialist
+//! answers the requester directly, so whether and when a ticket was answered is
+//! unknown to the desk (through the desk, every answer is recorded). Complaints
 //! about a specialist are the letters decided `complaint` (sent to the
 //! specialist's supervisor).
 

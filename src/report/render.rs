@@ -161,10 +161,12 @@ fn intro(f: &Figures, tz: chrono_tz::Tz) -> Vec<String> {
             t.with_timezone(&tz).format("%d.%m.%Y %H:%M")
         ));
     }
-    lines.push(format!(
-        "«{NOT_RECORDED}»: специалисты отвечают заявителям напрямую, и служба не знает, \
-         был ли ответ и когда."
-    ));
+    if f.answered.is_none() {
+        lines.push(format!(
+            "«{NOT_RECORDED}»: специалисты отвечают заявителям напрямую, и служба не знает, \
+             был ли ответ и когда."
+        ));
+    }
     lines
 }
 

@@ -51,9 +51,9 @@ pub struct Rows {
     pub tickets: Vec<TicketRow>,
     pub mail: Vec<MailRow>,
     pub events: Vec<EventRow>,
-    /// `None` while the store does not record answers (a specialist answers the
-    /// requester directly): answered, unanswered and time to first answer are
-    /// then "not recorded yet".
+    /// `None` when the desk does not learn of answers (`answers = "direct"`: a
+    /// specialist answers the requester directly): answered, unanswered and time
+    /// to first answer are then "not recorded yet".
     pub answers: Option<Vec<AnswerRow>>,
     /// The first letter the store holds.
     pub records_from: Option<DateTime<Utc>>,
@@ -71,13 +71,16 @@ fn parse(s: &str) -> rusqlite::Result<DateTime<Utc>> {
         })
 }
 
-/// The rows of `[from, until)`; releases and mail of the week's tickets up to
-/// `as_of` (a ticket held on Sunday is released on Monday).
+/// The rows of `[from, until)`; releases, mail and answers of the week's tickets
+/// up to `as_of` (a ticket held on Sunday is released on Monday). Answers are
+/// read when `answers_recorded` (specialists answer through the desk); else the
+/// desk does not learn of them and they are `None`.
 pub fn load(
     q: &impl Queries,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     as_of: DateTime<Utc>,
+    answers_recorded: bool,
 ) -> anyhow::Result<Rows> {
     let (a, b, c) = (ts(from), ts(until), ts(as_of.max(until)));
     let letters = q.rows(
@@ -132,6 +135,20 @@ pub fn load(
             })
         },
     )?;
+    let answers = if answers_recorded {
+        Some(q.rows(
+            "SELECT ticket, at FROM answers WHERE at >= ?1 AND at < ?2 ORDER BY id",
+            [&a, &c],
+            |r| {
+                Ok(AnswerRow {
+                    ticket: r.get(0)?,
+                    at: parse(&r.get::<_, String>(1)?)?,
+                })
+            },
+        )?)
+    } else {
+        None
+    };
     let first: Option<String> =
         q.conn()
             .query_row("SELECT min(received_at) FROM messages", [], |r| r.get(0))?;
@@ -140,7 +157,7 @@ pub fn load(
         tickets,
         mail,
         events,
-        answers: None,
+        answers,
         records_from: first.as_deref().map(parse).transpose()?,
     })
 }

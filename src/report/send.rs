@@ -49,7 +49,8 @@ pub fn make(
     as_of: DateTime<Utc>,
 ) -> anyhow::Result<Report> {
     let (from, until) = week.bounds();
-    let rows = rows::load(q, from, until, as_of)?;
+    let recorded = config.answers == crate::config::Answers::ViaDesk;
+    let rows = rows::load(q, from, until, as_of, recorded)?;
     let figures = figures(&rows, week, &config.schedule, as_of);
     let tz = config.schedule.tz();
     Ok(Report {

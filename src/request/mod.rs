@@ -34,6 +34,7 @@ pub mod name;
 pub mod robot;
 pub mod role;
 pub mod text;
+pub mod topic;
 pub mod words;
 
 pub use text::Parts;

@@ -21,7 +21,7 @@ mod queries;
 mod tests;
 mod tx;
 
-pub use queries::{Closure, Queries, TicketLetter, TicketMail};
+pub use queries::{AnswerCounts, Closure, Queries, TicketAnswer, TicketLetter, TicketMail};
 
 /// Numbered migrations; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -109,6 +109,21 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tickets ADD COLUMN closed_from TEXT;
     ALTER TABLE audit ADD COLUMN who TEXT;
+    "#,
+    // 4: specialists' answers (who answered which ticket when, and since when it
+    // was theirs), and when a forwarded ticket's specialist was reminded of it.
+    r#"
+    CREATE TABLE answers (
+        id            INTEGER PRIMARY KEY,
+        ticket        INTEGER NOT NULL REFERENCES tickets(number),
+        at            TEXT NOT NULL,
+        specialist    TEXT NOT NULL,
+        specialist_name TEXT,
+        assigned_at   TEXT,
+        relayed       INTEGER NOT NULL
+    );
+    CREATE INDEX answers_ticket ON answers(ticket);
+    ALTER TABLE tickets ADD COLUMN reminded_at TEXT;
     "#,
 ];
 
@@ -243,6 +258,18 @@ pub struct Ticket {
     /// The receiving server's verdict on the requester's address when the ticket
     /// was opened (`trust::Verdict::as_str`); "fail" means no mail goes to it.
     pub sender_auth: Option<String>,
+}
+
+/// A specialist's answer, to record ([`Tx::record_answer`]).
+#[derive(Debug, Clone)]
+pub struct NewAnswer<'a> {
+    pub ticket: i64,
+    pub specialist: &'a str,
+    pub specialist_name: Option<&'a str>,
+    /// When the ticket was last forwarded (to them).
+    pub assigned_at: Option<DateTime<Utc>>,
+    /// Passed on to the requester.
+    pub relayed: bool,
 }
 
 /// One queued outgoing mail.

@@ -457,6 +457,49 @@ pub trait Queries {
     }
 
     /// The mail queued for a ticket (any state), oldest first.
+    /// The recorded answers to a ticket, oldest first.
+    fn ticket_answers(&self, ticket: i64) -> anyhow::Result<Vec<TicketAnswer>> {
+        let rows = self.rows(
+            "SELECT at, specialist, specialist_name, assigned_at, relayed FROM answers
+             WHERE ticket = ?1 ORDER BY id",
+            [ticket],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            },
+        )?;
+        rows.into_iter()
+            .map(|(at, specialist, specialist_name, assigned_at, relayed)| {
+                Ok(TicketAnswer {
+                    at: parse_ts(&at)?,
+                    specialist,
+                    specialist_name,
+                    assigned_at: opt_ts(assigned_at)?,
+                    relayed,
+                })
+            })
+            .collect()
+    }
+
+    /// Tickets answered, reminders sent and tickets passed on, ever.
+    fn answer_counts(&self) -> anyhow::Result<AnswerCounts> {
+        let ever = DateTime::<Utc>::UNIX_EPOCH;
+        Ok(AnswerCounts {
+            answered: self.conn().query_row(
+                "SELECT count(DISTINCT ticket) FROM answers",
+                [],
+                |r| r.get(0),
+            )?,
+            reminded: self.audit_count("reminded", ever)?,
+            passed_on: self.audit_count("passed_on", ever)?,
+        })
+    }
+
     fn ticket_mail(&self, ticket: i64) -> anyhow::Result<Vec<TicketMail>> {
         self.rows(
             "SELECT created_at, kind, recipients, state, sent_at, last_error FROM outgoing
@@ -558,6 +601,29 @@ pub struct TicketLetter {
     pub verdict: String,
     pub reason: String,
     pub folder: String,
+}
+
+/// A specialist's answer to a ticket, as recorded ([`Queries::ticket_answers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketAnswer {
+    pub at: DateTime<Utc>,
+    pub specialist: String,
+    pub specialist_name: Option<String>,
+    /// When the ticket was forwarded to them (the time to the answer is counted from it).
+    pub assigned_at: Option<DateTime<Utc>>,
+    /// Passed on to the requester.
+    pub relayed: bool,
+}
+
+/// How many tickets were answered, reminded and passed on, for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnswerCounts {
+    /// Tickets with at least one recorded answer.
+    pub answered: i64,
+    /// Reminders sent to a specialist about an unanswered ticket.
+    pub reminded: i64,
+    /// Unanswered tickets passed on to the next specialist on duty.
+    pub passed_on: i64,
 }
 
 /// A mail of a ticket, for `duty-desk ticket N`.

@@ -177,6 +177,34 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Records a specialist's answer to a ticket: who, when, since when the ticket
+    /// was theirs (its last forward), and whether it was passed on to the requester.
+    pub fn record_answer(&self, a: &NewAnswer<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.0.execute(
+            "INSERT INTO answers (ticket, at, specialist, specialist_name, assigned_at, relayed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                a.ticket,
+                ts(now),
+                a.specialist,
+                a.specialist_name,
+                a.assigned_at.map(ts),
+                a.relayed
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a forwarded ticket's specialist as reminded of it (`None`: not yet,
+    /// as after a forward to someone).
+    pub fn set_reminded(&self, number: i64, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET reminded_at = ?2 WHERE number = ?1",
+            params![number, at.map(ts)],
+        )?;
+        Ok(())
+    }
+
     /// Closes one ticket now, remembering the state it had.
     pub fn close_ticket(&self, number: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.0.execute(

@@ -236,7 +236,7 @@ pub fn decide(
             passable(number, t)?;
             let to = match to {
                 Some(name) => find_specialist(cfg, name)?,
-                None => match choose(cfg, &cfg.schedule.on_duty(now), loads) {
+                None => match choose(cfg, &cfg.schedule.on_duty(now), loads, t) {
                     Some(shift) => assignee(cfg, &shift),
                     None => {
                         let next = cfg.schedule.next_window(now).map(|s| {

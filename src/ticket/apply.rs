@@ -9,11 +9,11 @@ use super::decide::{Assignee, Decision, IgnoreReason, NotRelayed, ticket_from_re
 use super::view::View;
 use super::words::{field_key, field_ru, when_ru};
 use super::{Desk, Folder, Incoming, Outcome};
-use crate::config::{Address, Config};
+use crate::config::{Address, Answers, Config};
 use crate::letter::{AutoSubmitted, Letter, new_message_id};
 use crate::request::{Request, Verdict};
 use crate::schedule::Shift;
-use crate::store::{SeenMessage, Ticket, TicketState, Tx};
+use crate::store::{NewAnswer, SeenMessage, Ticket, TicketState, Tx};
 use crate::trust;
 
 /// What the decision's name is on a letter's row until the decision is written.
@@ -322,6 +322,7 @@ impl Ctx<'_, '_> {
             }
             Decision::Relay { specialist, .. } => {
                 self.relay(t, specialist)?;
+                self.answered(t, specialist, true)?;
                 outcome(
                     "a specialist's answer sent to the support address, passed on to the requester",
                     Some(specialist.name.clone()),
@@ -331,6 +332,7 @@ impl Ctx<'_, '_> {
                 specialist, why, ..
             } => {
                 let reason = self.not_relayed(t, *why)?;
+                self.answered(t, specialist, false)?;
                 outcome(reason, Some(specialist.name.clone()))
             }
         })
@@ -477,10 +479,29 @@ impl Ctx<'_, '_> {
         })
     }
 
-    /// Passes a specialist's answer on to the requester, replies going back to the specialist.
+    /// Records that `specialist` answered the ticket (the time to the first
+    /// answer is counted from its last forward).
+    fn answered(&mut self, t: &Ticket, specialist: &Assignee, relayed: bool) -> anyhow::Result<()> {
+        self.tx.record_answer(
+            &NewAnswer {
+                ticket: t.number,
+                specialist: &specialist.email,
+                specialist_name: Some(&specialist.name),
+                assigned_at: t.forwarded_at,
+                relayed,
+            },
+            self.now,
+        )
+    }
+
+    /// Passes a specialist's answer on to the requester from the support address,
+    /// the specialist named in the display name and the text. The requester's
+    /// reply comes back to the desk, which passes it to the same specialist
+    /// (`answers = "via_desk"`), or goes to the specialist (`"direct"`).
     fn relay(&mut self, t: &Ticket, specialist: &Assignee) -> anyhow::Result<()> {
         let requester = t.requester.clone().unwrap_or_default();
         let key = trust::address_key(&requester);
+        let via_desk = self.cfg().answers == Answers::ViaDesk;
         let rendered = self.desk.templates.render(
             "relay",
             self.common(
@@ -489,6 +510,7 @@ impl Ctx<'_, '_> {
                 context! {
                     specialist => context! { name => specialist.name, email => specialist.email },
                     answer => self.req.new_text.trim(),
+                    via_desk => via_desk,
                 },
             ),
         )?;
@@ -499,16 +521,29 @@ impl Ctx<'_, '_> {
         let Some(to) = to else {
             anyhow::bail!("ticket {}: requester address is not valid", t.number)
         };
+        let desk = &self.cfg().from;
+        let from = Address {
+            name: Some(match &desk.name {
+                Some(n) => format!("{} ({n})", specialist.name),
+                None => specialist.name.clone(),
+            }),
+            email: desk.email.clone(),
+        };
+        let reply_to = if via_desk {
+            None
+        } else {
+            Address::parse(&specialist.email).map(|a| Address {
+                name: Some(specialist.name.clone()),
+                email: a.email,
+            })
+        };
         self.queue_letter(
             "relay",
             t,
             Letter {
-                from: self.cfg().from.clone(),
+                from,
                 to: vec![to],
-                reply_to: Address::parse(&specialist.email).map(|a| Address {
-                    name: Some(specialist.name.clone()),
-                    email: a.email,
-                }),
+                reply_to,
                 subject: rendered.subject,
                 body: rendered.body,
                 message_id: new_message_id("relay", Some(t.number), &self.cfg().from),

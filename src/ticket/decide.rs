@@ -14,7 +14,7 @@ use super::words::{
 use crate::config::Config;
 use crate::letter;
 use crate::request::complaint::{self, Person};
-use crate::request::{Field, Request, Verdict, missing_fields};
+use crate::request::{Field, Request, Verdict, missing_fields, topic};
 use crate::schedule::Shift;
 use crate::store::{Ticket, TicketState};
 use crate::trust;
@@ -215,7 +215,7 @@ pub fn decide(
         return Decision::Ignore(IgnoreReason::of(req));
     }
     match &view.thread {
-        Thread::Answer(t) => answer(req, view, t.clone()),
+        Thread::Answer(t) => answer(req, view, cfg, t.clone()),
         Thread::FollowUp(t) if req.verdict != Verdict::Etiquette => {
             follow_up(req, view, cfg, loads, t.clone(), now)
         }
@@ -250,7 +250,7 @@ pub fn decide_release(t: Ticket, cfg: &Config, loads: &Loads, now: DateTime<Utc>
         .iter()
         .find(|s| Some(&assignee(cfg, s).email) == t.assignee.as_ref())
         .cloned();
-    match planned.or_else(|| choose(cfg, &on_duty, loads)) {
+    match planned.or_else(|| choose(cfg, &on_duty, loads, &t)) {
         Some(shift) => Decision::Release {
             to: assignee(cfg, &shift),
             ticket: t,
@@ -332,17 +332,27 @@ fn follow_up(
 }
 
 /// The proven answer of the person a ticket was handed to: passed on to the
-/// requester unless they have it already or may not get it.
-fn answer(req: &Request, view: &View, t: Ticket) -> Decision {
+/// requester unless they have it already or may not get it. They are named as
+/// the timetable names them, else by their display name, else their address.
+fn answer(req: &Request, view: &View, cfg: &Config, t: Ticket) -> Decision {
     let sender = view.sender.clone().unwrap_or_default();
+    let key = trust::address_key(&sender);
+    let listed = cfg
+        .schedule
+        .specialists()
+        .iter()
+        .find(|s| trust::address_key(&s.email.email) == key);
     let specialist = Assignee {
-        name: req
-            .sender_name
-            .clone()
-            .map(|n| cap_chars(&n, MAX_NAME_CHARS))
+        name: listed
+            .map(|s| s.name.clone())
+            .or_else(|| {
+                req.sender_name
+                    .clone()
+                    .map(|n| cap_chars(&n, MAX_NAME_CHARS))
+            })
             .unwrap_or_else(|| sender.clone()),
         email: sender,
-        position: String::new(),
+        position: listed.map(|s| s.position.clone()).unwrap_or_default(),
     };
     let requester = t.requester.as_deref().unwrap_or_default();
     let why = if requester.is_empty() || view.requester_received {
@@ -428,7 +438,7 @@ fn dispatch(
     acknowledge: bool,
 ) -> Decision {
     let schedule = &cfg.schedule;
-    if let Some(shift) = choose(cfg, &schedule.on_duty(now), loads) {
+    if let Some(shift) = choose(cfg, &schedule.on_duty(now), loads, &t) {
         return Decision::Forward {
             ticket: t,
             to: assignee(cfg, &shift),
@@ -437,7 +447,7 @@ fn dispatch(
     }
     if let Some(next) = schedule.next_window(now) {
         let opening = schedule.opening_at(next.from.with_timezone(&Utc));
-        let shift = choose(cfg, &opening, loads).unwrap_or(next);
+        let shift = choose(cfg, &opening, loads, &t).unwrap_or(next);
         return Decision::Hold {
             ticket: t,
             to: assignee(cfg, &shift),
@@ -475,19 +485,31 @@ pub(super) fn assignee(cfg: &Config, s: &Shift) -> Assignee {
     }
 }
 
-/// Two on duty: fewest open tickets first, then round-robin after the last one chosen.
-pub(super) fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads) -> Option<Shift> {
+/// Two on duty: those whose `topics` include the ticket's kind of problem (see
+/// [`crate::request::topic`]) if any do, else all; of these, fewest open
+/// tickets first, then round-robin after the last one chosen.
+pub(super) fn choose(cfg: &Config, shifts: &[Shift], loads: &Loads, t: &Ticket) -> Option<Shift> {
     if shifts.len() <= 1 {
         return shifts.first().cloned();
     }
     let specialists = cfg.schedule.specialists();
+    let topic = t.description.as_deref().and_then(topic::of);
+    let fits: Vec<&Shift> = shifts
+        .iter()
+        .filter(|s| topic.is_some_and(|k| specialists[s.specialist].topics.contains(&k)))
+        .collect();
+    let candidates: Vec<&Shift> = if fits.is_empty() {
+        shifts.iter().collect()
+    } else {
+        fits
+    };
     let n = specialists.len();
     let last_idx = loads
         .last
         .as_deref()
         .and_then(|l| specialists.iter().position(|s| s.email.email == l));
     let mut best: Option<(i64, usize, &Shift)> = None;
-    for s in shifts {
+    for s in candidates {
         let open = loads
             .open
             .get(&specialists[s.specialist].email.email)

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::store::{AuditEntry, Closure, Ticket, TicketLetter, TicketMail};
+use crate::store::{
+    AuditEntry, Closure, Ticket, TicketAnswer, TicketLetter, TicketMail, TicketState,
+};
 
 /// The sender's text made safe for a terminal, at most `max` characters.
 fn clean(s: &str, max: usize) -> String {
@@ -93,6 +95,7 @@ pub fn history(
     letters: &[TicketLetter],
     audit: &[AuditEntry],
     mail: &[TicketMail],
+    answers: &[TicketAnswer],
     tz: Tz,
 ) -> String {
     let mut out = String::new();
@@ -119,6 +122,22 @@ pub fn history(
     let _ = writeln!(out, "  opened:    {}", local(t.created_at, tz));
     if let Some(f) = t.forwarded_at {
         let _ = writeln!(out, "  forwarded: {}", local(f, tz));
+    }
+    if let Some(a) = answers.first() {
+        let mut line = format!(
+            "  answered:  by {} <{}>, {}",
+            clean(a.specialist_name.as_deref().unwrap_or(&a.specialist), 100),
+            clean(&a.specialist, 100),
+            local(a.at, tz)
+        );
+        if let Some(f) = a.assigned_at {
+            // To the nearest minute.
+            let minutes = ((a.at - f).num_seconds() + 30).div_euclid(60);
+            let _ = write!(line, " ({minutes} min after the forward)");
+        }
+        let _ = writeln!(out, "{line}");
+    } else if t.state == TicketState::Forwarded {
+        let _ = writeln!(out, "  answered:  not yet");
     }
     if let Some(d) = t.due_at {
         let _ = writeln!(out, "  held till: {}", local(d, tz));
@@ -161,6 +180,18 @@ pub fn history(
             let _ = write!(line, ": {}", clean(&a.detail, 200));
         }
         events.push((at, 1, line));
+    }
+    for a in answers {
+        let line = format!(
+            "answer    from {}: {}",
+            clean(&a.specialist, 100),
+            if a.relayed {
+                "passed on to the requester"
+            } else {
+                "not passed on"
+            }
+        );
+        events.push((a.at, 1, line));
     }
     for m in mail {
         let mut line = format!("mail      {} to {}: ", m.kind, m.recipients.join(", "));
@@ -265,7 +296,7 @@ mod tests {
                 last_error: None,
             },
         ];
-        let out = history(&t, &Closure::default(), &letters, &audit, &mail, MSK);
+        let out = history(&t, &Closure::default(), &letters, &audit, &mail, &[], MSK);
         let tail: Vec<&str> = out.lines().skip_while(|l| !l.is_empty()).skip(1).collect();
         assert_eq!(tail.len(), 4, "{out}");
         assert!(

@@ -12,7 +12,7 @@ use super::words::{
     MAX_NAME_CHARS, MAX_QUOTED_CHARS, MAX_SUBJECT_CHARS, cap_chars, midnight, role_ru, short_name,
     stamp_ru, waited_ru,
 };
-use crate::config::Address;
+use crate::config::{Address, Answers};
 use crate::letter::{self, AutoSubmitted, Letter, new_message_id};
 use crate::store::{
     HOURLY_ALERT_KEY, NewOutgoing, Queries, ROUND_ROBIN_KEY, Ticket, TicketState,
@@ -298,26 +298,33 @@ impl Ctx<'_, '_> {
                     waited => waited,
                     letters => letters.len(),
                     left_out => left_out.iter().map(mb).collect::<Vec<_>>(),
+                    via_desk => self.cfg().answers == Answers::ViaDesk,
                     ..extra
                 },
             ),
         )?;
-        // The specialist answers the requester directly: only to an address that
-        // can be written to and that the receiving server did not call forged.
-        let reply_to = t
-            .requester
-            .as_deref()
-            .filter(|_| t.sender_auth.as_deref() != Some(trust::Verdict::Fail.as_str()))
-            .and_then(Address::parse)
-            .filter(|a| letter::deliverable(&a.email))
-            .map(|a| Address {
-                name: t
-                    .full_name
-                    .clone()
-                    .or_else(|| t.requester_name.clone())
-                    .map(|n| cap_chars(&n, MAX_NAME_CHARS)),
-                email: a.email,
-            });
+        // Via the desk, the answer comes back here (proved by citing this forward's
+        // Message-ID) and is passed on. Directly, the specialist answers the
+        // requester: only an address that can be written to and that the receiving
+        // server did not call forged.
+        let via_desk = self.cfg().answers == Answers::ViaDesk;
+        let reply_to = if via_desk {
+            Some(self.cfg().from.clone())
+        } else {
+            t.requester
+                .as_deref()
+                .filter(|_| t.sender_auth.as_deref() != Some(trust::Verdict::Fail.as_str()))
+                .and_then(Address::parse)
+                .filter(|a| letter::deliverable(&a.email))
+                .map(|a| Address {
+                    name: t
+                        .full_name
+                        .clone()
+                        .or_else(|| t.requester_name.clone())
+                        .map(|n| cap_chars(&n, MAX_NAME_CHARS)),
+                    email: a.email,
+                })
+        };
         let to = Address::parse(email).map(|a| Address {
             name: Some(name.to_string()).filter(|n| !n.is_empty()),
             email: a.email,
@@ -355,9 +362,16 @@ impl Ctx<'_, '_> {
         t.state = TicketState::Forwarded;
         t.assignee = Some(email.to_string());
         t.assignee_name = Some(name.to_string());
-        t.forwarded_at = Some(self.now);
+        // An addition leaves the ticket theirs since its forward (the time to the
+        // first answer, the reminder); a forward makes it theirs from now.
+        if !addition || t.forwarded_at.is_none() {
+            t.forwarded_at = Some(self.now);
+        }
         t.due_at = None;
         self.tx.update_ticket(t, self.now)?;
+        if !addition {
+            self.tx.set_reminded(t.number, None)?;
+        }
         self.tx.kv_set(ROUND_ROBIN_KEY, email)?;
         Ok(())
     }

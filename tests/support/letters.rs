@@ -428,3 +428,33 @@ pub async fn support_folders(stack: &MailStack) -> HashMap<String, Vec<String>> 
     }
     out
 }
+
+/// A reply as mail clients write one: `new_text` on top, `ours` quoted below an
+/// attribution line, In-Reply-To and References pointing at it.
+pub fn reply_to(ours: &Mail, from: &str, original_id: &str, new_text: &str) -> Compose {
+    let subject = if ours.subject.starts_with("Re:") {
+        ours.subject.clone()
+    } else {
+        format!("Re: {}", ours.subject)
+    };
+    let quoted: String = ours
+        .body
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                ">\n".to_string()
+            } else {
+                format!("> {l}\n")
+            }
+        })
+        .collect();
+    let body = format!(
+        "{new_text}\n\nвт, 7 сент. 2021 г. в 08:31, Поддержка ЭлЖур <{SUPPORT}>:\n\n{quoted}"
+    );
+    Compose::new(from, &subject, &body)
+        .header("In-Reply-To", &format!("<{}>", ours.message_id))
+        .header(
+            "References",
+            &format!("<{original_id}> <{}>", ours.message_id),
+        )
+}

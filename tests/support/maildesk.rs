@@ -78,6 +78,13 @@ impl MaildirDesk {
         self.home.dir()
     }
 
+    /// Specialists answer the requester directly (`[school] answers = "direct"`).
+    pub fn answers_direct(self) -> MaildirDesk {
+        self.home
+            .edit_config(|t| t.replace("answers = \"via_desk\"", "answers = \"direct\""));
+        self
+    }
+
     pub fn config(&self) -> &Path {
         &self.home.config
     }

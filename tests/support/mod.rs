@@ -65,8 +65,8 @@ pub use home::{
 };
 #[allow(unused_imports)]
 pub use letters::{
-    Compose, Delivered, Kind, Mail, b64, batch_letter, delivered, header, letter_id, request,
-    request_without_class, sender, sender_users, support_folders,
+    Compose, Delivered, Kind, Mail, b64, batch_letter, delivered, header, letter_id, reply_to,
+    request, request_without_class, sender, sender_users, support_folders,
 };
 
 /// The support mailbox the daemon reads.
@@ -247,6 +247,25 @@ impl MailStack {
     /// the server's reply, so tests can assert a refusal.
     pub async fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), String> {
         clients::smtp_send(self.ports.smtp, from, &[to], raw).await
+    }
+
+    /// Sends `letter` to the support mailbox and waits (up to a minute) until it is there.
+    pub async fn deliver(&self, letter: &Compose) {
+        let before = self.fetch(SUPPORT, "INBOX").await.len();
+        self.send(&letter.from, SUPPORT, &letter.build())
+            .await
+            .unwrap_or_else(|e| panic!("send {}: {e}", letter.subject));
+        self.wait_for(SUPPORT, "INBOX", before + 1, Duration::from_secs(60))
+            .await;
+    }
+
+    /// Waits (up to a minute) for `count` letters in `user`'s INBOX and parses them.
+    pub async fn inbox(&self, user: &str, count: usize) -> Vec<Mail> {
+        Mail::all(
+            &self
+                .wait_for(user, "INBOX", count, Duration::from_secs(60))
+                .await,
+        )
     }
 
     /// Like [`send`](Self::send) to several recipients in one transaction.

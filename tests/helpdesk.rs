@@ -1,0 +1,210 @@
+//! The helpdesk loop end to end, on a real Dovecot + Postfix with the real
+//! binary: a specialist's answer goes through the desk to the requester and the
+//! ticket records it; the requester's reply goes back to that specialist; with
+//! two on duty, a problem goes to the one whose topics fit it.
+//!
+//! 2021-09-09 is a Thursday: Бамбуркин С.П. and Макаренко С.О. on duty 08:00–10:00.
+
+mod support;
+
+use std::time::Duration;
+
+use duty_desk::store::{Queries, Store};
+use support::{Compose, Home, MailStack, REQUESTERS, SUPPORT, reply_to, run_once, specialist};
+
+const THU_0830: &str = "2021-09-09T08:30:00+03:00";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}
+
+fn parent(from: &str, name: &str, subject: &str, text: &str) -> Compose {
+    Compose::new(
+        from,
+        subject,
+        &format!("Здравствуйте!\n{text}\n\n{name}, мама ученика 5А класса."),
+    )
+}
+
+/// Every mailbox but the support one and `except` is empty, once Postfix is idle.
+async fn nobody_else(stack: &MailStack, except: &[&str]) {
+    stack.wait_postfix_idle(WAIT).await;
+    for user in support::users() {
+        if user == SUPPORT || except.contains(&user) {
+            continue;
+        }
+        assert!(
+            stack.fetch(user, "INBOX").await.is_empty(),
+            "{user} got mail"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_through_the_desk_reaches_the_requester_and_marks_the_ticket_answered() {
+    let stack = MailStack::start();
+    let home = Home::new();
+    let config = home.write(&stack);
+    let request = parent(
+        REQUESTERS[0],
+        "Иванова Мария Петровна",
+        "Пароль",
+        "Не могу войти в электронный дневник: пишет «неверный пароль».",
+    );
+    stack.deliver(&request).await;
+    run_once(&config, THU_0830);
+
+    // The forward asks for the answer to come back to the desk.
+    let bamburkin = specialist("Бамбуркин С.П.");
+    let makarenko = specialist("Макаренко С.О.");
+    let mut fwd = None;
+    for who in [bamburkin, makarenko] {
+        if let Some(m) = support::Mail::all(&stack.fetch(who, "INBOX").await).pop() {
+            fwd = Some((who, m));
+        }
+    }
+    let (who, fwd) = fwd.expect("forwarded to one of the two on duty");
+    let name = if who == bamburkin {
+        "Бамбуркин С.П."
+    } else {
+        "Макаренко С.О."
+    };
+    assert_eq!(fwd.reply_to.as_deref(), Some(SUPPORT));
+    assert_contains(&fwd.body, "служба помощи передаст Ваш ответ заявителю");
+
+    // The specialist answers it (to the desk, as their client's Reply does).
+    let answer = reply_to(
+        &fwd,
+        who,
+        &request.message_id,
+        "Добрый день! Пароль сброшен, новый придёт в СМС.",
+    );
+    stack.deliver(&answer).await;
+    run_once(&config, "2021-09-09T08:50:00+03:00");
+
+    // The requester gets it from the support address, the specialist named.
+    let got = stack.inbox(REQUESTERS[0], 2).await;
+    let relay = got
+        .iter()
+        .find(|m| m.body.contains("Пароль сброшен"))
+        .expect("the answer relayed");
+    assert_eq!(relay.from, SUPPORT);
+    assert_eq!(relay.reply_to, None, "replies come back to the desk");
+    let display = mail_parser::MessageParser::default()
+        .parse(&relay.raw)
+        .and_then(|m| {
+            m.from()
+                .and_then(|f| f.first())
+                .and_then(|a| a.name())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    assert_contains(&display, name);
+    assert_contains(&relay.body, &format!("Ответ специалиста {name}"));
+
+    // The ticket records who answered and when: 20 minutes after the forward.
+    let store = Store::open(&home.state_path(), false).unwrap();
+    let answers: Vec<(i64, String, String, String)> = store
+        .read()
+        .rows(
+            "SELECT ticket, specialist, at, assigned_at FROM answers",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].0, 1);
+    assert_eq!(answers[0].1, who);
+    assert!(
+        answers[0].2.starts_with("2021-09-09T05:50:00"),
+        "{answers:?}"
+    );
+    assert!(
+        answers[0].3.starts_with("2021-09-09T05:30:00"),
+        "{answers:?}"
+    );
+    let status = home.status();
+    assert_contains(&status, "answered 1");
+    let ticket = home.output(&["ticket", "1"]);
+    let ticket = String::from_utf8_lossy(&ticket.stdout).to_string();
+    assert_contains(&ticket, &format!("answered:  by {name} <{who}>"));
+    assert_contains(&ticket, "20 min after the forward");
+
+    // The requester's reply goes back to the same specialist, and to nobody else.
+    let more = reply_to(
+        relay,
+        REQUESTERS[0],
+        &request.message_id,
+        "Спасибо, вошла. Но теперь не видно расписания на завтра.",
+    );
+    stack.deliver(&more).await;
+    run_once(&config, "2021-09-09T09:00:00+03:00");
+    let to_specialist = stack.inbox(who, 2).await;
+    assert_contains(&to_specialist[1].body, "Дополнение к заявке № 1");
+    assert_contains(&to_specialist[1].body, "не видно расписания");
+    nobody_else(&stack, &[REQUESTERS[0], who]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_thursday_morning_a_password_problem_goes_to_the_technical_specialist_and_marks_to_the_deputy()
+ {
+    let stack = MailStack::start();
+    let home = Home::new();
+    let config = home.write(&stack);
+    let bamburkin = specialist("Бамбуркин С.П.");
+    let makarenko = specialist("Макаренко С.О.");
+    // The example config's topics, from the order's positions: Бамбуркин is the
+    // technical specialist; Макаренко, ЭлЖур administrator and deputy, both.
+    home.edit_config(|t| {
+        t.replace(
+            &format!("email = \"{bamburkin}\"\n"),
+            &format!("email = \"{bamburkin}\"\ntopics = [\"technical\"]\n"),
+        )
+        .replace(
+            &format!("email = \"{makarenko}\"\n"),
+            &format!("email = \"{makarenko}\"\ntopics = [\"technical\", \"methodological\"]\n"),
+        )
+    });
+    let marks = [
+        parent(
+            REQUESTERS[0],
+            "Иванова Мария Петровна",
+            "Оценки",
+            "В журнале у дочери не выставлены оценки за контрольную по математике.",
+        ),
+        parent(
+            REQUESTERS[1],
+            "Петрова Анна Сергеевна",
+            "Четверть",
+            "Не видно итоговых отметок за четверть, хотя учитель говорит, что выставил.",
+        ),
+    ];
+    let password = parent(
+        REQUESTERS[2],
+        "Сидорова Ольга Ивановна",
+        "Не могу войти",
+        "Не могу войти в приложение: пишет «неверный логин или пароль», восстановить не получается.",
+    );
+    // Both marks problems first: without topics the second would go to
+    // Бамбуркин, who has fewer open tickets.
+    for l in marks.iter().chain([&password]) {
+        stack.deliver(l).await;
+    }
+    run_once(&config, THU_0830);
+
+    let to_deputy = stack.inbox(makarenko, 2).await;
+    let mut ids: Vec<String> = to_deputy.iter().flat_map(|m| m.attached_ids()).collect();
+    ids.sort();
+    let mut want: Vec<String> = marks.iter().map(|m| m.message_id.clone()).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    let to_technical = stack.inbox(bamburkin, 1).await;
+    assert_eq!(to_technical.len(), 1);
+    assert_eq!(
+        to_technical[0].attached_ids(),
+        vec![password.message_id.clone()]
+    );
+    stack.wait_postfix_idle(WAIT).await;
+    assert_eq!(stack.fetch(makarenko, "INBOX").await.len(), 2);
+}

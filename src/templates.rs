@@ -29,6 +29,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("forward", include_str!("../config/templates/forward.j2")),
     ("relay", include_str!("../config/templates/relay.j2")),
+    ("remind", include_str!("../config/templates/remind.j2")),
+    (
+        "passed_on",
+        include_str!("../config/templates/passed_on.j2"),
+    ),
     (
         "complaint",
         include_str!("../config/templates/complaint.j2"),
@@ -228,6 +233,9 @@ pub fn sample_context() -> Value {
         about => context! { name => "Бухер В.В.", position => "зам. директора по УВР", email => "bukher@example.org" },
         answer => "Пароль сброшен, войдите с кодом из СМС.",
         via_desk => true,
+        forwarded => "в четверг, 9 сентября, в 09:55",
+        previous => "Бамбуркин С.П.",
+        passed_from => "Бамбуркин С.П.",
         mailbox => "uvk-mtl@mail.ru",
         since => "2021-09-09 08:30",
         error => "authentication failed",

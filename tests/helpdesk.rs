@@ -208,3 +208,70 @@ async fn on_thursday_morning_a_password_problem_goes_to_the_technical_specialist
     stack.wait_postfix_idle(WAIT).await;
     assert_eq!(stack.fetch(makarenko, "INBOX").await.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_ticket_is_reminded_once_then_passed_on_in_the_next_window() {
+    let stack = MailStack::start();
+    let home = Home::new();
+    let config = home.write(&stack);
+    let request = parent(
+        REQUESTERS[0],
+        "Иванова Мария Петровна",
+        "Дневник",
+        "Не открывается электронный дневник: после входа белый экран.",
+    );
+    stack.deliver(&request).await;
+    // Thursday 09:55: five minutes of the window left.
+    run_once(&config, "2021-09-09T09:55:00+03:00");
+    let bamburkin = specialist("Бамбуркин С.П.");
+    let makarenko = specialist("Макаренко С.О.");
+    let bukher = specialist("Бухер В.В.");
+    stack.wait_postfix_idle(WAIT).await;
+    let first = if stack.fetch(bamburkin, "INBOX").await.is_empty() {
+        makarenko
+    } else {
+        bamburkin
+    };
+    assert_eq!(stack.inbox(first, 1).await.len(), 1);
+
+    // 10:00, the window has ended: one reminder to them; at noon nothing more.
+    run_once(&config, "2021-09-09T10:00:30+03:00");
+    let got = stack.inbox(first, 2).await;
+    assert_contains(&got[1].subject, "Напоминание: заявка #1 ждёт ответа");
+    assert_contains(&got[1].body, "белый экран");
+    run_once(&config, "2021-09-09T12:00:00+03:00");
+    stack.wait_postfix_idle(WAIT).await;
+    assert_eq!(stack.fetch(first, "INBOX").await.len(), 2, "reminded once");
+
+    // 14:05: Бухер's window opened before theirs (next Tuesday or Monday): the
+    // ticket passes to Бухер with its letter, and the requester is told.
+    run_once(&config, "2021-09-09T14:05:00+03:00");
+    let fwd = stack.inbox(bukher, 1).await.remove(0);
+    assert_contains(&fwd.body, "не ответил(а) на неё");
+    assert_eq!(fwd.attached_ids(), vec![request.message_id.clone()]);
+    let to_parent = stack.inbox(REQUESTERS[0], 2).await;
+    let told = to_parent.last().unwrap();
+    assert_contains(&told.body, "передано специалисту Бухер В.В.");
+    run_once(&config, "2021-09-09T15:00:00+03:00");
+    nobody_else(&stack, &[REQUESTERS[0], first, bukher]).await;
+    assert_eq!(stack.fetch(first, "INBOX").await.len(), 2);
+    assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
+    assert_eq!(stack.fetch(REQUESTERS[0], "INBOX").await.len(), 2);
+    let status = home.status();
+    assert_contains(&status, "reminded 1   passed on 1");
+
+    // Бухер's answer is passed on and ends the matter: no reminder at 16:00.
+    let answer = reply_to(
+        &fwd,
+        bukher,
+        &request.message_id,
+        "Здравствуйте! Очистите кэш браузера, белый экран пропадёт.",
+    );
+    stack.deliver(&answer).await;
+    run_once(&config, "2021-09-09T15:10:00+03:00");
+    run_once(&config, "2021-09-09T16:30:00+03:00");
+    let to_parent = stack.inbox(REQUESTERS[0], 3).await;
+    assert_contains(&to_parent[2].body, "Очистите кэш");
+    stack.wait_postfix_idle(WAIT).await;
+    assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
+}

@@ -1,4 +1,5 @@
-//! The due loop: held tickets released when their window opens, housekeeping
+//! The due loop: held tickets released when their window opens, unanswered
+//! ones reminded and passed on, housekeeping
 //! (idle tickets closed, old personal data purged), the timetable's end and
 //! the weekly report.
 
@@ -14,14 +15,20 @@ use super::{DUE, MAX_BEAT, Shared, redact, stopping};
 use crate::store::Queries;
 use crate::ticket;
 
-/// Forwards held tickets whose window has opened.
+/// Forwards held tickets whose window has opened; reminds the specialists of
+/// unanswered ones and passes on those still unanswered (`ticket::reminders`).
 pub(super) fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     let loaded = shared.loaded();
     let desk = loaded.desk();
     let now = shared.clock.now();
-    let outcomes = shared
+    let mut outcomes = shared
         .store()
         .transaction(|tx| ticket::release_due(tx, &desk, now))?;
+    outcomes.extend(
+        shared
+            .store()
+            .transaction(|tx| ticket::remind_due(tx, &desk, now))?,
+    );
     for o in &outcomes {
         log_outcome(o);
     }

@@ -298,6 +298,20 @@ pub trait Queries {
         )
     }
 
+    /// Forwarded tickets with no answer since their last forward, and when their
+    /// specialist was reminded of them (`None`: not yet), oldest first.
+    fn unanswered_forwarded(&self) -> anyhow::Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+        let rows = self.rows(
+            "SELECT number, reminded_at FROM tickets t
+             WHERE state = 'forwarded' AND assignee IS NOT NULL AND forwarded_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.ticket = t.number AND a.at >= t.forwarded_at)
+             ORDER BY number",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
+        )?;
+        rows.into_iter().map(|(n, r)| Ok((n, opt_ts(r)?))).collect()
+    }
+
     /// The earliest due time of a held ticket.
     fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let s: Option<String> = self.conn().query_row(

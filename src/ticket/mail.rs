@@ -415,7 +415,14 @@ enum Slot {
 }
 
 /// Automatic replies, rationed per hour for all senders together.
-const AUTO_REPLY_KINDS: &[&str] = &["ask", "ack_now", "ack_later", "etiquette", "too_large"];
+const AUTO_REPLY_KINDS: &[&str] = &[
+    "ask",
+    "ack_now",
+    "ack_later",
+    "etiquette",
+    "too_large",
+    "passed_on",
+];
 
 /// An automatic reply that would wait longer than this for the hourly limit is dropped.
 const MAX_REPLY_WAIT_HOURS: i64 = 24;

@@ -31,6 +31,7 @@ mod decide;
 mod folder;
 pub mod listing;
 mod mail;
+pub mod reminders;
 mod view;
 mod words;
 
@@ -45,6 +46,7 @@ pub use admin::{stall_alert, stall_recovered, timetable_reminder};
 pub use apply::{apply, apply_release};
 pub use decide::{Assignee, Decision, IgnoreReason, NotRelayed, decide, decide_release};
 pub use folder::Folder;
+pub use reminders::remind_due;
 pub use view::{Loads, Thread, View};
 pub use words::{date_ru, role_ru, short_name, when_ru};
 

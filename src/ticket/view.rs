@@ -199,7 +199,7 @@ pub(super) fn recipients_of(raw: &[u8]) -> Vec<String> {
 
 /// Kinds of mail that hand a ticket to a person who handles it: an answer to one
 /// of them, from its recipient, is that person's answer.
-pub(super) const HANDING_KINDS: &[&str] = &["forward", "addition", "complaint"];
+pub(super) const HANDING_KINDS: &[&str] = &["forward", "addition", "complaint", "remind"];
 
 /// Kinds of mail that go to a requester: an answer to one of them, from its
 /// recipient, continues that requester's ticket.
@@ -211,6 +211,7 @@ pub(super) const REQUESTER_KINDS: &[&str] = &[
     "relay",
     "too_large",
     "complaint_ack",
+    "passed_on",
 ];
 
 /// Mail a ticket exchanges with its specialist and its requester, rationed per

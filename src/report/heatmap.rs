@@ -49,7 +49,7 @@ fn draw(root: &Area<'_>, f: &Figures) -> Result<(), DrawingAreaErrorKind<std::io
         .caption(caption, ("sans-serif", 22))
         .margin(12)
         .margin_left(44)
-        .x_label_area_size(28)
+        .x_label_area_size(44)
         .build_cartesian_2d(0f64..24f64, 0f64..7f64)?;
     chart
         .configure_mesh()

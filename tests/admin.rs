@@ -268,7 +268,7 @@ fn the_admin_lists_shows_forwards_reassigns_closes_and_reopens() {
     let to_bukher: Vec<_> = desk
         .sent_to("bukher@example.org")
         .into_iter()
-        .filter(|m| m.kind() == "forward")
+        .filter(|m| m.kind() == "forward" && m.subject.contains(&format!("[Заявка #{n4}]")))
         .collect();
     assert_eq!(
         to_bukher.len(),

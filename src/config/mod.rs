@@ -456,6 +456,19 @@ pub struct Config {
     pub report: ReportSettings,
 }
 
+/// The example config with each `(from, to)` of `edits` replaced in its text,
+/// for unit tests (an edit whose `from` is not there fails the test).
+#[cfg(test)]
+pub fn example(edits: &[(&str, &str)]) -> Config {
+    let mut text = include_str!("../../config/duty-desk.example.toml").to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the example config has no {from:?}");
+        text = text.replace(from, to);
+    }
+    Config::from_toml_str(&text, Path::new("example.toml"), Path::new("/tmp"))
+        .expect("the example config is valid")
+}
+
 impl Config {
     /// Who gets complaints about the specialist with this address: their own
     /// `supervisor`, else the school's.

@@ -124,19 +124,7 @@ impl Validator<'_> {
             "service.remind_after",
             Duration::from_secs(2 * 3600),
         )?;
-        let answers = match &school.answers {
-            None => Answers::ViaDesk,
-            Some(a) => match a.get_ref().trim() {
-                "via_desk" => Answers::ViaDesk,
-                "direct" => Answers::Direct,
-                other => {
-                    return Err(self.at(
-                        a,
-                        format!("school.answers {other:?} is not one of via_desk, direct"),
-                    ));
-                }
-            },
-        };
+        let answers = self.answers(&school.answers)?;
         let report = self.report(&raw.report, &supervisor)?;
         Ok(Config {
             file: self.file.to_path_buf(),
@@ -180,6 +168,21 @@ impl Validator<'_> {
             remind_after,
             report,
         })
+    }
+
+    /// `[school] answers`: `via_desk` (the default) or `direct`.
+    fn answers(&self, a: &Option<Spanned<String>>) -> R<Answers> {
+        let Some(a) = a else {
+            return Ok(Answers::ViaDesk);
+        };
+        match a.get_ref().trim() {
+            "via_desk" => Ok(Answers::ViaDesk),
+            "direct" => Ok(Answers::Direct),
+            other => Err(self.at(
+                a,
+                format!("school.answers {other:?} is not one of via_desk, direct"),
+            )),
+        }
     }
 
     /// `[report]`, with its defaults: on, Monday 08:00, to the supervisor.

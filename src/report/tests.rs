@@ -3,12 +3,7 @@ use super::*;
 use crate::config::Config;
 
 fn config() -> Config {
-    Config::from_toml_str(
-        include_str!("../../config/duty-desk.example.toml"),
-        std::path::Path::new("example.toml"),
-        std::path::Path::new("/tmp"),
-    )
-    .unwrap()
+    crate::config::example(&[])
 }
 
 fn at(s: &str) -> DateTime<Utc> {

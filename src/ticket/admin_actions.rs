@@ -367,12 +367,7 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        Config::from_toml_str(
-            include_str!("../../config/duty-desk.example.toml"),
-            std::path::Path::new("example.toml"),
-            std::path::Path::new("/tmp"),
-        )
-        .unwrap()
+        crate::config::example(&[])
     }
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -447,14 +442,7 @@ mod tests {
 
     #[test]
     fn a_surname_two_specialists_share_is_ambiguous() {
-        let toml = include_str!("../../config/duty-desk.example.toml")
-            .replace("name = \"Ткаченко Е.В.\"", "name = \"Бухер А.А.\"");
-        let cfg = Config::from_toml_str(
-            &toml,
-            std::path::Path::new("x.toml"),
-            std::path::Path::new("/tmp"),
-        )
-        .unwrap();
+        let cfg = crate::config::example(&[("name = \"Ткаченко Е.В.\"", "name = \"Бухер А.А.\"")]);
         let r = find_specialist(&cfg, "бухер").unwrap_err();
         assert!(
             matches!(&r, Refusal::AmbiguousSpecialist { matches, .. } if matches.len() == 2),

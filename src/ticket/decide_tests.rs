@@ -3,12 +3,7 @@
 use super::*;
 
 fn config() -> Config {
-    Config::from_toml_str(
-        include_str!("../../config/duty-desk.example.toml"),
-        std::path::Path::new("example.toml"),
-        std::path::Path::new("/tmp"),
-    )
-    .unwrap()
+    crate::config::example(&[])
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -304,16 +299,10 @@ fn a_complaint_about_a_specialist_goes_to_their_supervisor_never_to_them() {
         Decision::Complaint { .. }
     ));
     // A specialist's own supervisor, when the config names one.
-    let toml = include_str!("../../config/duty-desk.example.toml").replace(
+    let cfg = crate::config::example(&[(
         "email = \"bamburkin@example.org\"\n",
         "email = \"bamburkin@example.org\"\nsupervisor = \"Ткаченко Е.В. <tkachenko@example.org>\"\n",
-    );
-    let cfg = Config::from_toml_str(
-        &toml,
-        std::path::Path::new("x.toml"),
-        std::path::Path::new("/tmp"),
-    )
-    .unwrap();
+    )]);
     let d = decide(
         &complaint,
         &view(PARENT),

@@ -86,18 +86,8 @@ pub fn table(tickets: &[Ticket], tz: Tz) -> String {
     out
 }
 
-/// One ticket: its fields, then what happened to it in order: each letter with
-/// the decision on it, each audit row (the daemon's or an admin's, with who),
-/// each mail with what became of it.
-pub fn history(
-    t: &Ticket,
-    closure: &Closure,
-    letters: &[TicketLetter],
-    audit: &[AuditEntry],
-    mail: &[TicketMail],
-    answers: &[TicketAnswer],
-    tz: Tz,
-) -> String {
+/// A ticket's fields, one a line: `duty-desk ticket N`'s head.
+fn fields(t: &Ticket, closure: &Closure, answers: &[TicketAnswer], tz: Tz) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "ticket {} — {}", t.number, t.state.as_str());
     let _ = writeln!(out, "  subject:   {}", clean(&t.subject, 200));
@@ -151,6 +141,22 @@ pub fn history(
     if let Some(d) = &t.description {
         let _ = writeln!(out, "  problem:   {}", clean(d, 300));
     }
+    out
+}
+
+/// One ticket: its fields, then what happened to it in order: each letter with
+/// the decision on it, each audit row (the daemon's or an admin's, with who),
+/// each mail with what became of it.
+pub fn history(
+    t: &Ticket,
+    closure: &Closure,
+    letters: &[TicketLetter],
+    audit: &[AuditEntry],
+    mail: &[TicketMail],
+    answers: &[TicketAnswer],
+    tz: Tz,
+) -> String {
+    let mut out = fields(t, closure, answers, tz);
     // (time, order among things at the same instant, line)
     let mut events: Vec<(DateTime<Utc>, u8, String)> = Vec::new();
     for l in letters {

@@ -258,19 +258,11 @@ mod tests {
 
     /// The example config, `remind_after` set to `remind_after` if given.
     fn config(remind_after: &str) -> Config {
-        let mut text = include_str!("../../config/duty-desk.example.toml").to_string();
-        if !remind_after.is_empty() {
-            text = text.replace(
-                "remind_after = \"2h\"",
-                &format!("remind_after = \"{remind_after}\""),
-            );
+        let set = format!("remind_after = \"{remind_after}\"");
+        match remind_after {
+            "" => crate::config::example(&[]),
+            _ => crate::config::example(&[("remind_after = \"2h\"", &set)]),
         }
-        Config::from_toml_str(
-            &text,
-            std::path::Path::new("example.toml"),
-            std::path::Path::new("/tmp"),
-        )
-        .unwrap()
     }
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -366,14 +358,7 @@ mod tests {
             None
         );
         // Answers that go directly: the desk cannot know, so it does not nag.
-        let text = include_str!("../../config/duty-desk.example.toml")
-            .replace("answers = \"via_desk\"", "answers = \"direct\"");
-        let direct = Config::from_toml_str(
-            &text,
-            std::path::Path::new("e.toml"),
-            std::path::Path::new("/tmp"),
-        )
-        .unwrap();
+        let direct = crate::config::example(&[("answers = \"via_desk\"", "answers = \"direct\"")]);
         let t = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-09T08:30:00+03:00");
         assert_eq!(
             nudge(&t, None, &direct, &loads, at("2021-09-09T10:00:00+03:00")),

@@ -17,13 +17,7 @@ fn dummy_request() -> Request {
 }
 
 fn config() -> Config {
-    let text = include_str!("../../config/duty-desk.example.toml");
-    Config::from_toml_str(
-        text,
-        std::path::Path::new("example.toml"),
-        std::path::Path::new("/tmp"),
-    )
-    .unwrap()
+    crate::config::example(&[])
 }
 
 fn at(s: &str) -> DateTime<Utc> {

@@ -91,6 +91,11 @@ async fn an_answer_through_the_desk_reaches_the_requester_and_marks_the_ticket_a
         .expect("the answer relayed");
     assert_eq!(relay.from, SUPPORT);
     assert_eq!(relay.reply_to, None, "replies come back to the desk");
+    let ack = got
+        .iter()
+        .find(|m| m.subject.contains("принята"))
+        .expect("ack");
+    assert_contains(&ack.body, "Ответ специалиста придёт с адреса службы помощи");
     let display = mail_parser::MessageParser::default()
         .parse(&relay.raw)
         .and_then(|m| {

@@ -510,7 +510,6 @@ impl Ctx<'_, '_> {
                 context! {
                     specialist => context! { name => specialist.name, email => specialist.email },
                     answer => self.req.new_text.trim(),
-                    via_desk => via_desk,
                 },
             ),
         )?;

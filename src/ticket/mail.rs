@@ -54,6 +54,7 @@ impl Ctx<'_, '_> {
             description => description,
             mailbox => self.cfg().from.email,
             unverified => t.sender_auth.as_deref() == Some(trust::Verdict::Fail.as_str()),
+            via_desk => self.cfg().answers == Answers::ViaDesk,
         };
         context! { ..extra, ..base }
     }
@@ -298,7 +299,6 @@ impl Ctx<'_, '_> {
                     waited => waited,
                     letters => letters.len(),
                     left_out => left_out.iter().map(mb).collect::<Vec<_>>(),
-                    via_desk => self.cfg().answers == Answers::ViaDesk,
                     ..extra
                 },
             ),

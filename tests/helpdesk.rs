@@ -10,6 +10,7 @@ mod support;
 use std::time::Duration;
 
 use duty_desk::store::{Queries, Store};
+use support::maildesk::{self, MaildirDesk};
 use support::{Compose, Home, MailStack, REQUESTERS, SUPPORT, reply_to, run_once, specialist};
 
 const THU_0830: &str = "2021-09-09T08:30:00+03:00";
@@ -279,4 +280,45 @@ async fn an_unanswered_ticket_is_reminded_once_then_passed_on_in_the_next_window
     assert_contains(&to_parent[2].body, "Очистите кэш");
     stack.wait_postfix_idle(WAIT).await;
     assert_eq!(stack.fetch(bukher, "INBOX").await.len(), 1);
+}
+
+#[test]
+fn a_complaint_held_by_a_supervisor_on_the_timetable_is_neither_reminded_nor_passed_on() {
+    let desk = MaildirDesk::new("", &[]);
+    // Бамбуркин's supervisor is Бухер, himself on the timetable.
+    desk.edit_config(|t| {
+        t.replace(
+            "email = \"bamburkin@example.org\"\n",
+            "email = \"bamburkin@example.org\"\nsupervisor = \"Бухер В.В. <bukher@example.org>\"\n",
+        )
+    });
+    let mut desk = desk;
+    desk.deliver(&maildesk::letter(
+        "Иванова Мария <ivanova@mail.test>",
+        "Жалоба",
+        "c1@mail.test",
+        &[],
+        "Здравствуйте! Хочу пожаловаться на Бамбуркина С.П.: он грубо разговаривал со мной \
+         и отказался помочь.\n\nИванова Мария Петровна, мама ученика 5А класса.",
+    ));
+    desk.run_once("2021-09-09T08:30:00+03:00");
+    let to_bukher = desk.sent_to("bukher@example.org");
+    assert_eq!(to_bukher.len(), 1);
+    assert_eq!(to_bukher[0].kind(), "complaint");
+    // Past Бухер's Thursday window (14:00–16:00) and into Friday's windows.
+    for now in ["2021-09-09T16:30:00+03:00", "2021-09-10T09:00:00+03:00"] {
+        desk.run_once(now);
+    }
+    assert_eq!(desk.sent_to("bukher@example.org").len(), 1, "not reminded");
+    assert!(
+        desk.sent()
+            .iter()
+            .all(|m| !matches!(m.kind(), "remind" | "passed_on")),
+        "{:?}",
+        desk.sent()
+            .iter()
+            .map(|m| m.kind().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(desk.sent_to("bamburkin@example.org").is_empty());
 }

@@ -534,5 +534,12 @@ fn a_complete_request_from_an_address_mail_cannot_be_written_to_is_still_forward
         assert_eq!(fwd.reply_to, want, "direct: {direct}");
         assert!(fwd.body.contains("ivanova..m@mail.ru"));
         assert_eq!(desk.filed("Unreadable"), 0);
+        assert_eq!(desk.filed("Processed"), 1);
+        assert!(
+            desk.status()
+                .contains("addresses that cannot be written to: 1"),
+            "{}",
+            desk.status()
+        );
     }
 }

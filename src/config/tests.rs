@@ -172,3 +172,38 @@ fn durations_sizes_and_env() {
     assert_eq!(expand_env("${DD_TEST_CRED_DIR}/imap"), "/run/creds/imap");
     assert_eq!(expand_env("$DD_UNSET_VAR_X/imap"), "$DD_UNSET_VAR_X/imap");
 }
+
+#[test]
+fn answers_topics_and_remind_after_have_defaults_and_clear_errors() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.answers, Answers::ViaDesk);
+    assert_eq!(c.remind_after, Duration::from_secs(2 * 3600));
+    assert!(c.schedule.specialists()[0].topics.is_empty());
+
+    let text = GOOD.replace("fallback = [", "answers = \"direct\"\nfallback = [");
+    assert_eq!(parse(&text).unwrap().answers, Answers::Direct);
+    let text = GOOD.replace("fallback = [", "answers = \"by_phone\"\nfallback = [");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.line, Some(line_of(&text, "by_phone")), "{e}");
+    assert!(e.message.contains("via_desk, direct"), "{e}");
+
+    let text = GOOD.replace(
+        "email = \"bamburkin@example.org\"",
+        "email = \"bamburkin@example.org\"\ntopics = [\"technical\", \"technical\"]",
+    );
+    assert_eq!(
+        parse(&text).unwrap().schedule.specialists()[0].topics,
+        [Topic::Technical]
+    );
+    let text = GOOD.replace(
+        "email = \"bamburkin@example.org\"",
+        "email = \"bamburkin@example.org\"\ntopics = [\"plumbing\"]",
+    );
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.line, Some(line_of(&text, "plumbing")), "{e}");
+    assert!(e.message.contains("technical, methodological"), "{e}");
+
+    let text = format!("{GOOD}\n[service]\nremind_after = \"soon\"\n");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.line, Some(line_of(&text, "soon")), "{e}");
+}

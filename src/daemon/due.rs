@@ -24,11 +24,14 @@ pub(super) fn release_due(shared: &Shared) -> anyhow::Result<usize> {
     let mut outcomes = shared
         .store()
         .transaction(|tx| ticket::release_due(tx, &desk, now))?;
-    outcomes.extend(
-        shared
-            .store()
-            .transaction(|tx| ticket::remind_due(tx, &desk, now))?,
-    );
+    // Releases are logged and sent even when reminding fails.
+    match shared
+        .store()
+        .transaction(|tx| ticket::remind_due(tx, &desk, now))
+    {
+        Ok(more) => outcomes.extend(more),
+        Err(e) => error!(error = %redact(&format!("{e:#}")), "reminders"),
+    }
     for o in &outcomes {
         log_outcome(o);
     }

@@ -230,8 +230,10 @@ fn answered_tickets(
         .count() as u32
 }
 
-/// Per specialist (by the name the ticket is assigned to): tickets forwarded
-/// this week and, where answers are recorded, the time to the first answer.
+/// Per specialist: tickets forwarded this week that they hold now, and, where
+/// answers are recorded, the tickets they answered and the time from the
+/// ticket's forward to them to their first answer (a ticket passed on counts
+/// for whoever answered, from when it became theirs).
 fn per_specialist(
     rows: &Rows,
     schedule: &Schedule,
@@ -249,39 +251,43 @@ fn per_specialist(
             .find(|t| t.number == n)
             .and_then(|t| t.assignee_name.clone())
     };
-    for n in &tickets {
-        if let Some(a) = assignee(*n)
-            && !names.contains(&a)
-        {
-            names.push(a);
+    let answerers = rows
+        .answers
+        .iter()
+        .flatten()
+        .filter_map(|a| a.specialist_name.clone());
+    for name in tickets.iter().filter_map(|n| assignee(*n)).chain(answerers) {
+        if !names.contains(&name) {
+            names.push(name);
         }
     }
+    let first_forward = |n: i64| {
+        rows.mail
+            .iter()
+            .filter(|m| m.ticket == Some(n) && m.kind == "forward")
+            .map(|m| m.at)
+            .min()
+    };
     names
         .into_iter()
         .map(|name| {
-            let mine: Vec<i64> = tickets
+            let forwarded = tickets
                 .iter()
-                .copied()
-                .filter(|n| assignee(*n).as_deref() == Some(name.as_str()))
-                .collect();
+                .filter(|n| assignee(**n).as_deref() == Some(name.as_str()))
+                .count() as u32;
             let (answered, first_answer) = match &rows.answers {
                 None => (None, None),
                 Some(answers) => {
-                    let waits: Vec<Duration> = mine
+                    let waits: Vec<Duration> = tickets
                         .iter()
                         .filter_map(|n| {
-                            let sent = rows
-                                .mail
-                                .iter()
-                                .filter(|m| m.ticket == Some(*n) && m.kind == "forward")
-                                .map(|m| m.at)
-                                .min()?;
                             let first = answers
                                 .iter()
-                                .filter(|a| a.ticket == *n && a.at >= sent)
-                                .map(|a| a.at)
-                                .min()?;
-                            Some(first - sent)
+                                .filter(|a| a.ticket == *n)
+                                .filter(|a| a.specialist_name.as_deref() == Some(name.as_str()))
+                                .min_by_key(|a| a.at)?;
+                            let since = first.assigned_at.or_else(|| first_forward(*n))?;
+                            Some(first.at - since)
                         })
                         .collect();
                     (Some(waits.len() as u32), spread(waits))
@@ -289,7 +295,7 @@ fn per_specialist(
             };
             SpecialistWeek {
                 name,
-                forwarded: mine.len() as u32,
+                forwarded,
                 answered,
                 first_answer,
             }

@@ -42,6 +42,10 @@ pub struct EventRow {
 pub struct AnswerRow {
     pub ticket: i64,
     pub at: DateTime<Utc>,
+    /// Who answered, as the timetable names them.
+    pub specialist_name: Option<String>,
+    /// When the ticket had been forwarded to them.
+    pub assigned_at: Option<DateTime<Utc>>,
 }
 
 /// Everything a week's figures are computed from.
@@ -137,12 +141,19 @@ pub fn load(
     )?;
     let answers = if answers_recorded {
         Some(q.rows(
-            "SELECT ticket, at FROM answers WHERE at >= ?1 AND at < ?2 ORDER BY id",
+            "SELECT ticket, at, specialist_name, assigned_at FROM answers
+             WHERE at >= ?1 AND at < ?2 ORDER BY id",
             [&a, &c],
             |r| {
                 Ok(AnswerRow {
                     ticket: r.get(0)?,
                     at: parse(&r.get::<_, String>(1)?)?,
+                    specialist_name: r.get(2)?,
+                    assigned_at: r
+                        .get::<_, Option<String>>(3)?
+                        .as_deref()
+                        .map(parse)
+                        .transpose()?,
                 })
             },
         )?)

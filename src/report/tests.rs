@@ -139,15 +139,23 @@ fn figures_count_the_week_in_the_schools_zone() {
 fn recorded_answers_give_time_to_first_answer_per_specialist() {
     let c = config();
     let mut r = rows();
+    let answer = |when: &str, who: &str, since: &str| AnswerRow {
+        ticket: 1,
+        at: at(when),
+        specialist_name: Some(who.into()),
+        assigned_at: Some(at(since)),
+    };
     r.answers = Some(vec![
-        AnswerRow {
-            ticket: 1,
-            at: at("2021-09-06T09:15:00+03:00"),
-        },
-        AnswerRow {
-            ticket: 1,
-            at: at("2021-09-06T10:00:00+03:00"),
-        },
+        answer(
+            "2021-09-06T09:15:00+03:00",
+            "Войтенко Л.А.",
+            "2021-09-06T08:30:00+03:00",
+        ),
+        answer(
+            "2021-09-06T10:00:00+03:00",
+            "Войтенко Л.А.",
+            "2021-09-06T08:30:00+03:00",
+        ),
     ]);
     let f = figures(&r, week(), &c.schedule, at("2021-09-13T08:00:00+03:00"));
     assert_eq!((f.answered, f.unanswered), (Some(1), Some(1)));
@@ -166,6 +174,25 @@ fn recorded_answers_give_time_to_first_answer_per_specialist() {
         (m.forwarded, m.answered, &m.first_answer),
         (1, Some(0), &None)
     );
+}
+
+#[test]
+fn a_ticket_passed_on_counts_for_who_answered_from_when_it_became_theirs() {
+    let c = config();
+    let mut r = rows();
+    // Ticket 1 (Войтенко's) was passed to Макаренко at 11:00, who answered at 11:20.
+    r.answers = Some(vec![AnswerRow {
+        ticket: 1,
+        at: at("2021-09-06T11:20:00+03:00"),
+        specialist_name: Some("Макаренко С.О.".into()),
+        assigned_at: Some(at("2021-09-06T11:00:00+03:00")),
+    }]);
+    let f = figures(&r, week(), &c.schedule, at("2021-09-13T08:00:00+03:00"));
+    let of = |name: &str| f.per_specialist.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(of("Войтенко Л.А.").answered, Some(0));
+    let m = of("Макаренко С.О.");
+    assert_eq!(m.answered, Some(1));
+    assert_eq!(m.first_answer.as_ref().unwrap().median_minutes, 20);
 }
 
 #[test]

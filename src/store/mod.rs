@@ -21,7 +21,9 @@ mod queries;
 mod tests;
 mod tx;
 
-pub use queries::{AnswerCounts, Closure, Queries, TicketAnswer, TicketLetter, TicketMail};
+pub use queries::{
+    AnswerCounts, Closure, Queries, TicketAnswer, TicketLetter, TicketMail, Unanswered,
+};
 
 /// Numbered migrations; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -111,7 +113,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN who TEXT;
     "#,
     // 4: specialists' answers (who answered which ticket when, and since when it
-    // was theirs), and when a forwarded ticket's specialist was reminded of it.
+    // was theirs); when a forwarded ticket's specialist was reminded of it, and
+    // whether it was handed on with Reply-To the desk (tickets forwarded before
+    // are not: their answers went straight to the requester).
     r#"
     CREATE TABLE answers (
         id            INTEGER PRIMARY KEY,
@@ -124,6 +128,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX answers_ticket ON answers(ticket);
     ALTER TABLE tickets ADD COLUMN reminded_at TEXT;
+    ALTER TABLE tickets ADD COLUMN via_desk INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

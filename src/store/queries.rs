@@ -298,18 +298,46 @@ pub trait Queries {
         )
     }
 
-    /// Forwarded tickets with no answer since their last forward, and when their
-    /// specialist was reminded of them (`None`: not yet), oldest first.
-    fn unanswered_forwarded(&self) -> anyhow::Result<Vec<(i64, Option<DateTime<Utc>>)>> {
+    /// Forwarded tickets handed through the desk (so an answer would be seen)
+    /// with no answer since they were last handed on (a forward or an addition),
+    /// oldest first; not complaints (their supervisor is not on the timetable's
+    /// rota). See [`Unanswered`].
+    fn unanswered_forwarded(&self) -> anyhow::Result<Vec<Unanswered>> {
         let rows = self.rows(
-            "SELECT number, reminded_at FROM tickets t
-             WHERE state = 'forwarded' AND assignee IS NOT NULL AND forwarded_at IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.ticket = t.number AND a.at >= t.forwarded_at)
+            "SELECT number, reminded_at, since,
+                    (SELECT count(*) FROM audit WHERE audit.ticket = number
+                       AND event IN ('passed_on', 'pass_on_failed'))
+             FROM (SELECT t.number, t.reminded_at,
+                          max(t.forwarded_at,
+                              coalesce((SELECT max(o.created_at) FROM outgoing o
+                                        WHERE o.ticket = t.number AND o.kind = 'addition'),
+                                       t.forwarded_at)) AS since
+                   FROM tickets t
+                   WHERE t.state = 'forwarded' AND t.via_desk = 1 AND t.assignee IS NOT NULL
+                     AND t.forwarded_at IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM outgoing c WHERE c.ticket = t.number AND c.kind = 'complaint'))
+             WHERE NOT EXISTS (SELECT 1 FROM answers a WHERE a.ticket = number AND a.at >= since)
              ORDER BY number",
             [],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
         )?;
-        rows.into_iter().map(|(n, r)| Ok((n, opt_ts(r)?))).collect()
+        rows.into_iter()
+            .map(|(number, reminded, since, passed)| {
+                Ok(Unanswered {
+                    number,
+                    reminded: opt_ts(reminded)?,
+                    since: parse_ts(&since)?,
+                    passed_on: passed > 0,
+                })
+            })
+            .collect()
     }
 
     /// The earliest due time of a held ticket.
@@ -470,7 +498,6 @@ pub trait Queries {
         )
     }
 
-    /// The mail queued for a ticket (any state), oldest first.
     /// The recorded answers to a ticket, oldest first.
     fn ticket_answers(&self, ticket: i64) -> anyhow::Result<Vec<TicketAnswer>> {
         let rows = self.rows(
@@ -514,6 +541,7 @@ pub trait Queries {
         })
     }
 
+    /// The mail queued for a ticket (any state), oldest first.
     fn ticket_mail(&self, ticket: i64) -> anyhow::Result<Vec<TicketMail>> {
         self.rows(
             "SELECT created_at, kind, recipients, state, sent_at, last_error FROM outgoing
@@ -627,6 +655,20 @@ pub struct TicketAnswer {
     pub assigned_at: Option<DateTime<Utc>>,
     /// Passed on to the requester.
     pub relayed: bool,
+}
+
+/// A forwarded ticket waiting for its specialist's answer
+/// ([`Queries::unanswered_forwarded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unanswered {
+    pub number: i64,
+    /// When its specialist was reminded of it (`None`: not yet).
+    pub reminded: Option<DateTime<Utc>>,
+    /// Since when it waits: it was last handed on (forwarded, reopened, or an
+    /// addition sent).
+    pub since: DateTime<Utc>,
+    /// It was passed on once already (it is not passed on again).
+    pub passed_on: bool,
 }
 
 /// How many tickets were answered, reminded and passed on, for `status`.

@@ -195,14 +195,40 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks a forwarded ticket's specialist as reminded of it (`None`: not yet,
-    /// as after a forward to someone).
-    pub fn set_reminded(&self, number: i64, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
+    /// Marks a forwarded ticket's specialist as reminded of it.
+    pub fn set_reminded(&self, number: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
         self.0.execute(
             "UPDATE tickets SET reminded_at = ?2 WHERE number = ?1",
-            params![number, at.map(ts)],
+            params![number, ts(at)],
         )?;
         Ok(())
+    }
+
+    /// A ticket was just handed on (a forward or an addition): nobody is
+    /// reminded of it yet; `via_desk` says whether answers come back to the desk.
+    pub fn set_handed(&self, number: i64, via_desk: bool) -> anyhow::Result<()> {
+        self.0.execute(
+            "UPDATE tickets SET reminded_at = NULL, via_desk = ?2 WHERE number = ?1",
+            params![number, via_desk],
+        )?;
+        Ok(())
+    }
+
+    /// Runs `f` inside a savepoint: what it wrote is undone if it fails, the
+    /// rest of the transaction is kept.
+    pub fn savepoint<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.0.execute_batch("SAVEPOINT one_ticket")?;
+        match f() {
+            Ok(v) => {
+                self.0.execute_batch("RELEASE one_ticket")?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.0
+                    .execute_batch("ROLLBACK TO one_ticket; RELEASE one_ticket")?;
+                Err(e)
+            }
+        }
     }
 
     /// Closes one ticket now, remembering the state it had.
@@ -215,7 +241,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Opens a closed ticket again in `state`.
+    /// Opens a closed ticket again in `state` (forwarded: as if forwarded now,
+    /// so its specialist is not reminded at once).
     pub fn reopen_ticket(
         &self,
         number: i64,
@@ -223,7 +250,9 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         self.0.execute(
-            "UPDATE tickets SET state = ?2, closed_at = NULL, closed_from = NULL, updated_at = ?3
+            "UPDATE tickets SET state = ?2, closed_at = NULL, closed_from = NULL, updated_at = ?3,
+                 reminded_at = NULL,
+                 forwarded_at = CASE WHEN ?2 = 'forwarded' THEN ?3 ELSE forwarded_at END
              WHERE number = ?1 AND state = 'closed'",
             params![number, state.as_str(), ts(now)],
         )?;

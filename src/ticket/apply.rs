@@ -323,6 +323,7 @@ impl Ctx<'_, '_> {
             Decision::Relay { specialist, .. } => {
                 self.relay(t, specialist)?;
                 self.answered(t, specialist, true)?;
+                self.take_over(t, specialist)?;
                 outcome(
                     "a specialist's answer sent to the support address, passed on to the requester",
                     Some(specialist.name.clone()),
@@ -477,6 +478,26 @@ impl Ctx<'_, '_> {
                 "a specialist's answer; daily exchange limit reached, not relayed"
             }
         })
+    }
+
+    /// A specialist of the timetable who answered a ticket someone else holds
+    /// (it was passed on before they answered) holds it now: the requester's
+    /// reply goes to the one who answered.
+    fn take_over(&mut self, t: &mut Ticket, specialist: &Assignee) -> anyhow::Result<()> {
+        let key = trust::address_key(&specialist.email);
+        let listed = self
+            .cfg()
+            .schedule
+            .specialists()
+            .iter()
+            .any(|s| trust::address_key(&s.email.email) == key);
+        let holds = t.assignee.as_deref().map(trust::address_key) == Some(key);
+        if listed && !holds {
+            t.assignee = Some(specialist.email.clone());
+            t.assignee_name = Some(specialist.name.clone());
+            self.tx.update_ticket(t, self.now)?;
+        }
+        Ok(())
     }
 
     /// Records that `specialist` answered the ticket (the time to the first

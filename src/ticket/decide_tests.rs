@@ -177,6 +177,39 @@ fn complete_on_duty_goes_to_the_lighter_load_then_round_robin() {
 }
 
 #[test]
+fn two_on_duty_a_problem_goes_to_the_one_whose_topics_fit_it() {
+    // Бамбуркин technical, Макаренко (here) methodological only.
+    let cfg = crate::config::example(&[(
+        "topics = [\"technical\", \"methodological\"]",
+        "topics = [\"methodological\"]",
+    )]);
+    let to = |description: &str, loads: &Loads| {
+        let mut req = complete();
+        req.description = Some(description.into());
+        match decide(&req, &view(PARENT), &cfg, loads, at(ON_DUTY)) {
+            Decision::Forward { to, .. } => to.email,
+            other => panic!("not forwarded: {other:?}"),
+        }
+    };
+    let bamburkin_busy = Loads {
+        open: [("bamburkin@example.org".to_string(), 3)].into(),
+        last: None,
+    };
+    let makarenko_busy = Loads {
+        open: [("makarenko@example.org".to_string(), 3)].into(),
+        last: None,
+    };
+    let password = "Не могу войти: пишет «неверный пароль», восстановить не получается.";
+    let marks = "Не выставлены оценки за четверть по математике.";
+    let neither = "Помогите разобраться, что случилось с дневником сына.";
+    // Preferred even when busier; a problem of neither kind goes by the loads.
+    assert_eq!(to(password, &bamburkin_busy), "bamburkin@example.org");
+    assert_eq!(to(marks, &makarenko_busy), "makarenko@example.org");
+    assert_eq!(to(neither, &bamburkin_busy), "makarenko@example.org");
+    assert_eq!(to(neither, &makarenko_busy), "bamburkin@example.org");
+}
+
+#[test]
 fn complete_off_duty_is_held_for_the_next_window() {
     let d = decided(&complete(), &view(PARENT), OFF_DUTY);
     assert_eq!((d.folder(), d.as_str()), (Folder::Processed, "held"));

@@ -369,9 +369,7 @@ impl Ctx<'_, '_> {
         }
         t.due_at = None;
         self.tx.update_ticket(t, self.now)?;
-        if !addition {
-            self.tx.set_reminded(t.number, None)?;
-        }
+        self.tx.set_handed(t.number, via_desk)?;
         self.tx.kv_set(ROUND_ROBIN_KEY, email)?;
         Ok(())
     }

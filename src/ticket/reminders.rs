@@ -9,7 +9,9 @@
 //! goes at the end of the specialist's window, or once `[service] remind_after`
 //! of that window has passed, whichever is first; a ticket forwarded outside
 //! their window (by the admin) counts from their next window. What happens is
-//! decided purely ([`nudge`]); [`remind_due`] carries it out, one transaction.
+//! decided purely ([`nudge`]); [`remind_due`] carries it out. A ticket is
+//! passed on once at most (then it stays where it is), so a week nobody answers
+//! does not walk it round every specialist.
 
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
@@ -20,8 +22,8 @@ use super::view::Loads;
 use super::words::when_ru;
 use super::{Desk, Folder, Outcome};
 use crate::config::{Answers, Config};
-use crate::letter::{AutoSubmitted, Letter, new_message_id};
-use crate::store::{Queries, Ticket, Tx};
+use crate::letter::{self, AutoSubmitted, Letter, new_message_id};
+use crate::store::{Queries, Ticket, Tx, Unanswered};
 use crate::trust;
 
 /// What an unanswered forwarded ticket needs now.
@@ -71,25 +73,28 @@ pub fn remind_at(cfg: &Config, who: usize, since: DateTime<Utc>) -> Option<DateT
     None
 }
 
-/// What a forwarded, unanswered ticket `t` needs at `now`; `reminded` is when
-/// its specialist was reminded of it (`None`: not yet).
+/// What a forwarded, unanswered ticket `t` needs at `now` (`u`: how it waits).
+/// Nothing for a requester the desk may not write to (forged, undeliverable):
+/// the answer would not be passed on anyway. Passed on once at most.
 pub fn nudge(
     t: &Ticket,
-    reminded: Option<DateTime<Utc>>,
+    u: &Unanswered,
     cfg: &Config,
     loads: &Loads,
     now: DateTime<Utc>,
 ) -> Option<Nudge> {
-    if cfg.answers != Answers::ViaDesk {
+    if cfg.answers != Answers::ViaDesk
+        || t.sender_auth.as_deref() == Some(trust::Verdict::Fail.as_str())
+        || !t.requester.as_deref().is_some_and(letter::deliverable)
+    {
         return None;
     }
     let who = specialist_of(cfg, t.assignee.as_deref()?)?;
-    let since = t.forwarded_at?;
-    match reminded {
-        None => (now >= remind_at(cfg, who, since)?).then_some(Nudge::Remind),
+    match u.reminded {
+        None => (now >= remind_at(cfg, who, u.since)?).then_some(Nudge::Remind),
         // Reminded before this turn: passed on while someone else is on duty and
         // they are not (so someone's window opens before theirs).
-        Some(r) if r < now => {
+        Some(r) if r < now && !u.passed_on => {
             let on_duty = cfg.schedule.on_duty(now);
             if on_duty.iter().any(|s| s.specialist == who) {
                 return None;
@@ -107,7 +112,10 @@ pub fn nudge(
     }
 }
 
-/// Reminds and passes on what is due at `now`. Returns what happened to each.
+/// Reminds and passes on what is due at `now`. Each ticket in a savepoint of
+/// its own: one that fails (a template, an address) is audited and marked as
+/// done with (not tried again every turn), and the others go on. Returns what
+/// happened to each.
 pub fn remind_due(
     tx: &Tx<'_>,
     desk: &Desk<'_>,
@@ -117,60 +125,87 @@ pub fn remind_due(
     if desk.config.answers != Answers::ViaDesk {
         return Ok(out);
     }
-    for (number, reminded) in tx.unanswered_forwarded()? {
-        let Some(mut t) = tx.ticket(number)? else {
+    for u in tx.unanswered_forwarded()? {
+        let Some(t) = tx.ticket(u.number)? else {
             continue;
         };
         // Read again for each: a pass-on before changed them.
         let loads = Loads::read(tx, desk.config)?;
-        let Some(n) = nudge(&t, reminded, desk.config, &loads, now) else {
+        let Some(n) = nudge(&t, &u, desk.config, &loads, now) else {
             continue;
         };
-        let req = forward_request();
-        let requester = t.requester.clone();
-        let mut ctx = Ctx::for_ticket(tx, desk, &req, requester.as_deref(), now);
-        let (decision, reason, to) = match n {
-            Nudge::Remind => {
-                ctx.remind(&t)?;
-                tx.set_reminded(number, Some(now))?;
-                let detail = format!(
-                    "unanswered since {}",
-                    when_ru(&t.forwarded_at.unwrap_or(now))
-                );
-                tx.audit(now, Some(number), None, "reminded", &detail)?;
-                (
-                    "reminded",
-                    "unanswered: its specialist reminded",
-                    t.assignee_name.clone(),
-                )
+        match tx.savepoint(|| carry_out(tx, desk, t, &n, now)) {
+            Ok(o) => out.push(o),
+            Err(e) => {
+                let (event, done) = match n {
+                    Nudge::Remind => ("remind_failed", tx.set_reminded(u.number, now)),
+                    // Counted as a pass-on: not tried again.
+                    Nudge::PassOn { .. } => ("pass_on_failed", Ok(())),
+                };
+                done?;
+                tx.audit(now, Some(u.number), None, event, &format!("{e:#}"))?;
             }
-            Nudge::PassOn { to } => {
-                let from = t.assignee_name.clone().unwrap_or_default();
-                ctx.pass_on(&mut t, &from, &to)?;
-                tx.audit(
-                    now,
-                    Some(number),
-                    None,
-                    "passed_on",
-                    &format!("{from} → {}", to.name),
-                )?;
-                (
-                    "passed_on",
-                    "unanswered after a reminder: passed to who is on duty",
-                    Some(to.name),
-                )
-            }
-        };
-        out.push(Outcome {
-            folder: Folder::Processed,
-            decision,
-            reason: reason.to_string(),
-            ticket: Some(number),
-            assignee: to,
-            queued: ctx.queued,
-        });
+        }
     }
     Ok(out)
+}
+
+/// Reminds, or passes on, one ticket.
+fn carry_out(
+    tx: &Tx<'_>,
+    desk: &Desk<'_>,
+    mut t: Ticket,
+    n: &Nudge,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    let number = t.number;
+    let req = forward_request();
+    let requester = t.requester.clone();
+    let mut ctx = Ctx::for_ticket(tx, desk, &req, requester.as_deref(), now);
+    let (decision, reason, to) = match n {
+        Nudge::Remind => {
+            ctx.remind(&t)?;
+            tx.set_reminded(number, now)?;
+            let tz = desk.config.schedule.tz();
+            let since = when_ru(&t.forwarded_at.unwrap_or(now).with_timezone(&tz));
+            tx.audit(
+                now,
+                Some(number),
+                None,
+                "reminded",
+                &format!("forwarded {since}"),
+            )?;
+            (
+                "reminded",
+                "unanswered: its specialist reminded",
+                t.assignee_name.clone(),
+            )
+        }
+        Nudge::PassOn { to } => {
+            let from = t.assignee_name.clone().unwrap_or_default();
+            ctx.pass_on(&mut t, &from, to)?;
+            tx.audit(
+                now,
+                Some(number),
+                None,
+                "passed_on",
+                &format!("{from} → {}", to.name),
+            )?;
+            (
+                "passed_on",
+                "unanswered after a reminder: passed to who is on duty",
+                Some(to.name.clone()),
+            )
+        }
+    };
+    Ok(Outcome {
+        folder: Folder::Processed,
+        decision,
+        reason: reason.to_string(),
+        ticket: Some(number),
+        assignee: to,
+        queued: ctx.queued,
+    })
 }
 
 impl Ctx<'_, '_> {
@@ -291,6 +326,15 @@ mod tests {
 
     const BAMBURKIN: &str = "bamburkin@example.org";
 
+    fn waiting(t: &Ticket, reminded: Option<DateTime<Utc>>, passed_on: bool) -> Unanswered {
+        Unanswered {
+            number: t.number,
+            reminded,
+            since: t.forwarded_at.unwrap(),
+            passed_on,
+        }
+    }
+
     #[test]
     fn the_reminder_comes_at_the_end_of_the_window_or_after_remind_after_of_it() {
         let cfg = config("");
@@ -320,24 +364,71 @@ mod tests {
         let loads = Loads::default();
         let t = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-09T09:55:00+03:00");
         assert_eq!(
-            nudge(&t, None, &cfg, &loads, at("2021-09-09T09:59:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, None, false),
+                &cfg,
+                &loads,
+                at("2021-09-09T09:59:00+03:00")
+            ),
             None
         );
         assert_eq!(
-            nudge(&t, None, &cfg, &loads, at("2021-09-09T10:00:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, None, false),
+                &cfg,
+                &loads,
+                at("2021-09-09T10:00:00+03:00")
+            ),
             Some(Nudge::Remind)
         );
         let reminded = Some(at("2021-09-09T10:00:00+03:00"));
         // Nobody on duty at noon: it waits.
         assert_eq!(
-            nudge(&t, reminded, &cfg, &loads, at("2021-09-09T12:00:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, reminded, false),
+                &cfg,
+                &loads,
+                at("2021-09-09T12:00:00+03:00")
+            ),
             None
         );
         // Бухер's window opens at 14:00, long before Бамбуркин's next (Tuesday).
-        match nudge(&t, reminded, &cfg, &loads, at("2021-09-09T14:05:00+03:00")) {
+        match nudge(
+            &t,
+            &waiting(&t, reminded, false),
+            &cfg,
+            &loads,
+            at("2021-09-09T14:05:00+03:00"),
+        ) {
             Some(Nudge::PassOn { to }) => assert_eq!(to.name, "Бухер В.В."),
             other => panic!("{other:?}"),
         }
+        // Passed on once already: it stays with whoever has it now.
+        let now = at("2021-09-09T14:05:00+03:00");
+        assert_eq!(
+            nudge(&t, &waiting(&t, reminded, true), &cfg, &loads, now),
+            None
+        );
+    }
+
+    #[test]
+    fn a_requester_the_desk_may_not_write_to_causes_no_reminder() {
+        let cfg = config("");
+        let loads = Loads::default();
+        let now = at("2021-09-09T10:00:00+03:00");
+        let mut forged = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-09T09:55:00+03:00");
+        forged.sender_auth = Some("fail".into());
+        assert_eq!(
+            nudge(&forged, &waiting(&forged, None, false), &cfg, &loads, now),
+            None
+        );
+        let mut undeliverable = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-09T09:55:00+03:00");
+        undeliverable.requester = Some("ivanova..m@mail.ru".into());
+        let u = waiting(&undeliverable, None, false);
+        assert_eq!(nudge(&undeliverable, &u, &cfg, &loads, now), None);
     }
 
     #[test]
@@ -348,20 +439,38 @@ mod tests {
         let t = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-07T15:00:00+03:00");
         let reminded = Some(at("2021-09-07T16:00:00+03:00"));
         assert_eq!(
-            nudge(&t, reminded, &cfg, &loads, at("2021-09-09T08:30:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, reminded, false),
+                &cfg,
+                &loads,
+                at("2021-09-09T08:30:00+03:00")
+            ),
             None
         );
         // The fallback address is not in the timetable: never nudged.
         let t = forwarded("admin@example.org", "admin", "2021-09-09T08:30:00+03:00");
         assert_eq!(
-            nudge(&t, None, &cfg, &loads, at("2021-09-20T08:30:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, None, false),
+                &cfg,
+                &loads,
+                at("2021-09-20T08:30:00+03:00")
+            ),
             None
         );
         // Answers that go directly: the desk cannot know, so it does not nag.
         let direct = crate::config::example(&[("answers = \"via_desk\"", "answers = \"direct\"")]);
         let t = forwarded(BAMBURKIN, "Бамбуркин С.П.", "2021-09-09T08:30:00+03:00");
         assert_eq!(
-            nudge(&t, None, &direct, &loads, at("2021-09-09T10:00:00+03:00")),
+            nudge(
+                &t,
+                &waiting(&t, None, false),
+                &direct,
+                &loads,
+                at("2021-09-09T10:00:00+03:00")
+            ),
             None
         );
     }

@@ -78,6 +78,11 @@ impl MaildirDesk {
         self.home.dir()
     }
 
+    /// Edits the config's text.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        self.home.edit_config(edit);
+    }
+
     /// Specialists answer the requester directly (`[school] answers = "direct"`).
     pub fn answers_direct(self) -> MaildirDesk {
         self.home

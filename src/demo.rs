@@ -6,8 +6,11 @@
 //! a simulated Thursday and Friday of September 2021:
 //!
 //! 1. Thursday 08:30, two specialists on duty: seven letters arrive.
-//! 2. Thursday 19:40, nobody on duty: a parent answers our question, a student writes.
-//! 3. Friday 08:00:30, the next window opens: the held ticket goes out.
+//! 2. Thursday 09:10: a specialist answers a forward; the desk passes it on.
+//! 3. Thursday 19:40, nobody on duty: a parent answers our question, a student
+//!    writes; the other forward, unanswered, is reminded.
+//! 4. Friday 08:00:30, the next window opens: the held tickets go out, and the
+//!    unanswered one passes to the specialist now on duty.
 //!
 //! After each run it prints what was decided and what was sent to whom.
 
@@ -135,6 +138,29 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
     )
     .await?;
 
+    // Бамбуркин answers the forward of ticket #1: to the desk, which passes it on.
+    let store = Store::open(&dir.path().join("duty-desk.sqlite3"), false)?;
+    let forward = store
+        .read()
+        .outgoing_after(0, None)?
+        .into_iter()
+        .find(|o| o.kind == "forward" && o.recipients.iter().any(|r| r == "bamburkin@example.org"))
+        .context("the demo's first letter is forwarded to Бамбуркин")?;
+    drop(store);
+    deliver(
+        &inbox,
+        "09-specialist-answer",
+        &specialist_answer(&forward.raw),
+    )?;
+    seen = round(
+        out,
+        &config_path,
+        "2021-09-09T09:10:00+03:00",
+        "Thursday 09:10 — Бамбуркин С.П. answers ticket #1 through the desk",
+        seen,
+    )
+    .await?;
+
     // The parent answers our question as mail clients do: new text on top, our letter quoted.
     let store = Store::open(&dir.path().join("duty-desk.sqlite3"), false)?;
     let ask = store
@@ -174,6 +200,28 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
         "(the folder is removed on exit; set DUTY_DESK_DEMO_KEEP=1 to keep it and read the letters)"
     )?;
     Ok(())
+}
+
+/// Бамбуркин's reply to the forward he got (to the support address, its Reply-To).
+fn specialist_answer(forward: &[u8]) -> Vec<u8> {
+    let parsed = mail_parser::MessageParser::default().parse(forward);
+    let id = parsed.as_ref().and_then(|m| m.message_id()).unwrap_or("");
+    let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or("");
+    format!(
+        "From: Bamburkin S.P. <bamburkin@example.org>\r\n\
+         To: uvk-mtl@mail.ru\r\n\
+         Subject: Re: {subject}\r\n\
+         Date: Thu, 09 Sep 2021 09:05:00 +0300\r\n\
+         Message-ID: <demo-09@example.org>\r\n\
+         In-Reply-To: <{id}>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
+         \r\n\
+         Ольга Викторовна, здравствуйте!\r\n\
+         Доступ к дневнику сына восстановлен: войдите заново с прежним паролем.\r\n"
+    )
+    .into_bytes()
 }
 
 /// A reply to our ask, in the shape mail.ru's web client writes it.

@@ -26,6 +26,13 @@ fn demo_decides_and_sends_as_the_regulation_says() {
     assert!(line("04-vacation-autoreply").contains("ignore"));
     assert!(line("05-rude").contains("etiquette"));
     assert!(line("06-bounce").contains("ignore"));
+    // Бамбуркин's answer reaches the parent from the desk; the other forward,
+    // unanswered, is reminded and then passed to Friday's specialist.
+    assert!(line("09-specialist-answer").contains("relayed"));
+    assert!(line("relay      → smirnova.olga@mail.ru").contains("[Заявка #1]"));
+    assert!(line("remind     → makarenko@example.org").contains("#3"));
+    assert!(!text.contains("remind     → bamburkin"), "{text}");
+    assert!(line("passed_on  → kravtsova@example.org").contains("[Заявка #3]"));
     // The parent's answer completes ticket #2, which waits for Friday's window.
     assert!(line("08-parent-answer").contains("held"));
     assert!(line("→ director@example.org").contains("[Заявка #4]"));

@@ -199,8 +199,10 @@ fn tickets_command(
             .earliest()
             .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
     });
-    let tickets = store.read().ticket_list(state, since)?;
-    print!("{}", crate::ticket::listing::table(&tickets, tz));
+    let r = store.read();
+    let tickets = r.ticket_list(state, since)?;
+    let answered = r.answered_tickets()?;
+    print!("{}", crate::ticket::listing::table(&tickets, &answered, tz));
     Ok(())
 }
 

@@ -527,6 +527,14 @@ pub trait Queries {
             .collect()
     }
 
+    /// The numbers of the tickets with a recorded answer.
+    fn answered_tickets(&self) -> anyhow::Result<std::collections::HashSet<i64>> {
+        Ok(self
+            .rows("SELECT DISTINCT ticket FROM answers", [], |r| r.get(0))?
+            .into_iter()
+            .collect())
+    }
+
     /// Tickets answered, reminders sent and tickets passed on, ever.
     fn answer_counts(&self) -> anyhow::Result<AnswerCounts> {
         let ever = DateTime::<Utc>::UNIX_EPOCH;

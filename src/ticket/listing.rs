@@ -5,6 +5,7 @@
 //! What a letter brought (subject, names, Message-IDs) is the sender's text: a
 //! control character in it (a terminal escape) is shown as a space.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -38,15 +39,30 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// The tickets as a table, one line each, and how many there are.
-pub fn table(tickets: &[Ticket], tz: Tz) -> String {
-    let header = ["№", "state", "opened", "has it", "requester", "subject"];
-    let rows: Vec<[String; 6]> = tickets
+/// The tickets as a table, one line each, and how many there are; `answered`
+/// holds the numbers of those a specialist answered.
+pub fn table(tickets: &[Ticket], answered: &HashSet<i64>, tz: Tz) -> String {
+    let header = [
+        "№",
+        "state",
+        "answered",
+        "opened",
+        "has it",
+        "requester",
+        "subject",
+    ];
+    let rows: Vec<[String; 7]> = tickets
         .iter()
         .map(|t| {
             [
                 t.number.to_string(),
                 t.state.as_str().to_string(),
+                if answered.contains(&t.number) {
+                    "yes"
+                } else {
+                    "-"
+                }
+                .to_string(),
                 local(t.created_at, tz),
                 clean(t.assignee_name.as_deref().unwrap_or("-"), 30),
                 clean(t.requester.as_deref().unwrap_or("-"), 40),
@@ -253,12 +269,22 @@ mod tests {
 
     #[test]
     fn the_table_has_a_line_per_ticket_in_local_time_and_no_escapes() {
-        let out = table(&[ticket(1, "Дневник"), ticket(12, "a\u{1b}[31mred")], MSK);
+        let answered = HashSet::from([12]);
+        let out = table(
+            &[ticket(1, "Дневник"), ticket(12, "a\u{1b}[31mred")],
+            &answered,
+            MSK,
+        );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 4, "{out}");
         assert!(lines[1].starts_with("1 ") && lines[1].contains("2021-09-09 08:30"));
         assert!(lines[1].contains("forwarded") && lines[1].contains("Бухер В.В."));
         assert!(lines[2].starts_with("12") && lines[2].ends_with("a [31mred"));
+        assert!(
+            lines[0].contains("answered") && lines[2].contains(" yes "),
+            "{out}"
+        );
+        assert!(!lines[1].contains(" yes "), "{out}");
         assert!(!out.contains('\u{1b}'));
         assert_eq!(lines[3], "2 tickets");
         // The columns line up whatever the alphabet.

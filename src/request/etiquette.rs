@@ -363,11 +363,9 @@ fn is_target(t: &Token<'_>) -> bool {
 fn aimed_insult(s: &[Token<'_>]) -> Option<String> {
     let words: Vec<&Token<'_>> = s.iter().filter(|t| t.is_word()).collect();
     let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
-    if folded.iter().any(|w| REPORTING.contains(w)) {
-        return None;
-    }
     for p in INSULT_PHRASES.iter() {
-        if (0..folded.len()).any(|i| words::phrase_at(&folded, i, p)) {
+        let reported = |i: usize| folded[..i].iter().any(|w| REPORTING.contains(w));
+        if (0..folded.len()).any(|i| words::phrase_at(&folded, i, p) && !reported(i)) {
             return Some(p.join(" "));
         }
     }
@@ -386,6 +384,11 @@ fn aimed_insult(s: &[Token<'_>]) -> Option<String> {
         let Some((lemma, kind, case)) = insult(&t.folded, after_group) else {
             continue;
         };
+        // Told after a verb that reports what someone said («учитель назвал
+        // сына дебилом», «сказал, что я дура»): a complaint, not an insult.
+        if folded[..i].iter().any(|w| REPORTING.contains(w)) {
+            continue;
+        }
         // A capitalised insult inside a sentence is a title or a name.
         if !case || (t.is_capitalised() && i > 0) {
             continue;
@@ -545,6 +548,7 @@ mod tests {
             "ваш админ тупой",
             "тупые программисты опять всё сломали",
             "Ольга Петровна — дура",
+            "Какое ещё ФИО?! Вы идиоты, я вам уже три письма написал",
             "сборище идиотов",
             "у вас там одни дебилы сидят",
             "верните оценки, уроды.",

@@ -504,7 +504,7 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
         {
             at -= 1;
         }
-        if at > 0 && t[at - 1].is_word() && (t[at - 1].folded == "мне" || t[at - 1].folded == "я")
+        if at > 0 && t[at - 1].is_word() && matches!(t[at - 1].folded.as_str(), "мне" | "я" | "от")
         {
             before = vec![t[at - 1].folded.clone()];
         }
@@ -515,6 +515,15 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
         && PARENT_TITLES.contains(&t[found.start - 2].folded)
     {
         return Whose::Writer;
+    }
+    // «ученица моего класса Рита Ланская»: a child of the writer's class.
+    let n = before.len();
+    if n >= 3
+        && matches!(before[n - 2].as_str(), "моего" | "нашего")
+        && before[n - 1].starts_with("класс")
+        && CHILD_WORDS.contains(&before[n - 3])
+    {
+        return Whose::Other;
     }
     if before.last().is_some_and(|w| CHILD_WORDS.contains(w))
         || before.len() >= 2

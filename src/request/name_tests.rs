@@ -152,3 +152,26 @@ fn an_account_owner_is_not_a_writer_who_gives_another_name() {
         None
     );
 }
+
+#[test]
+fn whom_a_letter_is_from_and_whom_it_is_about() {
+    assert_eq!(
+        name(
+            "Директору школы Костиной Т.В.\nот учителя математики Хабибуллиной Лилии Фаритовны\nПрошу сбросить пароль.",
+            "",
+            None,
+            None
+        )
+        .as_deref(),
+        Some("Хабибуллина Лилия Фаритовна")
+    );
+    assert_eq!(
+        name(
+            "Ученица моего класса Рита Ланская (5Г) не видит оценки.",
+            "Кл. рук. Ефремова",
+            None,
+            Some(Role::Staff)
+        ),
+        None
+    );
+}

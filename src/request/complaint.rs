@@ -1,95 +1,30 @@
 //! Complaints about a specialist: a letter about a person's conduct (rudeness,
 //! a refusal, not answering) that names one of the desk's specialists — by
 //! their surname in any grammatical case («на Бамбуркина», «Бухеру»,
-//! «с Войтенко») or by their address. A technical problem that only mentions a
-//! specialist («Бухер В.В. посоветовал переустановить приложение, но оно не
-//! отвечает») is not a complaint. Pure.
+//! «с Войтенко»), told by the morphological dictionary ([`super::morph`]), or
+//! by their address. A technical problem that only mentions a specialist
+//! («Бухер В.В. посоветовал переустановить приложение, но оно не отвечает»)
+//! is not a complaint. Pure.
 //!
-//! The rules are data: [`CONDUCT`] (words about conduct that make a complaint
-//! wherever in the sentence the person is named), [`SILENCE`] (not answering:
-//! a complaint only when said of the person, not of a program), [`THINGS`]
-//! (what a program-side «не отвечает» is said of) and [`CASE_ENDINGS`] (how a
-//! surname ending declines).
+//! The rules are data: `lexicon/conduct-stems.txt` (words about conduct that
+//! make a complaint wherever in the sentence the person is named),
+//! `silence-phrases.txt` (not answering: a complaint only when said of the
+//! person, not of a program) and `silence-things.txt` (what a program-side
+//! «не отвечает» is said of).
 
-/// Stems of words about a person's conduct: a sentence that names a
-/// specialist and holds one of these is a complaint about them.
-pub const CONDUCT: &[&str] = &[
-    "груб",
-    "нагруб",
-    "хам",
-    "нахам",
-    "оскорб",
-    "накричал",
-    "наорал",
-    "кричал",
-    "жалоб",
-    "пожаловат",
-    "жалуюсь",
-    "некорректн",
-    "непрофессионал",
-    "неуважит",
-    "неуважен",
-    "издевал",
-    "унизил",
-    "унижа",
-    "бестактн",
-    "пренебрежит",
-    "отказал",
-    "отказыва",
-    "отказался",
-    "отказалась",
-    "отмахнул",
-];
+use std::sync::LazyLock;
 
-/// Not answering: a complaint when said of the person named just before.
-pub const SILENCE: &[&[&str]] = &[
-    &["не", "отвечает"],
-    &["не", "ответил"],
-    &["не", "ответила"],
-    &["не", "отвечают"],
-    &["не", "реагирует"],
-    &["игнорирует"],
-    &["проигнорировал"],
-    &["проигнорировала"],
-    &["молчит"],
-];
+use super::morph;
+use super::words::{self, Token, fold, tokens};
 
-/// What a program-side «не отвечает» is said of: between the person and the
-/// words, one of these makes it a technical problem.
-pub const THINGS: &[&str] = &[
-    "приложен",
-    "сайт",
-    "журнал",
-    "дневник",
-    "страниц",
-    "сервер",
-    "систем",
-    "программ",
-    "кнопк",
-    "телефон",
-    "госуслуг",
-    "браузер",
-    "оно",
-];
+static CONDUCT: LazyLock<Vec<String>> =
+    LazyLock::new(|| words::entries(include_str!("lexicon/conduct-stems.txt")));
+words::phrase_list!(SILENCE, "silence-phrases");
+static THINGS: LazyLock<Vec<String>> =
+    LazyLock::new(|| words::entries(include_str!("lexicon/silence-things.txt")));
 
 /// How many words before «не отвечает» the person (or a thing) is looked for.
 const SILENCE_REACH: usize = 5;
-
-/// Surname endings and the endings of their other cases, longest first; a
-/// surname that ends otherwise in a consonant takes [`CONSONANT_ENDINGS`], one
-/// that ends otherwise in a vowel does not decline (Войтенко, Мальченко).
-pub const CASE_ENDINGS: &[(&str, &[&str])] = &[
-    ("ова", &["ову", "овой", "овою"]),
-    ("ева", &["еву", "евой", "евою"]),
-    ("ина", &["ину", "иной", "иною"]),
-    ("ая", &["ой", "ую"]),
-    ("ий", &["ого", "ому", "им", "ом"]),
-    ("ой", &["ого", "ому", "ым", "ом"]),
-    ("ь", &["я", "ю", "ем", "е"]),
-];
-
-/// The other cases of a surname ending in a consonant.
-pub const CONSONANT_ENDINGS: &[&str] = &["а", "у", "ом", "ым", "е"];
 
 /// One person a letter may be about.
 #[derive(Debug, Clone, Copy)]
@@ -99,65 +34,71 @@ pub struct Person<'a> {
     pub email: &'a str,
 }
 
-fn fold(s: &str) -> String {
-    s.to_lowercase().replace('ё', "е")
-}
-
-/// The words of a text, lower case, with ё as е; sentences split on . ! ? and
-/// line breaks (an initial like «В.» does not end one: it is one letter).
+/// The folded words of a text by sentence: sentences end at `!`, `?`, a line
+/// break, or a `.` that does not follow an initial («В.» is one letter).
 fn sentences(text: &str) -> Vec<Vec<String>> {
+    let t = tokens(text);
     let mut out = vec![Vec::new()];
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut Vec<Vec<String>>| {
-        if !word.is_empty() {
-            if let Some(s) = out.last_mut() {
-                s.push(fold(word));
-            }
-            word.clear();
+    for (i, tok) in t.iter().enumerate() {
+        let line_break = i > 0 && text[t[i - 1].end..tok.start].contains('\n');
+        if line_break {
+            out.push(Vec::new());
         }
-    };
-    for c in text.chars() {
-        if c.is_alphabetic() || (c == '-' && !word.is_empty()) {
-            word.push(c);
+        if tok.is_word() {
+            if let Some(s) = out.last_mut() {
+                s.push(tok.folded.clone());
+            }
             continue;
         }
-        let initial = word.chars().count() == 1;
-        flush(&mut word, &mut out);
-        if matches!(c, '!' | '?' | '\n') || (c == '.' && !initial) {
+        let initial = |p: &Token<'_>| p.is_word() && p.text.chars().count() == 1;
+        let after_initial = i > 0 && initial(&t[i - 1]);
+        if tok.is("!") || tok.is("?") || (tok.is(".") && !after_initial) {
             out.push(Vec::new());
         }
     }
-    flush(&mut word, &mut out);
     out.retain(|s| !s.is_empty());
     out
 }
 
-/// Every form of a surname (lower case), the nominative first.
-pub fn surname_forms(surname: &str) -> Vec<String> {
-    let s = fold(surname);
-    let mut forms = vec![s.clone()];
-    if let Some((ending, others)) = CASE_ENDINGS.iter().find(|(e, _)| s.ends_with(e)) {
-        let stem = &s[..s.len() - ending.len()];
-        forms.extend(others.iter().map(|o| format!("{stem}{o}")));
-    } else if s.chars().last().is_some_and(|c| !"аеёиоуыэюя".contains(c)) {
-        forms.extend(CONSONANT_ENDINGS.iter().map(|e| format!("{s}{e}")));
+/// Whether `word` is `surname` (folded, nominative) in some case: the same
+/// word, or a word the dictionary reads as a form of the same surname
+/// («бамбуркина», «бухеру», «костиной»; «войтенко» does not decline). A
+/// surname the dictionary does not know as one is read as a noun, as it
+/// declines like one («Бухер»).
+pub fn names_surname(word: &str, surname: &str) -> bool {
+    if word == surname {
+        return true;
     }
-    forms
+    let readings = morph::parse(surname);
+    let kind = if readings.iter().any(|r| r.has("Surn")) {
+        "Surn"
+    } else {
+        "NOUN"
+    };
+    let own: Vec<String> = readings
+        .iter()
+        .filter(|r| r.has(kind))
+        .map(|r| fold(&r.lemma))
+        .collect();
+    morph::parse(word)
+        .iter()
+        .filter(|r| r.has(kind))
+        .any(|r| own.contains(&fold(&r.lemma)))
 }
 
-fn has_stem(word: &str, stems: &[&str]) -> bool {
-    stems.iter().any(|s| word.starts_with(s))
+fn has_stem(word: &str, stems: &[String]) -> bool {
+    stems.iter().any(|s| word.starts_with(s.as_str()))
 }
 
 /// Which of `people` the text complains about (the first named in a complaining
 /// sentence), if any.
 pub fn about(text: &str, people: &[Person<'_>]) -> Option<usize> {
     let lower = fold(text);
-    let forms: Vec<Vec<String>> = people
+    let surnames: Vec<String> = people
         .iter()
-        .map(|p| surname_forms(p.name.split_whitespace().next().unwrap_or("")))
+        .map(|p| fold(p.name.split_whitespace().next().unwrap_or("")))
         .collect();
-    let named = |w: &str| forms.iter().position(|f| f.iter().any(|x| x == w));
+    let named = |w: &str| surnames.iter().position(|s| names_surname(w, s));
     let by_address = |i: usize| {
         let e = fold(people[i].email);
         !e.is_empty() && lower.contains(&e)
@@ -169,15 +110,12 @@ pub fn about(text: &str, people: &[Person<'_>]) -> Option<usize> {
             .enumerate()
             .filter_map(|(at, w)| named(w).map(|p| (at, p)))
             .collect();
-        let conduct = words.iter().any(|w| has_stem(w, CONDUCT));
+        let conduct = words.iter().any(|w| has_stem(w, &CONDUCT));
         if conduct && let Some((_, p)) = mentions.first() {
             return Some(*p);
         }
         for at in 0..words.len() {
-            let silence = SILENCE.iter().any(|phrase| {
-                words.len() >= at + phrase.len()
-                    && phrase.iter().zip(&words[at..]).all(|(a, b)| a == b)
-            });
+            let silence = SILENCE.iter().any(|p| words::phrase_at(&words, at, p));
             if !silence {
                 continue;
             }
@@ -187,7 +125,7 @@ pub fn about(text: &str, people: &[Person<'_>]) -> Option<usize> {
                 if let Some(p) = named(&words[back]) {
                     return Some(p);
                 }
-                if has_stem(&words[back], THINGS) {
+                if has_stem(&words[back], &THINGS) {
                     break;
                 }
             }
@@ -195,7 +133,7 @@ pub fn about(text: &str, people: &[Person<'_>]) -> Option<usize> {
     }
     // Named by address only: a conduct word anywhere makes it a complaint.
     let all: Vec<String> = sentences(text).into_iter().flatten().collect();
-    if all.iter().any(|w| has_stem(w, CONDUCT)) {
+    if all.iter().any(|w| has_stem(w, &CONDUCT)) {
         return (0..people.len()).find(|&i| by_address(i));
     }
     None
@@ -225,24 +163,29 @@ mod tests {
     ];
 
     #[test]
-    fn surnames_decline_by_their_ending() {
-        assert_eq!(
-            surname_forms("Бамбуркин"),
-            [
-                "бамбуркин",
-                "бамбуркина",
-                "бамбуркину",
-                "бамбуркином",
-                "бамбуркиным",
-                "бамбуркине"
-            ]
-        );
-        assert!(surname_forms("Бухер").contains(&"бухером".to_string()));
-        assert_eq!(surname_forms("Войтенко"), ["войтенко"]);
-        assert_eq!(
-            surname_forms("Костина"),
-            ["костина", "костину", "костиной", "костиною"]
-        );
+    fn surnames_are_told_in_any_case() {
+        for (word, surname) in [
+            ("бамбуркина", "бамбуркин"),
+            ("бамбуркину", "бамбуркин"),
+            ("бамбуркиным", "бамбуркин"),
+            ("бамбуркине", "бамбуркин"),
+            ("бухером", "бухер"),
+            ("бухеру", "бухер"),
+            ("войтенко", "войтенко"),
+            ("костину", "костина"),
+            ("костиной", "костина"),
+        ] {
+            assert!(names_surname(word, surname), "{word} {surname}");
+        }
+        for (word, surname) in [
+            ("бухгалтер", "бухер"),
+            ("бамбук", "бамбуркин"),
+            ("костюм", "костина"),
+            ("войти", "войтенко"),
+            ("козел", "козлов"),
+        ] {
+            assert!(!names_surname(word, surname), "{word} {surname}");
+        }
     }
 
     #[test]

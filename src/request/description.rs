@@ -92,6 +92,25 @@ fn is_name(t: &Token<'_>, first: bool) -> bool {
                 .any(|r| r.has("Name") || r.has("Surn") || r.has("Patr")))
 }
 
+/// Whether word `i`, written in lower case, is a name: the dictionary
+/// knows it only as a name, or as a name among other things beside a word it
+/// knows only as a name («это зайцев тимур 6а»).
+fn lower_case_name(words: &[&Token<'_>], i: usize) -> bool {
+    let readings = |t: &Token<'_>| morph::parse(&t.folded);
+    let name = |r: &morph::Reading| r.has("Name") || r.has("Surn") || r.has("Patr");
+    let only_name = |t: &Token<'_>| {
+        let r = readings(t);
+        !r.is_empty() && r.iter().all(name)
+    };
+    let t = words[i];
+    if t.is_capitalised() || !readings(t).iter().any(name) {
+        return false;
+    }
+    only_name(t)
+        || (i > 0 && only_name(words[i - 1]))
+        || words.get(i + 1).is_some_and(|n| only_name(n))
+}
+
 /// Whether a sentence says nothing of the problem: only greetings, thanks,
 /// who writes, names and a class.
 pub fn says_nothing(sentence: &str) -> bool {
@@ -140,8 +159,9 @@ pub fn says_nothing(sentence: &str) -> bool {
             || VAGUE.contains(&tok.folded)
             || morph::parse(&tok.folded)
                 .iter()
-                .any(|r| VAGUE.contains(&r.lemma))
+                .any(|r| VAGUE.contains(&r.lemma) || INTRO.contains(&r.lemma))
             || is_name(tok, first)
+            || lower_case_name(&words, word_no - 1)
             // A number alone: a phone, a room, hours («с 8 до 14»).
             || tok.text.chars().all(|c| c.is_ascii_digit())
             // A class («4В», or its letter in «5 А»).
@@ -302,10 +322,14 @@ mod tests {
             "Прошу связаться со мной по поводу электронного журнала.",
             "Проблема на скриншоте во вложении, помогите разобраться.",
             "Я на месте с 8 до 14, каб. 305.",
+            "Помогите, ничего не получается у обоих.",
+            "это Третьяков Лёша из 9А, пишу с маминого ящика.",
+            "это зайцев тимур 6а. помогите пожалуйста очень надо",
         ] {
             assert_eq!(find(vague, "Журнал", ""), None, "{vague}");
         }
         assert!(find("У нас не работает электронный дневник.", "", "").is_some());
+        assert!(find("Не получается войти в дневник.", "", "").is_some());
         assert_eq!(
             find("Петрова Анна, 5Б", "Не приходит код входа", "").as_deref(),
             Some("Не приходит код входа")

@@ -5,13 +5,20 @@
 //! Two kinds of rudeness:
 //! * obscene words (`lexicon/obscene-roots.txt`), found after masking is
 //!   undone (`look-alikes.txt`: `х*й`, `x.y.й`, `п 3 з д`, Latin and digit
-//!   look-alikes), unless the word is an innocent one that only looks so
-//!   (`not-obscene.txt`: вебинар, мандарин, Хуторской);
-//! * insults without mat (`insults.txt`, by lemma; `insult-phrases.txt`),
-//!   counted only when aimed at a person (`insult-targets.txt`: «вы …
-//!   идиоты», «эта дура») or said to someone («Идиоты, …»), not inside
-//!   quotation marks, not as a title written with a capital, and not after
-//!   a verb that reports what someone else said (`reporting-verbs.txt`).
+//!   look-alikes; runs of dots inside a word hide letters: `ох..ли`), unless
+//!   the word is an innocent one that only looks so (`not-obscene.txt`:
+//!   вебинар, мандарин, Хуторской); a word with letters hidden also counts
+//!   when it reads as a full obscene word (`obscene-forms.txt`: `о***ли`);
+//! * insults without mat (`insults.txt`, `animal-insults.txt`,
+//!   `insult-adjectives.txt`, by lemma; `insult-phrases.txt`), counted only
+//!   when aimed at a person: in the nominative with a pronoun or a person
+//!   near them (`insult-targets.txt`: «вы … идиоты», «эта дура», «админ —
+//!   дебил»), said to someone («Идиоты, …», «…, уроды.»), or after a word for
+//!   a group (`insult-groups.txt`: «сборище идиотов»); not inside quotation
+//!   marks, not as a title written with a capital, not said of oneself
+//!   (`first-person.txt`: «я, наверное, дура»), not of a thing («тупой
+//!   вопрос»), and not after a verb that reports what someone else said
+//!   (`reporting-verbs.txt`).
 //!
 //! A parent called rude by mistake is worse than a rude letter let through:
 //! every rule here errs on the side of letting a letter through.
@@ -22,13 +29,19 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::morph;
-use super::words::{self, Kind, Token, fold, tokens};
+use super::words::{self, Token, fold, tokens};
 
 words::word_set!(NOT_OBSCENE, "not-obscene");
 words::word_set!(INSULTS, "insults");
 words::phrase_list!(INSULT_PHRASES, "insult-phrases");
 words::word_set!(TARGETS, "insult-targets");
 words::word_set!(REPORTING, "reporting-verbs");
+words::word_set!(ANIMALS, "animal-insults");
+words::word_set!(ADJECTIVES, "insult-adjectives");
+words::word_set!(GROUPS, "insult-groups");
+words::word_set!(FIRST_PERSON, "first-person");
+static FORMS: LazyLock<Vec<String>> =
+    LazyLock::new(|| words::entries(include_str!("lexicon/obscene-forms.txt")));
 
 /// One obscene root: its name (for the reason) and its expression.
 struct Root {
@@ -78,6 +91,48 @@ fn is_cyrillic(c: char) -> bool {
     ('\u{0400}'..='\u{04FF}').contains(&c)
 }
 
+/// Where a word was cut off with an ellipsis (`бл...`): kept apart from the
+/// masks, since a sigh (`ох...`) is cut off the same way.
+const CUT: char = '…';
+
+/// Dots that hide letters read as masks: a run of two dots or more (or `…`)
+/// between letters is one `*` (`ох..ли`, `пи...ц`); after two letters or
+/// more at the end of a word it is [`CUT`]. A single dot stays a dot (a
+/// separator: `х.у.й`, `5.А`).
+fn dots_as_masks(chunk: &str) -> String {
+    let chars: Vec<char> = chunk.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && (chars[j] == '.' || chars[j] == '…') {
+            j += 1;
+        }
+        if j == i {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let run = &chars[i..j];
+        let hides = run.len() >= 2 || run[0] == '…';
+        let letters_before = chars[..i]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .count();
+        let letter_after = chars.get(j).is_some_and(|c| c.is_alphabetic());
+        if hides && letters_before >= 1 && letter_after {
+            out.push('*');
+        } else if hides && letters_before >= 2 && !chars[j..].iter().any(|c| c.is_alphanumeric()) {
+            out.push(CUT);
+        } else {
+            out.extend(run);
+        }
+        i = j;
+    }
+    out
+}
+
 /// A chunk of text between spaces, read back as the word it stands for:
 /// look-alikes replaced (only when the chunk also has Cyrillic letters or
 /// masks: an English word stays English), masks as `*`, dots, hyphens and
@@ -92,7 +147,8 @@ fn unmask(chunk: &str) -> Option<String> {
     {
         return None;
     }
-    let trimmed = chunk.trim_matches(|c: char| !(c.is_alphanumeric() || is_mask(c)));
+    let chunk = dots_as_masks(chunk);
+    let trimmed = chunk.trim_matches(|c: char| !(c.is_alphanumeric() || is_mask(c) || c == CUT));
     let mixed = trimmed.chars().any(|c| is_cyrillic(c) || is_mask(c));
     let mut s = fold(trimmed);
     if mixed {
@@ -141,6 +197,15 @@ fn unmasked_words(text: &str) -> Vec<String> {
             continue;
         }
         if let Some(w) = unmask(chunks[i]) {
+            // A word split in two by a space (`пи здец`, `х уйня` is not:
+            // one letter): the halves, glued, are a full obscene word.
+            let halves = |c: &str| c.chars().filter(|c| c.is_alphabetic()).count() >= 2;
+            if let Some(next) = chunks.get(i + 1).filter(|n| halves(n) && halves(chunks[i]))
+                && let Some(n) = unmask(next)
+                && FORMS.contains(&format!("{w}{n}"))
+            {
+                out.push(format!("{w}{n}"));
+            }
             out.push(w);
         }
         i += 1;
@@ -157,6 +222,38 @@ fn obscene_root(word: &str) -> Option<&'static str> {
         .iter()
         .find(|r| r.regex.is_match(word))
         .map(|r| r.name.as_str())
+        .or_else(|| hidden_form(word))
+}
+
+/// The obscene word (`obscene-forms.txt`) a word with hidden letters reads
+/// as, if any: each run of masks stands for one letter or more (up to two
+/// more than it has masks), the letters shown stand as they are, and at
+/// least three are shown (`о***ли`, `ох..ли`, `з@ебали`, `м*даки`; not
+/// `х*у`, a product in a homework).
+fn hidden_form(word: &str) -> Option<&'static str> {
+    if !word.contains('*') || word.chars().filter(|c| c.is_alphabetic()).count() < 3 {
+        return None;
+    }
+    let mut pattern = String::from("^");
+    let mut masks = 0;
+    for c in word.chars().chain(std::iter::once(' ')) {
+        if c == '*' {
+            masks += 1;
+            continue;
+        }
+        if masks > 0 {
+            pattern.push_str(&format!(r"\p{{L}}{{1,{}}}", masks + 2));
+            masks = 0;
+        }
+        if c.is_alphabetic() {
+            pattern.push_str(&regex::escape(&c.to_string()));
+        } else if c != ' ' {
+            return None;
+        }
+    }
+    pattern.push('$');
+    let regex = Regex::new(&pattern).ok()?;
+    FORMS.iter().find(|f| regex.is_match(f)).map(String::as_str)
 }
 
 /// A sentence: tokens up to `.`, `!`, `?` or a line break.
@@ -189,15 +286,34 @@ fn quoted(s: &[Token<'_>]) -> Vec<bool> {
         .collect()
 }
 
-/// The insult lemma a word stands for, if any.
-fn insult(word: &str) -> Option<String> {
-    if INSULTS.contains(word) {
-        return Some(word.to_string());
-    }
+/// What kind of insult a word is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Insult {
+    /// A person insult (`insults.txt`): идиот, дура.
+    Person,
+    /// An animal's name said of a person (`animal-insults.txt`): корова.
+    Animal,
+    /// An adjective said of a person (`insult-adjectives.txt`): тупой.
+    Adjective,
+}
+
+/// The insult a word stands for: its lemma, its kind, and whether it stands
+/// in a case an insult said of someone or to someone takes (the nominative
+/// for a noun, the full or masculine/feminine/plural short form for an
+/// adjective; the genitive plural after a word for a group, «сборище
+/// идиотов»). «назвал сына дебилом», «про корову» are in other cases.
+fn insult(word: &str, after_group: bool) -> Option<(String, Insult, bool)> {
+    let lists = [
+        (&*INSULTS, Insult::Person),
+        (&*ANIMALS, Insult::Animal),
+        (&*ADJECTIVES, Insult::Adjective),
+    ];
     // Only words that start like an insult are looked up in the dictionary.
     static STARTS: LazyLock<HashSet<String>> = LazyLock::new(|| {
         INSULTS
             .iter()
+            .chain(ANIMALS.iter())
+            .chain(ADJECTIVES.iter())
             .map(|w| w.chars().take(3).collect())
             .collect()
     });
@@ -205,45 +321,121 @@ fn insult(word: &str) -> Option<String> {
     if !STARTS.contains(&start) {
         return None;
     }
-    morph::parse(word)
-        .into_iter()
-        .map(|r| fold(&r.lemma))
-        .find(|lemma| INSULTS.contains(lemma))
+    let readings = morph::parse(word);
+    for (list, kind) in lists {
+        let of_lemma: Vec<&morph::Reading> = readings
+            .iter()
+            .filter(|r| list.contains(&fold(&r.lemma)))
+            .collect();
+        if of_lemma.is_empty() {
+            if list.contains(word) {
+                // Not in the dictionary: taken as written.
+                return Some((word.to_string(), kind, true));
+            }
+            continue;
+        }
+        let case = of_lemma.iter().any(|r| match kind {
+            Insult::Adjective => {
+                (r.has("ADJF") && r.has("nomn")) || (r.has("ADJS") && !r.has("neut"))
+            }
+            Insult::Person => {
+                r.has("nomn") || r.has("voct") || (after_group && r.has("gent") && r.has("plur"))
+            }
+            Insult::Animal => r.has("nomn") || r.has("voct"),
+        });
+        return Some((fold(&of_lemma[0].lemma), kind, case));
+    }
+    None
+}
+
+/// Whether a word names a thing (an inanimate noun and nothing else): an
+/// insulting adjective before one is said of the thing («тупой вопрос»).
+fn is_thing(word: &str) -> bool {
+    let r = morph::parse(word);
+    !r.is_empty()
+        && r.iter().any(|r| r.has("NOUN") && r.has("inan"))
+        && !r.iter().any(|r| r.has("anim") || r.has("ADJF"))
+}
+
+/// Whether a token points at a person an insult may be aimed at: a
+/// pronoun or a person a letter to the desk speaks of (`insult-targets.txt`),
+/// or a name, patronymic or surname written with a capital.
+fn is_target(t: &Token<'_>) -> bool {
+    TARGETS.contains(&t.folded)
+        || (t.is_capitalised()
+            && morph::parse(&t.folded)
+                .iter()
+                .any(|r| r.has("Name") || r.has("Patr") || r.has("Surn")))
 }
 
 /// An insult aimed at a person in one sentence, if any.
 fn aimed_insult(s: &[Token<'_>]) -> Option<String> {
-    let words: Vec<String> = s
-        .iter()
-        .filter(|t| t.is_word())
-        .map(|t| t.folded.clone())
-        .collect();
-    if words.iter().any(|w| REPORTING.contains(w)) {
-        return None;
-    }
+    let words: Vec<&Token<'_>> = s.iter().filter(|t| t.is_word()).collect();
+    let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
     for p in INSULT_PHRASES.iter() {
-        if (0..words.len()).any(|i| words::phrase_at(&words, i, p)) {
+        let reported = |i: usize| folded[..i].iter().any(|w| REPORTING.contains(w));
+        if (0..folded.len()).any(|i| words::phrase_at(&folded, i, p) && !reported(i)) {
             return Some(p.join(" "));
         }
     }
-    let first_word = s.iter().position(|t| t.is_word());
-    let aimed = words.iter().any(|w| TARGETS.contains(w));
     let quoted = quoted(s);
-    for (i, t) in s.iter().enumerate() {
-        if t.kind != Kind::Word || quoted[i] {
+    let position = |t: &Token<'_>| s.iter().position(|x| x.start == t.start).unwrap_or(0);
+    let mark_after = |i: usize| s.get(position(words[i]) + 1).map(|n| n.text);
+    let mark_before = |i: usize| {
+        let p = position(words[i]);
+        (p > 0).then(|| s[p - 1].text)
+    };
+    for (i, t) in words.iter().enumerate() {
+        if quoted[position(t)] {
             continue;
         }
-        let Some(lemma) = insult(&t.folded) else {
+        let after_group = i > 0 && GROUPS.contains(&folded[i - 1]);
+        let Some((lemma, kind, case)) = insult(&t.folded, after_group) else {
             continue;
         };
-        let first = first_word == Some(i);
-        // A capitalised insult inside a sentence is a title or a name.
-        if t.is_capitalised() && !first {
+        // Told after a verb that reports what someone said («учитель назвал
+        // сына дебилом», «сказал, что я дура»): a complaint, not an insult.
+        if folded[..i].iter().any(|w| REPORTING.contains(w)) {
             continue;
         }
-        // Said to someone: «Идиоты, …», «Дебилы!».
-        let said_to = first && s.get(i + 1).is_some_and(|n| matches!(n.text, "," | "!"));
-        if aimed || said_to {
+        // A capitalised insult inside a sentence is a title or a name.
+        if !case || (t.is_capitalised() && i > 0) {
+            continue;
+        }
+        // Said of oneself: «я, наверное, дура», «может я тупая».
+        let before = &words[i.saturating_sub(4)..i];
+        let own = before
+            .iter()
+            .rposition(|w| FIRST_PERSON.contains(&w.folded));
+        let aimed_before = before.iter().rposition(|w| is_target(w));
+        if own.is_some() && own >= aimed_before {
+            continue;
+        }
+        let next = words
+            .get(i + 1)
+            .filter(|_| mark_after(i).is_none_or(|m| m == words[i + 1].text));
+        if kind == Insult::Adjective && next.is_some_and(|n| is_thing(&n.folded)) {
+            continue;
+        }
+        let near = words[i.saturating_sub(5)..(i + 3).min(words.len())]
+            .iter()
+            .enumerate()
+            .any(|(k, w)| k + i.saturating_sub(5) != i && is_target(w));
+        let end = |m: Option<&str>| m.is_none_or(|m| matches!(m, "!" | "?" | "." | "…" | ","));
+        // Said to someone: «Идиоты, …», «Дебилы!», «…, уроды.», «Бездельники.».
+        let said_to = match kind {
+            Insult::Person => {
+                (i == 0 && matches!(mark_after(i), Some("," | "!")))
+                    || (i + 1 == words.len() && mark_before(i) == Some(",") && end(mark_after(i)))
+                    || after_group
+            }
+            Insult::Animal => i == 0 && mark_after(i) == Some("!"),
+            Insult::Adjective => false,
+        };
+        // A sentence of the insult alone, not in its dictionary form (which
+        // may be a title: «Идиот»): «Бездельники.», «Козлы!».
+        let alone = words.len() == 1 && t.folded != lemma && end(mark_after(i));
+        if near || said_to || alone {
             return Some(lemma);
         }
     }
@@ -313,6 +505,20 @@ mod tests {
             "ну это пи**ец, в дневнике 3",
             "б@#$ь, ну сколько можно!",
             "с*ки, верните оценки",
+            "да вы там совсем ох..ли",
+            "вы совсем о***ли",
+            "пи...ц какой-то",
+            "что за х..ня",
+            "з@ебали уже",
+            "за***ли уже",
+            "вы там м*даки все",
+            "долбо*бы",
+            "бл..., опять не работает",
+            "идите на х@р",
+            "рукожопы",
+            "гавно ваш журнал",
+            "это пи здец какой-то",
+            "вы там ох уели совсем",
         ] {
             assert!(check(text).is_some(), "{text}");
         }
@@ -330,6 +536,12 @@ mod tests {
             "Худякова Анна",
             "употреблять в пищу",
             "Одноклассник пишет сыну матом, например «пошёл на х*й». Как заблокировать?",
+            "ох... опять не работает",
+            "Ох.. не знаю, что делать",
+            "найти х... не получается, задание 5",
+            "x*y = 12, так в задании, а проверка не принимает",
+            "учитель С***ва поставила двойку",
+            "бл. 5, кв. 12",
         ] {
             assert_eq!(check(text), None, "{text}");
         }
@@ -343,6 +555,19 @@ mod tests {
             "Идиоты, за что вам платят",
             "администраторы у вас кретины",
             "Учительница математики у вас тупая корова",
+            "вы что, тупые?",
+            "ваш админ тупой",
+            "тупые программисты опять всё сломали",
+            "Ольга Петровна — дура",
+            "Какое ещё ФИО?! Вы идиоты, я вам уже три письма написал",
+            "сборище идиотов",
+            "у вас там одни дебилы сидят",
+            "верните оценки, уроды.",
+            "Слушайте, идиоты, когда вы почините журнал?",
+            "Бездельники.",
+            "вы бараны",
+            "Козлы!",
+            "да пошли вы к черту",
         ] {
             assert!(check(text).is_some(), "{text}");
         }
@@ -351,6 +576,20 @@ mod tests {
             "Проходим роман «Идиот», нужен доступ к заданию",
             "Читаем Достоевского Идиот, не открывается задание",
             "наш козел в живом уголке заболел",
+            "я, наверное, дура, но вы мне объясните, где оценки",
+            "Может я тупая, но вы не ответили на письмо",
+            "дочь обозвали коровой, учитель не реагирует",
+            "мальчики дразнят её коровой",
+            "извините за тупой вопрос, но вы не ответили",
+            "ваша система тупая какая-то, не открывается",
+            "вы мне тупо не отвечаете третий день",
+            "учительница рассказывала детям про корову",
+            "у вас в школе стадо коров в живом уголке?",
+            "на ферме живут куры, утки, корова.",
+            "Идиот",
+            "Баранова Ольга Ивановна, 5А",
+            "В правилах написано: запрещены слова дурак, идиот, дебил",
+            "сын говорит, что учитель его дебилом обозвал, а одноклассники — уроды",
         ] {
             assert_eq!(check(text), None, "{text}");
         }

@@ -504,7 +504,7 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
         {
             at -= 1;
         }
-        if at > 0 && t[at - 1].is_word() && (t[at - 1].folded == "мне" || t[at - 1].folded == "я")
+        if at > 0 && t[at - 1].is_word() && matches!(t[at - 1].folded.as_str(), "мне" | "я" | "от")
         {
             before = vec![t[at - 1].folded.clone()];
         }
@@ -515,6 +515,15 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
         && PARENT_TITLES.contains(&t[found.start - 2].folded)
     {
         return Whose::Writer;
+    }
+    // «ученица моего класса Рита Ланская»: a child of the writer's class.
+    let n = before.len();
+    if n >= 3
+        && matches!(before[n - 2].as_str(), "моего" | "нашего")
+        && before[n - 1].starts_with("класс")
+        && CHILD_WORDS.contains(&before[n - 3])
+    {
+        return Whose::Other;
     }
     if before.last().is_some_and(|w| CHILD_WORDS.contains(w))
         || before.len() >= 2
@@ -612,11 +621,18 @@ pub fn find(
         .map(words::folded_words)
         .find(|w| !w.is_empty())
         .unwrap_or_default();
-    let signed_as_parent = !last_words.is_empty()
-        && last_words.len() <= 2
-        && last_words
-            .iter()
-            .all(|w| PARENT_TITLES.contains(w) || w == "ваша" || w == "ваш");
+    // The account's display name says so too: «Мама Вани».
+    let display_words = display.map(words::folded_words).unwrap_or_default();
+    let shown_as_parent = display_words.len() <= 3
+        && display_words
+            .first()
+            .is_some_and(|w| PARENT_TITLES.contains(w));
+    let signed_as_parent = shown_as_parent
+        || !last_words.is_empty()
+            && last_words.len() <= 2
+            && last_words
+                .iter()
+                .all(|w| PARENT_TITLES.contains(w) || w == "ваша" || w == "ваш");
     for (text, in_signature) in [(&parts.new, false), (&parts.signature, true)] {
         let t = tokens(text);
         for found in runs(&mut reader, text, &t) {
@@ -646,9 +662,13 @@ pub fn find(
     // owner, not the writer.
     let own_words = words::folded_words(&format!("{}\n{}", parts.new, parts.signature));
     let borrowed = words::has_phrase(&own_words, &BORROWED_ACCOUNT);
+    // «привет это Миша» from Александр Петренко's account: the writer gives
+    // a first name alone, not the account owner's.
+    let own_first = lone_first_name(&parts.new);
     if let Some(d) = display
         .filter(|_| !borrowed)
         .and_then(|d| from_display(&mut reader, d))
+        .filter(|d| own_first.is_none() || first_name(d) == own_first)
         && !others.iter().any(|o| {
             same(o, &d)
                 && o.has(|p| *p == Part::First) > 0
@@ -678,20 +698,51 @@ pub fn find(
     Some(fullest.nominative())
 }
 
+/// The lemma of a run's first name.
+fn first_name(f: &Found) -> Option<String> {
+    f.words
+        .iter()
+        .find(|w| w.part == Part::First)
+        .and_then(|w| {
+            w.readings
+                .iter()
+                .find(|r| r.has("Name"))
+                .map(|r| r.lemma.clone())
+        })
+}
+
 /// Whether two runs give the same first name (by lemma).
 fn first_names_agree(a: &Found, b: &Found) -> bool {
-    let lemma = |f: &Found| {
-        f.words
-            .iter()
-            .find(|w| w.part == Part::First)
-            .and_then(|w| {
-                w.readings
-                    .iter()
-                    .find(|r| r.has("Name"))
-                    .map(|r| r.lemma.clone())
-            })
+    first_name(a).is_some() && first_name(a) == first_name(b)
+}
+
+/// The lemma of a first name the writer introduces themself by alone
+/// («это Миша», «а я, Миша из 6А», «меня зовут Катя.»): a first name in the
+/// nominative right after «это», «я» or «зовут», with no surname or
+/// patronymic after it.
+fn lone_first_name(text: &str) -> Option<String> {
+    let t = tokens(text);
+    let w: Vec<&Token<'_>> = t.iter().filter(|t| t.is_word()).collect();
+    let name_part = |t: &Token<'_>, part: &str| {
+        morph::parse(&t.folded)
+            .into_iter()
+            .find(|r| r.has(part) && r.has("nomn"))
     };
-    lemma(a).is_some() && lemma(a) == lemma(b)
+    (1..w.len()).find_map(|i| {
+        if !matches!(w[i - 1].folded.as_str(), "это" | "я" | "зовут") {
+            return None;
+        }
+        let name = name_part(w[i], "Name")?;
+        let next_is_name = w.get(i + 1).is_some_and(|n| {
+            ["Name", "Surn", "Patr"]
+                .iter()
+                .any(|p| name_part(n, p).is_some())
+                || SURNAME_ENDINGS
+                    .iter()
+                    .any(|e| n.folded.ends_with(e.as_str()))
+        });
+        (!next_is_name).then_some(name.lemma)
+    })
 }
 
 #[cfg(test)]

@@ -123,3 +123,55 @@ fn a_lone_first_name_is_not_enough() {
         Some("Петров И.И.")
     );
 }
+
+#[test]
+fn an_account_owner_is_not_a_writer_who_gives_another_name() {
+    let from = Some("Александр Петренко");
+    // A child writes from the father's account, by first name alone.
+    assert_eq!(
+        name("привет это Миша. я не могу зайти", "", from, None),
+        None
+    );
+    assert_eq!(
+        name("это не папа пишет а я, Миша из 6А", "", from, None),
+        None
+    );
+    // The owner himself, by first name: still his account.
+    assert_eq!(
+        name("это Александр, не могу зайти", "", from, None).as_deref(),
+        Some("Петренко Александр")
+    );
+    // «Мама Вани»: the writer is the mother; the son's name is not hers.
+    assert_eq!(
+        name(
+            "Ученик 4Б класса Орлов Иван не может войти в дневник.",
+            "",
+            Some("Мама Вани"),
+            None
+        ),
+        None
+    );
+}
+
+#[test]
+fn whom_a_letter_is_from_and_whom_it_is_about() {
+    assert_eq!(
+        name(
+            "Директору школы Костиной Т.В.\nот учителя математики Хабибуллиной Лилии Фаритовны\nПрошу сбросить пароль.",
+            "",
+            None,
+            None
+        )
+        .as_deref(),
+        Some("Хабибуллина Лилия Фаритовна")
+    );
+    assert_eq!(
+        name(
+            "Ученица моего класса Рита Ланская (5Г) не видит оценки.",
+            "Кл. рук. Ефремова",
+            None,
+            Some(Role::Staff)
+        ),
+        None
+    );
+}

@@ -72,15 +72,26 @@ fn presents_staff(new: &str, signature: &str) -> bool {
     });
     for line in units {
         let w = title_words(line);
+        // «от учителя математики Хабибуллиной Л.Ф.»: a letter's heading
+        // says whom it is from.
+        if w.len() >= 2
+            && w[0] == "от"
+            && morph::parse(&w[1])
+                .iter()
+                .any(|r| STAFF_TITLES.iter().any(|t| t.len() == 1 && t[0] == r.lemma))
+        {
+            return true;
+        }
         let titled: Vec<usize> = (0..w.len()).filter(|&i| title_at(&w, i)).collect();
         if titled.is_empty() {
             continue;
         }
-        // «я, Петрова А.А., классный руководитель», «Пишет социальный педагог».
-        if titled
-            .iter()
-            .any(|&at| (at.saturating_sub(5)..at).any(|j| writing.contains(&w[j].as_str())))
-        {
+        // «я, Петрова А.А., классный руководитель», «Пишет социальный педагог»;
+        // «это сорокина вера павловна учитель …», with a name between.
+        if titled.iter().any(|&at| {
+            (at.saturating_sub(5)..at)
+                .any(|j| writing.contains(&w[j].as_str()) || (w[j] == "это" && at - j >= 3))
+        }) {
             return true;
         }
         let short = w.len() <= 8;
@@ -176,6 +187,26 @@ mod tests {
         let staff = Some(Role::Staff);
         let cases = [
             ("Я учитель математики, не могу выставить оценки", "", staff),
+            (
+                "Директору школы Костиной Т.В.\nот учителя математики Хабибуллиной Лилии Фаритовны\nПрошу сбросить пароль",
+                "",
+                staff,
+            ),
+            (
+                "здравствуйте это сорокина вера павловна учитель начальных классов точка у меня не сохраняются отметки",
+                "",
+                staff,
+            ),
+            (
+                "Это учитель не выставил оценки сыну",
+                "",
+                Some(Role::Parent),
+            ),
+            (
+                "Заведующая библиотекой Королёва Нина Аркадьевна.\nМне необходим доступ",
+                "",
+                staff,
+            ),
             (
                 "не могу",
                 "С уважением,\nучитель истории Петрова А.А.",

@@ -6,7 +6,8 @@
 //!
 //! Lists: `lexicon/greetings.txt`, `description-labels.txt`,
 //! `field-labels.txt`, `staff-titles.txt`, `courtesy-words.txt`,
-//! `intro-words.txt`, `vague-lemmas.txt`, `desk-phrases.txt`.
+//! `intro-words.txt`, `vague-lemmas.txt`, `desk-phrases.txt`,
+//! `abbreviations.txt`.
 
 use std::sync::LazyLock;
 
@@ -25,6 +26,7 @@ words::word_set!(COURTESY, "courtesy-words");
 words::word_set!(INTRO, "intro-words");
 words::word_set!(VAGUE, "vague-lemmas");
 words::phrase_list!(DESK_PHRASES, "desk-phrases");
+words::word_set!(ABBREVIATIONS, "abbreviations");
 
 /// The longest description kept, in characters.
 const MAX_CHARS: usize = 4000;
@@ -76,7 +78,7 @@ fn only_fields(line: &str) -> bool {
         return true;
     }
     let w = folded_words(line);
-    w.len() <= 6 && STAFF_TITLES.iter().any(|t| phrase_at(&w, 0, t))
+    STAFF_TITLES.iter().any(|t| phrase_at(&w, 0, t)) && says_nothing(line)
 }
 
 /// Whether a word of a sentence is a name: capitalised inside the
@@ -111,6 +113,21 @@ fn lower_case_name(words: &[&Token<'_>], i: usize) -> bool {
         || words.get(i + 1).is_some_and(|n| only_name(n))
 }
 
+/// Whether word `j` goes on a position named before it: «по» and the word
+/// after it, or a word the dictionary reads in the genitive.
+fn in_title(folded: &[String], j: usize) -> bool {
+    let w = folded[j].as_str();
+    w == "по"
+        || (j > 0 && folded[j - 1] == "по")
+        || morph::parse(w).iter().any(|r| {
+            r.has("gent")
+                && (r.has("NOUN") || r.has("ADJF"))
+                && !r.has("Name")
+                && !r.has("Surn")
+                && !r.has("Patr")
+        })
+}
+
 /// Whether a sentence says nothing of the problem: only greetings, thanks,
 /// who writes, names and a class.
 pub fn says_nothing(sentence: &str) -> bool {
@@ -121,15 +138,32 @@ pub fn says_nothing(sentence: &str) -> bool {
     let words: Vec<&Token<'_>> = t.iter().filter(|t| t.is_word()).collect();
     // Words of a position («учитель истории», «зам. директора по УВР»).
     let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
+    // A position in any case («Директору школы», «от учителя»).
+    let lemmas: Vec<String> = folded
+        .iter()
+        .map(|w| {
+            morph::parse(w)
+                .first()
+                .map_or_else(|| w.clone(), |r| r.lemma.clone())
+        })
+        .collect();
     let mut titled = vec![false; folded.len()];
     for at in 0..folded.len() {
         if let Some(n) = STAFF_TITLES
             .iter()
-            .filter(|p| phrase_at(&folded, at, p))
+            .filter(|p| phrase_at(&folded, at, p) || phrase_at(&lemmas, at, p))
             .map(Vec::len)
             .max()
         {
             titled[at..at + n].iter_mut().for_each(|x| *x = true);
+            // What follows the title names its subject or field: words in
+            // the genitive («учитель начальных классов») and «по …»
+            // («зам. директора по УВР»).
+            let mut j = at + n;
+            while j < folded.len() && (in_title(&folded, j)) {
+                titled[j] = true;
+                j += 1;
+            }
         }
     }
     let mut word_no = 0;
@@ -183,6 +217,30 @@ pub fn sentences(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     for m in END.find_iter(line) {
+        // «зам. директора», «Е. В. Ткаченко»: a shortening's dot.
+        let before = &line[start..m.start()];
+        let word: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        // An initial goes on when the next word is in lower case
+        // («Т.В. от учителя …»).
+        let next_lower = line[m.end()..]
+            .chars()
+            .next()
+            .is_some_and(char::is_lowercase);
+        let shortened = m.as_str().starts_with(". ")
+            && (ABBREVIATIONS.contains(&words::fold(&word))
+                || (word.chars().count() == 1
+                    && word.chars().all(char::is_uppercase)
+                    && next_lower));
+        if shortened && !word.is_empty() {
+            continue;
+        }
         out.push(line[start..m.end()].trim());
         start = m.end();
     }
@@ -294,6 +352,28 @@ mod tests {
             "",
         );
         assert_eq!(d.as_deref(), Some("Не видно оценок по английскому."));
+    }
+
+    #[test]
+    fn positions_headings_and_shortenings_are_no_problem() {
+        let d = find(
+            "Директору школы Костиной Т.В. от учителя математики Хабибуллиной Л.Ф.\n\
+             Прошу сбросить пароль. Ткаченко Е.В., зам. директора по ВР\n\
+             Ответ прошу направить мне на этот адрес.",
+            "",
+            "",
+        );
+        assert_eq!(d.as_deref(), Some("Прошу сбросить пароль."));
+        assert_eq!(
+            sentences("Ткаченко Е.В., зам. директора по ВР. Не вижу 5 А. Класс"),
+            [
+                "Ткаченко Е.В., зам. директора по ВР.",
+                "Не вижу 5 А.",
+                "Класс"
+            ]
+        );
+        // A position's words end where the problem starts.
+        assert!(find("Учитель музыки не видит журнал.", "", "").is_some());
     }
 
     #[test]

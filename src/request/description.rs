@@ -7,7 +7,7 @@
 //! Lists: `lexicon/greetings.txt`, `description-labels.txt`,
 //! `field-labels.txt`, `staff-titles.txt`, `courtesy-words.txt`,
 //! `intro-words.txt`, `vague-lemmas.txt`, `desk-phrases.txt`,
-//! `abbreviations.txt`.
+//! `abbreviations.txt`, `bare-verbs.txt`, `journal-words.txt`.
 
 use std::sync::LazyLock;
 
@@ -27,6 +27,8 @@ words::word_set!(INTRO, "intro-words");
 words::word_set!(VAGUE, "vague-lemmas");
 words::phrase_list!(DESK_PHRASES, "desk-phrases");
 words::word_set!(ABBREVIATIONS, "abbreviations");
+words::word_set!(BARE_VERBS, "bare-verbs");
+words::word_set!(JOURNAL_WORDS, "journal-words");
 
 /// The longest description kept, in characters.
 const MAX_CHARS: usize = 4000;
@@ -128,13 +130,13 @@ fn in_title(folded: &[String], j: usize) -> bool {
         })
 }
 
-/// Whether a sentence says nothing of the problem: only greetings, thanks,
-/// who writes, names and a class.
-pub fn says_nothing(sentence: &str) -> bool {
+/// Whether a sentence says no more than `mode` allows.
+fn says(sentence: &str, mode: Saying) -> bool {
     let t = tokens(sentence);
     let classes = class::find_all(sentence).len();
     let mut first = true;
     let mut other = 0;
+    let (mut bare, mut thing) = (false, false);
     let words: Vec<&Token<'_>> = t.iter().filter(|t| t.is_word()).collect();
     // Words of a position («учитель истории», «зам. директора по УВР»).
     let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
@@ -203,11 +205,36 @@ pub fn says_nothing(sentence: &str) -> bool {
             // A class letter («5 А»).
             || (classes > 0 && tok.text.chars().count() == 1 && i > 0);
         first = false;
+        let lemmas = || morph::parse(&tok.folded).into_iter().map(|r| r.lemma);
+        if lemmas().any(|l| BARE_VERBS.contains(&l)) {
+            bare = true;
+        } else if lemmas().any(|l| JOURNAL_WORDS.contains(&l)) {
+            thing = true;
+        }
         if !known {
             other += 1;
         }
     }
-    other == 0
+    match mode {
+        Saying::Nothing => other == 0,
+        // «Помогите, не работает.»: only that something fails.
+        Saying::OnlyFails => bare && !thing && other == 1,
+    }
+}
+
+/// What [`says`] asks of a sentence.
+#[derive(Clone, Copy, PartialEq)]
+enum Saying {
+    /// Nothing of the problem at all.
+    Nothing,
+    /// Only that something fails, not what.
+    OnlyFails,
+}
+
+/// Whether a sentence says nothing of the problem: only greetings, thanks,
+/// who writes, names and a class.
+pub fn says_nothing(sentence: &str) -> bool {
+    says(sentence, Saying::Nothing)
 }
 
 /// The sentences of a line, each with its closing marks.
@@ -269,6 +296,11 @@ fn problem_sentences<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
                 kept.push(s.to_string());
             }
         }
+    }
+    // Only that something fails says nothing; beside what fails it is
+    // part of the problem («Это не журнал. Ничего не открывается.»).
+    if kept.iter().all(|s| says(s, Saying::OnlyFails)) {
+        kept.clear();
     }
     kept
 }
@@ -405,11 +437,16 @@ mod tests {
             "Помогите, ничего не получается у обоих.",
             "это Третьяков Лёша из 9А, пишу с маминого ящика.",
             "это зайцев тимур 6а. помогите пожалуйста очень надо",
+            "Здравствуйте, помогите, не работает.",
+            "ничего не открывается!!!",
+            "Прошу помочь маме ученицы 7А Ворониной Ксении, она сама позвонит и всё расскажет.",
         ] {
             assert_eq!(find(vague, "Журнал", ""), None, "{vague}");
         }
         assert!(find("У нас не работает электронный дневник.", "", "").is_some());
         assert!(find("Не получается войти в дневник.", "", "").is_some());
+        assert!(find("Не работает приложение.", "", "").is_some());
+        assert!(find("Не открываются оценки.", "", "").is_some());
         assert_eq!(
             find("Петрова Анна, 5Б", "Не приходит код входа", "").as_deref(),
             Some("Не приходит код входа")

@@ -173,7 +173,30 @@ fn unmask(chunk: &str) -> Option<String> {
         .filter(|c| !matches!(c, '.' | '-' | '_' | '\'' | '’'))
         .map(|c| if is_mask(c) { '*' } else { c })
         .collect();
+    let s = unstretched(&s);
     (!s.is_empty()).then_some(s)
+}
+
+/// A word with a letter drawn out read as written once (`бляяяя`, `хууууй`):
+/// no Russian word has a letter three times running.
+fn unstretched(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && chars[j] == chars[i] {
+            j += 1;
+        }
+        let run = if j - i >= 3 && chars[i].is_alphabetic() {
+            1
+        } else {
+            j - i
+        };
+        out.extend(std::iter::repeat_n(chars[i], run));
+        i = j;
+    }
+    out
 }
 
 /// The words of a text as obscenity is looked for in them: each chunk
@@ -519,6 +542,8 @@ mod tests {
             "гавно ваш журнал",
             "это пи здец какой-то",
             "вы там ох уели совсем",
+            "бляяяяяяя ну когда уже",
+            "сууука, опять",
         ] {
             assert!(check(text).is_some(), "{text}");
         }
@@ -537,6 +562,7 @@ mod tests {
             "употреблять в пищу",
             "Одноклассник пишет сыну матом, например «пошёл на х*й». Как заблокировать?",
             "ох... опять не работает",
+            "ооочень прошу, страаашно надо, 5А",
             "Ох.. не знаю, что делать",
             "найти х... не получается, задание 5",
             "x*y = 12, так в задании, а проверка не принимает",

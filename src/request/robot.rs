@@ -105,10 +105,11 @@ pub fn check(msg: &Message<'_>, h: &Headers, ctx: &Context) -> Option<String> {
         }
     }
     let subject = words::fold(h.subject.trim());
+    // «Автоматический ответ: Re: …», or the phrase alone.
     if SUBJECTS.iter().any(|p| {
         subject
             .strip_prefix(p.as_str())
-            .is_some_and(|r| r.trim_start().starts_with(':'))
+            .is_some_and(|r| r.trim().is_empty() || r.trim_start().starts_with(':'))
     }) {
         return Some("automatic reply subject".to_string());
     }
@@ -166,6 +167,7 @@ mod tests {
             ("postmasterova@mail.ru", "Привет", false),
             ("anna@mail.ru", "Автоответ: в отпуске", true),
             ("anna@mail.ru", "Автоответ не пришёл", false),
+            ("anna@mail.ru", "Автоматический ответ", true),
             ("anna@mail.ru", "Re: Undeliverable", false),
         ];
         for (from, subject, robot) in cases {

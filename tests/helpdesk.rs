@@ -134,7 +134,10 @@ async fn an_answer_through_the_desk_reaches_the_requester_and_marks_the_ticket_a
     assert_contains(&status, "answered 1");
     let list = home.output(&["tickets"]);
     let list = String::from_utf8_lossy(&list.stdout).to_string();
-    let row = list.lines().find(|l| l.starts_with("1 ")).expect("ticket 1 listed");
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("1 "))
+        .expect("ticket 1 listed");
     assert!(row.contains("forwarded  yes"), "{list}");
     let ticket = home.output(&["ticket", "1"]);
     let ticket = String::from_utf8_lossy(&ticket.stdout).to_string();

@@ -12,22 +12,10 @@ use std::time::Duration;
 
 use duty_desk::store::{Queries, Store};
 use support::{ADMIN, DIRECTOR, MailStack, REQUESTERS, SUPPORT, users};
-use support::{Compose, Home, Mail, run_once, specialist};
+use support::{Home, Mail, assert_contains, parent, run_once, specialist};
 
 const THU_0830: &str = "2021-09-09T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn assert_contains(text: &str, needle: &str) {
-    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
-}
-
-fn parent(from: &str, name: &str, subject: &str, text: &str) -> Compose {
-    Compose::new(
-        from,
-        subject,
-        &format!("Здравствуйте!\n{text}\n\n{name}, мама ученика 5А класса."),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complaint_about_the_specialist_on_duty_reaches_the_supervisor_not_them() {

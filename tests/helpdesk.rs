@@ -11,22 +11,12 @@ use std::time::Duration;
 
 use duty_desk::store::{Queries, Store};
 use support::maildesk::{self, MaildirDesk};
-use support::{Compose, Home, MailStack, REQUESTERS, SUPPORT, reply_to, run_once, specialist};
+use support::{
+    Home, MailStack, REQUESTERS, SUPPORT, assert_contains, parent, reply_to, run_once, specialist,
+};
 
 const THU_0830: &str = "2021-09-09T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn assert_contains(text: &str, needle: &str) {
-    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
-}
-
-fn parent(from: &str, name: &str, subject: &str, text: &str) -> Compose {
-    Compose::new(
-        from,
-        subject,
-        &format!("Здравствуйте!\n{text}\n\n{name}, мама ученика 5А класса."),
-    )
-}
 
 /// Every mailbox but the support one and `except` is empty, once Postfix is idle.
 async fn nobody_else(stack: &MailStack, except: &[&str]) {

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use support::{ADMIN, DIRECTOR, MailStack, REQUESTERS, SUPPORT, users};
-use support::{Compose, Daemon, Home, Mail, reply_to, run_cli, run_once, specialist};
+use support::{
+    Compose, Daemon, Home, Mail, assert_contains, reply_to, run_cli, run_once, specialist,
+};
 
 const TUE_0830: &str = "2021-09-07T08:30:00+03:00";
 const WAIT: Duration = Duration::from_secs(60);
@@ -50,10 +52,6 @@ async fn assert_nobody_else(stack: &MailStack, except: &[&str]) {
             got.iter().map(|m| &m.subject).collect::<Vec<_>>()
         );
     }
-}
-
-fn assert_contains(text: &str, needle: &str) {
-    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
 }
 
 fn ivanova(subject: &str, problem: &str) -> Compose {

@@ -9,6 +9,7 @@
 //! `intro-words.txt`, `vague-lemmas.txt`, `desk-phrases.txt`,
 //! `abbreviations.txt`, `bare-verbs.txt`, `journal-words.txt`.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -130,8 +131,8 @@ fn in_title(folded: &[String], j: usize) -> bool {
         })
 }
 
-/// Whether a sentence says no more than `mode` allows.
-fn says(sentence: &str, mode: Saying) -> bool {
+/// What a sentence says of the problem.
+fn said(sentence: &str) -> Said {
     let t = tokens(sentence);
     let classes = class::find_all(sentence).len();
     let mut first = true;
@@ -141,13 +142,11 @@ fn says(sentence: &str, mode: Saying) -> bool {
     // Words of a position («учитель истории», «зам. директора по УВР»).
     let folded: Vec<String> = words.iter().map(|t| t.folded.clone()).collect();
     // A position in any case («Директору школы», «от учителя»).
+    let readings: Vec<Vec<morph::Reading>> = folded.iter().map(|w| morph::parse(w)).collect();
     let lemmas: Vec<String> = folded
         .iter()
-        .map(|w| {
-            morph::parse(w)
-                .first()
-                .map_or_else(|| w.clone(), |r| r.lemma.clone())
-        })
+        .zip(&readings)
+        .map(|(w, r)| r.first().map_or_else(|| w.clone(), |r| r.lemma.clone()))
         .collect();
     let mut titled = vec![false; folded.len()];
     for at in 0..folded.len() {
@@ -193,7 +192,7 @@ fn says(sentence: &str, mode: Saying) -> bool {
         let known = COURTESY.contains(&tok.folded)
             || INTRO.contains(&tok.folded)
             || VAGUE.contains(&tok.folded)
-            || morph::parse(&tok.folded)
+            || readings[word_no - 1]
                 .iter()
                 .any(|r| VAGUE.contains(&r.lemma) || INTRO.contains(&r.lemma))
             || is_name(tok, first)
@@ -205,36 +204,43 @@ fn says(sentence: &str, mode: Saying) -> bool {
             // A class letter («5 А»).
             || (classes > 0 && tok.text.chars().count() == 1 && i > 0);
         first = false;
-        let lemmas = || morph::parse(&tok.folded).into_iter().map(|r| r.lemma);
-        if lemmas().any(|l| BARE_VERBS.contains(&l)) {
+        let of = |list: &HashSet<String>| {
+            readings[word_no - 1]
+                .iter()
+                .any(|r| list.contains(&r.lemma))
+        };
+        if of(&BARE_VERBS) {
             bare = true;
-        } else if lemmas().any(|l| JOURNAL_WORDS.contains(&l)) {
+        } else if of(&JOURNAL_WORDS) {
             thing = true;
         }
         if !known {
             other += 1;
         }
     }
-    match mode {
-        Saying::Nothing => other == 0,
+    match other {
+        0 => Said::Nothing,
         // «Помогите, не работает.»: only that something fails.
-        Saying::OnlyFails => bare && !thing && other == 1,
+        1 if bare && !thing => Said::OnlyFails,
+        _ => Said::Problem,
     }
 }
 
-/// What [`says`] asks of a sentence.
+/// What a sentence says of the problem.
 #[derive(Clone, Copy, PartialEq)]
-enum Saying {
-    /// Nothing of the problem at all.
+enum Said {
+    /// Nothing at all.
     Nothing,
     /// Only that something fails, not what.
     OnlyFails,
+    /// Something of it.
+    Problem,
 }
 
 /// Whether a sentence says nothing of the problem: only greetings, thanks,
 /// who writes, names and a class.
 pub fn says_nothing(sentence: &str) -> bool {
-    says(sentence, Saying::Nothing)
+    said(sentence) == Said::Nothing
 }
 
 /// The sentences of a line, each with its closing marks.
@@ -279,6 +285,7 @@ pub fn sentences(line: &str) -> Vec<&str> {
 /// The problem's sentences in `lines`.
 fn problem_sentences<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut kept = Vec::new();
+    let mut only_fails = true;
     for line in lines {
         let line = line.trim();
         if line.is_empty() || only_fields(line) {
@@ -292,14 +299,20 @@ fn problem_sentences<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
             if let Some(end) = label_end(s, &DESCRIPTION_LABELS) {
                 s = s[end..].trim();
             }
-            if !s.is_empty() && !says_nothing(s) {
-                kept.push(s.to_string());
+            match said(s) {
+                _ if s.is_empty() => {}
+                Said::Nothing => {}
+                Said::OnlyFails => kept.push(s.to_string()),
+                Said::Problem => {
+                    only_fails = false;
+                    kept.push(s.to_string());
+                }
             }
         }
     }
     // Only that something fails says nothing; beside what fails it is
     // part of the problem («Это не журнал. Ничего не открывается.»).
-    if kept.iter().all(|s| says(s, Saying::OnlyFails)) {
+    if only_fails {
         kept.clear();
     }
     kept

@@ -458,3 +458,18 @@ pub fn reply_to(ours: &Mail, from: &str, original_id: &str, new_text: &str) -> C
             &format!("<{original_id}> <{}>", ours.message_id),
         )
 }
+
+/// A parent's letter to the support mailbox: a greeting, `text`, and the
+/// signature «`name`, мама ученика 5А класса.».
+pub fn parent(from: &str, name: &str, subject: &str, text: &str) -> Compose {
+    Compose::new(
+        from,
+        subject,
+        &format!("Здравствуйте!\n{text}\n\n{name}, мама ученика 5А класса."),
+    )
+}
+
+/// Asserts that `text` holds `needle`, showing the whole text when not.
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}

@@ -65,8 +65,9 @@ pub use home::{
 };
 #[allow(unused_imports)]
 pub use letters::{
-    Compose, Delivered, Kind, Mail, b64, batch_letter, delivered, header, letter_id, reply_to,
-    request, request_without_class, sender, sender_users, support_folders,
+    Compose, Delivered, Kind, Mail, assert_contains, b64, batch_letter, delivered, header,
+    letter_id, parent, reply_to, request, request_without_class, sender, sender_users,
+    support_folders,
 };
 
 /// The support mailbox the daemon reads.

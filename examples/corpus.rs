@@ -25,12 +25,70 @@ struct Label {
     rude: bool,
 }
 
-/// Lower case, ё as е, dots as spaces, words sorted: «Петров И.С.» = «петров и с».
+/// Lower case, dots as spaces, each word spelt in Latin letters the same way
+/// whichever alphabet it came in, words sorted: «Петров И.С.» = «петров и с»,
+/// «Кузьмина Елена» = «Elena Kuzmina».
 fn name_key(s: &str) -> String {
-    let s = s.to_lowercase().replace('ё', "е").replace('.', " ");
-    let mut words: Vec<&str> = s.split_whitespace().collect();
+    let s = s.to_lowercase().replace('.', " ");
+    let mut words: Vec<String> = s.split_whitespace().map(latin_skeleton).collect();
     words.sort_unstable();
     words.join(" ")
+}
+
+/// A word in Latin letters with the spellings that vary between writers
+/// made one: й, y, j and i alike; kh as h; no soft sign; no i before a vowel
+/// (Vasiliev, Васильев).
+fn latin_skeleton(word: &str) -> String {
+    let mut latin = String::new();
+    for c in word.chars() {
+        let to = match c {
+            'а' => "a",
+            'б' => "b",
+            'в' => "v",
+            'г' => "g",
+            'д' => "d",
+            'е' | 'ё' | 'э' => "e",
+            'ж' => "zh",
+            'з' => "z",
+            'и' | 'й' | 'ы' => "i",
+            'к' => "k",
+            'л' => "l",
+            'м' => "m",
+            'н' => "n",
+            'о' => "o",
+            'п' => "p",
+            'р' => "r",
+            'с' => "s",
+            'т' => "t",
+            'у' => "u",
+            'ф' => "f",
+            'х' => "h",
+            'ц' => "ts",
+            'ч' => "ch",
+            'ш' => "sh",
+            'щ' => "shch",
+            'ь' | 'ъ' | '\'' => "",
+            'ю' => "iu",
+            'я' => "ia",
+            'y' | 'j' => "i",
+            _ => {
+                latin.push(c);
+                continue;
+            }
+        };
+        latin.push_str(to);
+    }
+    let latin = latin.replace("kh", "h").replace("ks", "x");
+    let chars: Vec<char> = latin.chars().collect();
+    let mut out = String::new();
+    for (i, c) in chars.iter().enumerate() {
+        let before_vowel = chars.get(i + 1).is_some_and(|n| "aeiou".contains(*n));
+        if *c == 'i' && before_vowel && i > 0 {
+            continue;
+        }
+        out.push(*c);
+    }
+    out
 }
 
 /// Lower case, ё as е, whitespace squeezed, for phrase containment.

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::morph::{self, Reading};
-use super::words::{self, Token, phrase_at, tokens};
+use super::words::{self, Kind, Token, phrase_at, tokens};
 use super::{Parts, Role};
 
 words::word_set!(NOT_NAMES, "not-names");
@@ -165,6 +165,15 @@ impl Found {
                     .iter()
                     .filter(|r| r.has(tag) && !r.has("nomn"))
                     .collect();
+                // A surname the dictionary knows only as an adjective
+                // («от Херсонской Алины») declines as the adjective does.
+                if readings.is_empty() && w.part == Part::Surname {
+                    readings = w
+                        .readings
+                        .iter()
+                        .filter(|r| r.has("ADJF") && !r.has("nomn"))
+                        .collect();
+                }
                 readings.sort_by_key(|r| !r.has(gender));
                 readings
                     .iter()
@@ -349,6 +358,10 @@ fn runs(reader: &mut Reader, text: &str, t: &[Token<'_>]) -> Vec<Found> {
         while j < t.len() && words.len() < 4 {
             // Words of one name stand on one line, with spaces or initials' dots.
             if j > i && !on_one_line(text, &t[j - 1], &t[j]) {
+                break;
+            }
+            // «она в 1А. Абрамов Тимур»: a class's letter is no initial.
+            if j > 0 && t[j - 1].kind == Kind::Number && t[j - 1].end == t[j].start {
                 break;
             }
             match reader.word(&t[j], t.get(j + 1)) {
@@ -571,27 +584,58 @@ fn cyrillic(latin: &str) -> String {
     out
 }
 
+/// A Latin spelling's second reading: an «i» between a consonant and a vowel
+/// read as a soft sign and an iotated vowel (Vasiliev as Васильев, Ilia as
+/// Илья), as Russian names are often spelt in Latin.
+fn softened(latin: &str) -> String {
+    let chars: Vec<char> = latin.to_lowercase().chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let soft = chars[i] == 'i' && i > 0 && "bcdfghklmnprstvz".contains(chars[i - 1]);
+        let iotated = chars.get(i + 1).and_then(|n| match n {
+            'e' => Some('е'),
+            'a' => Some('я'),
+            'u' => Some('ю'),
+            'o' => Some('ё'),
+            _ => None,
+        });
+        match iotated {
+            Some(vowel) if soft => {
+                out.push('ь');
+                out.push(vowel);
+                i += 2;
+            }
+            _ => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// The writer's name from the From display name, if it is a full name.
 fn from_display(reader: &mut Reader, display: &str) -> Option<Found> {
     let latin = display.chars().any(|c| c.is_ascii_alphabetic())
         && !display
             .chars()
             .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
-    let text = if latin {
-        display
-            .split_whitespace()
-            .map(|w| capitalised(&cyrillic(w)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    } else {
-        display.to_string()
-    };
-    let t = tokens(&text);
-    let found = runs(reader, &text, &t).into_iter().find(Found::is_full)?;
-    if latin && found.has(|p| *p == Part::First) == 0 {
-        return None;
+    if !latin {
+        let t = tokens(display);
+        return runs(reader, display, &t).into_iter().find(Found::is_full);
     }
-    Some(found)
+    let spellings: [fn(&str) -> String; 2] = [|w| w.to_string(), softened];
+    spellings.iter().find_map(|spelling| {
+        let text = display
+            .split_whitespace()
+            .map(|w| capitalised(&cyrillic(&spelling(w))))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let t = tokens(&text);
+        let found = runs(reader, &text, &t).into_iter().find(Found::is_full)?;
+        (found.has(|p| *p == Part::First) > 0).then_some(found)
+    })
 }
 
 /// The writer's full name, or `None`. `subject` is read last: a name there

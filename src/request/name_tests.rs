@@ -56,6 +56,39 @@ fn latin_display_names_in_either_order() {
         Some("Ткаченко Елена")
     );
     assert_eq!(name("не входит", "", Some("Ivan Support"), None), None);
+    // An «i» before a vowel may stand for a soft sign.
+    assert_eq!(
+        name("не входит", "", Some("Sergey Vasiliev"), None).as_deref(),
+        Some("Васильев Сергей")
+    );
+}
+
+#[test]
+fn a_class_letter_is_no_initial() {
+    assert_eq!(
+        name(
+            "Я старший брат Миланы Абрамовой, она в 1А. Абрамов Тимур.",
+            "",
+            None,
+            Some(Role::Parent)
+        )
+        .as_deref(),
+        Some("Абрамов Тимур")
+    );
+}
+
+#[test]
+fn a_surname_shaped_as_an_adjective_declines_as_one() {
+    assert_eq!(
+        name(
+            "От Херсонской Алины Богдановны (мама Миланы, 1В).",
+            "",
+            None,
+            Some(Role::Parent)
+        )
+        .as_deref(),
+        Some("Херсонская Алина Богдановна")
+    );
 }
 
 #[test]

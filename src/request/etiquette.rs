@@ -143,7 +143,10 @@ fn unmask(chunk: &str) -> Option<String> {
     }
     if let Some((local, domain)) = chunk.split_once('@')
         && !local.is_empty()
-        && domain.contains('.')
+        && domain
+            .trim_end_matches(|c: char| !c.is_alphanumeric())
+            .rsplit_once('.')
+            .is_some_and(|(host, top)| !host.is_empty() && top.chars().count() >= 2)
     {
         return None;
     }
@@ -219,6 +222,10 @@ fn unmasked_words(text: &str) -> Vec<String> {
             i = j;
             continue;
         }
+        if initials_beside_a_name(&chunks, i) {
+            i += 1;
+            continue;
+        }
         if let Some(w) = unmask(chunks[i]) {
             // A word split in two by a space (`пи здец`, `х уйня` is not:
             // one letter): the halves, glued, are a full obscene word.
@@ -229,11 +236,41 @@ fn unmasked_words(text: &str) -> Vec<String> {
             {
                 out.push(format!("{w}{n}"));
             }
+            // A compound's parts are words too (`учитель-ебулдыга`), besides
+            // the letters a hyphen only spaces out (`х-у-й`).
+            let parts: Vec<&str> = chunks[i].split('-').collect();
+            if parts.len() == 2
+                && parts
+                    .iter()
+                    .all(|p| p.chars().filter(|c| c.is_alphabetic()).count() >= 3)
+            {
+                out.extend(parts.into_iter().filter_map(unmask));
+            }
             out.push(w);
         }
         i += 1;
     }
     out
+}
+
+/// Whether chunk `i` is a name's initials beside its surname («Кондратьева
+/// Е.Б.», «Е.Б. Кондратьева»): capitals each with a dot are no word split by
+/// dots, whatever they spell.
+fn initials_beside_a_name(chunks: &[&str], i: usize) -> bool {
+    let chars: Vec<char> = chunks[i].trim_end_matches([',', ';']).chars().collect();
+    let initials = (chars.len() == 4 || chars.len() == 6)
+        && chars
+            .chunks(2)
+            .all(|p| p[0].is_uppercase() && is_cyrillic(p[0]) && p[1] == '.');
+    let surname = |c: &&str| {
+        let word = c.trim_matches(|c: char| !c.is_alphabetic());
+        let mut letters = word.chars();
+        word.chars().count() >= 3
+            && letters.next().is_some_and(char::is_uppercase)
+            && letters.all(char::is_lowercase)
+    };
+    let before = i.checked_sub(1).and_then(|b| chunks.get(b));
+    initials && (before.is_some_and(surname) || chunks.get(i + 1).is_some_and(surname))
 }
 
 /// The obscene root a word holds, if any.
@@ -517,6 +554,8 @@ mod tests {
     fn masked_obscenity_is_read_back() {
         for text in [
             "да вы там о*уели совсем",
+            "Коллеги, это п@здец.",
+            "двойку поставил ваш учитель-ебулдыга",
             "какой-то п#здец с журналом",
             "х.у.й знает что у вас",
             "это п и з д е ц",
@@ -568,6 +607,8 @@ mod tests {
             "x*y = 12, так в задании, а проверка не принимает",
             "учитель С***ва поставила двойку",
             "бл. 5, кв. 12",
+            "Классный руководитель 7Б Кондратьева Е.Б.",
+            "Е.Б. Кондратьева, учитель истории",
         ] {
             assert_eq!(check(text), None, "{text}");
         }

@@ -12,6 +12,8 @@
 //! 3. a parent: a parent's or child's word (`parent-words.txt`: «мама», «сын»);
 //! 4. a student's weaker signs (`student-hints.txt`: «у меня в дневнике»).
 
+use std::sync::LazyLock;
+
 use super::Role;
 use super::class;
 use super::description;
@@ -33,15 +35,42 @@ fn title_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a position stands in `words` at `at`.
-fn title_at(words: &[String], at: usize) -> bool {
+/// Words by their likeliest dictionary form, as positions in any case are
+/// compared («педагогу-психологу» is «педагог-психолог»).
+fn lemmas(words: &[String]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| {
+            morph::parse(w)
+                .first()
+                .map_or_else(|| w.clone(), |r| words::fold(&r.lemma))
+        })
+        .collect()
+}
+
+static STAFF_TITLE_LEMMAS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
+    STAFF_TITLES
+        .iter()
+        .map(|t| {
+            let split: Vec<String> = t
+                .iter()
+                .flat_map(|w| w.split('-').map(str::to_string))
+                .collect();
+            lemmas(&split)
+        })
+        .collect()
+});
+
+/// Whether a position stands at `at`, in `words` as written or in their
+/// dictionary forms `lemmas`.
+fn title_at(words: &[String], lemmas: &[String], at: usize) -> bool {
     STAFF_TITLES.iter().any(|t| {
         let t: Vec<String> = t
             .iter()
             .flat_map(|w| w.split('-').map(str::to_string))
             .collect();
         phrase_at(words, at, &t)
-    })
+    }) || STAFF_TITLE_LEMMAS.iter().any(|t| phrase_at(lemmas, at, t))
 }
 
 /// Whether the likeliest reading of a word is a verb.
@@ -54,7 +83,8 @@ fn is_verb(word: &str) -> bool {
 /// Whether the text presents its writer as staff by a position.
 fn presents_staff(new: &str, signature: &str) -> bool {
     let sig = title_words(signature);
-    if (0..sig.len()).any(|i| title_at(&sig, i)) {
+    let sig_lemmas = lemmas(&sig);
+    if (0..sig.len()).any(|i| title_at(&sig, &sig_lemmas, i)) {
         return true;
     }
     let writing = ["я", "пишет", "пишу", "обращается", "обращаюсь", "беспокоит"];
@@ -82,15 +112,27 @@ fn presents_staff(new: &str, signature: &str) -> bool {
         {
             return true;
         }
-        let titled: Vec<usize> = (0..w.len()).filter(|&i| title_at(&w, i)).collect();
+        let w_lemmas = lemmas(&w);
+        let titled: Vec<usize> = (0..w.len())
+            .filter(|&i| title_at(&w, &w_lemmas, i))
+            .collect();
         if titled.is_empty() {
             continue;
         }
         // «я, Петрова А.А., классный руководитель», «Пишет социальный педагог»;
-        // «это сорокина вера павловна учитель …», with a name between.
+        // «это сорокина вера павловна учитель …», with a name between: the
+        // position as the writer names themself, in the nominative («я
+        // приходила в кабинет администратора» is someone else's).
+        // «помочь мне, Тупицыной Алле Сергеевне, педагогу-психологу»: in
+        // the dative after «мне».
+        let nominative = |at: usize| morph::parse(&w[at]).iter().any(|r| r.has("nomn"));
+        let dative = |at: usize| morph::parse(&w[at]).iter().any(|r| r.has("datv"));
         if titled.iter().any(|&at| {
-            (at.saturating_sub(5)..at)
-                .any(|j| writing.contains(&w[j].as_str()) || (w[j] == "это" && at - j >= 3))
+            (at.saturating_sub(5)..at).any(|j| {
+                (writing.contains(&w[j].as_str()) || (w[j] == "это" && at - j >= 3))
+                    && nominative(at)
+                    || w[j] == "мне" && dative(at)
+            })
         }) {
             return true;
         }
@@ -239,6 +281,21 @@ mod tests {
                 Some(Role::Parent),
             ),
             ("Я мама ученика 5А", "", Some(Role::Parent)),
+            (
+                "Прошу помочь мне, Тупицыной Алле Сергеевне, педагогу-психологу. Не могу прикрепить файл.",
+                "",
+                staff,
+            ),
+            (
+                "Не могу открыть журнал с телефона.\nДорофеева Ю.С., нач. классы",
+                "",
+                staff,
+            ),
+            (
+                "Я дважды приходила в кабинет администратора, но там было закрыто. Нужен логин для дочери.",
+                "",
+                Some(Role::Parent),
+            ),
             ("я учусь в 7Б, не вижу оценок", "", Some(Role::Student)),
             ("пишу с маминой почты", "", Some(Role::Student)),
             ("у меня в дневнике нет оценок", "", Some(Role::Student)),

@@ -476,29 +476,31 @@ fn reads_as_russian(s: &str) -> bool {
     lower >= 20 && lower >= 4 * upper
 }
 
-/// How much a text reads like Russian: common lower-case letters after
-/// lower-case letters score, upper case inside words, box-drawing and
-/// replacement characters cost. Mojibake of one Cyrillic single-byte
-/// charset read as another is mostly upper case and scores low.
+/// How much a text reads like Russian: its letters, of either case, by how
+/// common they are in Russian, weighed most; then its shape: a lower-case
+/// letter after another scores, a capital after a lower-case letter inside
+/// a word costs; box-drawing and replacement characters cost. Mojibake of
+/// one Cyrillic single-byte charset read as another has the cases swapped
+/// and the letters of a scrambled alphabet, so even a text in capitals
+/// («ОПЯТЬ НЕТ ОЦЕНОК») scores above its lower-case mojibake.
 pub fn russian_score(s: &str) -> i64 {
+    let common = |c: char| match c {
+        'о' | 'е' | 'а' | 'и' | 'н' | 'т' | 'с' | 'р' | 'в' | 'л' => 18,
+        'к' | 'м' | 'д' | 'п' | 'у' | 'я' | 'ы' | 'ь' | 'г' | 'з' | 'б' | 'ч' => 12,
+        'ъ' | 'э' | 'ф' | 'щ' | 'ё' => 0,
+        _ => 6,
+    };
     let mut score = 0i64;
     let mut prev_lower = false;
     for c in s.chars().take(200_000) {
         match c {
             'а'..='я' | 'ё' => {
-                let w = match c {
-                    'о' | 'е' | 'а' | 'и' | 'н' | 'т' | 'с' | 'р' | 'в' | 'л' => 3,
-                    'к' | 'м' | 'д' | 'п' | 'у' | 'я' | 'ы' | 'ь' | 'г' | 'з' | 'б' | 'ч' => {
-                        2
-                    }
-                    'ъ' | 'э' | 'ф' | 'щ' | 'ё' => 0,
-                    _ => 1,
-                };
-                score += w + if prev_lower { 1 } else { 0 };
+                score += common(c) + if prev_lower { 1 } else { 0 };
                 prev_lower = true;
             }
             'А'..='Я' | 'Ё' => {
-                score -= if prev_lower { 4 } else { 1 };
+                let lower = c.to_lowercase().next().unwrap_or(c);
+                score += common(lower) - if prev_lower { 4 } else { 1 };
                 prev_lower = false;
             }
             '\u{FFFD}' => {

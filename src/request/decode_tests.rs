@@ -22,6 +22,14 @@ fn cyrillic_candidates() {
     // Mislabelled: KOI8-R bytes declared windows-1251.
     assert_eq!(best_decoding(&koi, Some("windows-1251")).0, text);
     assert_eq!(best_decoding(&cp, Some("koi8-r")).0, text);
+    // A letter in capitals: its mojibake is lower case, yet of a scrambled
+    // alphabet.
+    let shouted = "ОПЯТЬ НЕТ ОЦЕНОК! С ПЕРВОГО МАРТА НЕ ПОЯВЛЯЕТСЯ НИ ОДНОЙ ОЦЕНКИ";
+    for enc in [encoding_rs::WINDOWS_1251, encoding_rs::KOI8_R] {
+        let bytes = enc.encode(shouted).0;
+        assert_eq!(best_decoding(&bytes, Some(enc.name())).0, shouted);
+        assert_eq!(best_decoding(&bytes, None).0, shouted);
+    }
 }
 
 /// The shortcut that skips re-decoding: right readings pass, both

@@ -345,25 +345,25 @@ fn joined(sentences: &[String]) -> String {
     text.trim().chars().take(MAX_CHARS).collect()
 }
 
-/// The description from the writer's new text; or from the subject when
-/// the text states none; or else from `quoted` (what a reply that gives
-/// only the fields quotes: the problem it answers for), without the desk's
-/// own words. `None` when none states a problem.
+/// The description from the writer's new text; or else from `quoted` (what
+/// a reply that gives only the fields quotes: the problem it answers for,
+/// told in full), without the desk's own words; or else from the subject.
+/// `None` when none states a problem.
 pub fn find(new: &str, subject: &str, quoted: &str) -> Option<String> {
     let kept = problem_sentences(new.lines());
     if !kept.is_empty() {
         return Some(joined(&kept));
-    }
-    let subject = problem_sentences(std::iter::once(subject));
-    if !subject.is_empty() {
-        return Some(joined(&subject));
     }
     let quoted_lines = quoted
         .lines()
         .map(|l| l.trim_start_matches(|c: char| c == '>' || c.is_whitespace()))
         .filter(|l| !is_desk_line(l) && !text::is_quote_start(l));
     let kept = problem_sentences(quoted_lines);
-    (!kept.is_empty()).then(|| joined(&kept))
+    if !kept.is_empty() {
+        return Some(joined(&kept));
+    }
+    let subject = problem_sentences(std::iter::once(subject));
+    (!subject.is_empty()).then(|| joined(&subject))
 }
 
 #[cfg(test)]
@@ -480,6 +480,19 @@ mod tests {
         assert_eq!(
             find("Петрова Анна, 5Б", "", quoted).as_deref(),
             Some("Не открывается дневник, белый экран.")
+        );
+        // The quoted letter tells the problem in full; the subject only
+        // names it.
+        let quoted = "> Здравствуйте! Укажите, пожалуйста, ФИО и класс.\n> Ваше письмо:\n\
+                      >> Не могу войти через Госуслуги, возвращает на страницу входа.";
+        assert_eq!(
+            find(
+                "Климова Евгения Вадимовна\n1Б",
+                "Re: Re: не могу войти",
+                quoted
+            )
+            .as_deref(),
+            Some("Не могу войти через Госуслуги, возвращает на страницу входа.")
         );
     }
 }

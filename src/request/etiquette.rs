@@ -171,9 +171,11 @@ fn unmask(chunk: &str) -> Option<String> {
             })
             .collect();
     }
+    // Emoji between letters hide nothing: `б🤬л🤬я`.
+    let emoji = |c: char| matches!(c, '\u{1F000}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{FE0F}' | '\u{200D}');
     let s: String = s
         .chars()
-        .filter(|c| !matches!(c, '.' | '-' | '_' | '\'' | '’'))
+        .filter(|c| !matches!(c, '.' | '-' | '_' | '\'' | '’') && !emoji(*c))
         .map(|c| if is_mask(c) { '*' } else { c })
         .collect();
     let s = unstretched(&s);
@@ -210,14 +212,22 @@ fn unmasked_words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chunks.len() {
-        let one = |c: &str| c.chars().count() == 1 && c != "—" && c != "-";
+        // One letter, maybe with a comma or a stop after it («с у к а,»).
+        let one = |c: &str| {
+            let c = c.trim_end_matches([',', '.', '!', '?', ';', ':']);
+            c.chars().count() == 1 && c != "—" && c != "-"
+        };
         let mut j = i;
         while j < chunks.len() && one(chunks[j]) {
             j += 1;
         }
         if j - i >= 3 {
-            if let Some(w) = unmask(&chunks[i..j].concat()) {
-                out.push(w);
+            // Every stretch of three letters or more: «какая с у к а у вас».
+            let run = &chunks[i..j.min(i + 12)];
+            for from in 0..run.len() {
+                for to in from + 3..=run.len() {
+                    out.extend(unmask(&run[from..to].concat()));
+                }
             }
             i = j;
             continue;
@@ -556,6 +566,11 @@ mod tests {
             "да вы там о*уели совсем",
             "Коллеги, это п@здец.",
             "двойку поставил ваш учитель-ебулдыга",
+            "Какая с у к а у вас отвечает за журнал",
+            "не могу зайти, с у к а, третий день",
+            "опять все слетело, б🤬л🤬я, сколько можно",
+            "так ёпт опять не открывается журнал",
+            "это п-ц какой-то",
             "какой-то п#здец с журналом",
             "х.у.й знает что у вас",
             "это п и з д е ц",
@@ -618,6 +633,8 @@ mod tests {
     fn insults_count_when_aimed_at_people() {
         for text in [
             "Вы там все идиоты?",
+            "Позорище вы, а не администрация!",
+            "передайте программисту, что у него руки из одного места растут",
             "эта дура опять не ответила",
             "Идиоты, за что вам платят",
             "администраторы у вас кретины",

@@ -584,15 +584,23 @@ fn cyrillic(latin: &str) -> String {
     out
 }
 
-/// A Latin spelling's second reading: an «i» between a consonant and a vowel
-/// read as a soft sign and an iotated vowel (Vasiliev as Васильев, Ilia as
-/// Илья), as Russian names are often spelt in Latin.
+/// A Latin spelling's second reading: an «i» or «y» between a consonant and
+/// a vowel read as a soft sign and an iotated vowel (Vasiliev as Васильев,
+/// Natalya as Наталья), an «l» before a consonant as soft (Olga as Ольга),
+/// as Russian names are often spelt in Latin.
 fn softened(latin: &str) -> String {
     let chars: Vec<char> = latin.to_lowercase().chars().collect();
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
-        let soft = chars[i] == 'i' && i > 0 && "bcdfghklmnprstvz".contains(chars[i - 1]);
+        let consonant = |c: char| "bcdfghklmnprstvz".contains(c);
+        let soft = matches!(chars[i], 'i' | 'y') && i > 0 && consonant(chars[i - 1]);
+        // «Olga», «Elvira»: an «l» before another consonant is soft.
+        if chars[i] == 'l' && chars.get(i + 1).is_some_and(|&n| consonant(n) && n != 'l') {
+            out.push_str("lь");
+            i += 1;
+            continue;
+        }
         let iotated = chars.get(i + 1).and_then(|n| match n {
             'e' => Some('е'),
             'a' => Some('я'),

@@ -61,6 +61,14 @@ fn latin_display_names_in_either_order() {
         name("не входит", "", Some("Sergey Vasiliev"), None).as_deref(),
         Some("Васильев Сергей")
     );
+    assert_eq!(
+        name("не входит", "", Some("Ivanova Olga"), None).as_deref(),
+        Some("Иванова Ольга")
+    );
+    assert_eq!(
+        name("не входит", "", Some("Kovalenko Yuliya"), None).as_deref(),
+        Some("Коваленко Юлия")
+    );
 }
 
 #[test]

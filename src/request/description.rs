@@ -26,6 +26,7 @@ words::phrase_list!(STAFF_TITLES, "staff-titles");
 words::word_set!(COURTESY, "courtesy-words");
 words::word_set!(INTRO, "intro-words");
 words::word_set!(VAGUE, "vague-lemmas");
+words::word_set!(NO_NEWS, "no-news-words");
 words::phrase_list!(DESK_PHRASES, "desk-phrases");
 words::word_set!(ABBREVIATIONS, "abbreviations");
 words::word_set!(BARE_VERBS, "bare-verbs");
@@ -192,9 +193,10 @@ fn said(sentence: &str) -> Said {
         let known = COURTESY.contains(&tok.folded)
             || INTRO.contains(&tok.folded)
             || VAGUE.contains(&tok.folded)
+            || NO_NEWS.contains(&tok.folded)
             || readings[word_no - 1]
                 .iter()
-                .any(|r| VAGUE.contains(&r.lemma) || INTRO.contains(&r.lemma))
+                .any(|r| VAGUE.contains(&r.lemma) || INTRO.contains(&r.lemma) || NO_NEWS.contains(&r.lemma))
             || is_name(tok, first)
             || lower_case_name(&words, word_no - 1)
             // A number alone: a phone, a room, hours («с 8 до 14»).
@@ -453,6 +455,8 @@ mod tests {
             "Здравствуйте, помогите, не работает.",
             "ничего не открывается!!!",
             "Прошу помочь маме ученицы 7А Ворониной Ксении, она сама позвонит и всё расскажет.",
+            "У меня снова та же проблема, что и в прошлый раз. Сделайте, пожалуйста, что-нибудь, уже надоело.",
+            "Не работает!!! Помогите срочно, завтра уже поздно будет.",
         ] {
             assert_eq!(find(vague, "Журнал", ""), None, "{vague}");
         }
@@ -460,6 +464,7 @@ mod tests {
         assert!(find("Не получается войти в дневник.", "", "").is_some());
         assert!(find("Не работает приложение.", "", "").is_some());
         assert!(find("Не открываются оценки.", "", "").is_some());
+        assert!(find("Снова та же ошибка при входе, что и в прошлый раз.", "", "").is_some());
         assert_eq!(
             find("Петрова Анна, 5Б", "Не приходит код входа", "").as_deref(),
             Some("Не приходит код входа")

@@ -35,6 +35,7 @@ pub mod robot;
 pub mod role;
 pub mod text;
 pub mod topic;
+pub mod translit;
 pub mod words;
 
 pub use text::Parts;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::morph::{self, Reading};
+use super::translit;
 use super::words::{self, Kind, Token, phrase_at, tokens};
 use super::{Parts, Role};
 
@@ -30,16 +31,6 @@ static LOWER_SURNAME_ENDINGS: LazyLock<Vec<String>> =
 words::word_set!(APPOSITION, "apposition-lemmas");
 words::word_set!(PARENT_TITLES, "parent-titles");
 words::phrase_list!(BORROWED_ACCOUNT, "borrowed-account");
-static TRANSLIT: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
-    words::entries(include_str!("lexicon/translit.txt"))
-        .iter()
-        .filter_map(|e| {
-            e.split_once(' ')
-                .map(|(a, b)| (a.to_string(), b.trim().to_string()))
-        })
-        .collect()
-});
-
 /// The cases a name can stand in.
 const CASES: [&str; 6] = ["nomn", "gent", "datv", "accs", "ablt", "loct"];
 
@@ -564,65 +555,6 @@ fn whose(t: &[Token<'_>], found: &Found) -> Whose {
     Whose::Unknown
 }
 
-/// A Latin name read back into Cyrillic, letter group by letter group.
-fn cyrillic(latin: &str) -> String {
-    let lower = latin.to_lowercase();
-    let mut out = String::new();
-    let mut rest = lower.as_str();
-    'outer: while !rest.is_empty() {
-        for (from, to) in TRANSLIT.iter() {
-            if let Some(r) = rest.strip_prefix(from.as_str()) {
-                out.push_str(to);
-                rest = r;
-                continue 'outer;
-            }
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// A Latin spelling's second reading: an «i» or «y» between a consonant and
-/// a vowel read as a soft sign and an iotated vowel (Vasiliev as Васильев,
-/// Natalya as Наталья), an «l» before a consonant as soft (Olga as Ольга),
-/// as Russian names are often spelt in Latin.
-fn softened(latin: &str) -> String {
-    let chars: Vec<char> = latin.to_lowercase().chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let consonant = |c: char| "bcdfghklmnprstvz".contains(c);
-        let soft = matches!(chars[i], 'i' | 'y') && i > 0 && consonant(chars[i - 1]);
-        // «Olga», «Elvira»: an «l» before another consonant is soft.
-        if chars[i] == 'l' && chars.get(i + 1).is_some_and(|&n| consonant(n) && n != 'l') {
-            out.push_str("lь");
-            i += 1;
-            continue;
-        }
-        let iotated = chars.get(i + 1).and_then(|n| match n {
-            'e' => Some('е'),
-            'a' => Some('я'),
-            'u' => Some('ю'),
-            'o' => Some('ё'),
-            _ => None,
-        });
-        match iotated {
-            Some(vowel) if soft => {
-                out.push('ь');
-                out.push(vowel);
-                i += 2;
-            }
-            _ => {
-                out.push(chars[i]);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The writer's name from the From display name, if it is a full name.
 fn from_display(reader: &mut Reader, display: &str) -> Option<Found> {
     let latin = display.chars().any(|c| c.is_ascii_alphabetic())
@@ -633,11 +565,11 @@ fn from_display(reader: &mut Reader, display: &str) -> Option<Found> {
         let t = tokens(display);
         return runs(reader, display, &t).into_iter().find(Found::is_full);
     }
-    let spellings: [fn(&str) -> String; 2] = [|w| w.to_string(), softened];
+    let spellings: [fn(&str) -> String; 2] = [|w| w.to_string(), translit::softened];
     spellings.iter().find_map(|spelling| {
         let text = display
             .split_whitespace()
-            .map(|w| capitalised(&cyrillic(&spelling(w))))
+            .map(|w| capitalised(&translit::cyrillic(&spelling(w))))
             .collect::<Vec<_>>()
             .join(" ");
         let t = tokens(&text);

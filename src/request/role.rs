@@ -48,29 +48,27 @@ fn lemmas(words: &[String]) -> Vec<String> {
         .collect()
 }
 
-static STAFF_TITLE_LEMMAS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
+/// The positions with hyphenated words split, as text is compared.
+static STAFF_TITLE_WORDS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
     STAFF_TITLES
         .iter()
         .map(|t| {
-            let split: Vec<String> = t
-                .iter()
+            t.iter()
                 .flat_map(|w| w.split('-').map(str::to_string))
-                .collect();
-            lemmas(&split)
+                .collect()
         })
         .collect()
 });
 
+/// The positions by dictionary form.
+static STAFF_TITLE_LEMMAS: LazyLock<Vec<Vec<String>>> =
+    LazyLock::new(|| STAFF_TITLE_WORDS.iter().map(|t| lemmas(t)).collect());
+
 /// Whether a position stands at `at`, in `words` as written or in their
 /// dictionary forms `lemmas`.
 fn title_at(words: &[String], lemmas: &[String], at: usize) -> bool {
-    STAFF_TITLES.iter().any(|t| {
-        let t: Vec<String> = t
-            .iter()
-            .flat_map(|w| w.split('-').map(str::to_string))
-            .collect();
-        phrase_at(words, at, &t)
-    }) || STAFF_TITLE_LEMMAS.iter().any(|t| phrase_at(lemmas, at, t))
+    STAFF_TITLE_WORDS.iter().any(|t| phrase_at(words, at, t))
+        || STAFF_TITLE_LEMMAS.iter().any(|t| phrase_at(lemmas, at, t))
 }
 
 /// Whether the likeliest reading of a word is a verb.
